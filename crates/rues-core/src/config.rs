@@ -1,0 +1,93 @@
+//! What a node is configured with: its version, limits, access rules and
+//! allowed origins.
+
+use std::time::Duration;
+
+use crate::access::AccessRules;
+use crate::cors::OriginPolicy;
+
+/// The limits of PROTOCOL.md §7, all configurable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Open sessions per node; an upgrade past it gets 503.
+    pub max_sessions: usize,
+    /// Subscriptions per session; a subscribe past it gets 429.
+    pub max_subscriptions: usize,
+    /// Largest inbound WebSocket frame or message; larger closes with 1009.
+    pub max_inbound_frame: usize,
+    /// Largest dispatch body; larger gets 413.
+    pub max_body: usize,
+    /// Largest event header block; larger is an encode error at the publisher.
+    pub max_event_header: usize,
+    /// Bytes of frames a session may have queued; more closes it with 4008.
+    pub max_queue_bytes: usize,
+    /// How often the node pings each session.
+    pub ping_interval: Duration,
+    /// How long a session may stay silent before it is closed with 4001.
+    pub idle_timeout: Duration,
+    /// Event path limits (path, entity and topic lengths).
+    pub path: rues_target::Limits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_sessions: 10_000,
+            max_subscriptions: 1024,
+            max_inbound_frame: 64 * 1024,
+            max_body: 3 * 1024 * 1024,
+            max_event_header: rues_wire::Limits::DEFAULT_MAX_HEADER_LEN,
+            max_queue_bytes: 1024 * 1024,
+            ping_interval: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(90),
+            path: rues_target::Limits::default(),
+        }
+    }
+}
+
+/// A node's configuration.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The node's version: matched against `Rusk-Version` requirements and sent
+    /// in every response's `Rusk-Version` header.
+    pub version: semver::Version,
+    /// Limits (PROTOCOL.md §7).
+    pub limits: Limits,
+    /// Access rules (PROTOCOL.md §8).
+    pub access: AccessRules,
+    /// Which browser origins may open sessions and make requests.
+    pub origins: OriginPolicy,
+}
+
+impl Config {
+    /// A configuration with default limits, no access rules and any origin
+    /// allowed.
+    pub fn new(version: semver::Version) -> Self {
+        Self {
+            version,
+            limits: Limits::default(),
+            access: AccessRules::default(),
+            origins: OriginPolicy::Any,
+        }
+    }
+
+    /// Replaces the limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Replaces the access rules.
+    pub fn with_access(mut self, access: AccessRules) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Replaces the origin policy.
+    pub fn with_origins(mut self, origins: OriginPolicy) -> Self {
+        self.origins = origins;
+        self
+    }
+}

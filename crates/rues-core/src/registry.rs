@@ -1,0 +1,310 @@
+//! The registry: which components, topics and dispatch handlers exist
+//! (PROTOCOL.md §4).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+use rues_target::{Component, EventPath, Topic};
+
+use crate::id::SessionId;
+
+/// Whether a component's subscriptions and dispatches name an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityRule {
+    /// `/on/<component>:<entity>/...` only (e.g. `contracts`).
+    Required,
+    /// `/on/<component>/...` only (e.g. `node`).
+    Forbidden,
+    /// Either; without an entity a subscription matches every entity.
+    Optional,
+}
+
+/// A dispatch request as a handler sees it: every check has passed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DispatchRequest {
+    /// The event path the request was posted to.
+    pub path: EventPath,
+    /// The caller's session, when it named one (dispatch may be fire-and-forget).
+    pub session: Option<SessionId>,
+    /// The request's `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// The decoded body.
+    pub body: RequestBody,
+}
+
+/// A dispatch body after the content-type rules of PROTOCOL.md §5.2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestBody {
+    /// Bytes: sent as `application/octet-stream`, or as `0x`-prefixed hex text.
+    Binary(Bytes),
+    /// UTF-8 text that is not `0x` hex.
+    Text(String),
+}
+
+impl RequestBody {
+    /// The body's bytes, whichever form it came in.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Binary(bytes) => bytes,
+            Self::Text(text) => text.as_bytes(),
+        }
+    }
+}
+
+/// What a handler answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Serialized JSON: `200`, `Content-Type: application/json`.
+    Json(Bytes),
+    /// Bytes: `200`; raw `application/octet-stream` when the caller asked for
+    /// binary (request `Content-Type` or `Accept`), hex text otherwise.
+    Binary(Bytes),
+    /// Text: `200`, `Content-Type: text/plain; charset=utf-8`.
+    Text(String),
+    /// Accepted, nothing to return: `202` with an empty body.
+    Accepted,
+}
+
+impl Reply {
+    /// A JSON reply from a value.
+    pub fn json(value: &serde_json::Value) -> Self {
+        Self::Json(Bytes::from(value.to_string()))
+    }
+}
+
+/// A handler's refusal or failure, with the status it maps to.
+///
+/// The caller's faults are 4xx, the node's own 5xx (PROTOCOL.md §5.2: a
+/// rejected transaction is the caller's fault, not a 500).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct HandlerError {
+    status: StatusCode,
+    message: String,
+}
+
+impl HandlerError {
+    /// An error with an explicit status; a status that is not an error (not
+    /// 4xx or 5xx) becomes 500, since a handler must not fake success.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        let status = if status.is_client_error() || status.is_server_error() {
+            status
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request is malformed in a way the handler checks.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404: the thing asked for does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 422: the body cannot be processed (e.g. not a transaction).
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    /// 500: the node itself failed.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// 503: the node cannot serve this now (e.g. still syncing).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The human-readable reason.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// The future a handler returns. Boxed so handlers can be stored side by
+/// side; the core never polls it, the adapter does, on whatever runtime it has.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Reply, HandlerError>> + Send>>;
+
+/// A dispatch handler: called by the adapter once the core has decided the
+/// request goes to it.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one request.
+    fn call(&self, request: DispatchRequest) -> HandlerFuture;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(DispatchRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Reply, HandlerError>> + Send + 'static,
+{
+    fn call(&self, request: DispatchRequest) -> HandlerFuture {
+        Box::pin(self(request))
+    }
+}
+
+/// A component: its entity rule, its topics, its handlers.
+#[derive(Clone)]
+pub struct ComponentSpec {
+    name: Component,
+    entity: EntityRule,
+    /// `None`: open, any topic exists.
+    topics: Option<HashSet<Topic>>,
+    handlers: HashMap<Topic, Arc<dyn Handler>>,
+    fallback: Option<Arc<dyn Handler>>,
+}
+
+impl fmt::Debug for ComponentSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ComponentSpec")
+            .field("name", &self.name)
+            .field("entity", &self.entity)
+            .field("topics", &self.topics)
+            .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
+            .field("fallback", &self.fallback.is_some())
+            .finish()
+    }
+}
+
+impl ComponentSpec {
+    /// A component with a closed (so far empty) topic list and an optional
+    /// entity.
+    pub fn new(name: Component) -> Self {
+        Self {
+            name,
+            entity: EntityRule::Optional,
+            topics: Some(HashSet::new()),
+            handlers: HashMap::new(),
+            fallback: None,
+        }
+    }
+
+    /// Sets the entity rule.
+    pub fn entity(mut self, rule: EntityRule) -> Self {
+        self.entity = rule;
+        self
+    }
+
+    /// Adds event topics to the closed list.
+    pub fn topic(mut self, topic: Topic) -> Self {
+        if let Some(topics) = &mut self.topics {
+            topics.insert(topic);
+        }
+        self
+    }
+
+    /// Makes the topic list open: any topic exists (e.g. contract events,
+    /// which the node cannot list in advance).
+    pub fn open_topics(mut self) -> Self {
+        self.topics = None;
+        self
+    }
+
+    /// Registers a dispatch handler for a topic (the topic then exists).
+    pub fn handler(mut self, topic: Topic, handler: impl Handler) -> Self {
+        self.handlers.insert(topic, Arc::new(handler));
+        self
+    }
+
+    /// Registers a handler for every topic without a handler of its own
+    /// (e.g. `contracts:<id>/<fn>` queries).
+    pub fn fallback_handler(mut self, handler: impl Handler) -> Self {
+        self.fallback = Some(Arc::new(handler));
+        self
+    }
+
+    /// The component's name.
+    pub fn name(&self) -> &Component {
+        &self.name
+    }
+
+    fn topic_exists(&self, topic: &Topic) -> bool {
+        match &self.topics {
+            None => true,
+            Some(topics) => topics.contains(topic) || self.handlers.contains_key(topic),
+        }
+    }
+
+    fn handler_for(&self, topic: &Topic) -> Option<&Arc<dyn Handler>> {
+        self.handlers.get(topic).or(self.fallback.as_ref())
+    }
+}
+
+/// Every component a node serves.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    components: HashMap<Component, ComponentSpec>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a component.
+    pub fn with(mut self, component: ComponentSpec) -> Self {
+        self.components.insert(component.name.clone(), component);
+        self
+    }
+
+    /// The components.
+    pub fn components(&self) -> impl Iterator<Item = &ComponentSpec> {
+        self.components.values()
+    }
+
+    /// Checks that `path` names something that exists: the component, its
+    /// entity rule, the topic. The message names the unknown part.
+    pub(crate) fn check(&self, path: &EventPath) -> Result<&ComponentSpec, String> {
+        let component = path.component();
+        let spec = self
+            .components
+            .get(component)
+            .ok_or_else(|| format!("unknown component `{component}`"))?;
+        match (spec.entity, path.entity()) {
+            (EntityRule::Required, None) => {
+                return Err(format!(
+                    "component `{component}` needs an entity: /on/{component}:<entity>/{}",
+                    path.topic()
+                ));
+            }
+            (EntityRule::Forbidden, Some(_)) => {
+                return Err(format!("component `{component}` takes no entity"));
+            }
+            _ => {}
+        }
+        if !spec.topic_exists(path.topic()) {
+            return Err(format!(
+                "unknown topic `{}` of component `{component}`",
+                path.topic()
+            ));
+        }
+        Ok(spec)
+    }
+
+    /// [`check`](Self::check), then the dispatch handler for `path`.
+    pub(crate) fn handler(&self, path: &EventPath) -> Result<Arc<dyn Handler>, String> {
+        let spec = self.check(path)?;
+        spec.handler_for(path.topic())
+            .cloned()
+            .ok_or_else(|| format!("`{path}` has no dispatch handler"))
+    }
+}

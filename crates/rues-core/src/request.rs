@@ -1,0 +1,507 @@
+//! HTTP requests on `/on/...`: upgrade, subscribe, unsubscribe, dispatch and
+//! CORS preflight, with the check order and statuses of PROTOCOL.md §5.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{
+    ACCEPT, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ALLOW,
+    CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, VARY,
+};
+use http::{HeaderMap, Method, StatusCode};
+use rues_target::EventPath;
+
+use crate::access::Operation;
+use crate::cors::{self, OriginVerdict};
+use crate::id::SessionId;
+use crate::node::Node;
+use crate::registry::{DispatchRequest, Handler, Reply, RequestBody};
+use crate::response::{
+    APPLICATION_JSON, OCTET_STREAM, Response, ResponseContext, TEXT_PLAIN,
+};
+
+/// The session header.
+pub const RUSK_SESSION_ID: &str = "rusk-session-id";
+/// The version requirement header.
+pub const RUSK_VERSION_HEADER: &str = "rusk-version";
+/// The strict-version header.
+pub const RUSK_VERSION_STRICT: &str = "rusk-version-strict";
+
+/// What to do with a request.
+#[derive(Debug)]
+#[must_use]
+pub enum Decision {
+    /// Send this response; the request is fully handled.
+    Respond(Response),
+    /// A dispatch passed every check that needs no body: read at most
+    /// [`DispatchTicket::max_body`] bytes of body and continue with the ticket.
+    ReadBody(DispatchTicket),
+}
+
+/// A dispatch waiting for its body. Holds everything needed to finish the
+/// request, so the adapter can release the node while it reads and while
+/// the handler runs.
+pub struct DispatchTicket {
+    context: ResponseContext,
+    path: EventPath,
+    session: Option<SessionId>,
+    content_type: Option<String>,
+    binary_reply: bool,
+    handler: Arc<dyn Handler>,
+    max_body: usize,
+}
+
+impl std::fmt::Debug for DispatchTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DispatchTicket")
+            .field("path", &self.path)
+            .field("session", &self.session)
+            .field("content_type", &self.content_type)
+            .field("binary_reply", &self.binary_reply)
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DispatchTicket {
+    /// The most body bytes to read. One byte more means
+    /// [`body_too_large`](Self::body_too_large): stop reading there.
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    /// The event path the request is for.
+    pub fn path(&self) -> &EventPath {
+        &self.path
+    }
+
+    /// The 413 response for a body that passed [`max_body`](Self::max_body).
+    pub fn body_too_large(&self) -> Response {
+        self.context.error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body exceeds {} bytes", self.max_body),
+        )
+    }
+
+    /// A response for a body that could not be read (the client went away
+    /// or sent a broken chunked encoding): 400.
+    pub fn body_unreadable(&self, reason: &str) -> Response {
+        self.context.error(
+            StatusCode::BAD_REQUEST,
+            &format!("cannot read the request body: {reason}"),
+        )
+    }
+
+    /// Decodes the body by the content-type rules of PROTOCOL.md §5.2 and
+    /// readies the handler call; a body that cannot be decoded is 422.
+    pub fn with_body(self, body: Bytes) -> Result<Call, Response> {
+        if body.len() > self.max_body {
+            return Err(self.body_too_large());
+        }
+        let binary_content = self.content_type.as_deref().is_some_and(is_octet_stream);
+        let body = if binary_content {
+            RequestBody::Binary(body)
+        } else {
+            match decode_text_body(body) {
+                Ok(body) => body,
+                Err(message) => {
+                    return Err(self
+                        .context
+                        .error(StatusCode::UNPROCESSABLE_ENTITY, &message));
+                }
+            }
+        };
+        Ok(Call {
+            request: DispatchRequest {
+                path: self.path,
+                session: self.session,
+                content_type: self.content_type,
+                body,
+            },
+            context: self.context,
+            binary_reply: self.binary_reply,
+            handler: self.handler,
+        })
+    }
+}
+
+/// A text body: UTF-8, hex-decoded when it is `0x` + hex.
+fn decode_text_body(body: Bytes) -> Result<RequestBody, String> {
+    let text = String::from_utf8(body.into()).map_err(|e| {
+        format!(
+            "request body is not UTF-8 text (invalid byte at offset {}); send binary data with Content-Type: application/octet-stream",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    match text.strip_prefix("0x") {
+        Some(digits) => hex::decode(digits)
+            .map(|bytes| RequestBody::Binary(Bytes::from(bytes)))
+            .map_err(|e| format!("request body starts with 0x but is not hex: {e}")),
+        None => Ok(RequestBody::Text(text)),
+    }
+}
+
+/// A dispatch ready to run: the handler and the request it gets.
+pub struct Call {
+    request: DispatchRequest,
+    context: ResponseContext,
+    binary_reply: bool,
+    handler: Arc<dyn Handler>,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("request", &self.request)
+            .field("binary_reply", &self.binary_reply)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Call {
+    /// The request the handler will get.
+    pub fn request(&self) -> &DispatchRequest {
+        &self.request
+    }
+
+    /// Runs the handler and maps its outcome to the response of PROTOCOL.md
+    /// §5.2. Runtime-agnostic: the adapter awaits it on its own executor.
+    pub async fn run(self) -> Response {
+        let Call {
+            request,
+            context,
+            binary_reply,
+            handler,
+        } = self;
+        match handler.call(request).await {
+            Ok(reply) => reply_response(&context, binary_reply, reply),
+            Err(error) => context.error(error.status(), error.message()),
+        }
+    }
+}
+
+fn reply_response(context: &ResponseContext, binary_reply: bool, reply: Reply) -> Response {
+    match reply {
+        Reply::Json(body) => context.respond(StatusCode::OK, Some(APPLICATION_JSON), body),
+        Reply::Binary(body) if binary_reply => {
+            context.respond(StatusCode::OK, Some(OCTET_STREAM), body)
+        }
+        Reply::Binary(body) => context.respond(
+            StatusCode::OK,
+            Some(TEXT_PLAIN),
+            Bytes::from(hex::encode(body)),
+        ),
+        Reply::Text(text) => context.respond(StatusCode::OK, Some(TEXT_PLAIN), Bytes::from(text)),
+        Reply::Accepted => context.empty(StatusCode::ACCEPTED),
+    }
+}
+
+/// Whether a `Content-Type` or `Accept` value names `application/octet-stream`.
+fn is_octet_stream(value: &str) -> bool {
+    value
+        .split(',')
+        .map(|item| item.split(';').next().unwrap_or("").trim())
+        .any(|media| media.eq_ignore_ascii_case(OCTET_STREAM))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+impl Node {
+    fn context(&self, headers: &HeaderMap) -> ResponseContext {
+        ResponseContext::new(
+            self.version_header.clone(),
+            self.config.origins.verdict(headers),
+            headers,
+        )
+    }
+
+    /// A WebSocket upgrade request on `/on`: checks the origin (403) and the
+    /// session limit (503), then opens a session. The adapter completes the
+    /// upgrade and sends the id as the first Text frame.
+    pub fn handle_upgrade(&mut self, now: Instant, headers: &HeaderMap) -> Result<SessionId, Response> {
+        let context = self.context(headers);
+        if *context.origin() == OriginVerdict::Denied {
+            return Err(ResponseContext::new(
+                self.version_header.clone(),
+                OriginVerdict::Denied,
+                headers,
+            )
+            .error(StatusCode::FORBIDDEN, "origin not allowed"));
+        }
+        if self.sessions.len() >= self.config.limits.max_sessions {
+            return Err(context.error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!(
+                    "session limit reached ({} sessions); try again later",
+                    self.config.limits.max_sessions
+                ),
+            ));
+        }
+        self.open_session(now).map_err(|e| {
+            context.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+        })
+    }
+
+    /// A response for a request the adapter refuses before the core sees it
+    /// (e.g. an upgrade on a path other than `/on`), with the common headers.
+    pub fn error_response(&self, headers: &HeaderMap, status: StatusCode, message: &str) -> Response {
+        self.context(headers).error(status, message)
+    }
+
+    /// An HTTP request on `/on/...` (not an upgrade): subscribe (`GET`),
+    /// unsubscribe (`DELETE`), dispatch (`POST`) or CORS preflight
+    /// (`OPTIONS`). `path` is the request path; a query string is ignored.
+    pub fn handle_request(&mut self, method: &Method, path: &str, headers: &HeaderMap) -> Decision {
+        let context = self.context(headers);
+        if *context.origin() == OriginVerdict::Denied {
+            return Decision::Respond(context.error(StatusCode::FORBIDDEN, "origin not allowed"));
+        }
+        let response = match *method {
+            Method::GET => self.subscribe(&context, path, headers, true),
+            Method::DELETE => self.subscribe(&context, path, headers, false),
+            Method::POST => match self.dispatch(&context, path, headers) {
+                Ok(ticket) => return Decision::ReadBody(ticket),
+                Err(response) => response,
+            },
+            Method::OPTIONS => self.preflight(&context, headers),
+            _ => {
+                let mut response = context.error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    &format!("method {method} is not allowed on /on/...: use GET, DELETE or POST"),
+                );
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("GET, POST, DELETE, OPTIONS"));
+                response
+            }
+        };
+        Decision::Respond(response)
+    }
+
+    /// The version rule (PROTOCOL.md §5): `Err` is the 400 message.
+    fn check_version(&self, headers: &HeaderMap) -> Result<(), String> {
+        let strict = headers.get(RUSK_VERSION_STRICT).is_some_and(|v| {
+            let v = v.to_str().unwrap_or("").trim();
+            !(v.eq_ignore_ascii_case("false") || v == "0")
+        });
+        let Some(requirement) = headers.get(RUSK_VERSION_HEADER) else {
+            if strict {
+                return Err("Rusk-Version header is required when Rusk-Version-Strict is set".into());
+            }
+            return Ok(());
+        };
+        let requirement = requirement
+            .to_str()
+            .map_err(|_| "Rusk-Version header is not valid ASCII".to_owned())?
+            .trim();
+        // A bare version is a caret requirement: semver's default operator.
+        let parsed = semver::VersionReq::parse(requirement)
+            .map_err(|e| format!("invalid Rusk-Version `{requirement}`: {e}"))?;
+        let current = if strict {
+            &self.config.version
+        } else {
+            &self.release_version
+        };
+        if parsed.matches(current) {
+            Ok(())
+        } else {
+            Err(format!(
+                "node version {} does not satisfy the requested Rusk-Version {parsed}",
+                self.config.version
+            ))
+        }
+    }
+
+    /// `GET` (subscribe) and `DELETE` (unsubscribe): PROTOCOL.md §5.1.
+    fn subscribe(
+        &mut self,
+        context: &ResponseContext,
+        raw_path: &str,
+        headers: &HeaderMap,
+        add: bool,
+    ) -> Response {
+        // 1. version
+        if let Err(message) = self.check_version(headers) {
+            return context.error(StatusCode::BAD_REQUEST, &message);
+        }
+        // 2. session id present and well-formed
+        let Some(session) = headers
+            .get(RUSK_SESSION_ID)
+            .and_then(|v| SessionId::parse(v.as_bytes()).ok())
+        else {
+            return context.error(
+                StatusCode::FAILED_DEPENDENCY,
+                "Rusk-Session-Id header missing or invalid: open a session on /on first",
+            );
+        };
+        // 3. path and registry
+        let path = match self.resolve(raw_path) {
+            Ok(path) => path,
+            Err(message) => return context.error(StatusCode::NOT_FOUND, &message),
+        };
+        // 4. session live
+        if !self.sessions.contains_key(&session) {
+            return context.error(
+                StatusCode::FAILED_DEPENDENCY,
+                &format!("session {session} is unknown or closed"),
+            );
+        }
+        // 5. access rules
+        if let Some(rule) = self.config.access.denying(Operation::Subscribe, &path) {
+            return context.error(StatusCode::FORBIDDEN, &format!("denied by access rule `{rule}`"));
+        }
+        let max_subscriptions = self.config.limits.max_subscriptions;
+        let Some(state) = self.sessions.get_mut(&session) else {
+            return context.error(
+                StatusCode::FAILED_DEPENDENCY,
+                &format!("session {session} is unknown or closed"),
+            );
+        };
+        if add {
+            if state.subscriptions.contains(&path) {
+                return context.empty(StatusCode::OK);
+            }
+            // 6. subscription limit
+            if state.subscriptions.len() >= max_subscriptions {
+                return context.error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!("session already holds the maximum of {max_subscriptions} subscriptions"),
+                );
+            }
+            // 7. add
+            self.index.insert(&path, session);
+            state.subscriptions.insert(path);
+            self.stats.subscriptions += 1;
+            context.empty(StatusCode::OK)
+        } else if state.subscriptions.remove(&path) {
+            self.index.remove(&path, session);
+            self.stats.subscriptions -= 1;
+            context.empty(StatusCode::OK)
+        } else {
+            context.error(StatusCode::NOT_FOUND, "Subscription not found")
+        }
+    }
+
+    /// Parses the path and checks it against the registry: `Err` is the 404
+    /// message.
+    fn resolve(&self, raw_path: &str) -> Result<EventPath, String> {
+        let path = EventPath::parse_with(raw_path, &self.config.limits.path)
+            .map_err(|e| e.to_string())?;
+        self.registry.check(&path)?;
+        Ok(path)
+    }
+
+    /// `POST` up to the body: PROTOCOL.md §5.2.
+    fn dispatch(
+        &mut self,
+        context: &ResponseContext,
+        raw_path: &str,
+        headers: &HeaderMap,
+    ) -> Result<DispatchTicket, Response> {
+        // version
+        if let Err(message) = self.check_version(headers) {
+            return Err(context.error(StatusCode::BAD_REQUEST, &message));
+        }
+        // path, registry and handler
+        let path = EventPath::parse_with(raw_path, &self.config.limits.path)
+            .map_err(|e| context.error(StatusCode::NOT_FOUND, &e.to_string()))?;
+        let handler = self
+            .registry
+            .handler(&path)
+            .map_err(|message| context.error(StatusCode::NOT_FOUND, &message))?;
+        // session: optional, but when present it must be valid and live
+        let session = match headers.get(RUSK_SESSION_ID) {
+            None => None,
+            Some(value) => match SessionId::parse(value.as_bytes()) {
+                Ok(id) if self.sessions.contains_key(&id) => Some(id),
+                Ok(id) => {
+                    return Err(context.error(
+                        StatusCode::FAILED_DEPENDENCY,
+                        &format!("session {id} is unknown or closed"),
+                    ));
+                }
+                Err(_) => {
+                    return Err(context.error(
+                        StatusCode::FAILED_DEPENDENCY,
+                        "Rusk-Session-Id header is not a valid session id",
+                    ));
+                }
+            },
+        };
+        // access rules
+        if let Some(rule) = self.config.access.denying(Operation::Dispatch, &path) {
+            return Err(context.error(StatusCode::FORBIDDEN, &format!("denied by access rule `{rule}`")));
+        }
+        // announced body size
+        let max_body = self.config.limits.max_body;
+        let announced = header_str(headers, CONTENT_LENGTH.as_str()).and_then(|v| v.trim().parse::<u64>().ok());
+        if announced.is_some_and(|len| len > max_body as u64) {
+            return Err(context.error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("request body exceeds {max_body} bytes"),
+            ));
+        }
+        let content_type = header_str(headers, CONTENT_TYPE.as_str()).map(str::to_owned);
+        let binary_reply = content_type.as_deref().is_some_and(is_octet_stream)
+            || headers
+                .get_all(ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(is_octet_stream);
+        Ok(DispatchTicket {
+            context: context.clone(),
+            path,
+            session,
+            content_type,
+            binary_reply,
+            handler,
+            max_body,
+        })
+    }
+
+    /// `OPTIONS`: a CORS preflight (PROTOCOL.md §5.3), or a plain OPTIONS.
+    fn preflight(&self, context: &ResponseContext, headers: &HeaderMap) -> Response {
+        let is_preflight = headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
+        let OriginVerdict::Allowed { allow_origin, vary } = context.origin() else {
+            // No Origin: not a browser preflight. Say what is allowed.
+            let mut response = context.empty(StatusCode::NO_CONTENT);
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, POST, DELETE, OPTIONS"));
+            return response;
+        };
+        let mut response = context.empty(StatusCode::NO_CONTENT);
+        if !is_preflight {
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, POST, DELETE, OPTIONS"));
+            return response;
+        }
+        let mut allow_headers = String::from(cors::ALLOWED_HEADERS);
+        for name in cors::requested_x_headers(headers) {
+            allow_headers.push_str(", ");
+            allow_headers.push_str(&name);
+        }
+        let out = response.headers_mut();
+        out.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin.clone());
+        if *vary {
+            out.insert(VARY, HeaderValue::from_static("Origin"));
+        }
+        out.insert(
+            ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(cors::ALLOWED_METHODS),
+        );
+        if let Ok(value) = HeaderValue::from_str(&allow_headers) {
+            out.insert(ACCESS_CONTROL_ALLOW_HEADERS, value);
+        }
+        out.insert(
+            ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static(cors::PREFLIGHT_MAX_AGE_SECS),
+        );
+        response
+    }
+}

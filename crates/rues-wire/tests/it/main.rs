@@ -1,0 +1,6 @@
+//! Integration tests of `rues-wire`, one binary with a module per concern.
+
+mod properties;
+mod vectors;
+mod worked_example;
+mod zero_copy;
