@@ -10,10 +10,10 @@ use rues_wire::{Bytes, Frame};
 
 /// Payload sizes: an empty event, a typical JSON event, a large one, a block-sized one.
 const PAYLOAD_SIZES: [(usize, &str); 4] = [
-    (0, "0 B"),
-    (1024, "1 KiB"),
-    (64 * 1024, "64 KiB"),
-    (1024 * 1024, "1 MiB"),
+    (0, "0B"),
+    (1024, "1KiB"),
+    (64 * 1024, "64KiB"),
+    (1024 * 1024, "1MiB"),
 ];
 
 fn frame_with_payload(len: usize) -> Frame {
@@ -23,7 +23,10 @@ fn frame_with_payload(len: usize) -> Frame {
         "application/octet-stream",
         Bytes::from(payload),
     )
-    .with_header("Rusk-Origin", "0300000000000000000000000000000000000000000000000000000000000000")
+    .with_header(
+        "Rusk-Origin",
+        "0300000000000000000000000000000000000000000000000000000000000000",
+    )
 }
 
 fn encode(c: &mut Criterion) {
@@ -45,9 +48,13 @@ fn decode(c: &mut Criterion) {
             .encode()
             .expect("bench frame encodes");
         group.throughput(Throughput::Bytes(message.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(label), &message, |b, message| {
-            b.iter(|| Frame::decode(black_box(message)).expect("bench message decodes"));
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(label),
+            &message,
+            |b, message| {
+                b.iter(|| Frame::decode(black_box(message)).expect("bench message decodes"));
+            },
+        );
     }
     group.finish();
 }

@@ -167,27 +167,53 @@ mod tests {
         let decode_samples = [
             DecodeError::TooShort { len: 0 },
             DecodeError::HeaderTooLarge { len: 0, max: 0 },
-            DecodeError::HeaderLenPastEnd { declared: 0, available: 0 },
+            DecodeError::HeaderLenPastEnd {
+                declared: 0,
+                available: 0,
+            },
             DecodeError::HeaderNotUtf8 { valid_up_to: 0 },
-            DecodeError::HeaderNotJson { reason: String::new() },
+            DecodeError::HeaderNotJson {
+                reason: String::new(),
+            },
             DecodeError::HeaderNotObject { found: "null" },
-            DecodeError::HeaderValueNotString { name: String::new(), found: "null" },
-            DecodeError::DuplicateHeader { name: String::new() },
-            DecodeError::ContentLengthInvalid { value: String::new() },
-            DecodeError::ContentLengthMismatch { declared: 0, actual: 0 },
+            DecodeError::HeaderValueNotString {
+                name: String::new(),
+                found: "null",
+            },
+            DecodeError::DuplicateHeader {
+                name: String::new(),
+            },
+            DecodeError::ContentLengthInvalid {
+                value: String::new(),
+            },
+            DecodeError::ContentLengthMismatch {
+                declared: 0,
+                actual: 0,
+            },
         ];
         for sample in &decode_samples {
             let name = decode_variant_name(sample);
-            assert!(decode_vectors.contains(&format!("=> error {name}\n")), "{name}");
+            assert!(
+                decode_vectors.contains(&format!("=> error {name}\n")),
+                "{name}"
+            );
         }
         let encode_samples = [
             EncodeError::HeaderTooLarge { len: 0, max: 0 },
-            EncodeError::ContentLengthInvalid { value: String::new() },
-            EncodeError::ContentLengthMismatch { declared: 0, actual: 0 },
+            EncodeError::ContentLengthInvalid {
+                value: String::new(),
+            },
+            EncodeError::ContentLengthMismatch {
+                declared: 0,
+                actual: 0,
+            },
         ];
         for sample in &encode_samples {
             let name = encode_variant_name(sample);
-            assert!(encode_vectors.contains(&format!("=> error {name}\n")), "{name}");
+            assert!(
+                encode_vectors.contains(&format!("=> error {name}\n")),
+                "{name}"
+            );
         }
     }
 }

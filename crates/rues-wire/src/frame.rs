@@ -130,7 +130,9 @@ impl Frame {
     /// `None` when the header is absent, or when it is not a decimal number
     /// (which [`Frame::decode`] never returns and [`Frame::encode`] refuses).
     pub fn content_length(&self) -> Option<u64> {
-        self.headers.get(CONTENT_LENGTH).and_then(parse_content_length)
+        self.headers
+            .get(CONTENT_LENGTH)
+            .and_then(parse_content_length)
     }
 
     /// The message, with [`Limits::default`].
@@ -156,7 +158,12 @@ impl Frame {
         let max = limits.max_header_len.min(u32::MAX as usize);
         let prefix = match u32::try_from(header_len) {
             Ok(prefix) if header_len <= max => prefix,
-            _ => return Err(EncodeError::HeaderTooLarge { len: header_len, max }),
+            _ => {
+                return Err(EncodeError::HeaderTooLarge {
+                    len: header_len,
+                    max,
+                });
+            }
         };
         let total = LENGTH_PREFIX_LEN + header_len + self.payload.len();
 
@@ -214,18 +221,16 @@ impl Frame {
             });
         };
 
-        let text = std::str::from_utf8(header_block).map_err(|error| {
-            DecodeError::HeaderNotUtf8 {
+        let text =
+            std::str::from_utf8(header_block).map_err(|error| DecodeError::HeaderNotUtf8 {
                 valid_up_to: error.valid_up_to(),
-            }
-        })?;
+            })?;
         let headers = json::parse_header_block(text)?;
         if let Some(value) = headers.get(CONTENT_LENGTH) {
-            let declared = parse_content_length(value).ok_or_else(|| {
-                DecodeError::ContentLengthInvalid {
+            let declared =
+                parse_content_length(value).ok_or_else(|| DecodeError::ContentLengthInvalid {
                     value: value.to_owned(),
-                }
-            })?;
+                })?;
             let actual = payload.len() as u64;
             if declared != actual {
                 return Err(DecodeError::ContentLengthMismatch { declared, actual });
@@ -269,14 +274,28 @@ mod tests {
         assert_eq!(parse_content_length("0"), Some(0));
         assert_eq!(parse_content_length("007"), Some(7));
         assert_eq!(parse_content_length("18446744073709551615"), Some(u64::MAX));
-        for bad in ["", "+1", "-1", " 1", "1 ", "1.0", "0x10", "18446744073709551616", "١"] {
+        for bad in [
+            "",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "1.0",
+            "0x10",
+            "18446744073709551616",
+            "١",
+        ] {
             assert_eq!(parse_content_length(bad), None, "{bad:?}");
         }
     }
 
     #[test]
     fn encode_allocates_exactly_once() {
-        let frame = Frame::new("/on/a/b", "application/octet-stream", Bytes::from(vec![7; 1000]));
+        let frame = Frame::new(
+            "/on/a/b",
+            "application/octet-stream",
+            Bytes::from(vec![7; 1000]),
+        );
         let message = frame.encode().expect("frame is valid");
         // A `BytesMut` that never grew freezes into a buffer of its initial
         // capacity; `encoded_len` is that capacity.
@@ -286,7 +305,12 @@ mod tests {
     #[test]
     fn encode_caps_limit_at_u32_max() {
         let frame = Frame::new("/on/a/b", "text/plain", Bytes::new());
-        let message = frame.encode_with(&Limits::new(usize::MAX)).expect("small header");
-        assert_eq!(Frame::decode_with(&message, &Limits::new(usize::MAX)), Ok(frame));
+        let message = frame
+            .encode_with(&Limits::new(usize::MAX))
+            .expect("small header");
+        assert_eq!(
+            Frame::decode_with(&message, &Limits::new(usize::MAX)),
+            Ok(frame)
+        );
     }
 }

@@ -162,7 +162,9 @@ struct HeaderBlock(Result<Vec<(String, String)>, DecodeError>);
 
 impl<'de> Deserialize<'de> for HeaderBlock {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(HeaderBlockVisitor).map(HeaderBlock)
+        deserializer
+            .deserialize_any(HeaderBlockVisitor)
+            .map(HeaderBlock)
     }
 }
 
@@ -326,15 +328,30 @@ mod tests {
     }
 
     #[test]
-    fn parse_rejects_deep_nesting_without_overflowing_the_stack() {
-        let deep = format!(r#"{{"a":{}{}}}"#, "[".repeat(50_000), "]".repeat(50_000));
+    fn parse_survives_deep_nesting() {
+        let depth = 50_000;
+        let deep_array = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let deep_object = format!(r#"{}""{}"#, r#"{"a":"#.repeat(depth), "}".repeat(depth));
+        assert_eq!(
+            parse_header_block(&format!(r#"{{"a":{deep_array}}}"#)),
+            Err(DecodeError::HeaderValueNotString {
+                name: "a".to_owned(),
+                found: "array"
+            })
+        );
+        assert_eq!(
+            parse_header_block(&format!(r#"{{"b":{deep_object}}}"#)),
+            Err(DecodeError::HeaderValueNotString {
+                name: "b".to_owned(),
+                found: "object"
+            })
+        );
+        assert_eq!(
+            parse_header_block(&deep_array),
+            Err(DecodeError::HeaderNotObject { found: "array" })
+        );
         assert!(matches!(
-            parse_header_block(&deep),
-            Err(DecodeError::HeaderNotJson { .. })
-        ));
-        let deep_top = "[".repeat(50_000);
-        assert!(matches!(
-            parse_header_block(&deep_top),
+            parse_header_block(&"[".repeat(depth)),
             Err(DecodeError::HeaderNotJson { .. })
         ));
     }

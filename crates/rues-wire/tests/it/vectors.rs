@@ -27,7 +27,9 @@ enum Expected {
 }
 
 fn read_vectors(file: &str) -> Vec<Vector> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
     let mut vectors = Vec::new();
@@ -83,8 +85,14 @@ fn read_vectors(file: &str) -> Vec<Vector> {
 }
 
 fn hex(text: &str, location: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text.bytes().filter(|byte| !byte.is_ascii_whitespace()).collect();
-    assert!(digits.len() % 2 == 0, "{location}: odd number of hex digits");
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|byte| !byte.is_ascii_whitespace())
+        .collect();
+    assert!(
+        digits.len() % 2 == 0,
+        "{location}: odd number of hex digits"
+    );
     digits
         .chunks(2)
         .map(|pair| {
@@ -168,16 +176,22 @@ fn check_error<E: Debug + std::fmt::Display>(
         return Err(format!("expected {variant}, got {error:?}"));
     }
     match display {
-        Some(display) if error.to_string() != display => {
-            Err(format!("expected Display {display:?}, got {:?}", error.to_string()))
-        }
+        Some(display) if error.to_string() != display => Err(format!(
+            "expected Display {display:?}, got {:?}",
+            error.to_string()
+        )),
         _ => Ok(()),
     }
 }
 
 /// Decodes `input` and compares the outcome with `expected`; on success, also
 /// checks that the frame re-encodes to a message that decodes to itself.
-fn check(input: &Bytes, limits: &Limits, expected: &Expected, location: &str) -> Result<(), String> {
+fn check(
+    input: &Bytes,
+    limits: &Limits,
+    expected: &Expected,
+    location: &str,
+) -> Result<(), String> {
     let outcome = Frame::decode_with(input, limits);
     match (expected, outcome) {
         (Expected::Ok(lines), Ok(frame)) => {
@@ -201,7 +215,10 @@ fn check(input: &Bytes, limits: &Limits, expected: &Expected, location: &str) ->
                 return Err(format!("expected headers {headers:?}, got {decoded:?}"));
             }
             if frame.payload()[..] != payload[..] {
-                return Err(format!("expected payload {payload:02x?}, got {:02x?}", frame.payload()));
+                return Err(format!(
+                    "expected payload {payload:02x?}, got {:02x?}",
+                    frame.payload()
+                ));
             }
             let again = frame
                 .encode_with(limits)
@@ -222,7 +239,12 @@ fn check(input: &Bytes, limits: &Limits, expected: &Expected, location: &str) ->
 }
 
 /// Encodes the frame built from `given` and compares the outcome with `expected`.
-fn check_encode(frame: &Frame, limits: &Limits, expected: &Expected, location: &str) -> Result<(), String> {
+fn check_encode(
+    frame: &Frame,
+    limits: &Limits,
+    expected: &Expected,
+    location: &str,
+) -> Result<(), String> {
     match (expected, frame.encode_with(limits)) {
         (Expected::Ok(lines), Ok(message)) => {
             let mut want = Vec::new();
@@ -279,12 +301,20 @@ fn encode_frame(vector: &Vector) -> Frame {
     for (keyword, argument) in &vector.given {
         if keyword == "header" {
             let (name, value) = header_pair(argument, &vector.location);
-            assert!(!headers.contains(&name), "{}: {name:?} twice", vector.location);
+            assert!(
+                !headers.contains(&name),
+                "{}: {name:?} twice",
+                vector.location
+            );
             headers.insert(name, value);
         } else if let Some(bytes) = payload_of(keyword, argument, &vector.location) {
             payload = bytes;
         } else {
-            assert_eq!(keyword, "limit", "{}: unknown encode input", vector.location);
+            assert_eq!(
+                keyword, "limit",
+                "{}: unknown encode input",
+                vector.location
+            );
         }
     }
     Frame::from_parts(headers, Bytes::from(payload))
@@ -302,7 +332,12 @@ fn run(file: &str, one: impl Fn(&Vector) -> Result<(), String>) -> BTreeSet<Stri
                 .map(|why| format!("{} ({}): {why}", vector.name, vector.location))
         })
         .collect();
-    assert!(failures.is_empty(), "{} failing vectors:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing vectors:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     vectors
         .iter()
         .filter_map(|vector| match &vector.expected {
@@ -314,20 +349,33 @@ fn run(file: &str, one: impl Fn(&Vector) -> Result<(), String>) -> BTreeSet<Stri
 
 fn run_decode(file: &str) -> BTreeSet<String> {
     run(file, |vector| {
-        check(&decode_input(vector), &limits_of(vector), &vector.expected, &vector.location)
+        check(
+            &decode_input(vector),
+            &limits_of(vector),
+            &vector.expected,
+            &vector.location,
+        )
     })
 }
 
 fn run_encode() -> BTreeSet<String> {
     run("encode.txt", |vector| {
-        check_encode(&encode_frame(vector), &limits_of(vector), &vector.expected, &vector.location)
+        check_encode(
+            &encode_frame(vector),
+            &limits_of(vector),
+            &vector.expected,
+            &vector.location,
+        )
     })
 }
 
 #[test]
 fn decode_accepts_valid_vectors() {
     let reached = run_decode("decode_ok.txt");
-    assert!(reached.is_empty(), "decode_ok.txt expects errors: {reached:?}");
+    assert!(
+        reached.is_empty(),
+        "decode_ok.txt expects errors: {reached:?}"
+    );
 }
 
 #[test]
@@ -355,7 +403,11 @@ const DECODE_VARIANTS: [&str; 10] = [
     "ContentLengthInvalid",
     "ContentLengthMismatch",
 ];
-const ENCODE_VARIANTS: [&str; 3] = ["HeaderTooLarge", "ContentLengthInvalid", "ContentLengthMismatch"];
+const ENCODE_VARIANTS: [&str; 3] = [
+    "HeaderTooLarge",
+    "ContentLengthInvalid",
+    "ContentLengthMismatch",
+];
 
 #[test]
 fn every_error_variant_is_reached_by_a_vector() {

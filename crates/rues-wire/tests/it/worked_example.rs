@@ -55,7 +55,12 @@ fn with_header_appends_after_the_three_standard_headers() {
     let names: Vec<&str> = frame.headers().iter().map(|(name, _)| name).collect();
     assert_eq!(
         names,
-        ["Content-Location", "Content-Type", "Content-Length", "Rusk-Origin"]
+        [
+            "Content-Location",
+            "Content-Type",
+            "Content-Length",
+            "Rusk-Origin"
+        ]
     );
     let message = frame.encode().expect("encodes");
     assert!(message.ends_with(br#","Rusk-Origin":"0300"}{}"#));
@@ -65,7 +70,10 @@ fn with_header_appends_after_the_three_standard_headers() {
 fn content_length_is_none_when_absent_or_unparseable() {
     let (mut headers, payload) = worked_example_frame().into_parts();
     headers.insert("content-length", "two");
-    assert_eq!(Frame::from_parts(headers.clone(), payload.clone()).content_length(), None);
+    assert_eq!(
+        Frame::from_parts(headers.clone(), payload.clone()).content_length(),
+        None
+    );
     headers.remove("Content-Length");
     assert_eq!(Frame::from_parts(headers, payload).content_length(), None);
 }

@@ -6,9 +6,13 @@ const ONE_MIB: usize = 1024 * 1024;
 
 fn large_message() -> Bytes {
     let payload: Vec<u8> = (0..ONE_MIB).map(|index| index as u8).collect();
-    Frame::new("/on/blocks:ab12/accepted", "application/octet-stream", Bytes::from(payload))
-        .encode()
-        .expect("encodes")
+    Frame::new(
+        "/on/blocks:ab12/accepted",
+        "application/octet-stream",
+        Bytes::from(payload),
+    )
+    .encode()
+    .expect("encodes")
 }
 
 #[test]
