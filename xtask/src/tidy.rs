@@ -67,6 +67,7 @@ pub(crate) fn run() -> Result<()> {
     for krate in LIBRARY_CRATES {
         check_package_metadata(krate, &mut problems)?;
     }
+    check_packaging(&mut problems)?;
     if !std::path::Path::new("Cargo.lock").exists() {
         problems.push("Cargo.lock is missing: it is committed".to_owned());
     }
@@ -109,6 +110,27 @@ fn normal_dependencies(krate: &str) -> Result<Vec<String>> {
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// `cargo package` for every library crate at once, so each finds the others
+/// (unpublished) in the same run. `--no-verify` skips the rebuild: the tests
+/// already build every crate.
+fn check_packaging(problems: &mut Vec<String>) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.args(["package", "--no-verify", "--allow-dirty", "--locked", "--quiet"]);
+    for krate in LIBRARY_CRATES {
+        cmd.args(["-p", krate]);
+    }
+    let output = cmd.output().context("running cargo package")?;
+    if !output.status.success() {
+        problems.push(format!(
+            "cargo package failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    } else {
+        eprintln!("tidy: cargo package ok for {}", LIBRARY_CRATES.join(", "));
+    }
+    Ok(())
 }
 
 fn check_package_metadata(krate: &str, problems: &mut Vec<String>) -> Result<()> {

@@ -168,11 +168,14 @@ impl Frame {
         let total = LENGTH_PREFIX_LEN + header_len + self.payload.len();
 
         let mut message = BytesMut::with_capacity(total);
+        let allocated = message.capacity();
         message.put_u32_le(prefix);
         json::put_header_block(&mut message, &self.headers);
         debug_assert_eq!(message.len(), LENGTH_PREFIX_LEN + header_len);
         message.put_slice(&self.payload);
+        // Every test that encodes checks the single-allocation promise.
         debug_assert_eq!(message.len(), total);
+        debug_assert_eq!(message.capacity(), allocated, "encode reallocated");
         Ok(message.freeze())
     }
 
@@ -290,15 +293,14 @@ mod tests {
     }
 
     #[test]
-    fn encode_allocates_exactly_once() {
+    fn encode_fills_a_buffer_of_exactly_encoded_len() {
         let frame = Frame::new(
             "/on/a/b",
             "application/octet-stream",
             Bytes::from(vec![7; 1000]),
         );
         let message = frame.encode().expect("frame is valid");
-        // A `BytesMut` that never grew freezes into a buffer of its initial
-        // capacity; `encoded_len` is that capacity.
+        // `encode` also asserts, in debug builds, that its buffer never grew.
         assert_eq!(message.len(), frame.encoded_len());
     }
 
