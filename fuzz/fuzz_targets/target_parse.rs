@@ -20,7 +20,15 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(path) = EventPath::parse(&input) {
         let displayed = path.to_string();
         let reparsed = EventPath::parse_with(&displayed, &UNBOUNDED_PATH);
-        assert_eq!(reparsed.as_ref(), Ok(&path), "display {displayed:?} of {input:?}");
-        assert_eq!(reparsed.unwrap().to_string(), displayed, "display is not canonical");
+        assert_eq!(
+            reparsed.as_ref(),
+            Ok(&path),
+            "display {displayed:?} of {input:?}"
+        );
+        assert_eq!(
+            reparsed.unwrap().to_string(),
+            displayed,
+            "display is not canonical"
+        );
     }
 });

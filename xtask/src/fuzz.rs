@@ -76,7 +76,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
 /// Runs every target briefly: the CI smoke step.
 pub(crate) fn smoke(seconds: u64) -> Result<()> {
-    run(&["--all".to_owned(), "--seconds".to_owned(), seconds.to_string()])
+    run(&[
+        "--all".to_owned(),
+        "--seconds".to_owned(),
+        seconds.to_string(),
+    ])
 }
 
 fn targets_in_manifest() -> Result<Vec<String>> {
@@ -89,11 +93,13 @@ fn targets_in_manifest() -> Result<Vec<String>> {
             in_bin = line == "[[bin]]";
             continue;
         }
-        if in_bin {
-            if let Some(value) = line.strip_prefix("name") {
-                let name = value.trim_start().trim_start_matches('=').trim().trim_matches('"');
-                targets.push(name.to_owned());
-            }
+        if let (true, Some(value)) = (in_bin, line.strip_prefix("name")) {
+            let name = value
+                .trim_start()
+                .trim_start_matches('=')
+                .trim()
+                .trim_matches('"');
+            targets.push(name.to_owned());
         }
     }
     Ok(targets)
@@ -141,7 +147,9 @@ fn fuzz_target(target: &str, seconds: u64) -> Result<Option<u64>> {
     }
     let status = child.wait()?;
     if !status.success() {
-        bail!("fuzz target `{target}` failed ({status}): see the crash report above; the input is saved under fuzz/artifacts/{target}/");
+        bail!(
+            "fuzz target `{target}` failed ({status}): see the crash report above; the input is saved under fuzz/artifacts/{target}/"
+        );
     }
     Ok(runs)
 }

@@ -31,15 +31,26 @@ tasks:
   ci                            what .ci/run runs: lint, tidy, test, bench --smoke, fuzz smoke
 ";
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run_task() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the whole context chain on one line, without the
+            // backtrace anyhow adds when RUST_BACKTRACE is set.
+            eprintln!("xtask: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_task() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
         eprint!("{HELP}");
         return Ok(());
     };
     let root = project_root();
-    std::env::set_current_dir(&root)
-        .with_context(|| format!("cannot enter {}", root.display()))?;
+    std::env::set_current_dir(&root).with_context(|| format!("cannot enter {}", root.display()))?;
     match task.as_str() {
         "test" => test(rest).map(|_| ()),
         "lint" => lint(),
@@ -119,13 +130,7 @@ fn test(args: &[String]) -> Result<TestTotals> {
 
 fn lint() -> Result<()> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run(cargo().args([
-        "fmt",
-        "--manifest-path",
-        "fuzz/Cargo.toml",
-        "--",
-        "--check",
-    ]))?;
+    run(cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))?;
     run(cargo().args([
         "clippy",
         "--workspace",
@@ -260,7 +265,9 @@ mod tests {
     fn test_totals_sum_result_lines() {
         let mut totals = TestTotals::default();
         totals.add_line("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s");
-        totals.add_line("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out");
+        totals.add_line(
+            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
         totals.add_line("running 3 tests");
         assert_eq!((totals.passed, totals.failed, totals.ignored), (15, 2, 1));
     }

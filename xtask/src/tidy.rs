@@ -72,7 +72,11 @@ pub(crate) fn run() -> Result<()> {
         problems.push("Cargo.lock is missing: it is committed".to_owned());
     }
     if !problems.is_empty() {
-        bail!("tidy found {} problem(s):\n  {}", problems.len(), problems.join("\n  "));
+        bail!(
+            "tidy found {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        );
     }
     eprintln!("tidy: ok");
     Ok(())
@@ -82,16 +86,7 @@ pub(crate) fn run() -> Result<()> {
 fn normal_dependencies(krate: &str) -> Result<Vec<String>> {
     let output = cargo()
         .args([
-            "tree",
-            "--locked",
-            "-p",
-            krate,
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
+            "tree", "--locked", "-p", krate, "-e", "normal", "--prefix", "none", "--format", "{p}",
         ])
         .output()
         .with_context(|| format!("running cargo tree -p {krate}"))?;
@@ -117,7 +112,13 @@ fn normal_dependencies(krate: &str) -> Result<Vec<String>> {
 /// already build every crate.
 fn check_packaging(problems: &mut Vec<String>) -> Result<()> {
     let mut cmd = cargo();
-    cmd.args(["package", "--no-verify", "--allow-dirty", "--locked", "--quiet"]);
+    cmd.args([
+        "package",
+        "--no-verify",
+        "--allow-dirty",
+        "--locked",
+        "--quiet",
+    ]);
     for krate in LIBRARY_CRATES {
         cmd.args(["-p", krate]);
     }
@@ -137,7 +138,13 @@ fn check_package_metadata(krate: &str, problems: &mut Vec<String>) -> Result<()>
     let dir = format!("crates/{krate}");
     let manifest = std::fs::read_to_string(format!("{dir}/Cargo.toml"))
         .with_context(|| format!("reading {dir}/Cargo.toml"))?;
-    for key in ["description", "license", "keywords", "categories", "repository"] {
+    for key in [
+        "description",
+        "license",
+        "keywords",
+        "categories",
+        "repository",
+    ] {
         let present = manifest
             .lines()
             .any(|line| line.trim_start().starts_with(key));
@@ -148,7 +155,9 @@ fn check_package_metadata(krate: &str, problems: &mut Vec<String>) -> Result<()>
     let lib = std::fs::read_to_string(format!("{dir}/src/lib.rs"))
         .with_context(|| format!("reading {dir}/src/lib.rs"))?;
     if !lib.trim_start().starts_with("//!") {
-        problems.push(format!("{dir}/src/lib.rs does not open with crate docs (`//!`)"));
+        problems.push(format!(
+            "{dir}/src/lib.rs does not open with crate docs (`//!`)"
+        ));
     }
     Ok(())
 }

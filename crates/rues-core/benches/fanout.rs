@@ -89,15 +89,19 @@ fn publish_to_all(c: &mut Criterion) {
             .collect();
         while node.poll_output().is_some() {}
         group.throughput(Throughput::Elements(receivers as u64));
-        group.bench_with_input(BenchmarkId::new("receivers", receivers), &receivers, |b, _| {
-            b.iter(|| {
-                node.publish(black_box(&event)).expect("published");
-                while node.poll_output().is_some() {}
-                for &session in &sessions {
-                    black_box(node.poll_transmit(session));
-                }
-            });
-        });
+        group.bench_with_input(
+            BenchmarkId::new("receivers", receivers),
+            &receivers,
+            |b, _| {
+                b.iter(|| {
+                    node.publish(black_box(&event)).expect("published");
+                    while node.poll_output().is_some() {}
+                    for &session in &sessions {
+                        black_box(node.poll_transmit(session));
+                    }
+                });
+            },
+        );
     }
     group.finish();
 }

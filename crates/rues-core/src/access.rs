@@ -246,24 +246,109 @@ mod tests {
     fn wiki_table_rows_deny_what_they_describe() {
         let other = "0000000000000000000000000000000000000000000000000000000000000001";
         let rows: Vec<(String, Operation, String, bool)> = vec![
-            ("DENY GET /on/".into(), Get, "/on/blocks/accepted".into(), true),
+            (
+                "DENY GET /on/".into(),
+                Get,
+                "/on/blocks/accepted".into(),
+                true,
+            ),
             ("DENY GET /on/".into(), Post, "/on/node/info".into(), false),
-            ("DENY GET, POST /on/".into(), Post, "/on/node/info".into(), true),
-            ("DENY GET, POST /on/contracts/".into(), Get, "/on/contracts/deploy".into(), true),
-            ("DENY GET, POST /on/contracts/".into(), Get, format!("/on/contracts:{CONTRACT}/x"), false),
-            ("DENY GET, POST /on/contracts/".into(), Get, "/on/blocks/accepted".into(), false),
-            ("DENY GET, POST /on/contracts:*/".into(), Post, format!("/on/contracts:{CONTRACT}/x"), true),
-            ("DENY GET, POST /on/contracts:*/".into(), Post, "/on/contracts/x".into(), false),
-            (format!("DENY GET, POST /on/contracts:{CONTRACT}/*"), Get, format!("/on/contracts:{CONTRACT}/any"), true),
-            (format!("DENY GET, POST /on/contracts:{CONTRACT}/*"), Get, format!("/on/contracts:{other}/any"), false),
-            (format!("DENY GET /on/contracts:{CONTRACT}/item-changed"), Get, format!("/on/contracts:{CONTRACT}/item-changed"), true),
-            (format!("DENY GET /on/contracts:{CONTRACT}/item-changed"), Get, format!("/on/contracts:{CONTRACT}/other"), false),
-            (format!("DENY GET /on/contracts:{CONTRACT}/item-changed"), Post, format!("/on/contracts:{CONTRACT}/item-changed"), false),
-            (format!("DENY POST /on/contracts:{CONTRACT}/sync/"), Post, format!("/on/contracts:{CONTRACT}/sync"), true),
-            ("DENY POST /on/contracts/sync".into(), Post, format!("/on/contracts:{CONTRACT}/sync"), true),
-            ("DENY POST /on/contracts/sync".into(), Post, "/on/contracts/sync".into(), true),
-            ("DENY POST /on/contracts/sync".into(), Post, format!("/on/contracts:{CONTRACT}/other"), false),
-            ("DENY POST /on/contracts/sync".into(), Get, format!("/on/contracts:{CONTRACT}/sync"), false),
+            (
+                "DENY GET, POST /on/".into(),
+                Post,
+                "/on/node/info".into(),
+                true,
+            ),
+            (
+                "DENY GET, POST /on/contracts/".into(),
+                Get,
+                "/on/contracts/deploy".into(),
+                true,
+            ),
+            (
+                "DENY GET, POST /on/contracts/".into(),
+                Get,
+                format!("/on/contracts:{CONTRACT}/x"),
+                false,
+            ),
+            (
+                "DENY GET, POST /on/contracts/".into(),
+                Get,
+                "/on/blocks/accepted".into(),
+                false,
+            ),
+            (
+                "DENY GET, POST /on/contracts:*/".into(),
+                Post,
+                format!("/on/contracts:{CONTRACT}/x"),
+                true,
+            ),
+            (
+                "DENY GET, POST /on/contracts:*/".into(),
+                Post,
+                "/on/contracts/x".into(),
+                false,
+            ),
+            (
+                format!("DENY GET, POST /on/contracts:{CONTRACT}/*"),
+                Get,
+                format!("/on/contracts:{CONTRACT}/any"),
+                true,
+            ),
+            (
+                format!("DENY GET, POST /on/contracts:{CONTRACT}/*"),
+                Get,
+                format!("/on/contracts:{other}/any"),
+                false,
+            ),
+            (
+                format!("DENY GET /on/contracts:{CONTRACT}/item-changed"),
+                Get,
+                format!("/on/contracts:{CONTRACT}/item-changed"),
+                true,
+            ),
+            (
+                format!("DENY GET /on/contracts:{CONTRACT}/item-changed"),
+                Get,
+                format!("/on/contracts:{CONTRACT}/other"),
+                false,
+            ),
+            (
+                format!("DENY GET /on/contracts:{CONTRACT}/item-changed"),
+                Post,
+                format!("/on/contracts:{CONTRACT}/item-changed"),
+                false,
+            ),
+            (
+                format!("DENY POST /on/contracts:{CONTRACT}/sync/"),
+                Post,
+                format!("/on/contracts:{CONTRACT}/sync"),
+                true,
+            ),
+            (
+                "DENY POST /on/contracts/sync".into(),
+                Post,
+                format!("/on/contracts:{CONTRACT}/sync"),
+                true,
+            ),
+            (
+                "DENY POST /on/contracts/sync".into(),
+                Post,
+                "/on/contracts/sync".into(),
+                true,
+            ),
+            (
+                "DENY POST /on/contracts/sync".into(),
+                Post,
+                format!("/on/contracts:{CONTRACT}/other"),
+                false,
+            ),
+            (
+                "DENY POST /on/contracts/sync".into(),
+                Get,
+                format!("/on/contracts:{CONTRACT}/sync"),
+                false,
+            ),
         ];
         for (rule, op, p, expected) in rows {
             assert_eq!(denied(&rule, op, &p), expected, "{rule} / {op:?} {p}");
@@ -272,8 +357,16 @@ mod tests {
 
     #[test]
     fn get_covers_delete_and_delete_alone_means_get() {
-        assert!(denied("DENY DELETE /on/blocks/", Get, "/on/blocks/accepted"));
-        assert!(!denied("DENY DELETE /on/blocks/", Post, "/on/blocks/accepted"));
+        assert!(denied(
+            "DENY DELETE /on/blocks/",
+            Get,
+            "/on/blocks/accepted"
+        ));
+        assert!(!denied(
+            "DENY DELETE /on/blocks/",
+            Post,
+            "/on/blocks/accepted"
+        ));
     }
 
     #[test]
@@ -286,9 +379,13 @@ mod tests {
     fn first_denying_rule_is_reported() {
         let rules = AccessRules::parse(["DENY POST /on/node/", "DENY GET, POST /on/"])
             .expect("valid rules");
-        let rule = rules.denying(Post, &path("/on/node/info")).map(ToString::to_string);
+        let rule = rules
+            .denying(Post, &path("/on/node/info"))
+            .map(ToString::to_string);
         assert_eq!(rule.as_deref(), Some("DENY POST /on/node/"));
-        let rule = rules.denying(Get, &path("/on/node/info")).map(ToString::to_string);
+        let rule = rules
+            .denying(Get, &path("/on/node/info"))
+            .map(ToString::to_string);
         assert_eq!(rule.as_deref(), Some("DENY GET, POST /on/"));
         assert!(AccessRules::new().denying(Get, &path("/on/a/b")).is_none());
     }

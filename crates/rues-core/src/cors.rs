@@ -44,7 +44,9 @@ impl OriginPolicy {
             },
             Self::List(allowed) => {
                 let listed = origin.to_str().is_ok_and(|origin| {
-                    allowed.iter().any(|a| a.eq_ignore_ascii_case(origin.trim()))
+                    allowed
+                        .iter()
+                        .any(|a| a.eq_ignore_ascii_case(origin.trim()))
                 });
                 if listed {
                     OriginVerdict::Allowed {
@@ -77,7 +79,9 @@ pub(crate) fn requested_x_headers(headers: &HeaderMap) -> Vec<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|name| name.trim().to_ascii_lowercase())
-        .filter(|name| name.starts_with("x-") && http::HeaderName::from_bytes(name.as_bytes()).is_ok())
+        .filter(|name| {
+            name.starts_with("x-") && http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+        })
         .collect()
 }
 
@@ -121,7 +125,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             http::header::ACCESS_CONTROL_REQUEST_HEADERS,
-            "rusk-version, X-Request-Id,x-trace , authorization".parse().expect("valid"),
+            "rusk-version, X-Request-Id,x-trace , authorization"
+                .parse()
+                .expect("valid"),
         );
         assert_eq!(requested_x_headers(&headers), ["x-request-id", "x-trace"]);
     }

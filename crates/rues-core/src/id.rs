@@ -157,9 +157,16 @@ mod tests {
     #[test]
     fn session_id_rejects_wrong_length_and_non_hex() {
         for bad in ["", "abc", &"a".repeat(31), &"a".repeat(33), &"g".repeat(32)] {
-            assert_eq!(SessionId::parse(bad.as_bytes()), Err(InvalidSessionId), "{bad:?}");
+            assert_eq!(
+                SessionId::parse(bad.as_bytes()),
+                Err(InvalidSessionId),
+                "{bad:?}"
+            );
         }
-        assert_eq!(SessionId::parse("é".repeat(16).as_bytes()), Err(InvalidSessionId));
+        assert_eq!(
+            SessionId::parse("é".repeat(16).as_bytes()),
+            Err(InvalidSessionId)
+        );
     }
 
     #[test]

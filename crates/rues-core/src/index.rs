@@ -91,7 +91,13 @@ impl Index {
             out.extend(exact.iter().copied());
             // A session holding both the wildcard and the exact subscription
             // is already in `out`: skip it in the wildcard pass.
-            out.extend(topic.wildcard.iter().filter(|s| !exact.contains(s)).copied());
+            out.extend(
+                topic
+                    .wildcard
+                    .iter()
+                    .filter(|s| !exact.contains(s))
+                    .copied(),
+            );
         } else {
             out.extend(topic.wildcard.iter().copied());
         }

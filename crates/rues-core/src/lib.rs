@@ -95,6 +95,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// A refused request is an `Err(Response)`: built once per request, moved once
+// to the adapter. Boxing it would add an allocation to every refusal for no gain.
+#![allow(clippy::result_large_err)]
+
 mod access;
 mod config;
 mod cors;
@@ -109,9 +113,7 @@ pub use access::{AccessRule, AccessRules, InvalidAccessRule, Operation};
 pub use config::{Config, Limits};
 pub use cors::OriginPolicy;
 pub use id::{IdSource, IdSourceError, InvalidSessionId, OsIds, SeededIds, SessionId};
-pub use node::{
-    CloseReason, Event, Node, Output, PublishError, Published, SessionError, Stats,
-};
+pub use node::{CloseReason, Event, Node, Output, PublishError, Published, SessionError, Stats};
 pub use registry::{
     ComponentSpec, DispatchRequest, EntityRule, Handler, HandlerError, HandlerFuture, Registry,
     Reply, RequestBody,

@@ -421,7 +421,12 @@ impl Node {
 
     /// Moves up to `max_bytes` of `session`'s queued frames (at least one, if
     /// any is queued) into `out`, oldest first; returns how many.
-    pub fn drain_transmit(&mut self, session: SessionId, max_bytes: usize, out: &mut Vec<Bytes>) -> usize {
+    pub fn drain_transmit(
+        &mut self,
+        session: SessionId,
+        max_bytes: usize,
+        out: &mut Vec<Bytes>,
+    ) -> usize {
         let mut taken = 0;
         let mut bytes = 0;
         while let Some(state) = self.sessions.get(&session) {

@@ -18,9 +18,7 @@ use crate::cors::{self, OriginVerdict};
 use crate::id::SessionId;
 use crate::node::Node;
 use crate::registry::{DispatchRequest, Handler, Reply, RequestBody};
-use crate::response::{
-    APPLICATION_JSON, OCTET_STREAM, Response, ResponseContext, TEXT_PLAIN,
-};
+use crate::response::{APPLICATION_JSON, OCTET_STREAM, Response, ResponseContext, TEXT_PLAIN};
 
 /// The session header.
 pub const RUSK_SESSION_ID: &str = "rusk-session-id";
@@ -222,7 +220,11 @@ impl Node {
     /// A WebSocket upgrade request on `/on`: checks the origin (403) and the
     /// session limit (503), then opens a session. The adapter completes the
     /// upgrade and sends the id as the first Text frame.
-    pub fn handle_upgrade(&mut self, now: Instant, headers: &HeaderMap) -> Result<SessionId, Response> {
+    pub fn handle_upgrade(
+        &mut self,
+        now: Instant,
+        headers: &HeaderMap,
+    ) -> Result<SessionId, Response> {
         let context = self.context(headers);
         if *context.origin() == OriginVerdict::Denied {
             return Err(ResponseContext::new(
@@ -241,14 +243,18 @@ impl Node {
                 ),
             ));
         }
-        self.open_session(now).map_err(|e| {
-            context.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
-        })
+        self.open_session(now)
+            .map_err(|e| context.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
     }
 
     /// A response for a request the adapter refuses before the core sees it
     /// (e.g. an upgrade on a path other than `/on`), with the common headers.
-    pub fn error_response(&self, headers: &HeaderMap, status: StatusCode, message: &str) -> Response {
+    pub fn error_response(
+        &self,
+        headers: &HeaderMap,
+        status: StatusCode,
+        message: &str,
+    ) -> Response {
         self.context(headers).error(status, message)
     }
 
@@ -273,9 +279,10 @@ impl Node {
                     StatusCode::METHOD_NOT_ALLOWED,
                     &format!("method {method} is not allowed on /on/...: use GET, DELETE or POST"),
                 );
-                response
-                    .headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static("GET, POST, DELETE, OPTIONS"));
+                response.headers_mut().insert(
+                    ALLOW,
+                    HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+                );
                 response
             }
         };
@@ -290,7 +297,9 @@ impl Node {
         });
         let Some(requirement) = headers.get(RUSK_VERSION_HEADER) else {
             if strict {
-                return Err("Rusk-Version header is required when Rusk-Version-Strict is set".into());
+                return Err(
+                    "Rusk-Version header is required when Rusk-Version-Strict is set".into(),
+                );
             }
             return Ok(());
         };
@@ -352,7 +361,10 @@ impl Node {
         }
         // 5. access rules
         if let Some(rule) = self.config.access.denying(Operation::Subscribe, &path) {
-            return context.error(StatusCode::FORBIDDEN, &format!("denied by access rule `{rule}`"));
+            return context.error(
+                StatusCode::FORBIDDEN,
+                &format!("denied by access rule `{rule}`"),
+            );
         }
         let max_subscriptions = self.config.limits.max_subscriptions;
         let Some(state) = self.sessions.get_mut(&session) else {
@@ -369,7 +381,9 @@ impl Node {
             if state.subscriptions.len() >= max_subscriptions {
                 return context.error(
                     StatusCode::TOO_MANY_REQUESTS,
-                    &format!("session already holds the maximum of {max_subscriptions} subscriptions"),
+                    &format!(
+                        "session already holds the maximum of {max_subscriptions} subscriptions"
+                    ),
                 );
             }
             // 7. add
@@ -389,8 +403,8 @@ impl Node {
     /// Parses the path and checks it against the registry: `Err` is the 404
     /// message.
     fn resolve(&self, raw_path: &str) -> Result<EventPath, String> {
-        let path = EventPath::parse_with(raw_path, &self.config.limits.path)
-            .map_err(|e| e.to_string())?;
+        let path =
+            EventPath::parse_with(raw_path, &self.config.limits.path).map_err(|e| e.to_string())?;
         self.registry.check(&path)?;
         Ok(path)
     }
@@ -434,11 +448,15 @@ impl Node {
         };
         // access rules
         if let Some(rule) = self.config.access.denying(Operation::Dispatch, &path) {
-            return Err(context.error(StatusCode::FORBIDDEN, &format!("denied by access rule `{rule}`")));
+            return Err(context.error(
+                StatusCode::FORBIDDEN,
+                &format!("denied by access rule `{rule}`"),
+            ));
         }
         // announced body size
         let max_body = self.config.limits.max_body;
-        let announced = header_str(headers, CONTENT_LENGTH.as_str()).and_then(|v| v.trim().parse::<u64>().ok());
+        let announced =
+            header_str(headers, CONTENT_LENGTH.as_str()).and_then(|v| v.trim().parse::<u64>().ok());
         if announced.is_some_and(|len| len > max_body as u64) {
             return Err(context.error(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -469,16 +487,18 @@ impl Node {
         let OriginVerdict::Allowed { allow_origin, vary } = context.origin() else {
             // No Origin: not a browser preflight. Say what is allowed.
             let mut response = context.empty(StatusCode::NO_CONTENT);
-            response
-                .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("GET, POST, DELETE, OPTIONS"));
+            response.headers_mut().insert(
+                ALLOW,
+                HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+            );
             return response;
         };
         let mut response = context.empty(StatusCode::NO_CONTENT);
         if !is_preflight {
-            response
-                .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("GET, POST, DELETE, OPTIONS"));
+            response.headers_mut().insert(
+                ALLOW,
+                HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+            );
             return response;
         }
         let mut allow_headers = String::from(cors::ALLOWED_HEADERS);

@@ -19,22 +19,56 @@ fn version_is_400_before_bad_path() {
 fn path_or_registry_is_404_before_bad_session() {
     let mut h = Harness::new();
     let bad_session = [("rusk-session-id", "xyz")];
-    assert_error(&h.post("/on/nope/x", &bad_session, b""), StatusCode::NOT_FOUND, "unknown component");
-    assert_error(&h.post("/on/on/x/y/z", &bad_session, b""), StatusCode::NOT_FOUND, "segment");
+    assert_error(
+        &h.post("/on/nope/x", &bad_session, b""),
+        StatusCode::NOT_FOUND,
+        "unknown component",
+    );
+    assert_error(
+        &h.post("/on/on/x/y/z", &bad_session, b""),
+        StatusCode::NOT_FOUND,
+        "segment",
+    );
     // A known event topic without a handler cannot be dispatched to.
-    assert_error(&h.post("/on/blocks/accepted", &bad_session, b""), StatusCode::NOT_FOUND, "no dispatch handler");
-    assert_error(&h.post("/on/node/missing", &bad_session, b""), StatusCode::NOT_FOUND, "unknown topic");
+    assert_error(
+        &h.post("/on/blocks/accepted", &bad_session, b""),
+        StatusCode::NOT_FOUND,
+        "no dispatch handler",
+    );
+    assert_error(
+        &h.post("/on/node/missing", &bad_session, b""),
+        StatusCode::NOT_FOUND,
+        "unknown topic",
+    );
 }
 
 #[test]
 fn session_is_optional_but_when_present_must_be_valid_and_live_before_access() {
-    let mut h = Harness::with_config(|c| c.with_access(AccessRules::parse(["DENY POST /on/node/"]).expect("rule")));
-    assert_error(&h.post("/on/node/info", &[("rusk-session-id", "xyz")], b""), StatusCode::FAILED_DEPENDENCY, "not a valid session id");
-    assert_error(&h.post("/on/node/info", &[("rusk-session-id", UNKNOWN_SESSION)], b""), StatusCode::FAILED_DEPENDENCY, "unknown or closed");
+    let mut h = Harness::with_config(|c| {
+        c.with_access(AccessRules::parse(["DENY POST /on/node/"]).expect("rule"))
+    });
+    assert_error(
+        &h.post("/on/node/info", &[("rusk-session-id", "xyz")], b""),
+        StatusCode::FAILED_DEPENDENCY,
+        "not a valid session id",
+    );
+    assert_error(
+        &h.post(
+            "/on/node/info",
+            &[("rusk-session-id", UNKNOWN_SESSION)],
+            b"",
+        ),
+        StatusCode::FAILED_DEPENDENCY,
+        "unknown or closed",
+    );
     let session = h.open();
     h.node.handle_closed(session, CloseReason::Disconnected);
     let id = session.to_string();
-    assert_error(&h.post("/on/node/info", &[("rusk-session-id", &id)], b""), StatusCode::FAILED_DEPENDENCY, "unknown or closed");
+    assert_error(
+        &h.post("/on/node/info", &[("rusk-session-id", &id)], b""),
+        StatusCode::FAILED_DEPENDENCY,
+        "unknown or closed",
+    );
 }
 
 #[test]
@@ -42,11 +76,16 @@ fn access_rule_is_403_before_body_limit() {
     let mut h = Harness::with_config(|c| {
         let mut limits = Limits::default();
         limits.max_body = 4;
-        c.with_access(AccessRules::parse(["DENY POST /on/node/"]).expect("rule")).with_limits(limits)
+        c.with_access(AccessRules::parse(["DENY POST /on/node/"]).expect("rule"))
+            .with_limits(limits)
     });
     let session = h.open();
     let id = session.to_string();
-    let response = h.post("/on/node/info", &[("rusk-session-id", &id), ("content-length", "100")], b"");
+    let response = h.post(
+        "/on/node/info",
+        &[("rusk-session-id", &id), ("content-length", "100")],
+        b"",
+    );
     assert_error(&response, StatusCode::FORBIDDEN, "DENY POST /on/node/");
     // Subscribing is not covered by a POST rule.
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
@@ -83,7 +122,10 @@ fn binary_reply_is_hex_text_unless_binary_is_asked_for() {
     let mut h = Harness::new();
     let response = h.post("/on/node/crs", &[], b"");
     assert_eq!(body_text(&response), "deadbeef");
-    assert_eq!(header(&response, "content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        header(&response, "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     for asks_binary in [
         [("content-type", "application/octet-stream")],
         [("accept", "application/octet-stream")],
@@ -91,7 +133,10 @@ fn binary_reply_is_hex_text_unless_binary_is_asked_for() {
     ] {
         let response = h.post("/on/node/crs", &asks_binary, b"");
         assert_eq!(response.body().as_ref(), [0xde, 0xad, 0xbe, 0xef]);
-        assert_eq!(header(&response, "content-type"), Some("application/octet-stream"));
+        assert_eq!(
+            header(&response, "content-type"),
+            Some("application/octet-stream")
+        );
     }
 }
 
@@ -99,9 +144,18 @@ fn binary_reply_is_hex_text_unless_binary_is_asked_for() {
 fn body_is_raw_for_octet_stream_hex_decoded_for_0x_text_and_text_otherwise() {
     let mut h = Harness::new();
     let binary = [("content-type", "application/octet-stream")];
-    assert_eq!(body_text(&h.post("/on/node/text", &binary, b"0xabcd")), "binary:6");
-    assert_eq!(body_text(&h.post("/on/node/text", &[], b"0xabcd")), "binary:2");
-    assert_eq!(body_text(&h.post("/on/node/text", &[("content-type", "text/plain")], b"hello")), "text:hello");
+    assert_eq!(
+        body_text(&h.post("/on/node/text", &binary, b"0xabcd")),
+        "binary:6"
+    );
+    assert_eq!(
+        body_text(&h.post("/on/node/text", &[], b"0xabcd")),
+        "binary:2"
+    );
+    assert_eq!(
+        body_text(&h.post("/on/node/text", &[("content-type", "text/plain")], b"hello")),
+        "text:hello"
+    );
     // Binary in, binary out, raw because the request was octet-stream.
     let response = h.post("/on/contracts:c/fn", &binary, &[0, 1, 255]);
     assert_eq!(response.body().as_ref(), [0, 1, 255]);
@@ -110,26 +164,54 @@ fn body_is_raw_for_octet_stream_hex_decoded_for_0x_text_and_text_otherwise() {
 #[test]
 fn undecodable_bodies_are_422() {
     let mut h = Harness::new();
-    assert_error(&h.post("/on/node/text", &[], &[0xff, 0xfe]), StatusCode::UNPROCESSABLE_ENTITY, "not UTF-8");
-    assert_error(&h.post("/on/node/text", &[], b"0xabc"), StatusCode::UNPROCESSABLE_ENTITY, "not hex");
-    assert_error(&h.post("/on/node/text", &[], b"0xzz"), StatusCode::UNPROCESSABLE_ENTITY, "not hex");
+    assert_error(
+        &h.post("/on/node/text", &[], &[0xff, 0xfe]),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not UTF-8",
+    );
+    assert_error(
+        &h.post("/on/node/text", &[], b"0xabc"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not hex",
+    );
+    assert_error(
+        &h.post("/on/node/text", &[], b"0xzz"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not hex",
+    );
     // The handler's own refusal of a content type it cannot process.
-    assert_error(&h.post("/on/transactions/propagate", &[], b"hello"), StatusCode::UNPROCESSABLE_ENTITY, "binary");
+    assert_error(
+        &h.post("/on/transactions/propagate", &[], b"hello"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "binary",
+    );
 }
 
 #[test]
 fn accepted_is_202_empty() {
     let mut h = Harness::new();
     assert_empty(&h.post("/on/node/accept", &[], b""), StatusCode::ACCEPTED);
-    let response = h.post("/on/transactions/propagate", &[("content-type", "application/octet-stream")], b"tx");
+    let response = h.post(
+        "/on/transactions/propagate",
+        &[("content-type", "application/octet-stream")],
+        b"tx",
+    );
     assert_empty(&response, StatusCode::ACCEPTED);
 }
 
 #[test]
 fn handler_errors_map_to_their_status() {
     let mut h = Harness::new();
-    assert_error(&h.post("/on/node/reject", &[], b""), StatusCode::UNPROCESSABLE_ENTITY, "not a transaction");
-    assert_error(&h.post("/on/node/broken", &[], b""), StatusCode::INTERNAL_SERVER_ERROR, "database unavailable");
+    assert_error(
+        &h.post("/on/node/reject", &[], b""),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not a transaction",
+    );
+    assert_error(
+        &h.post("/on/node/broken", &[], b""),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "database unavailable",
+    );
 }
 
 #[test]
@@ -156,15 +238,28 @@ fn preflight_from_any_origin_allows_rues_headers_and_requested_x_headers() {
         &[
             ("origin", "https://wallet.example"),
             ("access-control-request-method", "POST"),
-            ("access-control-request-headers", "rusk-version, x-request-id, content-type"),
+            (
+                "access-control-request-headers",
+                "rusk-version, x-request-id, content-type",
+            ),
         ],
         b"",
     );
     assert_empty(&response, StatusCode::NO_CONTENT);
     assert_eq!(header(&response, "access-control-allow-origin"), Some("*"));
-    assert_eq!(header(&response, "access-control-allow-methods"), Some("GET, POST, DELETE"));
+    assert_eq!(
+        header(&response, "access-control-allow-methods"),
+        Some("GET, POST, DELETE")
+    );
     let allowed = header(&response, "access-control-allow-headers").expect("allow-headers");
-    for name in ["Rusk-Version", "Rusk-Version-Strict", "Rusk-Session-Id", "Content-Type", "Accept", "x-request-id"] {
+    for name in [
+        "Rusk-Version",
+        "Rusk-Version-Strict",
+        "Rusk-Session-Id",
+        "Content-Type",
+        "Accept",
+        "x-request-id",
+    ] {
         assert!(allowed.contains(name), "{allowed} lacks {name}");
     }
     assert_eq!(header(&response, "access-control-max-age"), Some("7200"));
@@ -172,22 +267,51 @@ fn preflight_from_any_origin_allows_rues_headers_and_requested_x_headers() {
 
 #[test]
 fn listed_origins_get_their_origin_echoed_with_vary_and_others_get_403_without_cors() {
-    let mut h = Harness::with_config(|c| c.with_origins(OriginPolicy::List(vec!["https://wallet.example".into()])));
-    let preflight = [("origin", "https://wallet.example"), ("access-control-request-method", "GET")];
+    let mut h = Harness::with_config(|c| {
+        c.with_origins(OriginPolicy::List(vec!["https://wallet.example".into()]))
+    });
+    let preflight = [
+        ("origin", "https://wallet.example"),
+        ("access-control-request-method", "GET"),
+    ];
     let response = h.request(Method::OPTIONS, "/on/blocks/accepted", &preflight, b"");
-    assert_eq!(header(&response, "access-control-allow-origin"), Some("https://wallet.example"));
+    assert_eq!(
+        header(&response, "access-control-allow-origin"),
+        Some("https://wallet.example")
+    );
     assert_eq!(header(&response, "vary"), Some("Origin"));
 
-    let response = h.post("/on/node/info", &[("origin", "https://wallet.example"), ("x-id", "1")], b"");
-    assert_eq!(header(&response, "access-control-allow-origin"), Some("https://wallet.example"));
-    assert_eq!(header(&response, "access-control-expose-headers"), Some("Rusk-Version, Content-Type, x-id"));
+    let response = h.post(
+        "/on/node/info",
+        &[("origin", "https://wallet.example"), ("x-id", "1")],
+        b"",
+    );
+    assert_eq!(
+        header(&response, "access-control-allow-origin"),
+        Some("https://wallet.example")
+    );
+    assert_eq!(
+        header(&response, "access-control-expose-headers"),
+        Some("Rusk-Version, Content-Type, x-id")
+    );
 
     for method in [Method::OPTIONS, Method::GET, Method::POST] {
-        let response = h.request(method, "/on/node/info", &[("origin", "https://evil.example"), ("access-control-request-method", "GET")], b"");
+        let response = h.request(
+            method,
+            "/on/node/info",
+            &[
+                ("origin", "https://evil.example"),
+                ("access-control-request-method", "GET"),
+            ],
+            b"",
+        );
         assert_error(&response, StatusCode::FORBIDDEN, "origin not allowed");
         assert_eq!(header(&response, "access-control-allow-origin"), None);
     }
-    let refused = h.node.handle_upgrade(h.now, &crate::harness::header_map(&[("origin", "https://evil.example")]));
+    let refused = h.node.handle_upgrade(
+        h.now,
+        &crate::harness::header_map(&[("origin", "https://evil.example")]),
+    );
     let response = refused.expect_err("origin refused");
     assert_error(&response, StatusCode::FORBIDDEN, "origin not allowed");
     assert_eq!(header(&response, "access-control-allow-origin"), None);
@@ -198,7 +322,10 @@ fn plain_options_without_cors_headers_is_204_with_allow() {
     let mut h = Harness::new();
     let response = h.request(Method::OPTIONS, "/on/node/info", &[], b"");
     assert_empty(&response, StatusCode::NO_CONTENT);
-    assert_eq!(header(&response, "allow"), Some("GET, POST, DELETE, OPTIONS"));
+    assert_eq!(
+        header(&response, "allow"),
+        Some("GET, POST, DELETE, OPTIONS")
+    );
     assert_eq!(header(&response, "access-control-allow-origin"), None);
 }
 
@@ -209,5 +336,8 @@ fn requests_without_origin_get_no_cors_headers() {
     assert_eq!(header(&response, "access-control-allow-origin"), None);
     let response = h.post("/on/node/info", &[("origin", "https://a.example")], b"");
     assert_eq!(header(&response, "access-control-allow-origin"), Some("*"));
-    assert_eq!(header(&response, "access-control-expose-headers"), Some("Rusk-Version, Content-Type"));
+    assert_eq!(
+        header(&response, "access-control-expose-headers"),
+        Some("Rusk-Version, Content-Type")
+    );
 }

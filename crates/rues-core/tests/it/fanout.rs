@@ -9,7 +9,11 @@ use rues_target::EventPath;
 use crate::harness::{Harness, assert_empty};
 
 fn event(path: &str, payload: &'static [u8]) -> Event {
-    Event::new(EventPath::parse(path).expect("valid path"), "application/json", Bytes::from_static(payload))
+    Event::new(
+        EventPath::parse(path).expect("valid path"),
+        "application/json",
+        Bytes::from_static(payload),
+    )
 }
 
 #[test]
@@ -20,14 +24,49 @@ fn wildcard_receives_every_entity_and_entity_only_its_own() {
     assert_empty(&h.get(only_a, "/on/blocks:a/accepted"), StatusCode::OK);
     assert_empty(&h.get(only_b, "/on/blocks:b/accepted"), StatusCode::OK);
 
-    assert_eq!(h.node.publish(&event("/on/blocks:a/accepted", b"1")).expect("published").receivers, 2);
-    assert_eq!(h.node.publish(&event("/on/blocks:b/accepted", b"2")).expect("published").receivers, 2);
-    assert_eq!(h.node.publish(&event("/on/blocks:c/accepted", b"3")).expect("published").receivers, 1);
+    assert_eq!(
+        h.node
+            .publish(&event("/on/blocks:a/accepted", b"1"))
+            .expect("published")
+            .receivers,
+        2
+    );
+    assert_eq!(
+        h.node
+            .publish(&event("/on/blocks:b/accepted", b"2"))
+            .expect("published")
+            .receivers,
+        2
+    );
+    assert_eq!(
+        h.node
+            .publish(&event("/on/blocks:c/accepted", b"3"))
+            .expect("published")
+            .receivers,
+        1
+    );
     // Another topic or component reaches nobody.
-    assert_eq!(h.node.publish(&event("/on/blocks:a/statechange", b"4")).expect("published").receivers, 0);
-    assert_eq!(h.node.publish(&event("/on/transactions:a/included", b"5")).expect("published").receivers, 0);
+    assert_eq!(
+        h.node
+            .publish(&event("/on/blocks:a/statechange", b"4"))
+            .expect("published")
+            .receivers,
+        0
+    );
+    assert_eq!(
+        h.node
+            .publish(&event("/on/transactions:a/included", b"5"))
+            .expect("published")
+            .receivers,
+        0
+    );
 
-    let payloads = |h: &mut Harness, s| -> Vec<Bytes> { h.frames(s).into_iter().map(|f| f.payload().clone()).collect() };
+    let payloads = |h: &mut Harness, s| -> Vec<Bytes> {
+        h.frames(s)
+            .into_iter()
+            .map(|f| f.payload().clone())
+            .collect()
+    };
     assert_eq!(payloads(&mut h, all), [&b"1"[..], b"2", b"3"]);
     assert_eq!(payloads(&mut h, only_a), [&b"1"[..]]);
     assert_eq!(payloads(&mut h, only_b), [&b"2"[..]]);
@@ -39,7 +78,13 @@ fn session_with_wildcard_and_exact_subscription_receives_once() {
     let session = h.open();
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
     assert_empty(&h.get(session, "/on/blocks:a/accepted"), StatusCode::OK);
-    assert_eq!(h.node.publish(&event("/on/blocks:a/accepted", b"x")).expect("published").receivers, 1);
+    assert_eq!(
+        h.node
+            .publish(&event("/on/blocks:a/accepted", b"x"))
+            .expect("published")
+            .receivers,
+        1
+    );
     assert_eq!(h.frames(session).len(), 1);
 }
 
@@ -49,7 +94,13 @@ fn event_without_entity_reaches_only_wildcard_subscriptions() {
     let (all, only_a) = (h.open(), h.open());
     assert_empty(&h.get(all, "/on/blocks/accepted"), StatusCode::OK);
     assert_empty(&h.get(only_a, "/on/blocks:a/accepted"), StatusCode::OK);
-    assert_eq!(h.node.publish(&event("/on/blocks/accepted", b"x")).expect("published").receivers, 1);
+    assert_eq!(
+        h.node
+            .publish(&event("/on/blocks/accepted", b"x"))
+            .expect("published")
+            .receivers,
+        1
+    );
     assert_eq!(h.frames(all).len(), 1);
     assert!(h.frames(only_a).is_empty());
 }
@@ -58,7 +109,10 @@ fn event_without_entity_reaches_only_wildcard_subscriptions() {
 fn frame_carries_the_entity_specific_location_type_and_length() {
     let mut h = Harness::new();
     let session = h.open();
-    assert_empty(&h.get(session, "/on/contracts:c%3A1/Transfer"), StatusCode::OK);
+    assert_empty(
+        &h.get(session, "/on/contracts:c%3A1/Transfer"),
+        StatusCode::OK,
+    );
     let published = Event::new(
         EventPath::parse("/on/contracts:c%3A1/Transfer").expect("valid"),
         "application/octet-stream",
@@ -67,8 +121,13 @@ fn frame_carries_the_entity_specific_location_type_and_length() {
     .with_header("Rusk-Origin", "abcd");
     h.node.publish(&published).expect("published");
     let frames = h.frames(session);
-    let [frame] = frames.as_slice() else { panic!("one frame, got {}", frames.len()) };
-    assert_eq!(frame.content_location(), Some("/on/contracts:c%3A1/Transfer"));
+    let [frame] = frames.as_slice() else {
+        panic!("one frame, got {}", frames.len())
+    };
+    assert_eq!(
+        frame.content_location(),
+        Some("/on/contracts:c%3A1/Transfer")
+    );
     assert_eq!(frame.content_type(), Some("application/octet-stream"));
     assert_eq!(frame.content_length(), Some(3));
     assert_eq!(frame.headers().get("rusk-origin"), Some("abcd"));
@@ -80,9 +139,14 @@ fn wildcard_subscriber_sees_the_entity_in_content_location() {
     let mut h = Harness::new();
     let session = h.open();
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
-    h.node.publish(&event("/on/blocks:ab12/accepted", b"{}")).expect("published");
+    h.node
+        .publish(&event("/on/blocks:ab12/accepted", b"{}"))
+        .expect("published");
     let frames = h.frames(session);
-    assert_eq!(frames[0].content_location(), Some("/on/blocks:ab12/accepted"));
+    assert_eq!(
+        frames[0].content_location(),
+        Some("/on/blocks:ab12/accepted")
+    );
 }
 
 #[test]
@@ -92,9 +156,17 @@ fn one_encoding_is_shared_by_every_receiver() {
     for &s in &sessions {
         assert_empty(&h.get(s, "/on/blocks/accepted"), StatusCode::OK);
     }
-    h.node.publish(&event("/on/blocks:a/accepted", b"{}")).expect("published");
-    let raw: Vec<Bytes> = sessions.iter().map(|&s| h.node.poll_transmit(s).expect("a frame")).collect();
-    assert!(raw.windows(2).all(|w| w[0].as_ptr() == w[1].as_ptr() && w[0].len() == w[1].len()));
+    h.node
+        .publish(&event("/on/blocks:a/accepted", b"{}"))
+        .expect("published");
+    let raw: Vec<Bytes> = sessions
+        .iter()
+        .map(|&s| h.node.poll_transmit(s).expect("a frame"))
+        .collect();
+    assert!(
+        raw.windows(2)
+            .all(|w| w[0].as_ptr() == w[1].as_ptr() && w[0].len() == w[1].len())
+    );
 }
 
 #[test]
@@ -103,13 +175,17 @@ fn transmit_is_signalled_once_per_empty_to_non_empty_transition() {
     let session = h.open();
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
     for _ in 0..3 {
-        h.node.publish(&event("/on/blocks:a/accepted", b"{}")).expect("published");
+        h.node
+            .publish(&event("/on/blocks:a/accepted", b"{}"))
+            .expect("published");
     }
     assert_eq!(h.outputs(), [Output::Transmit(session)]);
     let mut out = Vec::new();
     assert_eq!(h.node.drain_transmit(session, usize::MAX, &mut out), 3);
     assert_eq!(h.node.stats().bytes_queued, 0);
-    h.node.publish(&event("/on/blocks:a/accepted", b"{}")).expect("published");
+    h.node
+        .publish(&event("/on/blocks:a/accepted", b"{}"))
+        .expect("published");
     assert_eq!(h.outputs(), [Output::Transmit(session)]);
 }
 
@@ -119,11 +195,16 @@ fn drain_transmit_respects_the_byte_budget_but_always_moves_one_frame() {
     let session = h.open();
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
     for _ in 0..4 {
-        h.node.publish(&event("/on/blocks:a/accepted", b"{}")).expect("published");
+        h.node
+            .publish(&event("/on/blocks:a/accepted", b"{}"))
+            .expect("published");
     }
     let mut out = Vec::new();
     assert_eq!(h.node.drain_transmit(session, 1, &mut out), 1);
-    assert_eq!(h.node.drain_transmit(session, 2 * out[0].len(), &mut out), 2);
+    assert_eq!(
+        h.node.drain_transmit(session, 2 * out[0].len(), &mut out),
+        2
+    );
     assert_eq!(h.node.drain_transmit(session, usize::MAX, &mut out), 1);
     assert_eq!(h.node.drain_transmit(session, usize::MAX, &mut out), 0);
     assert_eq!(h.node.stats().frames_delivered, 4);

@@ -40,7 +40,9 @@ pub(crate) fn registry() -> Registry {
                 .topic(topic("accepted"))
                 .topic(topic("statechange"))
                 .handler(topic("gas-price"), |_req: DispatchRequest| async {
-                    Ok(Reply::json(&serde_json::json!({"average": 1, "max": 2, "median": 1, "min": 1})))
+                    Ok(Reply::json(
+                        &serde_json::json!({"average": 1, "max": 2, "median": 1, "min": 1}),
+                    ))
                 }),
         )
         .with(
@@ -63,10 +65,14 @@ pub(crate) fn registry() -> Registry {
                 .handler(topic("text"), |req: DispatchRequest| async move {
                     match req.body {
                         RequestBody::Text(text) => Ok(Reply::Text(format!("text:{text}"))),
-                        RequestBody::Binary(bytes) => Ok(Reply::Text(format!("binary:{}", bytes.len()))),
+                        RequestBody::Binary(bytes) => {
+                            Ok(Reply::Text(format!("binary:{}", bytes.len())))
+                        }
                     }
                 })
-                .handler(topic("accept"), |_req: DispatchRequest| async { Ok(Reply::Accepted) })
+                .handler(topic("accept"), |_req: DispatchRequest| async {
+                    Ok(Reply::Accepted)
+                })
                 .handler(topic("reject"), |_req: DispatchRequest| async {
                     Err(HandlerError::unprocessable("not a transaction"))
                 })
@@ -82,7 +88,9 @@ pub(crate) fn registry() -> Registry {
                 .handler(topic("propagate"), |req: DispatchRequest| async move {
                     match req.body {
                         RequestBody::Binary(_) => Ok(Reply::Accepted),
-                        RequestBody::Text(_) => Err(HandlerError::unprocessable("a transaction is binary")),
+                        RequestBody::Text(_) => {
+                            Err(HandlerError::unprocessable("a transaction is binary"))
+                        }
                     }
                 }),
         )
@@ -122,7 +130,13 @@ impl Harness {
     }
 
     /// Sends a request; `POST` bodies go through the ticket and the handler.
-    pub(crate) fn request(&mut self, method: Method, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub(crate) fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         let headers = header_map(headers);
         match self.node.handle_request(&method, path, &headers) {
             Decision::Respond(response) => response,
@@ -196,7 +210,10 @@ pub(crate) fn assert_error(response: &Response, status: StatusCode, needle: &str
     assert_eq!(header(response, "rusk-version"), Some(NODE_VERSION));
     let body: serde_json::Value = serde_json::from_slice(response.body()).expect("JSON error body");
     let message = body["error"].as_str().expect("an error string");
-    assert!(message.contains(needle), "{message:?} does not contain {needle:?}");
+    assert!(
+        message.contains(needle),
+        "{message:?} does not contain {needle:?}"
+    );
 }
 
 /// Asserts an empty-bodied success with `Rusk-Version`.

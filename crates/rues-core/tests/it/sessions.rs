@@ -27,12 +27,19 @@ fn session_ids_are_distinct_32_hex_and_die_with_the_socket() {
     for id in &ids {
         let text = id.to_string();
         assert_eq!(text.len(), 32);
-        assert!(text.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            text.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
     }
     let id = *ids.iter().next().expect("an id");
     h.node.handle_closed(id, CloseReason::ClientClosed);
     assert!(!h.node.is_open(id));
-    assert_error(&h.get(id, "/on/blocks/accepted"), StatusCode::FAILED_DEPENDENCY, "unknown or closed");
+    assert_error(
+        &h.get(id, "/on/blocks/accepted"),
+        StatusCode::FAILED_DEPENDENCY,
+        "unknown or closed",
+    );
 }
 
 #[test]
@@ -45,7 +52,15 @@ fn closing_releases_subscriptions_queue_and_index_at_once() {
     assert!(h.node.stats().bytes_queued > 0);
     h.node.handle_closed(session, CloseReason::Disconnected);
     let stats = h.node.stats();
-    assert_eq!((stats.sessions_open, stats.subscriptions, stats.bytes_queued, stats.index_topics), (0, 0, 0, 0));
+    assert_eq!(
+        (
+            stats.sessions_open,
+            stats.subscriptions,
+            stats.bytes_queued,
+            stats.index_topics
+        ),
+        (0, 0, 0, 0)
+    );
     assert_eq!(stats.closed(CloseReason::Disconnected), 1);
     assert_eq!(h.node.poll_timeout(), None);
     // Closing twice is harmless and not counted twice.
@@ -63,8 +78,15 @@ fn session_limit_is_503_and_recovers_when_a_session_closes() {
     });
     let first = h.open();
     h.open();
-    let refused = h.node.handle_upgrade(h.now, &HeaderMap::new()).expect_err("limit");
-    assert_error(&refused, StatusCode::SERVICE_UNAVAILABLE, "session limit reached (2 sessions)");
+    let refused = h
+        .node
+        .handle_upgrade(h.now, &HeaderMap::new())
+        .expect_err("limit");
+    assert_error(
+        &refused,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "session limit reached (2 sessions)",
+    );
     h.node.handle_closed(first, CloseReason::ClientClosed);
     h.open();
 }
@@ -73,7 +95,10 @@ fn session_limit_is_503_and_recovers_when_a_session_closes() {
 fn pings_every_interval_and_closes_silent_sessions_with_4001() {
     let mut h = Harness::new();
     let session = h.open();
-    assert_eq!(h.node.poll_timeout(), Some(h.start + Duration::from_secs(30)));
+    assert_eq!(
+        h.node.poll_timeout(),
+        Some(h.start + Duration::from_secs(30))
+    );
     h.advance(Duration::from_secs(29));
     assert_eq!(h.outputs(), []);
     h.advance(Duration::from_secs(1));
@@ -81,7 +106,13 @@ fn pings_every_interval_and_closes_silent_sessions_with_4001() {
     h.advance(Duration::from_secs(30));
     assert_eq!(h.outputs(), [Output::Ping(session)]);
     h.advance(Duration::from_secs(30));
-    assert_eq!(h.outputs(), [Output::Close { session, reason: CloseReason::IdleTimeout }]);
+    assert_eq!(
+        h.outputs(),
+        [Output::Close {
+            session,
+            reason: CloseReason::IdleTimeout
+        }]
+    );
     assert_eq!(CloseReason::IdleTimeout.code(), Some(4001));
     assert!(!h.node.is_open(session));
     assert_eq!(h.node.stats().closed(CloseReason::IdleTimeout), 1);
@@ -97,18 +128,38 @@ fn any_inbound_frame_keeps_a_session_alive() {
     }
     assert!(h.node.is_open(talkative));
     assert!(!h.node.is_open(silent));
-    let closes: Vec<_> = h.outputs().into_iter().filter(|o| matches!(o, Output::Close { .. })).collect();
-    assert_eq!(closes, [Output::Close { session: silent, reason: CloseReason::IdleTimeout }]);
+    let closes: Vec<_> = h
+        .outputs()
+        .into_iter()
+        .filter(|o| matches!(o, Output::Close { .. }))
+        .collect();
+    assert_eq!(
+        closes,
+        [Output::Close {
+            session: silent,
+            reason: CloseReason::IdleTimeout
+        }]
+    );
 }
 
 #[test]
 fn inbound_frame_over_the_limit_closes_with_1009() {
     let mut h = Harness::new();
     let session = h.open();
-    h.node.handle_inbound(session, h.now, 64 * 1024).expect("open");
+    h.node
+        .handle_inbound(session, h.now, 64 * 1024)
+        .expect("open");
     assert!(h.node.is_open(session));
-    h.node.handle_inbound(session, h.now, 64 * 1024 + 1).expect("open");
-    assert_eq!(h.outputs(), [Output::Close { session, reason: CloseReason::MessageTooBig }]);
+    h.node
+        .handle_inbound(session, h.now, 64 * 1024 + 1)
+        .expect("open");
+    assert_eq!(
+        h.outputs(),
+        [Output::Close {
+            session,
+            reason: CloseReason::MessageTooBig
+        }]
+    );
     assert_eq!(CloseReason::MessageTooBig.code(), Some(1009));
     assert!(h.node.handle_inbound(session, h.now, 0).is_err());
 }
@@ -130,14 +181,29 @@ fn slow_consumer_is_closed_with_4008_within_its_budget_and_others_keep_receiving
         assert_eq!(report.receivers + report.slow_consumers_closed, 2);
         assert!(published < 1000, "the slow consumer was never closed");
     }
-    assert!(max_queued <= 1024 * 1024, "queued {max_queued} bytes, over the 1 MiB budget");
-    assert!(max_queued > 1024 * 1024 - 10_100, "closed early at {max_queued} bytes");
-    assert!(h.outputs().contains(&Output::Close { session: slow, reason: CloseReason::SlowConsumer }));
+    assert!(
+        max_queued <= 1024 * 1024,
+        "queued {max_queued} bytes, over the 1 MiB budget"
+    );
+    assert!(
+        max_queued > 1024 * 1024 - 10_100,
+        "closed early at {max_queued} bytes"
+    );
+    assert!(h.outputs().contains(&Output::Close {
+        session: slow,
+        reason: CloseReason::SlowConsumer
+    }));
     assert_eq!(CloseReason::SlowConsumer.code(), Some(4008));
     assert_eq!(h.node.stats().closed(CloseReason::SlowConsumer), 1);
     assert_eq!(h.node.stats().bytes_queued, 0);
     // The fast session is unaffected.
-    assert_eq!(h.node.publish(&block_event(10)).expect("published").receivers, 1);
+    assert_eq!(
+        h.node
+            .publish(&block_event(10))
+            .expect("published")
+            .receivers,
+        1
+    );
 }
 
 #[test]
@@ -145,10 +211,22 @@ fn an_event_larger_than_the_budget_still_reaches_an_empty_queue() {
     let mut h = Harness::new();
     let session = h.open();
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
-    assert_eq!(h.node.publish(&block_event(2 * 1024 * 1024)).expect("published").receivers, 1);
+    assert_eq!(
+        h.node
+            .publish(&block_event(2 * 1024 * 1024))
+            .expect("published")
+            .receivers,
+        1
+    );
     assert!(h.node.is_open(session));
     // A second one while the first is unsent overflows.
-    assert_eq!(h.node.publish(&block_event(10)).expect("published").slow_consumers_closed, 1);
+    assert_eq!(
+        h.node
+            .publish(&block_event(10))
+            .expect("published")
+            .slow_consumers_closed,
+        1
+    );
 }
 
 #[test]
@@ -160,7 +238,10 @@ fn shutdown_closes_every_session_with_1001() {
         .outputs()
         .into_iter()
         .map(|o| match o {
-            Output::Close { session, reason: CloseReason::Shutdown } => session,
+            Output::Close {
+                session,
+                reason: CloseReason::Shutdown,
+            } => session,
             other => panic!("unexpected {other:?}"),
         })
         .collect();
@@ -174,5 +255,16 @@ fn close_reasons_have_distinct_labels_and_the_documented_codes() {
     let labels: HashSet<_> = CloseReason::ALL.iter().map(|r| r.label()).collect();
     assert_eq!(labels.len(), CloseReason::ALL.len());
     let codes: Vec<_> = CloseReason::ALL.iter().map(|r| r.code()).collect();
-    assert_eq!(codes, [None, None, Some(1001), Some(1009), Some(1011), Some(4001), Some(4008)]);
+    assert_eq!(
+        codes,
+        [
+            None,
+            None,
+            Some(1001),
+            Some(1009),
+            Some(1011),
+            Some(4001),
+            Some(4008)
+        ]
+    );
 }

@@ -14,7 +14,12 @@ fn row1_bad_version_is_400_before_missing_session() {
     let mut h = Harness::new();
     let response = h.request(Method::GET, "/on/nope/x", &[("rusk-version", "2.0.0")], b"");
     assert_error(&response, StatusCode::BAD_REQUEST, "does not satisfy");
-    let response = h.request(Method::DELETE, "/on/nope/x", &[("rusk-version", "not a version")], b"");
+    let response = h.request(
+        Method::DELETE,
+        "/on/nope/x",
+        &[("rusk-version", "not a version")],
+        b"",
+    );
     assert_error(&response, StatusCode::BAD_REQUEST, "invalid Rusk-Version");
 }
 
@@ -23,7 +28,11 @@ fn row2_missing_or_malformed_session_is_424_before_bad_path() {
     let mut h = Harness::new();
     let response = h.request(Method::GET, "/on/nope/x/y/z", &[], b"");
     assert_error(&response, StatusCode::FAILED_DEPENDENCY, "Rusk-Session-Id");
-    for bad in ["abc", "zz000000000000000000000000000000", "000000000000000000000000000000000"] {
+    for bad in [
+        "abc",
+        "zz000000000000000000000000000000",
+        "000000000000000000000000000000000",
+    ] {
         let response = h.request(Method::GET, "/on/nope/x", &[("rusk-session-id", bad)], b"");
         assert_error(&response, StatusCode::FAILED_DEPENDENCY, "Rusk-Session-Id");
     }
@@ -35,29 +44,58 @@ fn row3_malformed_path_or_unknown_names_are_404_before_unknown_session() {
     let cases = [
         ("/on/blocks/accepted/extra", "segment"),
         ("/on/block/accepted", "unknown component `block`"),
-        ("/on/blocks/acepted", "unknown topic `acepted` of component `blocks`"),
+        (
+            "/on/blocks/acepted",
+            "unknown topic `acepted` of component `blocks`",
+        ),
         ("/on/contracts/transfer", "needs an entity"),
         ("/on/node:abc/info", "takes no entity"),
     ];
     for (path, message) in cases {
-        let response = h.request(Method::GET, path, &[("rusk-session-id", UNKNOWN_SESSION)], b"");
+        let response = h.request(
+            Method::GET,
+            path,
+            &[("rusk-session-id", UNKNOWN_SESSION)],
+            b"",
+        );
         assert_error(&response, StatusCode::NOT_FOUND, message);
     }
     let long_topic = format!("/on/contracts:c/{}", "t".repeat(129));
-    let response = h.request(Method::GET, &long_topic, &[("rusk-session-id", UNKNOWN_SESSION)], b"");
+    let response = h.request(
+        Method::GET,
+        &long_topic,
+        &[("rusk-session-id", UNKNOWN_SESSION)],
+        b"",
+    );
     assert_error(&response, StatusCode::NOT_FOUND, "128");
 }
 
 #[test]
 fn row4_unknown_or_closed_session_is_424_before_access_rule() {
-    let mut h = Harness::with_config(|c| c.with_access(AccessRules::parse(["DENY GET /on/"]).expect("rule")));
-    let response = h.request(Method::GET, "/on/blocks/accepted", &[("rusk-session-id", UNKNOWN_SESSION)], b"");
-    assert_error(&response, StatusCode::FAILED_DEPENDENCY, "unknown or closed");
+    let mut h = Harness::with_config(|c| {
+        c.with_access(AccessRules::parse(["DENY GET /on/"]).expect("rule"))
+    });
+    let response = h.request(
+        Method::GET,
+        "/on/blocks/accepted",
+        &[("rusk-session-id", UNKNOWN_SESSION)],
+        b"",
+    );
+    assert_error(
+        &response,
+        StatusCode::FAILED_DEPENDENCY,
+        "unknown or closed",
+    );
 
     let session = h.open();
-    h.node.handle_closed(session, rues_core::CloseReason::ClientClosed);
+    h.node
+        .handle_closed(session, rues_core::CloseReason::ClientClosed);
     let response = h.get(session, "/on/blocks/accepted");
-    assert_error(&response, StatusCode::FAILED_DEPENDENCY, "unknown or closed");
+    assert_error(
+        &response,
+        StatusCode::FAILED_DEPENDENCY,
+        "unknown or closed",
+    );
 }
 
 #[test]
@@ -65,7 +103,8 @@ fn row5_access_rule_is_403_naming_the_rule_before_limit() {
     let mut h = Harness::with_config(|c| {
         let mut limits = Limits::default();
         limits.max_subscriptions = 0;
-        c.with_access(AccessRules::parse(["DENY GET /on/blocks/"]).expect("rule")).with_limits(limits)
+        c.with_access(AccessRules::parse(["DENY GET /on/blocks/"]).expect("rule"))
+            .with_limits(limits)
     });
     let session = h.open();
     let response = h.get(session, "/on/blocks/accepted");
@@ -88,7 +127,11 @@ fn row6_subscription_limit_is_429_but_resubscribing_is_still_200() {
     let session = h.open();
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
     assert_empty(&h.get(session, "/on/blocks:a/accepted"), StatusCode::OK);
-    assert_error(&h.get(session, "/on/blocks:b/accepted"), StatusCode::TOO_MANY_REQUESTS, "maximum of 2");
+    assert_error(
+        &h.get(session, "/on/blocks:b/accepted"),
+        StatusCode::TOO_MANY_REQUESTS,
+        "maximum of 2",
+    );
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
     // After an unsubscribe there is room again.
     assert_empty(&h.delete(session, "/on/blocks:a/accepted"), StatusCode::OK);
@@ -103,10 +146,18 @@ fn row7_get_adds_idempotently_and_delete_removes_the_exact_target() {
     assert_empty(&h.get(session, "/on/blocks/accepted/"), StatusCode::OK);
     assert_eq!(h.node.stats().subscriptions, 1);
     // The entity-specific target is a different subscription.
-    assert_error(&h.delete(session, "/on/blocks:ab/accepted"), StatusCode::NOT_FOUND, "Subscription not found");
+    assert_error(
+        &h.delete(session, "/on/blocks:ab/accepted"),
+        StatusCode::NOT_FOUND,
+        "Subscription not found",
+    );
     // A trailing slash names the same event for DELETE too.
     assert_empty(&h.delete(session, "/on/blocks/accepted/"), StatusCode::OK);
-    assert_error(&h.delete(session, "/on/blocks/accepted"), StatusCode::NOT_FOUND, "Subscription not found");
+    assert_error(
+        &h.delete(session, "/on/blocks/accepted"),
+        StatusCode::NOT_FOUND,
+        "Subscription not found",
+    );
     assert_eq!(h.node.stats().subscriptions, 0);
     assert_eq!(h.node.stats().index_topics, 0);
 }
@@ -116,7 +167,12 @@ fn session_header_is_case_insensitive_hex() {
     let mut h = Harness::new();
     let session = h.open();
     let upper = session.to_string().to_uppercase();
-    let response = h.request(Method::GET, "/on/blocks/accepted", &[("Rusk-Session-Id", &upper)], b"");
+    let response = h.request(
+        Method::GET,
+        "/on/blocks/accepted",
+        &[("Rusk-Session-Id", &upper)],
+        b"",
+    );
     assert_empty(&response, StatusCode::OK);
     assert_eq!(h.node.subscriptions(session).count(), 1);
     assert!(upper.parse::<SessionId>().is_ok());
@@ -126,9 +182,17 @@ fn session_header_is_case_insensitive_hex() {
 fn case_is_preserved_and_compared_exactly() {
     let mut h = Harness::new();
     let session = h.open();
-    assert_error(&h.get(session, "/on/Blocks/accepted"), StatusCode::NOT_FOUND, "unknown component `Blocks`");
+    assert_error(
+        &h.get(session, "/on/Blocks/accepted"),
+        StatusCode::NOT_FOUND,
+        "unknown component `Blocks`",
+    );
     assert_empty(&h.get(session, "/on/contracts:c/Transfer"), StatusCode::OK);
-    assert_error(&h.delete(session, "/on/contracts:c/transfer"), StatusCode::NOT_FOUND, "Subscription not found");
+    assert_error(
+        &h.delete(session, "/on/contracts:c/transfer"),
+        StatusCode::NOT_FOUND,
+        "Subscription not found",
+    );
 }
 
 #[test]
@@ -137,6 +201,9 @@ fn unsupported_methods_are_405_with_allow() {
     for method in [Method::PUT, Method::PATCH, Method::HEAD, Method::TRACE] {
         let response = h.request(method.clone(), "/on/blocks/accepted", &[], b"");
         assert_error(&response, StatusCode::METHOD_NOT_ALLOWED, method.as_str());
-        assert_eq!(crate::harness::header(&response, "allow"), Some("GET, POST, DELETE, OPTIONS"));
+        assert_eq!(
+            crate::harness::header(&response, "allow"),
+            Some("GET, POST, DELETE, OPTIONS")
+        );
     }
 }
