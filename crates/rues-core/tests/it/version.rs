@@ -15,7 +15,11 @@ fn status(node_version: &str, headers: &[(&str, &str)]) -> StatusCode {
 }
 
 /// (node version, request headers, expected status)
-type Row = (&'static str, &'static [(&'static str, &'static str)], StatusCode);
+type Row = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    StatusCode,
+);
 
 /// The reference node's verified table (RUSK-REFERENCE.md §3.2), plus the
 /// strict-without-version row.
