@@ -1,0 +1,299 @@
+//! RUES over real sockets: the warp and tokio transport for [`rues_core`].
+//!
+//! One listener serves everything of PROTOCOL.md:
+//! - the WebSocket session at `/on` (the session id as the first Text frame,
+//!   Binary event frames, server pings, the inbound frame limit, close codes);
+//! - `GET` / `DELETE` / `POST` / `OPTIONS` on `/on/...` (subscribe,
+//!   unsubscribe, dispatch, CORS preflight), with every check and status
+//!   decided by the core;
+//! - Prometheus metrics at `/metrics`;
+//! - optionally, the application's own routes (e.g. a web page).
+//!
+//! This is the only crate of the project that knows tokio, warp, hyper and
+//! sockets. It drives [`rues_core::Node`] exactly as the core's drive loop
+//! says: inputs under one short-held lock, outputs routed to one task per
+//! session, the keep-alive timer re-armed to `poll_timeout`.
+//!
+//! Hostile peers: accept errors (running out of file descriptors included)
+//! are logged and retried; TLS handshakes and request heads have deadlines
+//! and run on the connection's own task, never on the accept loop; a socket
+//! that stops reading blocks only its own task while the core closes it with
+//! 4008 when its queue budget is spent.
+//!
+//! # Embedding
+//!
+//! ```no_run
+//! use rues_core::rues_target::{Component, EventPath, Topic};
+//! use rues_core::{ComponentSpec, Config, DispatchRequest, EntityRule, Event, Registry, Reply};
+//! use rues_warp::{Server, TransportConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let registry = Registry::new().with(
+//!     ComponentSpec::new(Component::new("blocks")?)
+//!         .entity(EntityRule::Optional)
+//!         .topic(Topic::new("accepted")?)
+//!         .handler(Topic::new("height")?, |_request: DispatchRequest| async {
+//!             Ok(Reply::json(&serde_json::json!({ "height": 1 })))
+//!         }),
+//! );
+//! let server = Server::bind(
+//!     Config::new("1.0.0".parse()?),
+//!     registry,
+//!     TransportConfig::new("127.0.0.1:8080".parse()?),
+//! )
+//! .await?;
+//! println!("listening on {}", server.local_addr());
+//!
+//! let publisher = server.publisher();
+//! tokio::spawn(async move {
+//!     let event = Event::new(
+//!         EventPath::parse("/on/blocks:ab12/accepted").expect("valid path"),
+//!         "application/json",
+//!         bytes::Bytes::from_static(b"{}"),
+//!     );
+//!     let _ = publisher.publish(&event);
+//! });
+//!
+//! server.run(rues_warp::shutdown_signal()).await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `examples/embed.rs` is a complete, runnable version.
+
+mod listener;
+mod metrics;
+mod routes;
+mod session;
+mod state;
+mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rues_core::{Config, Node, OsIds, Registry};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use warp::filters::BoxedFilter;
+
+pub use state::Publisher;
+pub use tls::TlsFiles;
+pub use warp;
+
+/// Transport settings: where to listen, TLS, and the deadlines that keep
+/// hostile peers from holding resources (PROTOCOL.md §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportConfig {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// TLS certificate and key; plain TCP when `None`.
+    pub tls: Option<TlsFiles>,
+    /// A connection that has not sent a whole request head in this time is
+    /// dropped (slowloris).
+    pub head_read_timeout: Duration,
+    /// A TLS handshake that has not finished in this time is dropped.
+    pub tls_handshake_timeout: Duration,
+    /// On shutdown, how long in-flight requests and closing sessions get.
+    pub shutdown_timeout: Duration,
+}
+
+impl TransportConfig {
+    /// Plain TCP on `listen`, with the default deadlines (10 s head read,
+    /// 10 s TLS handshake, 10 s shutdown).
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            tls: None,
+            head_read_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Serves TLS with this certificate and key.
+    pub fn with_tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some(TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key could not be used.
+    #[error("TLS: {}: {reason}", path.display())]
+    Tls {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// A bound RUES server, ready to [`run`](Server::run).
+pub struct Server {
+    shared: Arc<state::Shared>,
+    listener: listener::Listener,
+    local_addr: SocketAddr,
+    extra_routes: Option<BoxedFilter<(warp::reply::Response,)>>,
+    shutdown_timeout: Duration,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("tls", &self.listener.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds the listener and loads TLS; the node uses the OS CSPRNG for
+    /// session ids.
+    pub async fn bind(
+        config: Config,
+        registry: Registry,
+        transport: TransportConfig,
+    ) -> Result<Self, Error> {
+        let tls = transport.tls.as_ref().map(tls::acceptor).transpose()?;
+        let tcp = TcpListener::bind(transport.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: transport.listen,
+                source,
+            })?;
+        let local_addr = tcp.local_addr().map_err(|source| Error::Bind {
+            addr: transport.listen,
+            source,
+        })?;
+        let node = Node::new(config, registry, OsIds);
+        Ok(Self {
+            shared: Arc::new(state::Shared::new(node)),
+            listener: listener::Listener {
+                tcp,
+                tls,
+                head_read_timeout: transport.head_read_timeout,
+                tls_handshake_timeout: transport.tls_handshake_timeout,
+            },
+            local_addr,
+            extra_routes: None,
+            shutdown_timeout: transport.shutdown_timeout,
+        })
+    }
+
+    /// Adds the application's own routes, tried after RUES's and before the
+    /// 404 (e.g. a web page at `/`).
+    pub fn with_routes(mut self, routes: BoxedFilter<(warp::reply::Response,)>) -> Self {
+        self.extra_routes = Some(routes);
+        self
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Whether the listener serves TLS.
+    pub fn is_tls(&self) -> bool {
+        self.listener.tls.is_some()
+    }
+
+    /// A handle to publish events with.
+    pub fn publisher(&self) -> Publisher {
+        Publisher {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down gracefully: stops
+    /// accepting, closes every session with 1001, lets in-flight requests
+    /// finish, and returns within the shutdown timeout.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let routes = routes::routes(self.shared.clone(), self.extra_routes);
+        let draining = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let timer = tokio::spawn(keep_alive(self.shared.clone()));
+        self.listener
+            .accept_until(&self.shared, routes, &draining, &tasks, shutdown)
+            .await;
+        tracing::info!("shutting down: closing sessions, finishing requests");
+        drop(self.listener);
+        self.shared.with_core(rues_core::Node::shutdown);
+        tasks.close();
+        let deadline = tokio::time::sleep(self.shutdown_timeout);
+        tokio::select! {
+            () = async {
+                draining.cancel();
+                tasks.wait().await;
+                // Session tasks are spawned by the upgrade, not by us: wait
+                // for the core to have released every one.
+                while self.shared.core().node.stats().sessions_open > 0 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            } => tracing::info!("shutdown complete"),
+            () = deadline => tracing::warn!("shutdown timed out; dropping what is left"),
+        }
+        timer.abort();
+    }
+}
+
+/// The keep-alive timer: re-armed to the core's `poll_timeout` after every
+/// change, fires `handle_timeout`.
+async fn keep_alive(shared: Arc<state::Shared>) {
+    loop {
+        let next = shared.core().node.poll_timeout();
+        let sleep = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = sleep => shared.with_core(|node| node.handle_timeout(Instant::now())),
+            () = shared.timer_changed.notified() => {}
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the node");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,153 @@
+//! The accept loop and per-connection serving, hardened against hostile
+//! peers: accept errors (out of file descriptors included) are logged and
+//! retried, TLS handshakes and request heads have deadlines and run off the
+//! accept loop, so an idle or slow peer never delays anyone else.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use crate::state::Shared;
+
+/// How long the loop backs off after an accept error such as EMFILE, so a
+/// descriptor shortage does not become a busy loop.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+pub(crate) struct Listener {
+    pub(crate) tcp: TcpListener,
+    pub(crate) tls: Option<TlsAcceptor>,
+    pub(crate) head_read_timeout: Duration,
+    pub(crate) tls_handshake_timeout: Duration,
+}
+
+impl Listener {
+    /// Accepts until `shutdown` resolves; each connection is served on its
+    /// own task, tracked by `tasks`. When `draining` is cancelled, every
+    /// connection finishes its in-flight request and closes.
+    pub(crate) async fn accept_until(
+        &self,
+        shared: &Arc<Shared>,
+        routes: BoxedFilter<(Response,)>,
+        draining: &CancellationToken,
+        tasks: &TaskTracker,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let service = warp::service(routes);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                () = &mut shutdown => return,
+                accepted = self.tcp.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    shared.metrics.accept_error();
+                    tracing::warn!(%error, "accept failed; retrying");
+                    if is_resource_exhaustion(&error) {
+                        tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                    }
+                    continue;
+                }
+            };
+            shared.metrics.connection_accepted();
+            // Events are small and latency matters more than packet count.
+            let _ = stream.set_nodelay(true);
+            let service = TowerToHyperService::new(service.clone());
+            let builder = self.http_builder();
+            let tls = self.tls.clone();
+            let handshake_timeout = self.tls_handshake_timeout;
+            let draining = draining.clone();
+            let shared = shared.clone();
+            tasks.spawn(async move {
+                let io = match tls {
+                    None => Io::Plain(stream),
+                    Some(acceptor) => {
+                        match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => Io::Tls(Box::new(stream)),
+                            Ok(Err(error)) => {
+                                shared.metrics.handshake_failed();
+                                tracing::debug!(%peer, %error, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                shared.metrics.handshake_failed();
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        }
+                    }
+                };
+                let result = match io {
+                    Io::Plain(stream) => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        serve(conn.with_upgrades(), &draining).await
+                    }
+                    Io::Tls(stream) => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        serve(conn.with_upgrades(), &draining).await
+                    }
+                };
+                if let Err(error) = result {
+                    if error.is_timeout() {
+                        shared.metrics.handshake_failed();
+                    }
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
+            });
+        }
+    }
+
+    fn http_builder(&self) -> http1::Builder {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.head_read_timeout)
+            .keep_alive(true);
+        builder
+    }
+}
+
+/// Drives one HTTP connection; on drain, lets the request in flight finish
+/// and then closes.
+async fn serve<I, S>(
+    conn: http1::UpgradeableConnection<I, S>,
+    draining: &CancellationToken,
+) -> Result<(), hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => result,
+        () = draining.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    }
+}
+
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// Errors after which accepting again at once would fail again at once.
+fn is_resource_exhaustion(error: &io::Error) -> bool {
+    // EMFILE (24) and ENFILE (23): out of descriptors; ENOBUFS (105) and
+    // ENOMEM (12): out of kernel memory.
+    matches!(error.raw_os_error(), Some(23 | 24 | 105 | 12))
+}

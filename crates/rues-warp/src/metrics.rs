@@ -1,0 +1,149 @@
+//! Prometheus metrics: the core's counters plus what only the transport sees
+//! (connections, dispatch statuses, request latency), served at `/metrics`.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use rues_core::{CloseReason, Stats};
+
+type Labels = Vec<(&'static str, String)>;
+
+fn latency_histogram() -> Histogram {
+    // 50 µs .. ~13 s in powers of 4: dispatches range from a map lookup to
+    // a GraphQL query over the whole chain.
+    Histogram::new(exponential_buckets(0.000_05, 4.0, 10))
+}
+
+/// The transport's own metrics; the core's are read at scrape time.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    connections_accepted: Counter,
+    accept_errors: Counter,
+    handshake_failures: Counter,
+    requests: Family<Labels, Counter>,
+    request_duration: Family<Labels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            connections_accepted: Counter::default(),
+            accept_errors: Counter::default(),
+            handshake_failures: Counter::default(),
+            requests: Family::default(),
+            request_duration: Family::new_with_constructor(latency_histogram),
+        }
+    }
+}
+
+impl Metrics {
+    pub(crate) fn connection_accepted(&self) {
+        self.connections_accepted.inc();
+    }
+
+    pub(crate) fn accept_error(&self) {
+        self.accept_errors.inc();
+    }
+
+    pub(crate) fn handshake_failed(&self) {
+        self.handshake_failures.inc();
+    }
+
+    /// One answered request on `/on/...`.
+    pub(crate) fn request(&self, method: &str, status: u16, elapsed: Duration) {
+        let operation = match method {
+            "GET" => "subscribe",
+            "DELETE" => "unsubscribe",
+            "POST" => "dispatch",
+            "OPTIONS" => "preflight",
+            _ => "other",
+        };
+        self.requests
+            .get_or_create(&vec![
+                ("operation", operation.to_owned()),
+                ("status", status.to_string()),
+            ])
+            .inc();
+        self.request_duration
+            .get_or_create(&vec![("operation", operation.to_owned())])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub(crate) fn render(&self, stats: &Stats) -> String {
+        let mut registry = Registry::with_prefix("rues");
+        let gauge = |v: usize| ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
+        registry.register("sessions_open", "Sessions open now", gauge(stats.sessions_open));
+        registry.register(
+            "subscriptions",
+            "Subscriptions held now, over all sessions",
+            gauge(stats.subscriptions),
+        );
+        registry.register(
+            "bytes_queued",
+            "Bytes of event frames queued to sessions and not yet sent",
+            gauge(stats.bytes_queued),
+        );
+        registry.register(
+            "sessions_opened",
+            "Sessions opened",
+            ConstCounter::new(stats.sessions_opened),
+        );
+        registry.register(
+            "events_published",
+            "Events published",
+            ConstCounter::new(stats.events_published),
+        );
+        registry.register(
+            "frames_queued",
+            "Event frames queued to sessions",
+            ConstCounter::new(stats.frames_queued),
+        );
+        registry.register(
+            "frames_delivered",
+            "Event frames handed to sockets",
+            ConstCounter::new(stats.frames_delivered),
+        );
+        let closed: Family<Labels, Counter> = Family::default();
+        for reason in CloseReason::ALL {
+            closed
+                .get_or_create(&vec![("reason", reason.label().to_owned())])
+                .inc_by(stats.closed(reason));
+        }
+        registry.register("sessions_closed", "Sessions closed, by reason", closed);
+        registry.register(
+            "connections_accepted",
+            "TCP connections accepted",
+            self.connections_accepted.clone(),
+        );
+        registry.register(
+            "accept_errors",
+            "Errors from accept (e.g. out of file descriptors); the listener retries",
+            self.accept_errors.clone(),
+        );
+        registry.register(
+            "handshake_failures",
+            "Connections dropped in the TLS handshake or before a request head arrived",
+            self.handshake_failures.clone(),
+        );
+        registry.register(
+            "requests",
+            "Requests on /on/..., by operation and status",
+            self.requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time to answer a request on /on/..., by operation",
+            self.request_duration.clone(),
+        );
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &registry);
+        out
+    }
+}

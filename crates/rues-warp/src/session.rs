@@ -1,0 +1,195 @@
+//! One task per WebSocket session: sends the session id, drains the core's
+//! queue to the socket as fast as the socket takes it, answers the core's
+//! pings and closes, and feeds inbound frames back to the core.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use rues_core::{CloseReason, SessionId};
+use warp::ws::{Message, WebSocket};
+
+use crate::state::{SessionSignal, Shared};
+
+/// The most bytes moved from the core's queue per lock: big enough to batch
+/// writes, small enough that the queue (not the socket) holds the backlog, so
+/// the core's slow-consumer budget means what it says.
+const DRAIN_BATCH_BYTES: usize = 64 * 1024;
+
+/// How long a Close frame may take to get out before the socket is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Releases the session in the core if the upgrade never completes (the
+/// client vanished between the 101 and the first byte): nothing outlives
+/// its socket, not even a half-opened one.
+pub(crate) struct SessionGuard {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: SessionId,
+    pub(crate) signal: Arc<SessionSignal>,
+    reason: CloseReason,
+}
+
+impl SessionGuard {
+    pub(crate) fn new(shared: Arc<Shared>, id: SessionId, signal: Arc<SessionSignal>) -> Self {
+        Self {
+            shared,
+            id,
+            signal,
+            reason: CloseReason::Disconnected,
+        }
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.shared.session_ended(self.id, self.reason);
+    }
+}
+
+enum End {
+    /// The core closed the session: send a Close frame with its code.
+    Core(CloseReason),
+    /// The client sent Close.
+    Client,
+    /// The client sent a frame over the limit: close with 1009.
+    TooBig,
+    /// The socket failed or reached EOF: nothing to send.
+    Gone,
+}
+
+/// Runs a session until its socket closes.
+pub(crate) async fn run(mut guard: SessionGuard, socket: WebSocket) {
+    let id = guard.id;
+    let (mut sink, mut stream) = socket.split();
+    tracing::debug!(session = %id, "session opened");
+    let end = if sink.send(Message::text(id.to_string())).await.is_err() {
+        End::Gone
+    } else {
+        drive(&guard, &mut sink, &mut stream).await
+    };
+    let (reason, close) = match end {
+        End::Core(reason) => (reason, reason.code().map(|c| (c, reason.text().to_owned()))),
+        // tungstenite has already queued the echo of the client's Close
+        // (same code, RFC 6455 §5.5.1); flushing it below sends it.
+        End::Client => (CloseReason::ClientClosed, None),
+        End::TooBig => {
+            let reason = CloseReason::MessageTooBig;
+            (reason, reason.code().map(|c| (c, reason.text().to_owned())))
+        }
+        End::Gone => (CloseReason::Disconnected, None),
+    };
+    // Release first, so the id is invalid before the socket says goodbye.
+    guard.reason = reason;
+    guard.shared.session_ended(id, reason);
+    if let Some((code, text)) = close {
+        // The closing handshake: send Close, then read until the client's
+        // Close (or EOF) so the socket is not torn down with unread data,
+        // which would reset the connection and lose our Close frame.
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            if sink.send(Message::close_with(code, text)).await.is_err() {
+                return;
+            }
+            while let Some(Ok(message)) = stream.next().await {
+                if message.is_close() {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        })
+        .await;
+    } else {
+        let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
+    }
+    tracing::debug!(session = %id, ?reason, "session closed");
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+type Stream = futures_util::stream::SplitStream<WebSocket>;
+
+async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> End {
+    let shared = &guard.shared;
+    let id = guard.id;
+    let signal = &guard.signal;
+    let mut batch: Vec<Bytes> = Vec::new();
+    loop {
+        tokio::select! {
+            // A close from the core, then the client's frames, win over
+            // more sending.
+            biased;
+            () = signal.closed.notified() => {
+                if let Some(reason) = signal.take().close {
+                    return End::Core(reason);
+                }
+            }
+            inbound = stream.next() => {
+                let message = match inbound {
+                    Some(Ok(message)) => message,
+                    Some(Err(error)) => return classify_read_error(&error),
+                    None => return End::Gone,
+                };
+                let len = message.as_bytes().len();
+                shared.with_core(|node| {
+                    // The session may already be released (closed by the
+                    // core); the close signal tells the loop.
+                    let _ = node.handle_inbound(id, Shared::now(), len);
+                });
+                if message.is_close() {
+                    return End::Client;
+                }
+                // Pings are answered by tungstenite itself; text and binary
+                // frames are accepted and ignored (w3sper's keep-alive).
+            }
+            () = signal.work.notified() => {
+                let pending = signal.take();
+                if let Some(reason) = pending.close {
+                    return End::Core(reason);
+                }
+                let ping = pending.ping.then(|| Message::ping(Bytes::new()));
+                // Drain the queue to the socket, batch by batch. A socket that
+                // stops taking data blocks only this task; the core keeps
+                // queueing and closes the session with 4008 once its budget
+                // is spent, which interrupts the write below.
+                let write = async {
+                    if let Some(ping) = ping {
+                        sink.send(ping).await?;
+                    }
+                    loop {
+                        batch.clear();
+                        shared.with_core(|node| node.drain_transmit(id, DRAIN_BATCH_BYTES, &mut batch));
+                        if batch.is_empty() {
+                            return Ok::<(), warp::Error>(());
+                        }
+                        for frame in batch.drain(..) {
+                            sink.feed(Message::binary(frame)).await?;
+                        }
+                        sink.flush().await?;
+                    }
+                };
+                tokio::select! {
+                    result = write => if result.is_err() { return End::Gone },
+                    () = signal.closed.notified() => {
+                        if let Some(reason) = signal.take().close {
+                            return End::Core(reason);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn classify_read_error(error: &warp::Error) -> End {
+    // tungstenite reports frames and messages over the configured maximum as
+    // a capacity error; warp wraps it, so match on the message.
+    let text = error.to_string();
+    if text.contains("Space limit exceeded")
+        || text.contains("too long")
+        || text.contains("too big")
+        || text.contains("Capacity")
+    {
+        End::TooBig
+    } else {
+        End::Gone
+    }
+}

@@ -1,0 +1,108 @@
+//! Events over a real socket: frame headers, matching, once-only delivery,
+//! unsubscribe, slow consumers.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rues_core::Event;
+use rues_core::http::StatusCode;
+use rues_core::rues_target::EventPath;
+
+use crate::support::TestServer;
+
+#[tokio::test]
+async fn subscribed_session_receives_frames_with_location_type_and_length() {
+    let server = TestServer::start().await;
+    let mut client = server.connect().await;
+    let answer = client.subscribe(&server, "/on/blocks/accepted").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.body.is_empty());
+    assert_eq!(answer.header("rusk-version"), Some("1.6.0"));
+    assert_eq!(server.publish("/on/blocks:ab12/accepted", br#"{"height":7}"#), 1);
+    let frame = client.next_event().await;
+    assert_eq!(frame.content_location(), Some("/on/blocks:ab12/accepted"));
+    assert_eq!(frame.content_type(), Some("application/json"));
+    assert_eq!(frame.content_length(), Some(12));
+    assert_eq!(frame.payload().as_ref(), br#"{"height":7}"#);
+}
+
+#[tokio::test]
+async fn wildcard_and_entity_subscriptions_deliver_once_each() {
+    let server = TestServer::start().await;
+    let mut both = server.connect().await;
+    let mut only_b = server.connect().await;
+    for path in ["/on/blocks/accepted", "/on/blocks:a/accepted"] {
+        assert_eq!(both.subscribe(&server, path).await.status, StatusCode::OK);
+    }
+    assert_eq!(only_b.subscribe(&server, "/on/blocks:b/accepted").await.status, StatusCode::OK);
+    assert_eq!(server.publish("/on/blocks:a/accepted", b"1"), 1);
+    assert_eq!(server.publish("/on/blocks:b/accepted", b"2"), 2);
+    assert_eq!(both.next_event().await.payload().as_ref(), b"1");
+    assert_eq!(both.next_event().await.payload().as_ref(), b"2");
+    assert_eq!(only_b.next_event().await.payload().as_ref(), b"2");
+    both.assert_quiet(Duration::from_millis(200)).await;
+    only_b.assert_quiet(Duration::from_millis(50)).await;
+}
+
+#[tokio::test]
+async fn unsubscribe_stops_delivery_and_is_404_the_second_time() {
+    let server = TestServer::start().await;
+    let mut client = server.connect().await;
+    assert_eq!(client.subscribe(&server, "/on/blocks/accepted").await.status, StatusCode::OK);
+    assert_eq!(client.unsubscribe(&server, "/on/blocks/accepted/").await.status, StatusCode::OK);
+    client
+        .unsubscribe(&server, "/on/blocks/accepted")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "Subscription not found");
+    assert_eq!(server.publish("/on/blocks:a/accepted", b"x"), 0);
+    client.assert_quiet(Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
+async fn events_arrive_in_publish_order() {
+    let server = TestServer::start().await;
+    let mut client = server.connect().await;
+    assert_eq!(client.subscribe(&server, "/on/blocks/accepted").await.status, StatusCode::OK);
+    let publisher = server.publisher.clone();
+    let path = EventPath::parse("/on/blocks:a/accepted").expect("valid");
+    for i in 0..500u32 {
+        let event = Event::new(path.clone(), "application/octet-stream", Bytes::copy_from_slice(&i.to_le_bytes()));
+        publisher.publish(&event).expect("published");
+    }
+    for i in 0..500u32 {
+        assert_eq!(client.next_event().await.payload().as_ref(), i.to_le_bytes());
+    }
+}
+
+#[tokio::test]
+async fn slow_consumer_is_closed_with_4008_while_another_keeps_receiving() {
+    let server = TestServer::start().await;
+    let mut slow = server.connect().await;
+    let mut fast = server.connect().await;
+    for client in [&slow, &fast] {
+        assert_eq!(client.subscribe(&server, "/on/blocks/accepted").await.status, StatusCode::OK);
+    }
+    let publisher = server.publisher.clone();
+    let path = EventPath::parse("/on/blocks:a/accepted").expect("valid");
+    let payload = Bytes::from(vec![0u8; 16 * 1024]);
+    // The slow client reads nothing while events flow; the fast one reads
+    // everything. Publish until the core gives up on the slow one: its queue
+    // budget is 1 MiB, plus what the kernel's socket buffers absorb.
+    let mut received = 0usize;
+    let mut published = 0usize;
+    while publisher.stats().closed(rues_core::CloseReason::SlowConsumer) == 0 {
+        let event = Event::new(path.clone(), "application/octet-stream", payload.clone());
+        publisher.publish(&event).expect("published");
+        published += 1;
+        fast.next_event().await;
+        received += 1;
+        assert!(published < 20_000, "the slow consumer was never closed");
+    }
+    // The fast session is unaffected and keeps receiving.
+    let event = Event::new(path.clone(), "application/octet-stream", Bytes::from_static(b"after"));
+    assert_eq!(publisher.publish(&event).expect("published").receivers, 1);
+    assert_eq!(fast.next_event().await.payload().as_ref(), b"after");
+    assert_eq!(received, published);
+    // The slow client, reading at last, finds the events it had and then 4008.
+    assert_eq!(slow.close_code().await, Some(4008));
+}

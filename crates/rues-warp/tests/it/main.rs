@@ -1,0 +1,10 @@
+//! rues-warp's integration tests: a real server on a loopback port, real
+//! WebSocket and HTTP clients.
+
+mod support;
+
+mod accept;
+mod delivery;
+mod requests;
+mod sessions;
+mod tls;
