@@ -73,7 +73,8 @@ impl Listener {
                 let io = match tls {
                     None => Io::Plain(stream),
                     Some(acceptor) => {
-                        match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
+                        {
                             Ok(Ok(stream)) => Io::Tls(Box::new(stream)),
                             Ok(Err(error)) => {
                                 shared.metrics.handshake_failed();

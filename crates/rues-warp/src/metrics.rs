@@ -78,7 +78,11 @@ impl Metrics {
     pub(crate) fn render(&self, stats: &Stats) -> String {
         let mut registry = Registry::with_prefix("rues");
         let gauge = |v: usize| ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
-        registry.register("sessions_open", "Sessions open now", gauge(stats.sessions_open));
+        registry.register(
+            "sessions_open",
+            "Sessions open now",
+            gauge(stats.sessions_open),
+        );
         registry.register(
             "subscriptions",
             "Subscriptions held now, over all sessions",

@@ -33,9 +33,11 @@ pub(crate) fn routes(
         warp::path::full()
             .and(warp::ws())
             .and(warp::header::headers_cloned())
-            .map(move |path: FullPath, ws: warp::ws::Ws, headers: HeaderMap| {
-                upgrade(&shared, path.as_str(), ws, &headers)
-            })
+            .map(
+                move |path: FullPath, ws: warp::ws::Ws, headers: HeaderMap| {
+                    upgrade(&shared, path.as_str(), ws, &headers)
+                },
+            )
     };
     let on = {
         let shared = shared.clone();
@@ -44,24 +46,29 @@ pub(crate) fn routes(
             .and(warp::method())
             .and(warp::header::headers_cloned())
             .and(warp::body::stream())
-            .then(move |path: FullPath, method: Method, headers: HeaderMap, body| {
-                let shared = shared.clone();
-                async move { request(&shared, path.as_str(), method, headers, body).await }
-            })
+            .then(
+                move |path: FullPath, method: Method, headers: HeaderMap, body| {
+                    let shared = shared.clone();
+                    async move { request(&shared, path.as_str(), method, headers, body).await }
+                },
+            )
     };
     let metrics = {
         let shared = shared.clone();
-        warp::path("metrics").and(warp::path::end()).and(warp::get()).map(move || {
-            let stats = shared.core().node.stats();
-            let mut response = Response::new(shared.metrics.render(&stats).into());
-            response.headers_mut().insert(
-                "content-type",
-                warp::http::HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
-            );
-            response
-        })
+        warp::path("metrics")
+            .and(warp::path::end())
+            .and(warp::get())
+            .map(move || {
+                let stats = shared.core().node.stats();
+                let mut response = Response::new(shared.metrics.render(&stats).into());
+                response.headers_mut().insert(
+                    "content-type",
+                    warp::http::HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                response
+            })
     };
     let not_found = {
         let shared = shared.clone();
@@ -141,9 +148,11 @@ where
             Decision::ReadBody(ticket) => dispatch(ticket, body).await,
         }
     };
-    shared
-        .metrics
-        .request(method.as_str(), response.status().as_u16(), started.elapsed());
+    shared.metrics.request(
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     into_warp(response)
 }
 

@@ -161,5 +161,7 @@ impl Publisher {
 /// Locks a mutex, recovering from poisoning: every critical section here
 /// leaves the data consistent before anything that could panic.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

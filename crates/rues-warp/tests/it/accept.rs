@@ -20,19 +20,27 @@ async fn five_hundred_idle_connections_do_not_delay_a_real_client() {
     let answer = client.subscribe(&server, "/on/blocks/accepted").await;
     let elapsed = started.elapsed();
     assert_eq!(answer.status, StatusCode::OK);
-    assert!(elapsed < Duration::from_secs(1), "session + subscribe took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "session + subscribe took {elapsed:?}"
+    );
     drop(idle);
 }
 
 #[tokio::test]
 async fn slow_header_connections_are_dropped_at_the_head_read_timeout() {
-    let server = TestServer::start_with(|c| c, |mut t| {
-        t.head_read_timeout = Duration::from_millis(300);
-        t
-    })
+    let server = TestServer::start_with(
+        |c| c,
+        |mut t| {
+            t.head_read_timeout = Duration::from_millis(300);
+            t
+        },
+    )
     .await;
     let mut slow = TcpStream::connect(server.addr).await.expect("connected");
-    slow.write_all(b"GET /on/blocks/accepted HTTP/1.1\r\nHost: x\r\n").await.expect("sent");
+    slow.write_all(b"GET /on/blocks/accepted HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("sent");
     let started = tokio::time::Instant::now();
     let mut buf = [0u8; 1024];
     // The server closes the connection (EOF, possibly after a 408).
@@ -44,7 +52,10 @@ async fn slow_header_connections_are_dropped_at_the_head_read_timeout() {
         }
     }
     let elapsed = started.elapsed();
-    assert!(elapsed >= Duration::from_millis(200) && elapsed < Duration::from_secs(3), "dropped after {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(200) && elapsed < Duration::from_secs(3),
+        "dropped after {elapsed:?}"
+    );
     // Meanwhile, and after, the node serves others.
     let answer = server.http(Method::POST, "/on/node/info", &[], b"").await;
     assert_eq!(answer.status, StatusCode::OK);
@@ -57,12 +68,22 @@ async fn garbage_and_port_scans_do_not_stop_the_listener() {
         // Connect and leave at once, as a port scan does.
         drop(TcpStream::connect(server.addr).await.expect("connected"));
     }
-    for junk in [&b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..], b"NOT HTTP AT ALL\r\n\r\n", &[0u8; 4096]] {
+    for junk in [
+        &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..],
+        b"NOT HTTP AT ALL\r\n\r\n",
+        &[0u8; 4096],
+    ] {
         let mut stream = TcpStream::connect(server.addr).await.expect("connected");
         let _ = stream.write_all(junk).await;
         let mut buf = Vec::new();
         let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
     }
     let client = server.connect().await;
-    assert_eq!(client.subscribe(&server, "/on/blocks/accepted").await.status, StatusCode::OK);
+    assert_eq!(
+        client
+            .subscribe(&server, "/on/blocks/accepted")
+            .await
+            .status,
+        StatusCode::OK
+    );
 }

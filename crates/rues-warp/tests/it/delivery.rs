@@ -18,7 +18,10 @@ async fn subscribed_session_receives_frames_with_location_type_and_length() {
     assert_eq!(answer.status, StatusCode::OK);
     assert!(answer.body.is_empty());
     assert_eq!(answer.header("rusk-version"), Some("1.6.0"));
-    assert_eq!(server.publish("/on/blocks:ab12/accepted", br#"{"height":7}"#), 1);
+    assert_eq!(
+        server.publish("/on/blocks:ab12/accepted", br#"{"height":7}"#),
+        1
+    );
     let frame = client.next_event().await;
     assert_eq!(frame.content_location(), Some("/on/blocks:ab12/accepted"));
     assert_eq!(frame.content_type(), Some("application/json"));
@@ -34,7 +37,13 @@ async fn wildcard_and_entity_subscriptions_deliver_once_each() {
     for path in ["/on/blocks/accepted", "/on/blocks:a/accepted"] {
         assert_eq!(both.subscribe(&server, path).await.status, StatusCode::OK);
     }
-    assert_eq!(only_b.subscribe(&server, "/on/blocks:b/accepted").await.status, StatusCode::OK);
+    assert_eq!(
+        only_b
+            .subscribe(&server, "/on/blocks:b/accepted")
+            .await
+            .status,
+        StatusCode::OK
+    );
     assert_eq!(server.publish("/on/blocks:a/accepted", b"1"), 1);
     assert_eq!(server.publish("/on/blocks:b/accepted", b"2"), 2);
     assert_eq!(both.next_event().await.payload().as_ref(), b"1");
@@ -48,8 +57,20 @@ async fn wildcard_and_entity_subscriptions_deliver_once_each() {
 async fn unsubscribe_stops_delivery_and_is_404_the_second_time() {
     let server = TestServer::start().await;
     let mut client = server.connect().await;
-    assert_eq!(client.subscribe(&server, "/on/blocks/accepted").await.status, StatusCode::OK);
-    assert_eq!(client.unsubscribe(&server, "/on/blocks/accepted/").await.status, StatusCode::OK);
+    assert_eq!(
+        client
+            .subscribe(&server, "/on/blocks/accepted")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        client
+            .unsubscribe(&server, "/on/blocks/accepted/")
+            .await
+            .status,
+        StatusCode::OK
+    );
     client
         .unsubscribe(&server, "/on/blocks/accepted")
         .await
@@ -62,15 +83,28 @@ async fn unsubscribe_stops_delivery_and_is_404_the_second_time() {
 async fn events_arrive_in_publish_order() {
     let server = TestServer::start().await;
     let mut client = server.connect().await;
-    assert_eq!(client.subscribe(&server, "/on/blocks/accepted").await.status, StatusCode::OK);
+    assert_eq!(
+        client
+            .subscribe(&server, "/on/blocks/accepted")
+            .await
+            .status,
+        StatusCode::OK
+    );
     let publisher = server.publisher.clone();
     let path = EventPath::parse("/on/blocks:a/accepted").expect("valid");
     for i in 0..500u32 {
-        let event = Event::new(path.clone(), "application/octet-stream", Bytes::copy_from_slice(&i.to_le_bytes()));
+        let event = Event::new(
+            path.clone(),
+            "application/octet-stream",
+            Bytes::copy_from_slice(&i.to_le_bytes()),
+        );
         publisher.publish(&event).expect("published");
     }
     for i in 0..500u32 {
-        assert_eq!(client.next_event().await.payload().as_ref(), i.to_le_bytes());
+        assert_eq!(
+            client.next_event().await.payload().as_ref(),
+            i.to_le_bytes()
+        );
     }
 }
 
@@ -80,7 +114,13 @@ async fn slow_consumer_is_closed_with_4008_while_another_keeps_receiving() {
     let mut slow = server.connect().await;
     let mut fast = server.connect().await;
     for client in [&slow, &fast] {
-        assert_eq!(client.subscribe(&server, "/on/blocks/accepted").await.status, StatusCode::OK);
+        assert_eq!(
+            client
+                .subscribe(&server, "/on/blocks/accepted")
+                .await
+                .status,
+            StatusCode::OK
+        );
     }
     let publisher = server.publisher.clone();
     let path = EventPath::parse("/on/blocks:a/accepted").expect("valid");
@@ -90,7 +130,11 @@ async fn slow_consumer_is_closed_with_4008_while_another_keeps_receiving() {
     // budget is 1 MiB, plus what the kernel's socket buffers absorb.
     let mut received = 0usize;
     let mut published = 0usize;
-    while publisher.stats().closed(rues_core::CloseReason::SlowConsumer) == 0 {
+    while publisher
+        .stats()
+        .closed(rues_core::CloseReason::SlowConsumer)
+        == 0
+    {
         let event = Event::new(path.clone(), "application/octet-stream", payload.clone());
         publisher.publish(&event).expect("published");
         published += 1;
@@ -99,7 +143,11 @@ async fn slow_consumer_is_closed_with_4008_while_another_keeps_receiving() {
         assert!(published < 20_000, "the slow consumer was never closed");
     }
     // The fast session is unaffected and keeps receiving.
-    let event = Event::new(path.clone(), "application/octet-stream", Bytes::from_static(b"after"));
+    let event = Event::new(
+        path.clone(),
+        "application/octet-stream",
+        Bytes::from_static(b"after"),
+    );
     assert_eq!(publisher.publish(&event).expect("published").receivers, 1);
     assert_eq!(fast.next_event().await.payload().as_ref(), b"after");
     assert_eq!(received, published);

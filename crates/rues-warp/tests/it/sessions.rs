@@ -17,10 +17,17 @@ async fn first_message_is_a_32_lowercase_hex_session_id() {
     let b = server.connect().await;
     for client in [&a, &b] {
         assert_eq!(client.session_text.len(), 32);
-        assert!(client.session_text.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
+        assert!(
+            client
+                .session_text
+                .chars()
+                .all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+        );
     }
     assert_ne!(a.session, b.session);
-    server.wait_for("two sessions", |s| s.sessions_open == 2).await;
+    server
+        .wait_for("two sessions", |s| s.sessions_open == 2)
+        .await;
 }
 
 #[tokio::test]
@@ -68,12 +75,17 @@ async fn session_limit_answers_503_and_recovers() {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
             let body = response.body().as_deref().unwrap_or_default();
-            assert!(String::from_utf8_lossy(body).contains("session limit"), "{body:?}");
+            assert!(
+                String::from_utf8_lossy(body).contains("session limit"),
+                "{body:?}"
+            );
         }
         other => panic!("expected 503, got {other:?}"),
     }
     first.send(Message::Close(None)).await;
-    server.wait_for("the session to close", |s| s.sessions_open == 0).await;
+    server
+        .wait_for("the session to close", |s| s.sessions_open == 0)
+        .await;
     server.connect().await;
 }
 
@@ -81,23 +93,45 @@ async fn session_limit_answers_503_and_recovers() {
 async fn client_close_is_echoed_and_releases_the_session() {
     let server = TestServer::start().await;
     let mut client = server.connect().await;
-    assert_eq!(client.subscribe(&server, "/on/blocks/accepted").await.status, StatusCode::OK);
+    assert_eq!(
+        client
+            .subscribe(&server, "/on/blocks/accepted")
+            .await
+            .status,
+        StatusCode::OK
+    );
     client
-        .send(Message::Close(Some(CloseFrame { code: CloseCode::Library(4321), reason: "bye".into() })))
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Library(4321),
+            reason: "bye".into(),
+        })))
         .await;
     assert_eq!(client.close_code().await, Some(4321));
-    server.wait_for("release", |s| s.sessions_open == 0 && s.subscriptions == 0).await;
+    server
+        .wait_for("release", |s| s.sessions_open == 0 && s.subscriptions == 0)
+        .await;
     // The id is dead.
-    client.subscribe(&server, "/on/blocks/accepted").await.assert_error(StatusCode::FAILED_DEPENDENCY, "unknown or closed");
+    client
+        .subscribe(&server, "/on/blocks/accepted")
+        .await
+        .assert_error(StatusCode::FAILED_DEPENDENCY, "unknown or closed");
 }
 
 #[tokio::test]
 async fn vanished_client_is_cleaned_up() {
     let server = TestServer::start().await;
     let client = server.connect().await;
-    assert_eq!(client.subscribe(&server, "/on/blocks/accepted").await.status, StatusCode::OK);
+    assert_eq!(
+        client
+            .subscribe(&server, "/on/blocks/accepted")
+            .await
+            .status,
+        StatusCode::OK
+    );
     drop(client);
-    server.wait_for("release", |s| s.sessions_open == 0 && s.subscriptions == 0).await;
+    server
+        .wait_for("release", |s| s.sessions_open == 0 && s.subscriptions == 0)
+        .await;
 }
 
 #[tokio::test]
@@ -106,7 +140,13 @@ async fn text_and_binary_frames_from_the_client_are_ignored() {
     let mut client = server.connect().await;
     client.send(Message::text("")).await;
     client.send(Message::binary(vec![1, 2, 3])).await;
-    assert_eq!(client.subscribe(&server, "/on/blocks/accepted").await.status, StatusCode::OK);
+    assert_eq!(
+        client
+            .subscribe(&server, "/on/blocks/accepted")
+            .await
+            .status,
+        StatusCode::OK
+    );
     assert_eq!(server.publish("/on/blocks:a/accepted", b"{}"), 1);
     client.next_event().await;
 }
@@ -117,7 +157,12 @@ async fn client_ping_gets_a_pong_with_the_same_payload() {
     let mut client = server.connect().await;
     client.send(Message::Ping(b"hello".to_vec().into())).await;
     loop {
-        match tokio::time::timeout(crate::support::PATIENCE, futures_util::StreamExt::next(&mut client.ws)).await {
+        match tokio::time::timeout(
+            crate::support::PATIENCE,
+            futures_util::StreamExt::next(&mut client.ws),
+        )
+        .await
+        {
             Ok(Some(Ok(Message::Pong(payload)))) => {
                 assert_eq!(payload.as_ref(), b"hello");
                 break;
@@ -135,7 +180,13 @@ async fn inbound_frame_over_the_limit_closes_with_1009() {
     client.send(Message::binary(vec![0u8; 64 * 1024 + 1])).await;
     assert_eq!(client.close_code().await, Some(1009));
     server.wait_for("release", |s| s.sessions_open == 0).await;
-    assert_eq!(server.publisher.stats().closed(rues_core::CloseReason::MessageTooBig), 1);
+    assert_eq!(
+        server
+            .publisher
+            .stats()
+            .closed(rues_core::CloseReason::MessageTooBig),
+        1
+    );
 }
 
 #[tokio::test]
@@ -152,12 +203,16 @@ async fn server_pings_and_closes_silent_sessions_with_4001() {
     .await;
     // A raw client that never reads, so it never answers pings: tungstenite
     // answers pings only while reading.
-    let (mut silent, _) = tokio_tungstenite::connect_async(server.ws_url()).await.expect("upgraded");
+    let (mut silent, _) = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .expect("upgraded");
     let mut alive = server.connect().await;
     // The live client reads (and so pongs) all along, and sees pings arrive.
     let mut pings = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(900);
-    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, futures_util::StreamExt::next(&mut alive.ws)).await {
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout_at(deadline, futures_util::StreamExt::next(&mut alive.ws)).await
+    {
         if matches!(message, Message::Ping(_)) {
             pings += 1;
         }
@@ -165,7 +220,12 @@ async fn server_pings_and_closes_silent_sessions_with_4001() {
     assert!(pings >= 3, "only {pings} pings");
     // The silent one was closed with 4001.
     let mut code = None;
-    while let Ok(Some(message)) = tokio::time::timeout(Duration::from_secs(5), futures_util::StreamExt::next(&mut silent)).await {
+    while let Ok(Some(message)) = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures_util::StreamExt::next(&mut silent),
+    )
+    .await
+    {
         let Ok(message) = message else { break };
         if let Message::Close(frame) = message {
             code = frame.map(|f| u16::from(f.code));
@@ -173,7 +233,13 @@ async fn server_pings_and_closes_silent_sessions_with_4001() {
         }
     }
     assert_eq!(code, Some(4001));
-    assert_eq!(server.publisher.stats().closed(rues_core::CloseReason::IdleTimeout), 1);
+    assert_eq!(
+        server
+            .publisher
+            .stats()
+            .closed(rues_core::CloseReason::IdleTimeout),
+        1
+    );
     assert_eq!(server.publisher.stats().sessions_open, 1);
 }
 
@@ -183,11 +249,16 @@ async fn shutdown_closes_sessions_with_1001_and_finishes_in_flight_dispatches() 
     let mut a = server.connect().await;
     let mut b = server.connect().await;
     let addr = server.addr;
-    let in_flight = tokio::spawn(async move { http(addr, Method::POST, "/on/node/slow", &[], b"").await });
+    let in_flight =
+        tokio::spawn(async move { http(addr, Method::POST, "/on/node/slow", &[], b"").await });
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = tokio::time::Instant::now();
     server.shutdown().await;
-    assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
     assert_eq!(a.close_code().await, Some(1001));
     assert_eq!(b.close_code().await, Some(1001));
     let answer = in_flight.await.expect("no panic");

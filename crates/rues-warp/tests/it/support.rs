@@ -47,10 +47,14 @@ pub(crate) fn registry() -> Registry {
                 .handler(topic("echo"), |r: DispatchRequest| async move {
                     match r.body {
                         RequestBody::Binary(bytes) => Ok(Reply::Binary(bytes)),
-                        RequestBody::Text(_) => Err(HandlerError::unprocessable("echo takes binary")),
+                        RequestBody::Text(_) => {
+                            Err(HandlerError::unprocessable("echo takes binary"))
+                        }
                     }
                 })
-                .handler(topic("accept"), |_r: DispatchRequest| async { Ok(Reply::Accepted) })
+                .handler(topic("accept"), |_r: DispatchRequest| async {
+                    Ok(Reply::Accepted)
+                })
                 .handler(topic("slow"), |_r: DispatchRequest| async {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     Ok(Reply::Text("done".into()))
@@ -75,15 +79,24 @@ impl TestServer {
         transport: impl FnOnce(TransportConfig) -> TransportConfig,
     ) -> Self {
         let config = configure(Config::new(VERSION.parse().expect("valid version")));
-        let transport = transport(TransportConfig::new("127.0.0.1:0".parse().expect("valid address")));
-        let server = Server::bind(config, registry(), transport).await.expect("bound");
+        let transport = transport(TransportConfig::new(
+            "127.0.0.1:0".parse().expect("valid address"),
+        ));
+        let server = Server::bind(config, registry(), transport)
+            .await
+            .expect("bound");
         let addr = server.local_addr();
         let publisher = server.publisher();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
-        Self { addr, publisher, stop: Some(stop), task: Some(task) }
+        Self {
+            addr,
+            publisher,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// Stops the server and waits until it has shut down.
@@ -92,7 +105,10 @@ impl TestServer {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            tokio::time::timeout(PATIENCE, task).await.expect("shut down in time").expect("no panic");
+            tokio::time::timeout(PATIENCE, task)
+                .await
+                .expect("shut down in time")
+                .expect("no panic");
         }
     }
 
@@ -104,7 +120,13 @@ impl TestServer {
         Client::connect(&self.ws_url()).await
     }
 
-    pub(crate) async fn http(&self, method: Method, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+    pub(crate) async fn http(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
         http(self.addr, method, path, headers, body).await
     }
 
@@ -124,7 +146,11 @@ impl TestServer {
             if done(&self.publisher.stats()) {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}: {:?}", self.publisher.stats());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {:?}",
+                self.publisher.stats()
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -152,13 +178,19 @@ impl Answer {
     }
 
     pub(crate) fn error(&self) -> String {
-        let body: serde_json::Value = serde_json::from_slice(&self.body).expect("a JSON error body");
+        let body: serde_json::Value =
+            serde_json::from_slice(&self.body).expect("a JSON error body");
         body["error"].as_str().expect("an error message").to_owned()
     }
 
     #[track_caller]
     pub(crate) fn assert_error(&self, status: StatusCode, needle: &str) {
-        assert_eq!(self.status, status, "{:?}", String::from_utf8_lossy(&self.body));
+        assert_eq!(
+            self.status,
+            status,
+            "{:?}",
+            String::from_utf8_lossy(&self.body)
+        );
         assert_eq!(self.header("content-type"), Some("application/json"));
         assert_eq!(self.header("rusk-version"), Some(VERSION));
         let message = self.error();
@@ -167,31 +199,54 @@ impl Answer {
 }
 
 /// One HTTP/1.1 request on a fresh connection.
-pub(crate) async fn http(addr: SocketAddr, method: Method, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+pub(crate) async fn http(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
     let stream = TcpStream::connect(addr).await.expect("connected");
     request_on(stream, addr, method, path, headers, body).await
 }
 
-pub(crate) async fn request_on<T>(io: T, addr: SocketAddr, method: Method, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer
+pub(crate) async fn request_on<T>(
+    io: T,
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
-        .await
-        .expect("HTTP handshake");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .expect("HTTP handshake");
     tokio::spawn(conn);
-    let mut request = Request::builder().method(method).uri(path).header("host", addr.to_string());
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let request = request.body(Full::new(Bytes::copy_from_slice(body))).expect("valid request");
+    let request = request
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .expect("valid request");
     let response = tokio::time::timeout(PATIENCE, sender.send_request(request))
         .await
         .expect("answered in time")
         .expect("a response");
     let (parts, body) = response.into_parts();
     let body = body.collect().await.expect("a whole body").to_bytes();
-    Answer { status: parts.status, headers: parts.headers, body }
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
 }
 
 /// A WebSocket client holding a session.
@@ -211,19 +266,43 @@ impl Client {
     }
 
     pub(crate) async fn from_stream(mut ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
-        let first = tokio::time::timeout(PATIENCE, ws.next()).await.expect("id in time").expect("a message").expect("no error");
-        let Message::Text(text) = first else { panic!("the first message is Text, got {first:?}") };
+        let first = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("id in time")
+            .expect("a message")
+            .expect("no error");
+        let Message::Text(text) = first else {
+            panic!("the first message is Text, got {first:?}")
+        };
         let session_text = text.to_string();
         let session = session_text.parse().expect("a session id");
-        Self { ws, session, session_text }
+        Self {
+            ws,
+            session,
+            session_text,
+        }
     }
 
     pub(crate) async fn subscribe(&self, server: &TestServer, path: &str) -> Answer {
-        server.http(Method::GET, path, &[("rusk-session-id", &self.session_text)], b"").await
+        server
+            .http(
+                Method::GET,
+                path,
+                &[("rusk-session-id", &self.session_text)],
+                b"",
+            )
+            .await
     }
 
     pub(crate) async fn unsubscribe(&self, server: &TestServer, path: &str) -> Answer {
-        server.http(Method::DELETE, path, &[("rusk-session-id", &self.session_text)], b"").await
+        server
+            .http(
+                Method::DELETE,
+                path,
+                &[("rusk-session-id", &self.session_text)],
+                b"",
+            )
+            .await
     }
 
     /// The next event frame (skipping pings and pongs).
@@ -256,7 +335,10 @@ impl Client {
     /// Reads until the Close frame and returns its code.
     pub(crate) async fn close_code(&mut self) -> Option<u16> {
         loop {
-            match tokio::time::timeout(PATIENCE, self.ws.next()).await.expect("closed in time") {
+            match tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("closed in time")
+            {
                 Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => return None,

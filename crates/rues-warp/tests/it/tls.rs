@@ -14,7 +14,8 @@ use crate::support::{Client, TestServer, request_on};
 
 #[tokio::test]
 async fn tls_sessions_and_requests_work_with_a_generated_certificate() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
     let dir = std::env::temp_dir().join(format!("rues-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -36,24 +37,49 @@ async fn tls_sessions_and_requests_work_with_a_generated_certificate() {
 
     // A WebSocket session over TLS.
     let tcp = TcpStream::connect(server.addr).await.expect("connected");
-    let tls = connector.connect(name.clone(), tcp).await.expect("handshake");
+    let tls = connector
+        .connect(name.clone(), tcp)
+        .await
+        .expect("handshake");
     let url = format!("wss://localhost:{}/on", server.addr.port());
-    let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Rustls(tls)).await.expect("upgraded");
+    let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Rustls(tls))
+        .await
+        .expect("upgraded");
     let mut client = Client::from_stream(ws).await;
 
     // A subscription over TLS, then an event on the TLS session.
     let tcp = TcpStream::connect(server.addr).await.expect("connected");
-    let tls = connector.connect(name.clone(), tcp).await.expect("handshake");
-    let answer = request_on(tls, server.addr, Method::GET, "/on/blocks/accepted", &[("rusk-session-id", &client.session_text)], b"").await;
+    let tls = connector
+        .connect(name.clone(), tcp)
+        .await
+        .expect("handshake");
+    let answer = request_on(
+        tls,
+        server.addr,
+        Method::GET,
+        "/on/blocks/accepted",
+        &[("rusk-session-id", &client.session_text)],
+        b"",
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(server.publish("/on/blocks:a/accepted", b"{}"), 1);
-    assert_eq!(client.next_event().await.content_location(), Some("/on/blocks:a/accepted"));
+    assert_eq!(
+        client.next_event().await.content_location(),
+        Some("/on/blocks:a/accepted")
+    );
 
     // A failed handshake (plain HTTP on the TLS port) does not hurt anyone.
     let mut plain = TcpStream::connect(server.addr).await.expect("connected");
-    let _ = plain.write_all(b"GET /on HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let _ = plain
+        .write_all(b"GET /on HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
     let mut buf = Vec::new();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), plain.read_to_end(&mut buf)).await;
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        plain.read_to_end(&mut buf),
+    )
+    .await;
     let tcp = TcpStream::connect(server.addr).await.expect("connected");
     let tls = connector.connect(name, tcp).await.expect("handshake");
     let answer = request_on(tls, server.addr, Method::POST, "/on/node/info", &[], b"").await;

@@ -1,0 +1,356 @@
+//! `rues serve` configuration: a TOML file, every key overridable on the
+//! command line, printed back with `--print-config`.
+//!
+//! Layering, lowest first: built-in defaults, the `--config` file, the
+//! dedicated flags (`--listen`, `--tls-cert`, ...), then `--set KEY=VALUE`
+//! (any key, dotted for tables: `--set chain.block_time_ms=500`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use rues_core::{AccessRules, OriginPolicy};
+use serde::{Deserialize, Serialize};
+
+/// The effective configuration of `rues serve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct NodeConfig {
+    /// Address to listen on.
+    pub(crate) listen: SocketAddr,
+    /// The node version: sent as `Rusk-Version`, matched against clients'
+    /// requirements. Must satisfy `^1.0.0-rc.0` for Dusk's own clients.
+    pub(crate) node_version: String,
+    /// Browser origins allowed to open sessions and send requests; `["*"]`
+    /// allows any (public nodes serve public data).
+    pub(crate) allowed_origins: Vec<String>,
+    /// `DENY <methods> <pattern>` rules (PROTOCOL.md §8).
+    pub(crate) access_rules: Vec<String>,
+    /// Protocol limits (PROTOCOL.md §7).
+    pub(crate) limits: LimitsConfig,
+    /// Transport deadlines.
+    pub(crate) transport: TransportSection,
+    /// TLS; plain TCP when absent.
+    pub(crate) tls: Option<TlsSection>,
+    /// The simulated chain.
+    pub(crate) chain: rues_demo::ChainConfig,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            node_version: "1.6.0".to_owned(),
+            allowed_origins: vec!["*".to_owned()],
+            access_rules: Vec::new(),
+            limits: LimitsConfig::default(),
+            transport: TransportSection::default(),
+            tls: None,
+            chain: rues_demo::ChainConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct LimitsConfig {
+    pub(crate) max_sessions: usize,
+    pub(crate) max_subscriptions: usize,
+    pub(crate) max_inbound_frame: usize,
+    pub(crate) max_body: usize,
+    pub(crate) max_event_header: usize,
+    pub(crate) max_queue_bytes: usize,
+    pub(crate) ping_interval_ms: u64,
+    pub(crate) idle_timeout_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let core = rues_core::Limits::default();
+        Self {
+            max_sessions: core.max_sessions,
+            max_subscriptions: core.max_subscriptions,
+            max_inbound_frame: core.max_inbound_frame,
+            max_body: core.max_body,
+            max_event_header: core.max_event_header,
+            max_queue_bytes: core.max_queue_bytes,
+            ping_interval_ms: millis(core.ping_interval),
+            idle_timeout_ms: millis(core.idle_timeout),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct TransportSection {
+    pub(crate) head_read_timeout_ms: u64,
+    pub(crate) tls_handshake_timeout_ms: u64,
+    pub(crate) shutdown_timeout_ms: u64,
+}
+
+impl Default for TransportSection {
+    fn default() -> Self {
+        let transport = rues_warp::TransportConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+        Self {
+            head_read_timeout_ms: millis(transport.head_read_timeout),
+            tls_handshake_timeout_ms: millis(transport.tls_handshake_timeout),
+            shutdown_timeout_ms: millis(transport.shutdown_timeout),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsSection {
+    /// PEM certificate chain.
+    pub(crate) cert: PathBuf,
+    /// PEM private key.
+    pub(crate) key: PathBuf,
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Overrides from the command line, applied over the file.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Overrides {
+    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) node_version: Option<String>,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) access_rules: Vec<String>,
+    pub(crate) tls_cert: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
+    pub(crate) block_time_ms: Option<u64>,
+    /// `KEY=VALUE` pairs, any key.
+    pub(crate) set: Vec<String>,
+}
+
+impl NodeConfig {
+    /// Defaults, then the file, then the overrides; validated.
+    pub(crate) fn load(file: Option<&std::path::Path>, overrides: &Overrides) -> Result<Self> {
+        let mut tree = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the config file {}", path.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("{} is not valid TOML", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        let mut put = |key: &str, value: toml::Value| set_key(&mut tree, key, value);
+        if let Some(listen) = overrides.listen {
+            put("listen", toml::Value::String(listen.to_string()))?;
+        }
+        if let Some(version) = &overrides.node_version {
+            put("node_version", toml::Value::String(version.clone()))?;
+        }
+        if !overrides.allowed_origins.is_empty() {
+            put("allowed_origins", strings(&overrides.allowed_origins))?;
+        }
+        if !overrides.access_rules.is_empty() {
+            put("access_rules", strings(&overrides.access_rules))?;
+        }
+        if let Some(cert) = &overrides.tls_cert {
+            put("tls.cert", toml::Value::String(cert.display().to_string()))?;
+        }
+        if let Some(key) = &overrides.tls_key {
+            put("tls.key", toml::Value::String(key.display().to_string()))?;
+        }
+        if let Some(ms) = overrides.block_time_ms {
+            put(
+                "chain.block_time_ms",
+                toml::Value::Integer(i64::try_from(ms).unwrap_or(i64::MAX)),
+            )?;
+        }
+        for pair in &overrides.set {
+            let (key, value) = pair
+                .split_once('=')
+                .with_context(|| format!("--set {pair}: expected KEY=VALUE"))?;
+            put(key.trim(), parse_value(value.trim()))?;
+        }
+        let config: NodeConfig = tree
+            .try_into()
+            .context("invalid configuration (see docs/operations.md for every key)")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.version()?;
+        self.access()?;
+        if self.limits.ping_interval_ms == 0 || self.limits.idle_timeout_ms == 0 {
+            bail!("limits.ping_interval_ms and limits.idle_timeout_ms must be positive");
+        }
+        if self.limits.idle_timeout_ms <= self.limits.ping_interval_ms {
+            bail!(
+                "limits.idle_timeout_ms ({}) must be longer than limits.ping_interval_ms ({}), or every session would time out between pings",
+                self.limits.idle_timeout_ms,
+                self.limits.ping_interval_ms
+            );
+        }
+        Ok(())
+    }
+
+    pub(crate) fn version(&self) -> Result<semver::Version> {
+        self.node_version.parse().with_context(|| {
+            format!(
+                "node_version `{}` is not a semantic version",
+                self.node_version
+            )
+        })
+    }
+
+    fn access(&self) -> Result<AccessRules> {
+        AccessRules::parse(self.access_rules.iter().map(String::as_str)).context("access_rules")
+    }
+
+    /// The core's configuration.
+    pub(crate) fn core(&self) -> Result<rues_core::Config> {
+        let mut limits = rues_core::Limits::default();
+        limits.max_sessions = self.limits.max_sessions;
+        limits.max_subscriptions = self.limits.max_subscriptions;
+        limits.max_inbound_frame = self.limits.max_inbound_frame;
+        limits.max_body = self.limits.max_body;
+        limits.max_event_header = self.limits.max_event_header;
+        limits.max_queue_bytes = self.limits.max_queue_bytes;
+        limits.ping_interval = Duration::from_millis(self.limits.ping_interval_ms);
+        limits.idle_timeout = Duration::from_millis(self.limits.idle_timeout_ms);
+        let origins = if self.allowed_origins.iter().any(|o| o == "*") {
+            OriginPolicy::Any
+        } else {
+            OriginPolicy::List(self.allowed_origins.clone())
+        };
+        Ok(rues_core::Config::new(self.version()?)
+            .with_limits(limits)
+            .with_access(self.access()?)
+            .with_origins(origins))
+    }
+
+    /// The transport's configuration.
+    pub(crate) fn transport(&self) -> rues_warp::TransportConfig {
+        let mut transport = rues_warp::TransportConfig::new(self.listen);
+        transport.head_read_timeout = Duration::from_millis(self.transport.head_read_timeout_ms);
+        transport.tls_handshake_timeout =
+            Duration::from_millis(self.transport.tls_handshake_timeout_ms);
+        transport.shutdown_timeout = Duration::from_millis(self.transport.shutdown_timeout_ms);
+        match &self.tls {
+            Some(tls) => transport.with_tls(&tls.cert, &tls.key),
+            None => transport,
+        }
+    }
+
+    /// The chain's configuration, reporting the node's version.
+    pub(crate) fn chain(&self) -> rues_demo::ChainConfig {
+        let mut chain = self.chain.clone();
+        chain.version = self.node_version.clone();
+        chain
+    }
+
+    /// The configuration as TOML, for `--print-config`.
+    pub(crate) fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).context("cannot print the configuration")
+    }
+}
+
+fn strings(items: &[String]) -> toml::Value {
+    toml::Value::Array(items.iter().cloned().map(toml::Value::String).collect())
+}
+
+/// A `--set` value: TOML when it parses as a TOML value (numbers, booleans,
+/// arrays, quoted strings), a bare string otherwise.
+fn parse_value(text: &str) -> toml::Value {
+    format!("v = {text}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut table| table.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(text.to_owned()))
+}
+
+/// Sets a dotted key, creating tables on the way.
+fn set_key(tree: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let Some(last) = parts.pop().filter(|k| !k.is_empty()) else {
+        bail!("empty configuration key in `{key}`");
+    };
+    let mut table = tree;
+    for part in parts {
+        let entry = table
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry
+            .as_table_mut()
+            .with_context(|| format!("`{part}` in `{key}` is not a table"))?;
+    }
+    table.insert(last.to_owned(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_protocol_defaults() {
+        let config = NodeConfig::load(None, &Overrides::default()).expect("defaults load");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        let core = config.core().expect("valid");
+        assert_eq!(core.limits, rues_core::Limits::default());
+        assert!(
+            semver::VersionReq::parse("^1.0.0-rc.0")
+                .expect("req")
+                .matches(&core.version)
+        );
+    }
+
+    #[test]
+    fn file_then_flags_then_set() {
+        let dir = std::env::temp_dir().join(format!("rues-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("rues.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nnode_version = \"1.7.0\"\n[limits]\nmax_sessions = 5\n[chain]\nblock_time_ms = 100\n",
+        )
+        .expect("written");
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:9001".parse().expect("addr")),
+            set: vec!["limits.max_subscriptions=7".into(), "chain.seed=99".into()],
+            ..Overrides::default()
+        };
+        let config = NodeConfig::load(Some(&file), &overrides).expect("loads");
+        assert_eq!(config.listen.port(), 9001);
+        assert_eq!(config.node_version, "1.7.0");
+        assert_eq!(config.limits.max_sessions, 5);
+        assert_eq!(config.limits.max_subscriptions, 7);
+        assert_eq!(config.chain.block_time_ms, 100);
+        assert_eq!(config.chain.seed, 99);
+        // The printed configuration loads back to the same thing.
+        std::fs::write(&file, config.to_toml().expect("printable")).expect("written");
+        assert_eq!(
+            NodeConfig::load(Some(&file), &Overrides::default()).expect("reloads"),
+            config
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bad_configurations_are_refused_with_the_reason() {
+        let cases = [
+            ("unknown_key=1", "unknown field"),
+            ("node_version=banana", "not a semantic version"),
+            ("access_rules=[\"DENY PUT /on/\"]", "unknown method `PUT`"),
+            ("limits.idle_timeout_ms=10", "must be longer"),
+            ("limits=3", "invalid configuration"),
+        ];
+        for (set, needle) in cases {
+            let overrides = Overrides {
+                set: vec![set.into()],
+                ..Overrides::default()
+            };
+            let error = NodeConfig::load(None, &overrides).expect_err(set);
+            assert!(format!("{error:#}").contains(needle), "{set}: {error:#}");
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! `rues`: a RUES demo node and command-line tools.
+//!
+//! - `rues serve`: the demo node: an in-memory simulated chain served over
+//!   RUES (WebSocket sessions, subscriptions, dispatches) on
+//!   `127.0.0.1:8080` by default.
+//! - `rues tx`: builds a demo-chain transaction to propagate by hand.
+
+mod config;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rues",
+    version,
+    about = "RUES (Rusk Universal Event System): a demo node and client tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the demo node: a simulated chain served over RUES.
+    Serve(ServeArgs),
+    /// Build a demo-chain transaction (hex on stdout, or raw bytes to a file).
+    Tx(TxArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// A TOML configuration file (docs/operations.md lists every key).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// The node version sent as Rusk-Version [default: 1.6.0].
+    #[arg(long, value_name = "SEMVER")]
+    node_version: Option<String>,
+    /// An allowed browser origin (repeatable); `*` allows any [default: *].
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
+    /// An access rule such as "DENY POST /on/contracts/sync" (repeatable).
+    #[arg(long = "access-rule", value_name = "RULE")]
+    access_rules: Vec<String>,
+    /// PEM certificate chain: serve TLS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key: serve TLS (with --tls-cert).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Milliseconds between blocks of the simulated chain [default: 2000].
+    #[arg(long, value_name = "MS")]
+    block_time_ms: Option<u64>,
+    /// Set any configuration key, dotted for tables (repeatable), e.g.
+    /// `--set limits.max_sessions=100 --set chain.tx_per_second=5`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct TxArgs {
+    /// Receiver account, 64 hex characters [default: all zeros].
+    #[arg(long, value_name = "HEX")]
+    to: Option<String>,
+    /// Sender account, 64 hex characters [default: a fresh random account,
+    /// so nonce 0 is always the right one].
+    #[arg(long, value_name = "HEX")]
+    from: Option<String>,
+    /// Value in Lux.
+    #[arg(long, default_value_t = 1)]
+    value: u64,
+    /// The sender's nonce (its next unused one).
+    #[arg(long, default_value_t = 0)]
+    nonce: u64,
+    /// The chain id of the node (`chain_id` in node/info).
+    #[arg(long, default_value_t = 0)]
+    chain_id: u8,
+    /// A memo (UTF-8 text).
+    #[arg(long)]
+    memo: Option<String>,
+    /// Write the raw transaction bytes to this file, and print only the
+    /// transaction id on stdout. Without it, stdout gets the transaction as
+    /// `0x` hex (a body `transactions/propagate` accepts as is) and stderr
+    /// the id.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve_command(args),
+        Command::Tx(args) => tx_command(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("rues: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve_command(args: ServeArgs) -> Result<()> {
+    let overrides = config::Overrides {
+        listen: args.listen,
+        node_version: args.node_version,
+        allowed_origins: args.allowed_origins,
+        access_rules: args.access_rules,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        block_time_ms: args.block_time_ms,
+        set: args.set,
+    };
+    let config = config::NodeConfig::load(args.config.as_deref(), &overrides)?;
+    if args.print_config {
+        print!("{}", config.to_toml()?);
+        return Ok(());
+    }
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve::serve(config))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn tx_command(args: &TxArgs) -> Result<()> {
+    let account = |hex: &str, what: &str| -> Result<rues_demo::Account> {
+        rues_demo::Account::parse(hex)
+            .map_err(|e| anyhow::anyhow!("--{what}: {e} (expected 64 hex characters)"))
+    };
+    let mut builder = rues_demo::Transaction::builder()
+        .chain_id(args.chain_id)
+        .value(args.value)
+        .nonce(args.nonce)
+        .sender(match &args.from {
+            Some(hex) => account(hex, "from")?,
+            None => random_account()?,
+        });
+    if let Some(to) = &args.to {
+        builder = builder.receiver(account(to, "to")?);
+    }
+    if let Some(memo) = &args.memo {
+        builder = builder.memo(memo.as_bytes().to_vec());
+    }
+    let tx = builder.build().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bytes = tx.encode();
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("rues: wrote {} bytes to {}", bytes.len(), path.display());
+            // The id on stdout, so a script can subscribe to its events.
+            println!("{}", tx.id());
+        }
+        None => {
+            eprintln!("rues: transaction {}", tx.id());
+            println!("0x{}", hex::encode(&bytes));
+        }
+    }
+    Ok(())
+}
+
+/// A random account from the OS, so a hand-made transaction never collides
+/// with the simulated traffic's nonces.
+fn random_account() -> Result<rues_demo::Account> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("cannot draw a random sender ({e}); pass --from"))?;
+    rues_demo::Account::from_slice(&bytes).context("32 bytes make an account")
+}

@@ -1,0 +1,58 @@
+//! `rues serve`: the demo node. The simulated chain publishes through the
+//! same `rues_warp::Publisher` any embedding application would use.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use rues_demo::{Chain, SharedChain};
+use rues_warp::Server;
+use tokio::sync::watch;
+
+use crate::config::NodeConfig;
+
+pub(crate) async fn serve(config: NodeConfig) -> Result<()> {
+    let chain_config = config.chain();
+    let block_time = chain_config.block_time_ms;
+    let chain = Chain::new(chain_config, rues_demo::unix_time_ms())
+        .context("invalid [chain] configuration")?;
+    let chain = SharedChain::new(chain);
+    let server = Server::bind(
+        config.core()?,
+        rues_demo::registry(chain.clone()),
+        config.transport(),
+    )
+    .await?;
+    let scheme = if server.is_tls() { "https" } else { "http" };
+    let addr = server.local_addr();
+    // The first line on stdout is the address, for people and for scripts.
+    // Whoever reads it may stop reading: a closed stdout is not an error.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(
+        stdout,
+        "rues: listening on {scheme}://{addr}/on (demo chain, a block every {block_time} ms, node version {})",
+        config.node_version
+    );
+    let _ = stdout.flush();
+    tracing::info!(%addr, tls = server.is_tls(), "RUES node started");
+
+    let publisher = server.publisher();
+    let (stop_chain, chain_stopped) = watch::channel(false);
+    let chain_task = tokio::spawn(rues_demo::run(
+        chain,
+        move |event| {
+            if let Err(error) = publisher.publish(&event) {
+                tracing::warn!(%error, location = %event.path, "event not published");
+            }
+        },
+        async move {
+            let mut stopped = chain_stopped;
+            let _ = stopped.wait_for(|stop| *stop).await;
+        },
+    ));
+
+    server.run(rues_warp::shutdown_signal()).await;
+    let _ = stop_chain.send(true);
+    let _ = chain_task.await;
+    tracing::info!("RUES node stopped");
+    Ok(())
+}

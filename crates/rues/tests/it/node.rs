@@ -1,0 +1,236 @@
+//! A `rues serve` process on a free loopback port, and clients for it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Every wait in these tests is bounded by this.
+pub(crate) const PATIENCE: Duration = Duration::from_secs(15);
+
+pub(crate) fn rues() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rues"))
+}
+
+/// A running `rues serve`; killed on drop.
+pub(crate) struct Node {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
+    pub(crate) banner: String,
+}
+
+impl Node {
+    /// Starts `rues serve --listen 127.0.0.1:0` with fast blocks and `extra`
+    /// arguments, and reads the address it prints.
+    pub(crate) fn start(extra: &[&str]) -> Self {
+        let mut child = rues()
+            .args(["serve", "--listen", "127.0.0.1:0", "--block-time-ms", "200"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("rues starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut banner = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut banner)
+            .expect("a banner line");
+        let addr = banner
+            .split_whitespace()
+            .find_map(|word| {
+                word.strip_prefix("http://")
+                    .or_else(|| word.strip_prefix("https://"))
+            })
+            .and_then(|url| url.trim_end_matches("/on").parse().ok())
+            .unwrap_or_else(|| panic!("no address in {banner:?}"));
+        Self {
+            child,
+            addr,
+            banner,
+        }
+    }
+
+    pub(crate) async fn http(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
+        let stream = TcpStream::connect(self.addr).await.expect("connected");
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .expect("HTTP handshake");
+        tokio::spawn(conn);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(Bytes::copy_from_slice(body)))
+            .expect("valid request");
+        let response = tokio::time::timeout(PATIENCE, sender.send_request(request))
+            .await
+            .expect("answered in time")
+            .expect("a response");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("a body").to_bytes();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub(crate) async fn session(&self) -> Session {
+        let url = format!("ws://{}/on", self.addr);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("upgraded");
+        let first = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("in time")
+            .expect("a message")
+            .expect("ok");
+        let Message::Text(id) = first else {
+            panic!("first message {first:?}")
+        };
+        Session {
+            ws,
+            id: id.to_string(),
+        }
+    }
+
+    /// Sends SIGTERM (through `kill`, so the test needs no libc binding).
+    pub(crate) fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, bounded.
+    pub(crate) fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waitable") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "rues did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: hyper::HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+impl Answer {
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub(crate) struct Session {
+    pub(crate) ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub(crate) id: String,
+}
+
+/// A decoded event: the frame's headers and payload.
+#[derive(Debug)]
+pub(crate) struct Received {
+    pub(crate) location: String,
+    pub(crate) content_type: String,
+    pub(crate) content_length: String,
+    pub(crate) payload: Bytes,
+}
+
+impl Session {
+    pub(crate) async fn subscribe(&self, node: &Node, path: &str) {
+        let answer = node
+            .http(Method::GET, path, &[("rusk-session-id", &self.id)], b"")
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "GET {path}: {:?}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+
+    /// The next event, decoded by hand (u32 LE header length, JSON, payload)
+    /// so this test does not trust our own codec.
+    pub(crate) async fn next_event(&mut self) -> Received {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("an event in time")
+                .expect("open")
+                .expect("ok");
+            let Message::Binary(bytes) = message else {
+                continue;
+            };
+            let len = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")) as usize;
+            let headers: serde_json::Value =
+                serde_json::from_slice(&bytes[4..4 + len]).expect("JSON headers");
+            let field = |name: &str| {
+                headers[name]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no {name} in {headers}"))
+                    .to_owned()
+            };
+            return Received {
+                location: field("Content-Location"),
+                content_type: field("Content-Type"),
+                content_length: field("Content-Length"),
+                payload: bytes.slice(4 + len..),
+            };
+        }
+    }
+
+    pub(crate) async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("closed in time")
+            {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}
