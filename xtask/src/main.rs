@@ -5,6 +5,7 @@
 //! to cargo and the tools cargo installs, so that what CI runs is exactly what a
 //! developer runs by hand. `.ci/run` is `cargo xtask ci` and nothing else.
 
+mod deps;
 mod fuzz;
 mod tidy;
 
@@ -19,8 +20,10 @@ const HELP: &str = "\
 cargo xtask <task> [options]
 
 tasks:
-  test [--long]                 every test of the workspace (unit, integration, doc);
-                                --long raises proptest case counts (PROPTEST_CASES=20000)
+  test [--long]                 every test of the workspace (unit, integration, doc,
+                                browser); installs Chromium and ChromeDriver with apt-get
+                                when missing (as root); --long raises proptest case
+                                counts (PROPTEST_CASES=20000)
   lint                          rustfmt check, clippy -D warnings, rustdoc -D warnings
   tidy                          dependency-direction and packaging checks
   fuzz <target>|--all [--seconds N]
@@ -120,6 +123,7 @@ fn test(args: &[String]) -> Result<TestTotals> {
             other => bail!("test: unknown option `{other}`"),
         }
     }
+    deps::ensure()?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--locked"]);
     if long {

@@ -23,6 +23,9 @@ pub enum CloseReason {
     Disconnected,
     /// The node is shutting down: 1001.
     Shutdown,
+    /// The client broke the WebSocket protocol (a malformed frame, text that
+    /// is not UTF-8, ...): 1002.
+    ProtocolError,
     /// The client sent a frame or message over the inbound limit: 1009.
     MessageTooBig,
     /// The node failed: 1011.
@@ -35,10 +38,11 @@ pub enum CloseReason {
 
 impl CloseReason {
     /// Every reason, in a stable order (for metrics).
-    pub const ALL: [CloseReason; 7] = [
+    pub const ALL: [CloseReason; 8] = [
         Self::ClientClosed,
         Self::Disconnected,
         Self::Shutdown,
+        Self::ProtocolError,
         Self::MessageTooBig,
         Self::InternalError,
         Self::IdleTimeout,
@@ -52,6 +56,7 @@ impl CloseReason {
         match self {
             Self::ClientClosed | Self::Disconnected => None,
             Self::Shutdown => Some(1001),
+            Self::ProtocolError => Some(1002),
             Self::MessageTooBig => Some(1009),
             Self::InternalError => Some(1011),
             Self::IdleTimeout => Some(4001),
@@ -65,6 +70,7 @@ impl CloseReason {
             Self::ClientClosed => "client closed",
             Self::Disconnected => "disconnected",
             Self::Shutdown => "node shutting down",
+            Self::ProtocolError => "protocol error",
             Self::MessageTooBig => "message over the inbound limit",
             Self::InternalError => "internal error",
             Self::IdleTimeout => "keep-alive timeout",
@@ -78,6 +84,7 @@ impl CloseReason {
             Self::ClientClosed => "client_closed",
             Self::Disconnected => "disconnected",
             Self::Shutdown => "shutdown",
+            Self::ProtocolError => "protocol_error",
             Self::MessageTooBig => "message_too_big",
             Self::InternalError => "internal_error",
             Self::IdleTimeout => "idle_timeout",
@@ -90,10 +97,11 @@ impl CloseReason {
             Self::ClientClosed => 0,
             Self::Disconnected => 1,
             Self::Shutdown => 2,
-            Self::MessageTooBig => 3,
-            Self::InternalError => 4,
-            Self::IdleTimeout => 5,
-            Self::SlowConsumer => 6,
+            Self::ProtocolError => 3,
+            Self::MessageTooBig => 4,
+            Self::InternalError => 5,
+            Self::IdleTimeout => 6,
+            Self::SlowConsumer => 7,
         }
     }
 }
@@ -180,7 +188,7 @@ pub struct Stats {
     /// (component, topic) keys in the subscription index now.
     pub index_topics: usize,
     /// Sessions closed, by reason, in [`CloseReason::ALL`] order.
-    pub closed: [u64; 7],
+    pub closed: [u64; 8],
 }
 
 impl Stats {

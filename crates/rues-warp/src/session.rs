@@ -54,6 +54,8 @@ enum End {
     Client,
     /// The client sent a frame over the limit: close with 1009.
     TooBig,
+    /// The client broke the WebSocket protocol: close with 1002.
+    Protocol,
     /// The socket failed or reached EOF: nothing to send.
     Gone,
 }
@@ -73,8 +75,12 @@ pub(crate) async fn run(mut guard: SessionGuard, socket: WebSocket) {
         // tungstenite has already queued the echo of the client's Close
         // (same code, RFC 6455 §5.5.1); flushing it below sends it.
         End::Client => (CloseReason::ClientClosed, None),
-        End::TooBig => {
-            let reason = CloseReason::MessageTooBig;
+        End::TooBig | End::Protocol => {
+            let reason = if matches!(end, End::TooBig) {
+                CloseReason::MessageTooBig
+            } else {
+                CloseReason::ProtocolError
+            };
             (reason, reason.code().map(|c| (c, reason.text().to_owned())))
         }
         End::Gone => (CloseReason::Disconnected, None),
@@ -180,16 +186,19 @@ async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> En
 }
 
 fn classify_read_error(error: &warp::Error) -> End {
-    // tungstenite reports frames and messages over the configured maximum as
-    // a capacity error; warp wraps it, so match on the message.
-    let text = error.to_string();
-    if text.contains("Space limit exceeded")
-        || text.contains("too long")
-        || text.contains("too big")
-        || text.contains("Capacity")
-    {
-        End::TooBig
-    } else {
-        End::Gone
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    // warp wraps tungstenite's error; look through the source chain.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(ws) = cause.downcast_ref::<WsError>() {
+            return match ws {
+                // A frame or message over `max_frame_size` / `max_message_size`.
+                WsError::Capacity(_) => End::TooBig,
+                WsError::Protocol(_) | WsError::Utf8(_) => End::Protocol,
+                _ => End::Gone,
+            };
+        }
+        source = cause.source();
     }
+    End::Gone
 }

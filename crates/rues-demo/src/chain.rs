@@ -1,0 +1,1218 @@
+//! The simulated chain: a sans-IO state machine driven by [`Chain::tick`].
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use rues_core::Event;
+use serde::Serialize;
+
+use crate::config::{ChainConfig, ConfigError};
+use crate::contracts::{self, QueryError, STAKE_CONTRACT, TRANSFER_CONTRACT, topics};
+use crate::events;
+use crate::id::{Account, BlockHash, Id, TxId};
+use crate::rng::Rng;
+use crate::tx::{DEFAULT_GAS_LIMIT, DecodeError, Transaction};
+
+/// Lux per DUSK: amounts are in Lux, 10⁻⁹ DUSK.
+pub const LUX_PER_DUSK: u64 = 1_000_000_000;
+/// Every block's gas limit; a transaction's gas limit may not exceed it.
+pub const BLOCK_GAS_LIMIT: u64 = 3_000_000_000;
+/// What the generator of a block earns, on top of the block's fees.
+pub const BLOCK_REWARD: u64 = 19_857_400_000;
+/// Gas a transfer spends.
+pub const TRANSFER_GAS: u64 = 100_000;
+/// Gas a stake spends.
+pub const STAKE_GAS: u64 = 250_000;
+/// Extra gas per memo byte.
+pub const MEMO_BYTE_GAS: u64 = 100;
+/// Blocks after a first stake before it is eligible.
+pub const STAKE_MATURITY: u64 = 10;
+/// How many demo accounts the generated transactions move funds between.
+pub const DEMO_ACCOUNTS: u8 = 8;
+
+/// The balance of each demo account at genesis.
+const DEMO_ACCOUNT_BALANCE: u64 = 1_000_000 * LUX_PER_DUSK;
+/// The stake of each genesis provisioner.
+const GENESIS_STAKE: u64 = 1_000_000 * LUX_PER_DUSK;
+/// A tick that finds more blocks due produces this many and moves the
+/// schedule to "now" (after a suspended process, say), rather than a burst.
+const MAX_BLOCKS_PER_TICK: u32 = 8;
+/// The same for generated transactions.
+const MAX_GENERATED_PER_TICK: u32 = 1000;
+/// The error of a transaction whose value and fee exceed the sender's balance
+/// (rusk's wording, which rusk-wallet recognises).
+pub const INSUFFICIENT_BALANCE: &str = "Value spent larger than account holds";
+
+/// The `i`th demo account (`i` below [`DEMO_ACCOUNTS`]): SHA-256 of
+/// `"rues-demo account"` and the byte `i`. They start with 1 000 000 DUSK each.
+pub fn demo_account(i: u8) -> Account {
+    Id::hash(&[b"rues-demo account", &[i]])
+}
+
+fn provisioner_account(i: u8) -> Account {
+    Id::hash(&[b"rues-demo provisioner", &[i]])
+}
+
+/// The key a stake shows in `node/provisioners` and as a block's
+/// `generator_bls_pubkey`: a 96-byte stand-in for a BLS public key, derived
+/// from the account, in base58 as rusk shows BLS keys.
+pub fn provisioner_key(account: &Account) -> String {
+    let mut bytes = Vec::with_capacity(96);
+    for i in 0u8..3 {
+        bytes.extend_from_slice(Id::hash(&[b"rues-demo bls", account.as_bytes(), &[i]]).as_bytes());
+    }
+    crate::bs58::encode(&bytes)
+}
+
+/// Where a block is on its way to finality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Finality {
+    /// Accepted; may still be reverted while it is the tip.
+    Accepted,
+    /// `confirmed_after` blocks are on top of it.
+    Confirmed,
+    /// `finalized_after` blocks are on top of it; it is final.
+    Finalized,
+}
+
+impl Finality {
+    /// `accepted`, `confirmed` or `finalized`, as in `statechange` events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Confirmed => "confirmed",
+            Self::Finalized => "finalized",
+        }
+    }
+}
+
+/// A block header. The hash covers every other field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Header {
+    /// Header version (1).
+    pub version: u8,
+    /// Height; genesis is 0.
+    pub height: u64,
+    /// Unix time in seconds (rusk's unit).
+    pub timestamp: u64,
+    /// The parent's hash (zeros for genesis).
+    pub prev_block_hash: BlockHash,
+    /// A per-block random value.
+    pub seed: Id,
+    /// The state after this block.
+    pub state_hash: Id,
+    /// The provisioner that generated the block.
+    pub generator: Account,
+    /// [`provisioner_key`] of the generator.
+    pub generator_key: String,
+    /// SHA-256 over the block's transaction ids.
+    pub txroot: Id,
+    /// [`BLOCK_GAS_LIMIT`].
+    pub gas_limit: u64,
+    /// 0, or one more than the reverted block's at this height.
+    pub iteration: u8,
+    /// This block's hash.
+    pub hash: BlockHash,
+}
+
+/// A transaction as executed in a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExecutedTx {
+    /// Its id.
+    pub id: TxId,
+    /// The transaction.
+    pub tx: Transaction,
+    /// Gas it spent.
+    pub gas_spent: u64,
+    /// Why it failed, or `None` when it succeeded. A failed transaction is
+    /// still in the block and still pays for its gas.
+    pub err: Option<String>,
+}
+
+/// A block with its executed transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Block {
+    /// The header.
+    pub header: Header,
+    /// Its transactions, in execution order.
+    pub txs: Vec<ExecutedTx>,
+    /// Where it is on its way to finality.
+    pub finality: Finality,
+    /// What its generator earned ([`BLOCK_REWARD`] plus `fees`).
+    pub reward: u64,
+    /// Fees its transactions paid, in Lux.
+    pub fees: u64,
+    /// Gas its transactions spent.
+    pub gas_spent: u64,
+}
+
+impl Block {
+    /// The block's hash.
+    pub fn hash(&self) -> &BlockHash {
+        &self.header.hash
+    }
+
+    /// The block's height.
+    pub fn height(&self) -> u64 {
+        self.header.height
+    }
+
+    /// The ids of its transactions, in order.
+    pub fn tx_ids(&self) -> impl Iterator<Item = &TxId> {
+        self.txs.iter().map(|t| &t.id)
+    }
+
+    /// The block as its `accepted` event carries it.
+    pub fn to_json(&self) -> serde_json::Value {
+        events::block_json(self)
+    }
+}
+
+/// A transaction waiting in the mempool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PendingTx {
+    /// Its id.
+    pub id: TxId,
+    /// The transaction.
+    pub tx: Transaction,
+    /// When it entered the mempool (the chain's clock, ms).
+    pub received_ms: u64,
+}
+
+/// Where a known transaction is.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum TxStatus<'a> {
+    /// In the mempool.
+    Pending(&'a PendingTx),
+    /// Executed in a block still in the chain's history.
+    Executed {
+        /// The block.
+        block: &'a Block,
+        /// The transaction as executed.
+        tx: &'a ExecutedTx,
+    },
+}
+
+/// A stake in the stake contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Stake {
+    /// Staked Lux.
+    pub amount: u64,
+    /// Rewards earned, in Lux.
+    pub reward: u64,
+    /// The height from which the stake takes part in consensus.
+    pub eligibility: u64,
+}
+
+/// One entry of `node/provisioners`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Provisioner {
+    /// The staking account.
+    pub account: Account,
+    /// [`provisioner_key`] of the account.
+    pub key: String,
+    /// Its stake.
+    pub stake: Stake,
+}
+
+/// Gas price statistics over the mempool (`blocks/gas-price`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GasPrice {
+    /// Mean, rounded down.
+    pub average: u64,
+    /// Highest.
+    pub max: u64,
+    /// Median (mean of the two middle values, rounded down, for an even count).
+    pub median: u64,
+    /// Lowest.
+    pub min: u64,
+}
+
+/// Why a transaction was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxError {
+    /// The bytes are not a demo-chain transaction.
+    #[error("{0}")]
+    Decode(#[from] DecodeError),
+    /// The transaction names another chain.
+    #[error("transaction is for chain {got}, but this node is chain {expected}")]
+    WrongChain {
+        /// This chain's id.
+        expected: u8,
+        /// The transaction's.
+        got: u8,
+    },
+    /// A gas price of 0.
+    #[error("gas price must be at least 1 Lux")]
+    ZeroGasPrice,
+    /// A gas limit of 0 or over [`BLOCK_GAS_LIMIT`].
+    #[error("gas limit {got} is outside 1..={BLOCK_GAS_LIMIT} (the block gas limit)")]
+    GasLimit {
+        /// The transaction's gas limit.
+        got: u64,
+    },
+    /// The same transaction is already in the mempool.
+    #[error("transaction {0} is already in the mempool")]
+    InMempool(TxId),
+    /// The same transaction is already in a block.
+    #[error("transaction {id} is already in block {height}")]
+    InBlock {
+        /// The transaction.
+        id: TxId,
+        /// The block's height.
+        height: u64,
+    },
+    /// The mempool is full.
+    #[error("the mempool is full ({max} transactions); try again later")]
+    MempoolFull {
+        /// Its capacity.
+        max: usize,
+    },
+}
+
+impl TxError {
+    /// Whether the node already has this transaction.
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self, Self::InMempool(_) | Self::InBlock { .. })
+    }
+}
+
+/// The blocks in memory and their indexes. Shared copy-on-write with
+/// [`Snapshot`]s, so taking one is O(1).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct History {
+    /// Consecutive heights, oldest first; never empty.
+    blocks: VecDeque<Arc<Block>>,
+    by_hash: HashMap<BlockHash, u64>,
+    /// Transaction id → height of its block.
+    tx_index: HashMap<TxId, u64>,
+}
+
+impl History {
+    pub(crate) fn tip(&self) -> &Arc<Block> {
+        self.blocks
+            .back()
+            .expect("the history always holds at least the tip")
+    }
+
+    pub(crate) fn block(&self, height: u64) -> Option<&Arc<Block>> {
+        let first = self.blocks.front()?.header.height;
+        let index = usize::try_from(height.checked_sub(first)?).ok()?;
+        self.blocks.get(index)
+    }
+
+    pub(crate) fn block_by_hash(&self, hash: &BlockHash) -> Option<&Arc<Block>> {
+        self.by_hash.get(hash).and_then(|h| self.block(*h))
+    }
+
+    pub(crate) fn blocks(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = &Arc<Block>> + ExactSizeIterator {
+        self.blocks.iter()
+    }
+
+    pub(crate) fn executed(&self, id: &TxId) -> Option<(&Arc<Block>, &ExecutedTx)> {
+        let block = self.block(*self.tx_index.get(id)?)?;
+        let tx = block.txs.iter().find(|t| t.id == *id)?;
+        Some((block, tx))
+    }
+
+    fn push(&mut self, block: Block) {
+        let height = block.header.height;
+        self.by_hash.insert(block.header.hash, height);
+        for tx in &block.txs {
+            self.tx_index.insert(tx.id, height);
+        }
+        self.blocks.push_back(Arc::new(block));
+    }
+
+    fn forget(&mut self, block: &Block) {
+        self.by_hash.remove(&block.header.hash);
+        for tx in &block.txs {
+            self.tx_index.remove(&tx.id);
+        }
+    }
+}
+
+/// A consistent, owned view of the chain at one moment: blocks in memory
+/// and the mempool. Cheap to take (the history is shared copy-on-write) and
+/// read without any lock, e.g. while a GraphQL query runs.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub(crate) history: Arc<History>,
+    pub(crate) mempool: Vec<Arc<PendingTx>>,
+}
+
+impl Snapshot {
+    /// The tip.
+    pub fn tip(&self) -> &Block {
+        self.history.tip()
+    }
+
+    /// The block at `height`, if it is in memory.
+    pub fn block(&self, height: u64) -> Option<&Block> {
+        self.history.block(height).map(|b| &**b)
+    }
+
+    /// The block with this hash, if it is in memory (reverted blocks are not).
+    pub fn block_by_hash(&self, hash: &BlockHash) -> Option<&Block> {
+        self.history.block_by_hash(hash).map(|b| &**b)
+    }
+
+    /// Blocks in memory, oldest first.
+    pub fn blocks(&self) -> impl DoubleEndedIterator<Item = &Block> + ExactSizeIterator {
+        self.history.blocks().map(|b| &**b)
+    }
+
+    /// Where a transaction is, if the chain knows it.
+    pub fn transaction(&self, id: &TxId) -> Option<TxStatus<'_>> {
+        transaction_status(&self.history, self.mempool.iter(), id)
+    }
+
+    /// The mempool, oldest first.
+    pub fn mempool(&self) -> impl ExactSizeIterator<Item = &PendingTx> {
+        self.mempool.iter().map(|p| &**p)
+    }
+}
+
+fn transaction_status<'a>(
+    history: &'a History,
+    mut mempool: impl Iterator<Item = &'a Arc<PendingTx>>,
+    id: &TxId,
+) -> Option<TxStatus<'a>> {
+    if let Some((block, tx)) = history.executed(id) {
+        return Some(TxStatus::Executed { block, tx });
+    }
+    mempool.find(|p| p.id == *id).map(|p| TxStatus::Pending(p))
+}
+
+#[derive(Debug, Clone, Copy)]
+struct AccountState {
+    balance: u64,
+    nonce: u64,
+}
+
+/// Contract state: balances, nonces, stakes, and a running state hash.
+#[derive(Debug, Clone)]
+struct State {
+    accounts: HashMap<Account, AccountState>,
+    stakes: BTreeMap<Account, Stake>,
+    hash: Id,
+}
+
+/// The simulated chain: blocks, mempool, contract state and the events of
+/// each step. It performs no I/O and reads no clock: time comes in as
+/// `now_ms` (milliseconds since the Unix epoch, or any monotonic origin),
+/// randomness from the configured seed.
+///
+/// Drive it like this: call [`tick`](Self::tick) with the current time and
+/// publish the events it returns, in order; call it again at
+/// [`poll_timeout`](Self::poll_timeout) or as soon as
+/// [`propagate`](Self::propagate) queued something. [`run`](crate::run) does
+/// exactly this on tokio.
+#[derive(Debug)]
+pub struct Chain {
+    config: ChainConfig,
+    rng: Rng,
+    history: Arc<History>,
+    mempool: VecDeque<Arc<PendingTx>>,
+    mempool_ids: HashSet<TxId>,
+    state: State,
+    /// The state before the tip was applied: what a revert restores.
+    undo: Option<State>,
+    outbox: Vec<Event>,
+    now_ms: u64,
+    next_block_ms: u64,
+    next_tx_ms: Option<u64>,
+    tx_interval_ms: Option<u64>,
+    /// The iteration of the next block (above 0 after a revert).
+    next_iteration: u8,
+    /// The generator's next nonce for each demo account.
+    demo_nonces: Vec<u64>,
+    generated: u64,
+    /// Genesis provisioners: they take turns generating blocks.
+    generators: Vec<Account>,
+}
+
+impl Chain {
+    /// A chain holding only its genesis block, stamped `now_ms`; the first
+    /// block is due one block time later.
+    pub fn new(config: ChainConfig, now_ms: u64) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let generators: Vec<Account> = (0..config.provisioners)
+            .map(|i| provisioner_account(u8::try_from(i).unwrap_or(u8::MAX)))
+            .collect();
+        let mut accounts = HashMap::new();
+        for i in 0..DEMO_ACCOUNTS {
+            accounts.insert(
+                demo_account(i),
+                AccountState {
+                    balance: DEMO_ACCOUNT_BALANCE,
+                    nonce: 0,
+                },
+            );
+        }
+        let stakes = generators
+            .iter()
+            .map(|account| {
+                let stake = Stake {
+                    amount: GENESIS_STAKE,
+                    reward: 0,
+                    eligibility: 0,
+                };
+                (*account, stake)
+            })
+            .collect();
+        let state = State {
+            accounts,
+            stakes,
+            hash: Id::hash(&[
+                b"rues-demo genesis",
+                &config.seed.to_le_bytes(),
+                &[config.chain_id],
+            ]),
+        };
+        let generator = generators[0];
+        let mut header = Header {
+            version: 1,
+            height: 0,
+            timestamp: now_ms / 1000,
+            prev_block_hash: Id::ZERO,
+            seed: Id::hash(&[b"rues-demo seed", &config.seed.to_le_bytes()]),
+            state_hash: state.hash,
+            generator,
+            generator_key: provisioner_key(&generator),
+            txroot: txroot(&[]),
+            gas_limit: BLOCK_GAS_LIMIT,
+            iteration: 0,
+            hash: Id::ZERO,
+        };
+        header.hash = block_hash(&header);
+        let mut history = History::default();
+        history.push(Block {
+            header,
+            txs: Vec::new(),
+            finality: Finality::Finalized,
+            reward: 0,
+            fees: 0,
+            gas_spent: 0,
+        });
+        let tx_interval_ms = config.tx_interval_ms();
+        Ok(Self {
+            rng: Rng::new(config.seed),
+            history: Arc::new(history),
+            mempool: VecDeque::new(),
+            mempool_ids: HashSet::new(),
+            state,
+            undo: None,
+            outbox: Vec::new(),
+            now_ms,
+            next_block_ms: now_ms.saturating_add(config.block_time_ms),
+            next_tx_ms: tx_interval_ms.map(|i| now_ms.saturating_add(i)),
+            tx_interval_ms,
+            next_iteration: 0,
+            demo_nonces: vec![0; usize::from(DEMO_ACCOUNTS)],
+            generated: 0,
+            generators,
+            config,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ChainConfig {
+        &self.config
+    }
+
+    /// The latest time the chain was given.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// When [`tick`](Self::tick) has work next: the next generated
+    /// transaction or block, or [`now_ms`](Self::now_ms) when events are
+    /// already queued (a propagated transaction's `included`).
+    pub fn poll_timeout(&self) -> u64 {
+        if !self.outbox.is_empty() {
+            return self.now_ms;
+        }
+        self.next_tx_ms
+            .map_or(self.next_block_ms, |t| t.min(self.next_block_ms))
+    }
+
+    /// Advances the chain to `now_ms` and returns the events of the step, in
+    /// the order to publish them: first those queued by
+    /// [`propagate`](Self::propagate), then each due generated transaction
+    /// and block in time order. A time earlier than the last one counts as
+    /// the last one.
+    ///
+    /// For each block (see `docs/demo-chain.md`): maybe `reverted` of the
+    /// old tip and `included` of its transactions (back in the mempool), then
+    /// the contract events, `executed` of each transaction, `statechange` of
+    /// older blocks reaching `confirmed` / `finalized`, `removed` of each
+    /// transaction, and last `accepted`.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<Event> {
+        let now = now_ms.max(self.now_ms);
+        self.now_ms = now;
+        let block_time = self.config.block_time_ms;
+        let mut blocks = 0;
+        let mut generated = 0;
+        loop {
+            let block_due = self.next_block_ms <= now;
+            let tx_due = self
+                .next_tx_ms
+                .filter(|&t| t <= now && (!block_due || t <= self.next_block_ms));
+            if let Some(at) = tx_due {
+                self.generate_tx(at);
+                generated += 1;
+                let interval = self.tx_interval_ms.unwrap_or(u64::MAX);
+                let from = if generated >= MAX_GENERATED_PER_TICK {
+                    now
+                } else {
+                    at
+                };
+                self.next_tx_ms = Some(from.saturating_add(interval));
+            } else if block_due {
+                let at = self.next_block_ms;
+                self.step_block(at);
+                blocks += 1;
+                let from = if blocks >= MAX_BLOCKS_PER_TICK {
+                    now
+                } else {
+                    at
+                };
+                self.next_block_ms = from.saturating_add(block_time);
+            } else {
+                break;
+            }
+        }
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Checks a transaction as [`propagate`](Self::propagate) would, without
+    /// adding it: decodes it, checks the chain id, gas price and gas limit,
+    /// and that the node does not have it already.
+    pub fn preverify(&self, bytes: &[u8]) -> Result<Transaction, TxError> {
+        let tx = Transaction::decode(bytes)?;
+        self.check(&tx, &tx.id())?;
+        Ok(tx)
+    }
+
+    /// [`preverify`](Self::preverify)s a transaction and adds it to the
+    /// mempool. Its `included` event is queued for the next
+    /// [`tick`](Self::tick); it is executed in a later block.
+    pub fn propagate(&mut self, bytes: &[u8]) -> Result<TxId, TxError> {
+        let tx = self.preverify(bytes)?;
+        self.admit(tx, self.now_ms)
+    }
+
+    /// The tip.
+    pub fn tip(&self) -> &Block {
+        self.history.tip()
+    }
+
+    /// The block at `height`, if it is in memory.
+    pub fn block(&self, height: u64) -> Option<&Block> {
+        self.history.block(height).map(|b| &**b)
+    }
+
+    /// The block with this hash, if it is in memory (reverted blocks are not).
+    pub fn block_by_hash(&self, hash: &BlockHash) -> Option<&Block> {
+        self.history.block_by_hash(hash).map(|b| &**b)
+    }
+
+    /// Blocks in memory, oldest first.
+    pub fn blocks(&self) -> impl DoubleEndedIterator<Item = &Block> + ExactSizeIterator {
+        self.history.blocks().map(|b| &**b)
+    }
+
+    /// Where a transaction is, if the chain knows it.
+    pub fn transaction(&self, id: &TxId) -> Option<TxStatus<'_>> {
+        if !self.mempool_ids.contains(id) && !self.history.tx_index.contains_key(id) {
+            return None;
+        }
+        transaction_status(&self.history, self.mempool.iter(), id)
+    }
+
+    /// The mempool, oldest first.
+    pub fn mempool(&self) -> impl ExactSizeIterator<Item = &PendingTx> {
+        self.mempool.iter().map(|p| &**p)
+    }
+
+    /// An account's balance in Lux ([`ChainConfig::initial_balance`] for an
+    /// account the chain has not seen).
+    pub fn balance(&self, account: &Account) -> u64 {
+        self.account(account).balance
+    }
+
+    /// How many transactions the account has had executed.
+    pub fn nonce(&self, account: &Account) -> u64 {
+        self.account(account).nonce
+    }
+
+    /// The account's stake, if it has one.
+    pub fn stake(&self, account: &Account) -> Option<Stake> {
+        self.state.stakes.get(account).copied()
+    }
+
+    /// Every stake, ordered by account: the genesis provisioners and anyone
+    /// who staked.
+    pub fn provisioners(&self) -> Vec<Provisioner> {
+        self.state
+            .stakes
+            .iter()
+            .filter(|(_, stake)| stake.amount > 0)
+            .map(|(account, stake)| Provisioner {
+                account: *account,
+                key: provisioner_key(account),
+                stake: *stake,
+            })
+            .collect()
+    }
+
+    /// Gas price statistics over the `max_txs` best-paying mempool
+    /// transactions (all when `None`); every value is 1 when there are none.
+    pub fn gas_price(&self, max_txs: Option<usize>) -> GasPrice {
+        let mut prices: Vec<u64> = self.mempool.iter().map(|p| p.tx.gas_price()).collect();
+        prices.sort_unstable_by(|a, b| b.cmp(a));
+        if let Some(max) = max_txs {
+            prices.truncate(max);
+        }
+        let (Some(&max), Some(&min)) = (prices.first(), prices.last()) else {
+            return GasPrice {
+                average: 1,
+                max: 1,
+                median: 1,
+                min: 1,
+            };
+        };
+        let n = prices.len();
+        let sum: u128 = prices.iter().map(|&p| u128::from(p)).sum();
+        let average = u64::try_from(sum / n as u128).unwrap_or(u64::MAX);
+        let median = if n % 2 == 1 {
+            prices[n / 2]
+        } else {
+            let pair = u128::from(prices[n / 2 - 1]) + u128::from(prices[n / 2]);
+            u64::try_from(pair / 2).unwrap_or(u64::MAX)
+        };
+        GasPrice {
+            average,
+            max,
+            median,
+            min,
+        }
+    }
+
+    /// Runs a contract query: `contract` is the entity of
+    /// `contracts:<id>/<function>` (64 hex characters), `args` the request
+    /// body. See `docs/demo-chain.md` for each function's layout.
+    pub fn query(
+        &self,
+        contract: &str,
+        function: &str,
+        args: &[u8],
+    ) -> Result<Vec<u8>, QueryError> {
+        let id =
+            Id::parse(contract).map_err(|_| QueryError::MalformedContract(contract.to_owned()))?;
+        if id == TRANSFER_CONTRACT {
+            match function {
+                "balance" => {
+                    let account = contracts::account_arg("balance", args)?;
+                    Ok(self.balance(&account).to_le_bytes().to_vec())
+                }
+                "account" => {
+                    let account = contracts::account_arg("account", args)?;
+                    let state = self.account(&account);
+                    let mut out = state.balance.to_le_bytes().to_vec();
+                    out.extend_from_slice(&state.nonce.to_le_bytes());
+                    Ok(out)
+                }
+                "chain_id" => {
+                    contracts::no_args("chain_id", args)?;
+                    Ok(vec![self.config.chain_id])
+                }
+                _ => Err(QueryError::UnknownFunction {
+                    contract: id,
+                    function: function.to_owned(),
+                    available: contracts::TRANSFER_FUNCTIONS,
+                }),
+            }
+        } else if id == STAKE_CONTRACT {
+            match function {
+                "get_stake" | "stake_info" => {
+                    let account = contracts::account_arg("get_stake", args)?;
+                    let stake = self.stake(&account).unwrap_or_default();
+                    let mut out = Vec::with_capacity(24);
+                    out.extend_from_slice(&stake.amount.to_le_bytes());
+                    out.extend_from_slice(&stake.reward.to_le_bytes());
+                    out.extend_from_slice(&stake.eligibility.to_le_bytes());
+                    Ok(out)
+                }
+                "total_stake" => {
+                    contracts::no_args("total_stake", args)?;
+                    let total = self
+                        .state
+                        .stakes
+                        .values()
+                        .fold(0u64, |sum, s| sum.saturating_add(s.amount));
+                    Ok(total.to_le_bytes().to_vec())
+                }
+                _ => Err(QueryError::UnknownFunction {
+                    contract: id,
+                    function: function.to_owned(),
+                    available: contracts::STAKE_FUNCTIONS,
+                }),
+            }
+        } else {
+            Err(QueryError::UnknownContract(id))
+        }
+    }
+
+    /// An owned, consistent view of the blocks and the mempool, to read
+    /// without holding the chain.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            history: Arc::clone(&self.history),
+            mempool: self.mempool.iter().cloned().collect(),
+        }
+    }
+
+    fn account(&self, account: &Account) -> AccountState {
+        self.state
+            .accounts
+            .get(account)
+            .copied()
+            .unwrap_or(AccountState {
+                balance: self.config.initial_balance,
+                nonce: 0,
+            })
+    }
+
+    fn check(&self, tx: &Transaction, id: &TxId) -> Result<(), TxError> {
+        if tx.chain_id() != self.config.chain_id {
+            return Err(TxError::WrongChain {
+                expected: self.config.chain_id,
+                got: tx.chain_id(),
+            });
+        }
+        if tx.gas_price() == 0 {
+            return Err(TxError::ZeroGasPrice);
+        }
+        if tx.gas_limit() == 0 || tx.gas_limit() > BLOCK_GAS_LIMIT {
+            return Err(TxError::GasLimit {
+                got: tx.gas_limit(),
+            });
+        }
+        if self.mempool_ids.contains(id) {
+            return Err(TxError::InMempool(*id));
+        }
+        if let Some(&height) = self.history.tx_index.get(id) {
+            return Err(TxError::InBlock { id: *id, height });
+        }
+        Ok(())
+    }
+
+    /// Adds a checked transaction to the mempool and queues its `included`.
+    fn admit(&mut self, tx: Transaction, now: u64) -> Result<TxId, TxError> {
+        let id = tx.id();
+        if self.mempool.len() >= self.config.max_mempool {
+            return Err(TxError::MempoolFull {
+                max: self.config.max_mempool,
+            });
+        }
+        self.outbox.push(events::included(&id, &tx));
+        self.mempool_ids.insert(id);
+        self.mempool.push_back(Arc::new(PendingTx {
+            id,
+            tx,
+            received_ms: now,
+        }));
+        Ok(id)
+    }
+
+    /// A generated transaction between demo accounts (1 in 10 a stake).
+    fn generate_tx(&mut self, at: u64) {
+        if self.mempool.len() >= self.config.max_mempool {
+            return;
+        }
+        let accounts = u64::from(DEMO_ACCOUNTS);
+        // below(n) < n <= DEMO_ACCOUNTS, so these fit a u8.
+        let sender = u8::try_from(self.rng.below(accounts)).unwrap_or(0);
+        let receiver = if self.rng.one_in(10) {
+            STAKE_CONTRACT
+        } else {
+            let mut other = u8::try_from(self.rng.below(accounts - 1)).unwrap_or(0);
+            if other >= sender {
+                other += 1;
+            }
+            demo_account(other)
+        };
+        let value = (1 + self.rng.below(100)) * (LUX_PER_DUSK / 10);
+        let gas_price = 1 + self.rng.below(10);
+        let memo = if self.rng.one_in(4) {
+            format!("rues demo #{}", self.generated).into_bytes()
+        } else {
+            Vec::new()
+        };
+        let slot = usize::from(sender);
+        let nonce = self.demo_nonces[slot];
+        self.demo_nonces[slot] += 1;
+        self.generated += 1;
+        let tx = Transaction::builder()
+            .chain_id(self.config.chain_id)
+            .sender(demo_account(sender))
+            .receiver(receiver)
+            .value(value)
+            .nonce(nonce)
+            .gas_limit(DEFAULT_GAS_LIMIT)
+            .gas_price(gas_price)
+            .memo(memo)
+            .build()
+            .expect("a generated memo is far below MAX_MEMO");
+        let id = tx.id();
+        // Nonces make generated ids unique; a clash with a client's identical
+        // transaction is skipped, as a real mempool would.
+        if self.check(&tx, &id).is_ok() {
+            let _ = self.admit(tx, at);
+        }
+    }
+
+    /// One block time: maybe revert the tip, then produce a block. A block
+    /// that replaced a reverted one is never reverted itself, so the chain
+    /// grows whatever the odds.
+    fn step_block(&mut self, at: u64) {
+        let revertible = self.undo.is_some()
+            && self.history.blocks.len() >= 2
+            && self.history.tip().header.iteration == 0;
+        if revertible && self.rng.one_in(self.config.revert_one_in) {
+            self.revert_tip();
+        }
+        self.produce_block(at);
+    }
+
+    /// Reverts the tip: restores the state before it, puts its transactions
+    /// back at the front of the mempool.
+    fn revert_tip(&mut self) {
+        let Some(undo) = self.undo.take() else {
+            return;
+        };
+        let history = Arc::make_mut(&mut self.history);
+        if history.blocks.len() < 2 {
+            self.undo = Some(undo);
+            return;
+        }
+        let Some(block) = history.blocks.pop_back() else {
+            return;
+        };
+        history.forget(&block);
+        self.state = undo;
+        self.next_iteration = block.header.iteration.saturating_add(1);
+        self.outbox
+            .push(events::reverted(&block.header.hash, block.header.height));
+        for executed in block.txs.iter().rev() {
+            self.mempool_ids.insert(executed.id);
+            self.mempool.push_front(Arc::new(PendingTx {
+                id: executed.id,
+                tx: executed.tx.clone(),
+                received_ms: self.now_ms,
+            }));
+        }
+        for executed in &block.txs {
+            self.outbox
+                .push(events::included(&executed.id, &executed.tx));
+        }
+    }
+
+    fn produce_block(&mut self, at: u64) {
+        let (height, prev_block_hash) = {
+            let tip = self.history.tip();
+            (tip.header.height + 1, tip.header.hash)
+        };
+        let iteration = std::mem::take(&mut self.next_iteration);
+        let undo = self.state.clone();
+        let slot = (height + u64::from(iteration)) % self.generators.len() as u64;
+        let generator = self.generators[usize::try_from(slot).unwrap_or(0)];
+
+        // Select: oldest first, within the block's transaction count and gas.
+        let mut selected = Vec::new();
+        let mut gas = 0u64;
+        while selected.len() < self.config.max_block_txs {
+            let Some(next) = self.mempool.front() else {
+                break;
+            };
+            if gas.saturating_add(next.tx.gas_limit()) > BLOCK_GAS_LIMIT {
+                break;
+            }
+            gas += next.tx.gas_limit();
+            if let Some(pending) = self.mempool.pop_front() {
+                self.mempool_ids.remove(&pending.id);
+                selected.push(pending);
+            }
+        }
+
+        // Execute.
+        let mut contract_events: Vec<(Id, &'static str, Vec<u8>, Id)> = Vec::new();
+        let mut txs = Vec::with_capacity(selected.len());
+        let mut fees = 0u64;
+        let mut gas_spent = 0u64;
+        for pending in selected {
+            let outcome = self.execute(&pending.tx, height);
+            if let Some((contract, topic, payload)) = outcome.event {
+                contract_events.push((contract, topic, payload, pending.id));
+            }
+            fees = fees.saturating_add(outcome.fee);
+            gas_spent = gas_spent.saturating_add(outcome.gas_spent);
+            txs.push(ExecutedTx {
+                id: pending.id,
+                tx: pending.tx.clone(),
+                gas_spent: outcome.gas_spent,
+                err: outcome.err,
+            });
+        }
+        let reward = BLOCK_REWARD.saturating_add(fees);
+        let stake = self.state.stakes.entry(generator).or_default();
+        stake.reward = stake.reward.saturating_add(reward);
+
+        // The state hash chains the previous one with what this block did.
+        let mut parts: Vec<Vec<u8>> = vec![
+            b"rues-demo state".to_vec(),
+            self.state.hash.as_bytes().to_vec(),
+            height.to_le_bytes().to_vec(),
+            generator.as_bytes().to_vec(),
+            reward.to_le_bytes().to_vec(),
+        ];
+        for tx in &txs {
+            parts.push(tx.id.as_bytes().to_vec());
+            parts.push(tx.gas_spent.to_le_bytes().to_vec());
+            parts.push(vec![u8::from(tx.err.is_none())]);
+        }
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        self.state.hash = Id::hash(&refs);
+
+        let ids: Vec<TxId> = txs.iter().map(|t| t.id).collect();
+        let mut header = Header {
+            version: 1,
+            height,
+            timestamp: at / 1000,
+            prev_block_hash,
+            seed: Id::hash(&[
+                b"rues-demo seed",
+                &self.config.seed.to_le_bytes(),
+                &height.to_le_bytes(),
+                &[iteration],
+            ]),
+            state_hash: self.state.hash,
+            generator,
+            generator_key: provisioner_key(&generator),
+            txroot: txroot(&ids),
+            gas_limit: BLOCK_GAS_LIMIT,
+            iteration,
+            hash: Id::ZERO,
+        };
+        header.hash = block_hash(&header);
+        let hash = header.hash;
+        let block = Block {
+            header,
+            txs,
+            finality: Finality::Accepted,
+            reward,
+            fees,
+            gas_spent,
+        };
+
+        // Events, in rusk's order: contract events, executed, statechange,
+        // removed, accepted.
+        for (contract, topic, payload, origin) in contract_events {
+            self.outbox
+                .push(events::contract(&contract, topic, payload, &origin));
+        }
+        self.outbox.push(events::contract(
+            &STAKE_CONTRACT,
+            topics::REWARD,
+            contracts::reward_event(&generator, reward, height),
+            &hash,
+        ));
+        for tx in &block.txs {
+            self.outbox.push(events::executed(height, tx));
+        }
+        let removed: Vec<Event> = block.txs.iter().map(|t| events::removed(&t.id)).collect();
+        let accepted = events::accepted(&block);
+        Arc::make_mut(&mut self.history).push(block);
+        self.undo = Some(undo);
+        self.update_finality(height);
+        self.outbox.extend(removed);
+        self.outbox.push(accepted);
+        self.prune();
+    }
+
+    /// Moves blocks deep enough under the tip to `confirmed` / `finalized`,
+    /// queueing a `statechange` for each move, oldest block first.
+    fn update_finality(&mut self, tip: u64) {
+        let confirmed_after = self.config.confirmed_after;
+        let finalized_after = self.config.finalized_after;
+        let history = Arc::make_mut(&mut self.history);
+        let mut changes = Vec::new();
+        for (index, block) in history.blocks.iter().enumerate().rev() {
+            if block.finality == Finality::Finalized {
+                break;
+            }
+            let depth = tip.saturating_sub(block.header.height);
+            let target = if depth >= finalized_after {
+                Finality::Finalized
+            } else if depth >= confirmed_after {
+                Finality::Confirmed
+            } else {
+                Finality::Accepted
+            };
+            if target > block.finality {
+                changes.push((index, target));
+            }
+        }
+        for (index, target) in changes.into_iter().rev() {
+            let Some(slot) = history.blocks.get_mut(index) else {
+                continue;
+            };
+            let block = Arc::make_mut(slot);
+            if block.finality < Finality::Confirmed {
+                self.outbox.push(events::statechange(
+                    &block.header.hash,
+                    Finality::Confirmed,
+                    tip,
+                ));
+            }
+            if target == Finality::Finalized {
+                self.outbox.push(events::statechange(
+                    &block.header.hash,
+                    Finality::Finalized,
+                    tip,
+                ));
+            }
+            block.finality = target;
+        }
+    }
+
+    /// Forgets the oldest finalized blocks beyond `history`.
+    fn prune(&mut self) {
+        let keep = self.config.history;
+        if self.history.blocks.len() <= keep {
+            return;
+        }
+        let history = Arc::make_mut(&mut self.history);
+        while history.blocks.len() > keep {
+            let finalized = history
+                .blocks
+                .front()
+                .is_some_and(|b| b.finality == Finality::Finalized);
+            if !finalized {
+                break;
+            }
+            if let Some(block) = history.blocks.pop_front() {
+                history.forget(&block);
+            }
+        }
+    }
+
+    /// Applies one transaction to the state.
+    fn execute(&mut self, tx: &Transaction, height: u64) -> Outcome {
+        let memo_gas = MEMO_BYTE_GAS.saturating_mul(tx.memo().len() as u64);
+        let required = if tx.is_stake() {
+            STAKE_GAS
+        } else {
+            TRANSFER_GAS
+        }
+        .saturating_add(memo_gas);
+        let mut sender = self.account(tx.sender());
+        sender.nonce = sender.nonce.saturating_add(1);
+        if tx.gas_limit() < required {
+            let fee = tx
+                .gas_limit()
+                .saturating_mul(tx.gas_price())
+                .min(sender.balance);
+            sender.balance -= fee;
+            self.state.accounts.insert(*tx.sender(), sender);
+            return Outcome {
+                gas_spent: tx.gas_limit(),
+                fee,
+                err: Some(format!(
+                    "out of gas: the transaction needs {required}, its limit is {}",
+                    tx.gas_limit()
+                )),
+                event: None,
+            };
+        }
+        let fee = required.saturating_mul(tx.gas_price());
+        let total = tx.value().saturating_add(fee);
+        if total > sender.balance {
+            let fee = fee.min(sender.balance);
+            sender.balance -= fee;
+            self.state.accounts.insert(*tx.sender(), sender);
+            return Outcome {
+                gas_spent: required,
+                fee,
+                err: Some(INSUFFICIENT_BALANCE.to_owned()),
+                event: None,
+            };
+        }
+        sender.balance -= total;
+        self.state.accounts.insert(*tx.sender(), sender);
+        let event = if tx.is_stake() {
+            let stake = self.state.stakes.entry(*tx.sender()).or_default();
+            if stake.amount == 0 {
+                stake.eligibility = height + STAKE_MATURITY;
+            }
+            stake.amount = stake.amount.saturating_add(tx.value());
+            let payload = contracts::stake_event(tx.sender(), tx.value(), stake.amount);
+            (STAKE_CONTRACT, topics::STAKE, payload)
+        } else {
+            let mut receiver = self.account(tx.receiver());
+            receiver.balance = receiver.balance.saturating_add(tx.value());
+            self.state.accounts.insert(*tx.receiver(), receiver);
+            let payload = contracts::moonlight_event(tx.sender(), tx.receiver(), tx.value());
+            (TRANSFER_CONTRACT, topics::MOONLIGHT, payload)
+        };
+        Outcome {
+            gas_spent: required,
+            fee,
+            err: None,
+            event: Some(event),
+        }
+    }
+}
+
+/// What executing one transaction did.
+struct Outcome {
+    gas_spent: u64,
+    fee: u64,
+    err: Option<String>,
+    event: Option<(Id, &'static str, Vec<u8>)>,
+}
+
+/// SHA-256 over the transaction ids, in order.
+fn txroot(ids: &[TxId]) -> Id {
+    let mut parts: Vec<&[u8]> = vec![b"rues-demo txroot"];
+    parts.extend(ids.iter().map(|id| id.as_bytes().as_slice()));
+    Id::hash(&parts)
+}
+
+/// SHA-256 over every header field but the hash itself.
+fn block_hash(h: &Header) -> BlockHash {
+    Id::hash(&[
+        b"rues-demo block",
+        &[h.version],
+        &h.height.to_le_bytes(),
+        &h.timestamp.to_le_bytes(),
+        h.prev_block_hash.as_bytes(),
+        h.seed.as_bytes(),
+        h.state_hash.as_bytes(),
+        h.generator.as_bytes(),
+        h.txroot.as_bytes(),
+        &h.gas_limit.to_le_bytes(),
+        &[h.iteration],
+    ])
+}

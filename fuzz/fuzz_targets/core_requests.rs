@@ -1,0 +1,219 @@
+//! Feeds arbitrary sequences of requests, frames, publishes, timeouts and
+//! closes into a `rues_core::Node`. Nothing may panic, every response must
+//! carry a status the protocol documents, and once every session is closed
+//! nothing may be left behind.
+
+#![no_main]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::fuzz_target;
+use rues_core::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use rues_core::rues_target::{Component, EventPath, Topic};
+use rues_core::{
+    AccessRules, CloseReason, ComponentSpec, Config, Decision, DispatchRequest, EntityRule, Event,
+    Limits, Node, Registry, Reply, SeededIds, SessionId,
+};
+
+#[derive(Debug, Arbitrary)]
+enum Op {
+    Open,
+    Request {
+        method: u8,
+        session: Option<u8>,
+        path: String,
+        headers: Vec<(String, Vec<u8>)>,
+        body: Vec<u8>,
+    },
+    Publish {
+        path: String,
+        payload: Vec<u8>,
+    },
+    Inbound {
+        session: u8,
+        len: u32,
+    },
+    Advance {
+        millis: u16,
+    },
+    Drain {
+        session: u8,
+    },
+    Close {
+        session: u8,
+    },
+}
+
+fn registry() -> Registry {
+    let name = |s: &str| Component::new(s).expect("valid");
+    let topic = |s: &str| Topic::new(s).expect("valid");
+    Registry::new()
+        .with(
+            ComponentSpec::new(name("blocks"))
+                .entity(EntityRule::Optional)
+                .topic(topic("accepted")),
+        )
+        .with(
+            ComponentSpec::new(name("contracts"))
+                .entity(EntityRule::Required)
+                .open_topics()
+                .fallback_handler(|r: DispatchRequest| async move {
+                    Ok(Reply::Binary(Bytes::copy_from_slice(r.body.as_bytes())))
+                }),
+        )
+        .with(
+            ComponentSpec::new(name("node"))
+                .entity(EntityRule::Forbidden)
+                .handler(topic("info"), |_r: DispatchRequest| async {
+                    Ok(Reply::Accepted)
+                }),
+        )
+}
+
+const DOCUMENTED: &[u16] = &[
+    200, 202, 204, 400, 403, 404, 405, 413, 422, 424, 429, 500, 503,
+];
+
+fn poll_ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
+fuzz_target!(|ops: Vec<Op>| {
+    let mut limits = Limits::default();
+    limits.max_sessions = 8;
+    limits.max_subscriptions = 4;
+    limits.max_body = 64;
+    limits.max_queue_bytes = 512;
+    let config = Config::new("1.6.0".parse().expect("valid"))
+        .with_limits(limits)
+        .with_access(
+            AccessRules::parse(["DENY POST /on/blocks/", "DENY GET /on/contracts:*/secret"])
+                .expect("valid"),
+        );
+    let mut node = Node::new(config, registry(), SeededIds::new(1));
+    let start = Instant::now();
+    let mut now = start;
+    let mut sessions: Vec<SessionId> = Vec::new();
+    let pick = |sessions: &[SessionId], i: u8| {
+        sessions
+            .get(usize::from(i) % sessions.len().max(1))
+            .copied()
+    };
+
+    for op in ops.into_iter().take(256) {
+        match op {
+            Op::Open => {
+                if let Ok(id) = node.handle_upgrade(now, &HeaderMap::new()) {
+                    sessions.push(id);
+                }
+            }
+            Op::Request {
+                method,
+                session,
+                path,
+                headers,
+                body,
+            } => {
+                let method = match method % 6 {
+                    0 => Method::GET,
+                    1 => Method::DELETE,
+                    2 => Method::POST,
+                    3 => Method::OPTIONS,
+                    4 => Method::PUT,
+                    _ => Method::HEAD,
+                };
+                let mut map = HeaderMap::new();
+                for (name, value) in headers.into_iter().take(8) {
+                    if let (Ok(name), Ok(value)) = (
+                        HeaderName::from_bytes(name.as_bytes()),
+                        HeaderValue::from_bytes(&value),
+                    ) {
+                        map.append(name, value);
+                    }
+                }
+                if let Some(id) = session.and_then(|i| pick(&sessions, i)) {
+                    map.insert(
+                        "rusk-session-id",
+                        HeaderValue::from_str(&id.to_string()).expect("hex"),
+                    );
+                }
+                let response = match node.handle_request(&method, &path, &map) {
+                    Decision::Respond(response) => response,
+                    Decision::ReadBody(ticket) => {
+                        if body.len() > ticket.max_body() {
+                            ticket.body_too_large()
+                        } else {
+                            match ticket.with_body(Bytes::from(body)) {
+                                Ok(call) => poll_ready(call.run()),
+                                Err(response) => response,
+                            }
+                        }
+                    }
+                };
+                assert!(
+                    DOCUMENTED.contains(&response.status().as_u16()),
+                    "undocumented status {}",
+                    response.status()
+                );
+                assert!(response.headers().contains_key("rusk-version"));
+                if response.status().is_client_error() || response.status().is_server_error() {
+                    let body: serde_json::Value =
+                        serde_json::from_slice(response.body()).expect("JSON error body");
+                    assert!(body["error"].is_string());
+                }
+            }
+            Op::Publish { path, payload } => {
+                if let Ok(path) = EventPath::parse(&path) {
+                    let _ = node.publish(&Event::new(
+                        path,
+                        "application/octet-stream",
+                        Bytes::from(payload),
+                    ));
+                }
+            }
+            Op::Inbound { session, len } => {
+                if let Some(id) = pick(&sessions, session) {
+                    let _ = node.handle_inbound(id, now, len as usize);
+                }
+            }
+            Op::Advance { millis } => {
+                now += Duration::from_millis(u64::from(millis) * 100);
+                node.handle_timeout(now);
+            }
+            Op::Drain { session } => {
+                if let Some(id) = pick(&sessions, session) {
+                    while node.poll_transmit(id).is_some() {}
+                }
+            }
+            Op::Close { session } => {
+                if let Some(id) = pick(&sessions, session) {
+                    node.handle_closed(id, CloseReason::ClientClosed);
+                    sessions.retain(|s| *s != id);
+                }
+            }
+        }
+        while node.poll_output().is_some() {}
+    }
+    for id in sessions {
+        node.handle_closed(id, CloseReason::Disconnected);
+    }
+    let stats = node.stats();
+    assert_eq!(
+        (
+            stats.sessions_open,
+            stats.subscriptions,
+            stats.bytes_queued,
+            stats.index_topics
+        ),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(node.poll_timeout(), None);
+});
