@@ -5,6 +5,7 @@ mod support;
 
 mod accept;
 mod delivery;
+mod hostile;
 mod requests;
 mod sessions;
 mod tls;

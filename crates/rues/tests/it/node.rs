@@ -31,9 +31,26 @@ impl Node {
     /// Starts `rues serve --listen 127.0.0.1:0` with fast blocks and `extra`
     /// arguments, and reads the address it prints.
     pub(crate) fn start(extra: &[&str]) -> Self {
-        let mut child = rues()
+        let mut command = rues();
+        command.args(["serve", "--listen", "127.0.0.1:0", "--block-time-ms", "200"]).args(extra);
+        Self::spawn(command)
+    }
+
+    /// As [`Node::start`], with the open-file limit lowered to `limit` (via
+    /// the shell's `ulimit -n`, so the test needs no libc binding).
+    pub(crate) fn start_with_fd_limit(limit: u32, extra: &[&str]) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_rues"))
             .args(["serve", "--listen", "127.0.0.1:0", "--block-time-ms", "200"])
-            .args(extra)
+            .args(extra);
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
