@@ -31,6 +31,9 @@ tasks:
                                 RUSTC_BOOTSTRAP=1 on stable); default 60 s per target
   fuzz --list                   list the fuzz targets
   bench [--smoke] [-- ARGS]     criterion benches (--smoke: run each bench once, as tests)
+  soak [--minutes N]            mixed load against a release build of `rues serve` for N
+                                minutes (default 10), sampling RSS and descriptors; fails on
+                                unbounded growth or leaks; samples in target/soak/soak.csv
   ci                            what .ci/run runs: lint, tidy, test, bench --smoke, fuzz smoke
 ";
 
@@ -61,6 +64,7 @@ fn run_task() -> Result<()> {
         "fuzz" => fuzz::run(rest),
         "bench" => bench(rest),
         "ci" => ci(),
+        "soak" => soak(rest),
         "help" | "--help" | "-h" => {
             eprint!("{HELP}");
             Ok(())
@@ -176,6 +180,26 @@ fn bench(args: &[String]) -> Result<()> {
     cmd.args(["bench", "--workspace", "--locked", "--"]);
     cmd.args(passthrough);
     run(&mut cmd)
+}
+
+fn soak(args: &[String]) -> Result<()> {
+    let mut minutes = "10".to_owned();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--minutes" => minutes = args.next().context("--minutes needs a value")?.clone(),
+            other => bail!("soak: unknown option `{other}`"),
+        }
+    }
+    run(cargo().args(["build", "--release", "--locked", "-p", "rues", "-p", "rues-soak"]))?;
+    run(Command::new("target/release/rues-soak").args([
+        "--rues",
+        "target/release/rues",
+        "--minutes",
+        &minutes,
+        "--out",
+        "target/soak",
+    ]))
 }
 
 fn ci() -> Result<()> {

@@ -6,6 +6,7 @@
 //! - `rues tx`: builds a demo-chain transaction to propagate by hand.
 
 mod config;
+mod explorer;
 mod serve;
 
 use std::net::SocketAddr;

@@ -21,7 +21,8 @@ pub(crate) async fn serve(config: NodeConfig) -> Result<()> {
         rues_demo::registry(chain.clone()),
         config.transport(),
     )
-    .await?;
+    .await?
+    .with_routes(crate::explorer::routes());
     let scheme = if server.is_tls() { "https" } else { "http" };
     let addr = server.local_addr();
     // The first line on stdout is the address, for people and for scripts.

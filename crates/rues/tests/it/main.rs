@@ -2,4 +2,6 @@
 
 mod node;
 
+mod browser;
+mod exhaustion;
 mod serve;

@@ -1,0 +1,590 @@
+// The RUES event explorer: a browser client of the Rusk Universal Event
+// System, using the browser's own WebSocket and fetch exactly as a wallet
+// does (PROTOCOL.md: sessions §2, requests §5, CORS §5.3, frames §6).
+// No dependencies, no build step. Everything that comes from the node is put
+// in the page with textContent, never parsed as HTML.
+"use strict";
+
+(() => {
+  /** The requirement on the node's version that Dusk's own clients send. */
+  const RUSK_VERSION = "1.0.0-rc.0";
+  /** Events kept in the list; older ones are dropped. */
+  const MAX_EVENTS = 200;
+  /** Errors kept in the error list. */
+  const MAX_ERRORS = 20;
+  /** Payload bytes shown per event or reply (the rest is summarized). */
+  const MAX_SHOWN_BYTES = 16 * 1024;
+
+  const CLOSE_CODES = {
+    1000: "normal closure",
+    1001: "the node is shutting down",
+    1005: "no close code",
+    1006: "connection lost without a close frame",
+    1009: "a message was too big",
+    1011: "internal error of the node",
+    4001: "keep-alive timeout",
+    4008: "slow consumer: the session's queue overflowed",
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+  const state = {
+    /** The current WebSocket, or null. */
+    ws: null,
+    /** Whether the current WebSocket opened. */
+    opened: false,
+    /** Whether the user asked to disconnect. */
+    closing: false,
+    /** The session id (the first Text frame), or null. */
+    sessionId: null,
+    /** The node the session is on: "http(s)://host:port". */
+    node: null,
+    /** Active subscriptions: path -> list item. */
+    subscriptions: new Map(),
+    /** Events received in this session list (also those dropped). */
+    eventCount: 0,
+  };
+
+  // ---- small helpers -------------------------------------------------
+
+  function element(tag, attributes = {}, text) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) {
+      if (name === "className") node.className = value;
+      else node.setAttribute(name, value);
+    }
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function clock() {
+    const now = new Date();
+    const pad = (n, w = 2) => String(n).padStart(w, "0");
+    return `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}.${pad(now.getMilliseconds(), 3)}`;
+  }
+
+  /** Hex of up to MAX_SHOWN_BYTES bytes, 32 bytes a line. */
+  function hex(bytes) {
+    const shown = bytes.subarray(0, MAX_SHOWN_BYTES);
+    const lines = [];
+    for (let i = 0; i < shown.length; i += 32) {
+      let line = "";
+      for (const b of shown.subarray(i, i + 32)) line += b.toString(16).padStart(2, "0");
+      lines.push(line);
+    }
+    if (bytes.length > shown.length) {
+      lines.push(`… ${bytes.length - shown.length} more bytes`);
+    }
+    return lines.join("\n");
+  }
+
+  /** Bytes from hex text: optional 0x, whitespace ignored. */
+  function fromHex(text) {
+    const digits = text.trim().replace(/^0x/i, "").replace(/\s+/g, "");
+    if (digits.length % 2 !== 0 || /[^0-9a-f]/i.test(digits)) {
+      throw new Error("the body is not hex (pairs of 0-9 a-f, optionally 0x first)");
+    }
+    const bytes = new Uint8Array(digits.length / 2);
+    for (let i = 0; i < bytes.length; i++) {
+      bytes[i] = parseInt(digits.slice(2 * i, 2 * i + 2), 16);
+    }
+    return bytes;
+  }
+
+  function plural(n, word) {
+    return `${n} ${word}${n === 1 ? "" : "s"}`;
+  }
+
+  /**
+   * How to show a body of the given content type: pretty JSON, text or hex.
+   * Returns { kind, text }.
+   */
+  function describe(bytes, contentType) {
+    if (bytes.length === 0) return { kind: "empty", text: "(empty)" };
+    const type = (contentType || "").split(";")[0].trim().toLowerCase();
+    if (type === "application/json" || type.endsWith("+json")) {
+      try {
+        return { kind: "json", text: JSON.stringify(JSON.parse(utf8.decode(bytes)), null, 2) };
+      } catch {
+        // Not JSON after all: shown as text or hex below.
+      }
+    }
+    if (type.startsWith("text/") || type === "application/json") {
+      try {
+        const text = utf8.decode(bytes);
+        return {
+          kind: "text",
+          text: text.length > MAX_SHOWN_BYTES
+            ? `${text.slice(0, MAX_SHOWN_BYTES)}\n… ${text.length - MAX_SHOWN_BYTES} more characters`
+            : text,
+        };
+      } catch {
+        // Not UTF-8: hex.
+      }
+    }
+    return { kind: "hex", text: hex(bytes) };
+  }
+
+  /** The node base "http(s)://host:port" from what the user typed. */
+  function nodeBase(text) {
+    let url;
+    try {
+      url = new URL(text.trim());
+    } catch {
+      throw new Error(`"${text}" is not a node URL (for example http://127.0.0.1:8080)`);
+    }
+    const secure = { "http:": false, "ws:": false, "https:": true, "wss:": true }[url.protocol];
+    if (secure === undefined) {
+      throw new Error(`${url.protocol} is not a node URL scheme: use http(s):// or ws(s)://`);
+    }
+    return `${secure ? "https" : "http"}://${url.host}`;
+  }
+
+  /** "/on/<target>/<topic>" from "blocks/accepted", "/on/blocks/accepted", ... */
+  function eventPath(text) {
+    let path = text.trim().replace(/^\/+/, "");
+    if (path.startsWith("on/")) path = path.slice(3);
+    path = path.replace(/\/+$/, "");
+    if (!path) throw new Error("name an event, for example blocks/accepted");
+    return `/on/${path}`;
+  }
+
+  // ---- errors and messages -------------------------------------------
+
+  function showError(message) {
+    const list = $("error-list");
+    const item = element("li", { className: "error" });
+    item.append(element("time", {}, clock()), " ", element("span", { className: "error-text" }, message));
+    list.prepend(item);
+    while (list.children.length > MAX_ERRORS) list.lastElementChild.remove();
+    $("errors").hidden = false;
+  }
+
+  function say(id, message, kind) {
+    const target = $(id);
+    target.textContent = message;
+    target.dataset.state = kind;
+  }
+
+  /** The node's reason from an error reply: `{"error": ...}`, or its text. */
+  function reason(reply) {
+    try {
+      const body = JSON.parse(utf8.decode(reply.bytes));
+      if (body && typeof body.error === "string") return body.error;
+    } catch {
+      // Not the JSON error shape.
+    }
+    try {
+      const text = utf8.decode(reply.bytes).trim();
+      if (text) return text;
+    } catch {
+      // Binary.
+    }
+    return reply.statusText || "no reason given";
+  }
+
+  // ---- HTTP requests -------------------------------------------------
+
+  /**
+   * A RUES request. Resolves to { status, statusText, ok, contentType,
+   * bytes }; rejects with a readable Error when there is no answer at all
+   * (node unreachable, or the browser refused it under CORS).
+   */
+  async function request(node, method, path, headers = {}, body = undefined) {
+    const url = node + path;
+    let response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: { "Rusk-Version": RUSK_VERSION, ...headers },
+        body,
+        mode: "cors",
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch (error) {
+      throw new Error(
+        `${method} ${url}: no answer. The node is unreachable, or it does not allow ` +
+        `this page's origin (${location.origin}) (CORS). The browser says: ${error.message || error}`);
+    }
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return {
+      status: response.status,
+      statusText: response.statusText,
+      ok: response.ok,
+      contentType: response.headers.get("content-type") || "",
+      bytes,
+    };
+  }
+
+  // ---- the session ---------------------------------------------------
+
+  function setConnection(kind, text) {
+    const target = $("connection-state");
+    target.dataset.state = kind;
+    target.textContent = text;
+    const active = state.ws !== null;
+    $("disconnect").disabled = !active;
+    document.body.dataset.connection = kind;
+  }
+
+  function setSessionId(id) {
+    state.sessionId = id;
+    $("session-id").textContent = id || "";
+  }
+
+  function connect() {
+    let node;
+    try {
+      node = nodeBase($("node-url").value);
+    } catch (error) {
+      showError(error.message);
+      return;
+    }
+    if (state.ws) {
+      closeSession();
+      clearSubscriptions();
+    }
+    const wsUrl = `${node.replace(/^http/, "ws")}/on`;
+    let ws;
+    try {
+      ws = new WebSocket(wsUrl);
+    } catch (error) {
+      showError(`Cannot open ${wsUrl}: ${error.message}`);
+      return;
+    }
+    ws.binaryType = "arraybuffer";
+    Object.assign(state, { ws, opened: false, closing: false, node });
+    setSessionId(null);
+    setConnection("connecting", `connecting to ${wsUrl}`);
+    rememberNode(node);
+
+    ws.addEventListener("open", () => {
+      if (state.ws !== ws) return;
+      state.opened = true;
+      setConnection("open", "open, waiting for the session id");
+    });
+    ws.addEventListener("message", (message) => {
+      if (state.ws !== ws) return;
+      if (typeof message.data === "string") {
+        if (state.sessionId === null) onSessionId(message.data);
+        // Later Text frames carry nothing (PROTOCOL.md §2): ignored.
+      } else {
+        onFrame(message.data);
+      }
+    });
+    ws.addEventListener("close", (event) => {
+      if (state.ws !== ws) return;
+      onClosed(event, wsUrl);
+    });
+    // "error" is always followed by "close", which says what happened.
+  }
+
+  function onSessionId(text) {
+    if (!/^[0-9a-f]{32}$/i.test(text)) {
+      showError(`The node's first message is not a session id (32 hex characters): ${JSON.stringify(text.slice(0, 80))}`);
+      closeSession();
+      return;
+    }
+    setSessionId(text.toLowerCase());
+    setConnection("connected", `connected to ${state.node}`);
+  }
+
+  function onClosed(event, wsUrl) {
+    const why = CLOSE_CODES[event.code] || "";
+    const detail = `code ${event.code}${why ? `: ${why}` : ""}${event.reason ? ` (${event.reason})` : ""}`;
+    if (!state.opened) {
+      showError(
+        `Could not open a session on ${wsUrl}: the node refused it or is unreachable. ` +
+        "A browser does not say which; a node answers 403 to origins it does not allow " +
+        `(this page's origin is ${location.origin}).`);
+      setConnection("error", "refused or unreachable");
+    } else if (state.closing) {
+      setConnection("disconnected", `disconnected (${detail})`);
+    } else {
+      showError(`The session closed: ${detail}.`);
+      setConnection("closed", `closed by the node (${detail})`);
+    }
+    state.ws = null;
+    $("disconnect").disabled = true;
+    setSessionId(null);
+    if (state.subscriptions.size > 0) {
+      say("subscribe-message", "The session ended, and its subscriptions with it.", "info");
+    }
+    clearSubscriptions();
+  }
+
+  function closeSession() {
+    const ws = state.ws;
+    if (!ws) return;
+    state.closing = true;
+    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) {
+      ws.close(1000, "explorer disconnect");
+    }
+  }
+
+  /** Keeps ?node= in the address bar when the node is not this page's origin. */
+  function rememberNode(node) {
+    if (!window.history || !/^https?:$/.test(location.protocol)) return;
+    const url = new URL(location.href);
+    if (node === location.origin) url.searchParams.delete("node");
+    else url.searchParams.set("node", node);
+    if (url.href !== location.href) history.replaceState(null, "", url.href);
+  }
+
+  // ---- subscriptions -------------------------------------------------
+
+  function clearSubscriptions() {
+    state.subscriptions.clear();
+    $("subscriptions").replaceChildren();
+    renderSubscriptionCount();
+  }
+
+  function renderSubscriptionCount() {
+    $("subscription-count").textContent = String(state.subscriptions.size);
+    $("no-subscriptions").hidden = state.subscriptions.size > 0;
+  }
+
+  function addSubscription(path) {
+    if (state.subscriptions.has(path)) return;
+    const item = element("li", { className: "subscription", "data-path": path });
+    const button = element("button", {
+      type: "button",
+      className: "secondary small",
+      "aria-label": `Unsubscribe from ${path}`,
+    }, "Unsubscribe");
+    button.addEventListener("click", () => changeSubscription(path, false));
+    item.append(element("code", { className: "path" }, path), button);
+    $("subscriptions").append(item);
+    state.subscriptions.set(path, item);
+    renderSubscriptionCount();
+  }
+
+  function removeSubscription(path) {
+    const item = state.subscriptions.get(path);
+    if (item) item.remove();
+    state.subscriptions.delete(path);
+    renderSubscriptionCount();
+  }
+
+  async function changeSubscription(path, subscribe) {
+    const verb = subscribe ? "Subscribe" : "Unsubscribe";
+    if (!state.sessionId) {
+      const message = `${verb}: connect first, subscriptions belong to a session.`;
+      say("subscribe-message", message, "error");
+      showError(message);
+      return;
+    }
+    say("subscribe-message", `${verb === "Subscribe" ? "Subscribing to" : "Unsubscribing from"} ${path} …`, "pending");
+    try {
+      const reply = await request(state.node, subscribe ? "GET" : "DELETE", path, {
+        "Rusk-Session-Id": state.sessionId,
+      });
+      if (reply.ok) {
+        if (subscribe) addSubscription(path);
+        else removeSubscription(path);
+        say("subscribe-message", `${subscribe ? "Subscribed to" : "Unsubscribed from"} ${path} (${reply.status}).`, "ok");
+      } else {
+        const message = `${verb} ${path}: ${reply.status} ${reason(reply)}`;
+        if (!subscribe && reply.status === 404) removeSubscription(path);
+        say("subscribe-message", message, "error");
+        showError(message);
+      }
+    } catch (error) {
+      say("subscribe-message", error.message, "error");
+      showError(error.message);
+    }
+  }
+
+  // ---- events --------------------------------------------------------
+
+  function header(headers, name) {
+    for (const [key, value] of Object.entries(headers)) {
+      if (key.toLowerCase() === name) return value;
+    }
+    return undefined;
+  }
+
+  /** Decodes an event frame (PROTOCOL.md §6); throws on malformed input. */
+  function decodeFrame(buffer) {
+    if (buffer.byteLength < 4) {
+      throw new Error(`a frame of ${buffer.byteLength} bytes has no header length`);
+    }
+    const length = new DataView(buffer).getUint32(0, true);
+    if (length > buffer.byteLength - 4) {
+      throw new Error(`header length ${length} exceeds the frame (${buffer.byteLength} bytes)`);
+    }
+    let headers;
+    try {
+      headers = JSON.parse(utf8.decode(new Uint8Array(buffer, 4, length)));
+    } catch (error) {
+      throw new Error(`the headers are not UTF-8 JSON: ${error.message}`);
+    }
+    if (headers === null || typeof headers !== "object" || Array.isArray(headers)) {
+      throw new Error("the headers are not a JSON object");
+    }
+    for (const [key, value] of Object.entries(headers)) {
+      if (typeof value !== "string") throw new Error(`header ${key} is not a string`);
+    }
+    const payload = new Uint8Array(buffer, 4 + length);
+    const declared = header(headers, "content-length");
+    if (declared !== undefined && Number(declared) !== payload.length) {
+      throw new Error(`Content-Length ${declared} but the payload has ${payload.length} bytes`);
+    }
+    return { headers, payload };
+  }
+
+  function onFrame(buffer) {
+    state.eventCount += 1;
+    $("event-count").textContent = String(state.eventCount);
+    $("no-events").hidden = true;
+    let item;
+    try {
+      item = renderEvent(decodeFrame(buffer));
+    } catch (error) {
+      const message = `A malformed event frame (${buffer.byteLength} bytes): ${error.message}`;
+      showError(message);
+      item = element("li", { className: "event malformed", "data-kind": "malformed" });
+      item.append(
+        element("div", { className: "event-head" }, `${clock()} malformed frame`),
+        element("p", { className: "event-error" }, message),
+        element("pre", { className: "payload", "data-kind": "hex", tabindex: "0" }, hex(new Uint8Array(buffer))));
+    }
+    const list = $("events");
+    list.prepend(item);
+    while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
+  }
+
+  function renderEvent({ headers, payload }) {
+    const location = header(headers, "content-location") || "(no Content-Location)";
+    const contentType = header(headers, "content-type") || "";
+    const shown = describe(payload, contentType);
+    const item = element("li", {
+      className: "event",
+      "data-location": location,
+      "data-content-type": contentType,
+      "data-kind": shown.kind,
+    });
+    const head = element("div", { className: "event-head" });
+    head.append(element("time", {}, clock()), " ", element("code", { className: "location" }, location));
+    const meta = element("div", { className: "event-meta" });
+    meta.append(
+      element("span", { className: "content-type" }, contentType || "no Content-Type"),
+      " · ",
+      element("span", { className: "content-length" }, plural(payload.length, "byte")));
+    for (const [key, value] of Object.entries(headers)) {
+      if (["content-location", "content-type", "content-length"].includes(key.toLowerCase())) continue;
+      meta.append(" · ", element("span", { className: "extra-header" }, `${key}: ${value}`));
+    }
+    item.append(head, meta,
+      element("pre", { className: "payload", "data-kind": shown.kind, tabindex: "0" }, shown.text));
+    return item;
+  }
+
+  // ---- dispatch ------------------------------------------------------
+
+  async function dispatch() {
+    const output = $("dispatch-output");
+    // A counter of dispatches, so a reader can tell this reply from the last.
+    output.dataset.seq = String(Number(output.dataset.seq || 0) + 1);
+    const show = (status, kind, contentType, text) => {
+      output.dataset.state = kind;
+      $("dispatch-status").textContent = status;
+      $("dispatch-content-type-out").textContent = contentType;
+      $("dispatch-result").textContent = text;
+    };
+    let node;
+    let path;
+    let body;
+    const headers = {};
+    try {
+      node = state.node && state.ws ? state.node : nodeBase($("node-url").value);
+      path = eventPath($("dispatch-path").value);
+      const contentType = $("dispatch-content-type").value;
+      const text = $("dispatch-body").value;
+      body = contentType === "application/octet-stream" ? fromHex(text) : text;
+      headers["Content-Type"] = contentType;
+      if ($("dispatch-raw").checked) headers.Accept = "application/octet-stream";
+      if ($("dispatch-with-session").checked) {
+        if (!state.sessionId) throw new Error("no session to send: connect first, or uncheck the session id");
+        headers["Rusk-Session-Id"] = state.sessionId;
+      }
+    } catch (error) {
+      show("not sent", "error", "", error.message);
+      showError(`Dispatch: ${error.message}`);
+      return;
+    }
+    show("sending …", "pending", "", `POST ${node}${path}`);
+    $("dispatch").disabled = true;
+    try {
+      const reply = await request(node, "POST", path, headers, body);
+      const shown = describe(reply.bytes, reply.contentType);
+      const status = `${reply.status} ${reply.statusText}`.trim();
+      if (reply.ok) {
+        const text = reply.status === 202 && reply.bytes.length === 0
+          ? "(accepted, nothing to return)" : shown.text;
+        show(status, "ok", reply.contentType, text);
+      } else {
+        show(status, "error", reply.contentType, shown.text);
+        showError(`Dispatch ${path}: ${reply.status} ${reason(reply)}`);
+      }
+      $("dispatch-result").dataset.kind = shown.kind;
+    } catch (error) {
+      show("no answer", "error", "", error.message);
+      showError(error.message);
+    } finally {
+      $("dispatch").disabled = false;
+    }
+  }
+
+  // ---- wiring --------------------------------------------------------
+
+  function start() {
+    $("rusk-version").textContent = RUSK_VERSION;
+    $("event-limit").textContent = String(MAX_EVENTS);
+    const fromQuery = new URLSearchParams(location.search).get("node");
+    $("node-url").value = fromQuery
+      || (/^https?:$/.test(location.protocol) ? location.origin : "http://127.0.0.1:8080");
+
+    $("connect-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      connect();
+    });
+    $("disconnect").addEventListener("click", closeSession);
+    $("subscribe-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      try {
+        changeSubscription(eventPath($("subscribe-target").value), true);
+      } catch (error) {
+        say("subscribe-message", error.message, "error");
+      }
+    });
+    $("unsubscribe").addEventListener("click", () => {
+      try {
+        changeSubscription(eventPath($("subscribe-target").value), false);
+      } catch (error) {
+        say("subscribe-message", error.message, "error");
+      }
+    });
+    $("dispatch-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      dispatch();
+    });
+    $("clear-events").addEventListener("click", () => {
+      state.eventCount = 0;
+      $("event-count").textContent = "0";
+      $("events").replaceChildren();
+      $("no-events").hidden = false;
+    });
+    $("clear-errors").addEventListener("click", () => {
+      $("error-list").replaceChildren();
+      $("errors").hidden = true;
+    });
+    renderSubscriptionCount();
+    setConnection("disconnected", "disconnected");
+    document.body.dataset.ready = "true";
+  }
+
+  start();
+})();

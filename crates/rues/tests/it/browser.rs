@@ -1,0 +1,632 @@
+//! The browser event explorer (`rues serve` at `/`) in a real headless
+//! Chromium, driven over WebDriver (chromedriver) with fantoccini: the page
+//! uses the browser's own WebSocket and `fetch`, as a wallet does, served by
+//! the node itself or from another origin (CORS preflights).
+//!
+//! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium
+//! chromium-driver`; `CHROMIUM` and `CHROMEDRIVER` name other binaries). A
+//! missing browser fails the tests; it never skips them. Each test saves a
+//! screenshot of its final page to `target/browser-artifacts/<test>.png`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper::{Method, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+use crate::node::{Node, PATIENCE};
+
+/// Chromium's flags: headless, and quiet on a machine with no network
+/// (without the background-networking flags its connection attempts are
+/// refused and logged).
+const CHROMIUM_ARGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,1800",
+];
+
+/// Starting Chromium can take a while on a loaded machine.
+const BROWSER_START: Duration = Duration::from_secs(60);
+
+/// How often the DOM is polled.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The demo chain's transfer contract, whose `moonlight` events are binary.
+const TRANSFER_CONTRACT: &str = "0100000000000000000000000000000000000000000000000000000000000000";
+
+/// Where screenshots go: `target/browser-artifacts`.
+fn artifacts() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is inside the target directory")
+        .join("browser-artifacts")
+}
+
+/// `env`, or the first of `names` on `PATH`; a clear failure otherwise.
+fn program(env: &str, names: &[&str], package: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env) {
+        return path.into();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "the browser tests need {} on PATH, and it is missing: install it \
+                 (Debian: `apt-get install chromium chromium-driver`, package {package}), \
+                 or set {env} to its path",
+                names[0]
+            )
+        })
+}
+
+/// chromedriver and the Chromium it runs, with a fresh profile. Dropping it
+/// ends the WebDriver session (which quits Chromium), kills chromedriver and
+/// removes the profile.
+struct Browser {
+    client: Client,
+    name: &'static str,
+    driver: Child,
+    driver_port: u16,
+    /// The WebDriver session still to end on drop.
+    session: Option<String>,
+    profile: PathBuf,
+}
+
+impl Browser {
+    /// Starts chromedriver on a free port and a headless Chromium session;
+    /// `name` names the test (its screenshot and profile).
+    async fn start(name: &'static str) -> Self {
+        let chromium = program("CHROMIUM", &["chromium", "chromium-browser"], "chromium");
+        let chromedriver = program("CHROMEDRIVER", &["chromedriver"], "chromium-driver");
+        let profile =
+            std::env::temp_dir().join(format!("rues-browser-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&profile);
+        std::fs::create_dir_all(&profile).expect("a profile directory");
+
+        // --port=0: chromedriver picks a free port and says which.
+        let mut driver = Command::new(&chromedriver)
+            .arg("--port=0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", chromedriver.display()));
+        let (port_tx, port_rx) = mpsc::channel();
+        let output = Arc::new(Mutex::new(String::new()));
+        // Both pipes are read to the end, so chromedriver never blocks on a
+        // full one; what it says is kept for the failure message.
+        let stderr = driver.stderr.take().expect("piped stderr");
+        let stderr_output = Arc::clone(&output);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut output = stderr_output.lock().expect("not poisoned");
+                output.push_str(&line);
+                output.push('\n');
+            }
+        });
+        let stdout = driver.stdout.take().expect("piped stdout");
+        let stdout_output = Arc::clone(&output);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(port) = line
+                    .split("started successfully on port ")
+                    .nth(1)
+                    .and_then(|rest| rest.trim_end_matches('.').trim().parse::<u16>().ok())
+                {
+                    let _ = port_tx.send(port);
+                }
+                let mut output = stdout_output.lock().expect("not poisoned");
+                output.push_str(&line);
+                output.push('\n');
+            }
+        });
+        let driver_port = match port_rx.recv_timeout(PATIENCE) {
+            Ok(port) => port,
+            Err(error) => {
+                let _ = driver.kill();
+                let status = driver.wait();
+                let _ = std::fs::remove_dir_all(&profile);
+                let said = output.lock().expect("not poisoned").clone();
+                panic!(
+                    "{name}: {} did not say its port ({error}; exit: {status:?}); it said:\n{said}",
+                    chromedriver.display()
+                );
+            }
+        };
+
+        let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| (*a).to_owned()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": args},
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("an object")
+        };
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities);
+        let webdriver = format!("http://127.0.0.1:{driver_port}");
+        let connect = builder.connect(&webdriver);
+        let client = match tokio::time::timeout(BROWSER_START, connect).await {
+            Ok(Ok(client)) => client,
+            outcome => {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                let _ = std::fs::remove_dir_all(&profile);
+                match outcome {
+                    Ok(Err(error)) => panic!(
+                        "{name}: chromedriver could not start {}: {error}",
+                        chromium.display()
+                    ),
+                    _ => panic!("{name}: Chromium did not start within {BROWSER_START:?}"),
+                }
+            }
+        };
+        let session = client.session_id().await.ok().flatten();
+        Self {
+            client,
+            name,
+            driver,
+            driver_port,
+            session,
+            profile,
+        }
+    }
+
+    async fn open(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot open {url}: {e}", self.name));
+        self.wait_js(
+            "the page's script to run",
+            "return document.body.dataset.ready === 'true';",
+        )
+        .await;
+    }
+
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no {css}: {e}", self.name))
+    }
+
+    /// Replaces the text of an input like a user: clears it, types.
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self.find(css).await;
+        field.clear().await.expect("cleared");
+        field.send_keys(text).await.expect("typed");
+    }
+
+    async fn click(&self, css: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot click {css}: {e}", self.name));
+    }
+
+    async fn value(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .expect("a value")
+            .unwrap_or_default()
+    }
+
+    /// Polls `script` (a function body) until it returns something other
+    /// than null or false, within [`PATIENCE`]; returns that value. On
+    /// timeout, saves the screenshot and fails with what the page shows.
+    async fn wait_js(&self, what: &str, script: &str) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        let mut last_error = None;
+        loop {
+            match self.client.execute(script, Vec::new()).await {
+                Ok(Value::Null | Value::Bool(false)) => {}
+                Ok(value) => return value,
+                Err(error) => last_error = Some(error.to_string()),
+            }
+            if Instant::now() >= deadline {
+                let state = self
+                    .client
+                    .execute(
+                        "return 'connection: ' + document.getElementById('connection-state').textContent \
+                         + ' | errors: ' + document.getElementById('error-list').innerText \
+                         + ' | events: ' + document.querySelectorAll('#events .event').length \
+                         + ' | subscribe: ' + document.getElementById('subscribe-message').textContent \
+                         + ' | dispatch: ' + document.getElementById('dispatch-status').textContent;",
+                        Vec::new(),
+                    )
+                    .await
+                    .map(|v| v.as_str().unwrap_or_default().to_owned())
+                    .unwrap_or_else(|e| format!("(unreadable: {e})"));
+                let shot = self.screenshot().await;
+                panic!(
+                    "{}: {what}: not seen within {PATIENCE:?} (last script error: {last_error:?}); \
+                     the page shows: {state}; screenshot: {}",
+                    self.name,
+                    shot.display()
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Saves the page as `target/browser-artifacts/<test>.png`.
+    async fn screenshot(&self) -> PathBuf {
+        let dir = artifacts();
+        std::fs::create_dir_all(&dir).expect("the artifacts directory");
+        let path = dir.join(format!("{}.png", self.name));
+        match self.client.screenshot().await {
+            Ok(png) => std::fs::write(&path, png).expect("screenshot written"),
+            Err(error) => eprintln!("{}: no screenshot: {error}", self.name),
+        }
+        path
+    }
+
+    /// The test passed: keeps the final page as the artifact, quits Chromium.
+    async fn finish(mut self) {
+        self.screenshot().await;
+        let client = self.client.clone();
+        if client.close().await.is_ok() {
+            self.session = None;
+        }
+    }
+
+    // The explorer's own controls.
+
+    async fn connect(&self) -> String {
+        self.click("#connect").await;
+        let id = self
+            .wait_js(
+                "a session id",
+                "const id = document.getElementById('session-id').textContent; \
+                 return document.getElementById('connection-state').dataset.state === 'connected' \
+                   && /^[0-9a-f]{32}$/.test(id) ? id : null;",
+            )
+            .await;
+        id.as_str().expect("a string").to_owned()
+    }
+
+    async fn subscribe(&self, target: &str, path: &str) {
+        self.fill("#subscribe-target", target).await;
+        self.click("#subscribe").await;
+        self.wait_js(
+            &format!("the subscription {path} listed"),
+            &format!(
+                "return document.querySelector('#subscriptions .subscription[data-path=\"{path}\"]') !== null;"
+            ),
+        )
+        .await;
+    }
+
+    /// At least `count` events whose location starts with `prefix`, as
+    /// `{location, type, kind, payload}` objects.
+    async fn events(&self, prefix: &str, count: usize) -> Vec<Value> {
+        let found = self
+            .wait_js(
+                &format!("{count} events at {prefix}…"),
+                &format!(
+                    "const events = [...document.querySelectorAll('#events .event')] \
+                       .filter(e => (e.dataset.location || '').startsWith({prefix:?})) \
+                       .map(e => ({{location: e.dataset.location, type: e.dataset.contentType, \
+                                   kind: e.dataset.kind, \
+                                   payload: e.querySelector('.payload').textContent}})); \
+                     return events.length >= {count} ? events : null;"
+                ),
+            )
+            .await;
+        found.as_array().expect("an array").clone()
+    }
+
+    /// Dispatches from the form; returns (status line, result text) once the
+    /// reply is shown (or the error, `state` being "ok" or "error").
+    async fn dispatch(&self, path: &str, state: &str) -> (String, String) {
+        let seq = self
+            .find("#dispatch-output")
+            .await
+            .attr("data-seq")
+            .await
+            .expect("an attribute")
+            .unwrap_or_default();
+        self.fill("#dispatch-path", path).await;
+        self.click("#dispatch").await;
+        let shown = self
+            .wait_js(
+                &format!("the {state} reply to {path}"),
+                &format!(
+                    "const out = document.getElementById('dispatch-output'); \
+                     const result = document.getElementById('dispatch-result'); \
+                     return out.dataset.seq !== {seq:?} \
+                       && out.dataset.state === {state:?} && result.textContent.length > 0 \
+                       && document.getElementById('dispatch').disabled === false \
+                       ? [document.getElementById('dispatch-status').textContent, result.textContent] \
+                       : null;"
+                ),
+            )
+            .await;
+        let text = |i: usize| shown[i].as_str().expect("text").to_owned();
+        (text(0), text(1))
+    }
+
+    /// The text of every error the page lists, once it lists one containing
+    /// `needle`.
+    async fn error_containing(&self, needle: &str) -> String {
+        let text = self
+            .wait_js(
+                &format!("an error mentioning {needle:?}"),
+                &format!(
+                    "const errors = document.getElementById('errors'); \
+                     const text = document.getElementById('error-list').innerText; \
+                     return !errors.hidden && text.includes({needle:?}) ? text : null;"
+                ),
+            )
+            .await;
+        text.as_str().expect("text").to_owned()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            end_session(self.driver_port, &session);
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// `DELETE /session/<id>`, blocking and bounded: chromedriver quits the
+/// browser, also when the test panicked and its runtime is gone.
+fn end_session(port: u16, session: &str) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(PATIENCE));
+    let _ = stream.set_write_timeout(Some(PATIENCE));
+    let request = format!(
+        "DELETE /session/{session} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return;
+    }
+    // chromedriver answers once the browser is gone; the status line is
+    // enough (it may keep the connection open, so do not read to the end).
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 512];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Checks a decoded block event: its location names the block hash, its
+/// payload is the block as JSON.
+fn assert_block_event(event: &Value) {
+    let location = event["location"].as_str().expect("a location");
+    let hash = location
+        .strip_prefix("/on/blocks:")
+        .and_then(|rest| rest.strip_suffix("/accepted"))
+        .unwrap_or_else(|| panic!("not a block location: {location}"));
+    assert!(
+        hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{location}"
+    );
+    assert_eq!(event["type"], "application/json", "{event}");
+    assert_eq!(event["kind"], "json", "{event}");
+    let payload = event["payload"].as_str().expect("a payload");
+    let block: Value = serde_json::from_str(payload).expect("the payload shown as JSON");
+    assert_eq!(block["header"]["hash"], hash, "{block}");
+    assert!(
+        payload.contains("\n  "),
+        "JSON is pretty-printed: {payload}"
+    );
+}
+
+#[tokio::test]
+async fn explorer_assets_are_served_with_their_types() {
+    let node = Node::start(&[]);
+    for (path, content_type, needle) in [
+        (
+            "/",
+            "text/html; charset=utf-8",
+            "<title>RUES event explorer</title>",
+        ),
+        (
+            "/index.html",
+            "text/html; charset=utf-8",
+            "<title>RUES event explorer</title>",
+        ),
+        (
+            "/app.js",
+            "text/javascript; charset=utf-8",
+            "binaryType = \"arraybuffer\"",
+        ),
+        ("/style.css", "text/css; charset=utf-8", ".events"),
+    ] {
+        let answer = node.http(Method::GET, path, &[], b"").await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert_eq!(answer.header("content-type"), Some(content_type), "{path}");
+        assert_eq!(answer.header("cache-control"), Some("no-cache"), "{path}");
+        assert_eq!(
+            answer.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        let body = String::from_utf8_lossy(&answer.body);
+        assert!(body.contains(needle), "{path} lacks {needle:?}");
+    }
+    let head = node.http(Method::HEAD, "/", &[], b"").await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.body.is_empty());
+    // Everything else is still RUES's JSON 404.
+    let missing = node.http(Method::GET, "/missing.js", &[], b"").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.json()["error"].is_string());
+}
+
+#[tokio::test]
+async fn explorer_served_by_the_node_streams_events_and_dispatches() {
+    let node = Node::start(&["--set", "chain.block_time_ms=300"]);
+    let browser = Browser::start("explorer_served_by_the_node").await;
+    let origin = format!("http://{}", node.addr);
+    browser.open(&format!("{origin}/")).await;
+    assert_eq!(
+        browser.value("#node-url").await,
+        origin,
+        "the page's own origin by default"
+    );
+
+    browser.connect().await;
+
+    // Live blocks, decoded from binary frames.
+    browser
+        .subscribe("blocks/accepted", "/on/blocks/accepted")
+        .await;
+    let blocks = browser.events("/on/blocks:", 2).await;
+    for block in &blocks {
+        assert_block_event(block);
+    }
+    assert_ne!(blocks[0]["location"], blocks[1]["location"]);
+
+    // Binary payloads are shown as hex: moonlight events are 72 bytes.
+    let moonlight = format!("/on/contracts:{TRANSFER_CONTRACT}/moonlight");
+    browser.subscribe(&moonlight, &moonlight).await;
+    let transfers = browser.events(&moonlight, 1).await;
+    let transfer = &transfers[0];
+    assert_eq!(transfer["type"], "application/octet-stream", "{transfer}");
+    assert_eq!(transfer["kind"], "hex", "{transfer}");
+    let digits: String = transfer["payload"]
+        .as_str()
+        .expect("a payload")
+        .split_whitespace()
+        .collect();
+    assert_eq!(digits.len(), 144, "72 bytes as hex: {digits}");
+    assert!(digits.bytes().all(|b| b.is_ascii_hexdigit()), "{digits}");
+
+    // A typo is refused by the node, and its reason is shown.
+    browser.fill("#subscribe-target", "blocks/acepted").await;
+    browser.click("#subscribe").await;
+    let errors = browser.error_containing("/on/blocks/acepted: 404").await;
+    assert!(errors.contains("acepted"), "{errors}");
+
+    // Unsubscribe from the list: blocks stop, transfers go on.
+    browser
+        .click("#subscriptions .subscription[data-path=\"/on/blocks/accepted\"] button")
+        .await;
+    browser
+        .wait_js(
+            "the blocks subscription gone",
+            "return document.querySelector('#subscriptions [data-path=\"/on/blocks/accepted\"]') === null \
+               && document.getElementById('subscription-count').textContent === '1';",
+        )
+        .await;
+
+    // Dispatch: JSON replies pretty, binary replies as hex, errors shown.
+    let (status, info) = browser.dispatch("node/info", "ok").await;
+    assert!(status.starts_with("200"), "{status}");
+    let info: Value = serde_json::from_str(&info).expect("node/info shown as JSON");
+    assert!(info["version"].is_string(), "{info}");
+    let (status, crs) = browser.dispatch("node/crs", "ok").await;
+    assert!(status.starts_with("200"), "{status}");
+    let digits: String = crs.split_whitespace().collect();
+    assert_eq!(digits.len(), 8192, "4096 bytes as hex");
+    let (status, result) = browser.dispatch("node/nothing", "error").await;
+    assert!(status.starts_with("404"), "{status}: {result}");
+    browser
+        .error_containing("Dispatch /on/node/nothing: 404")
+        .await;
+
+    // The final page shows fresh JSON events at the top.
+    browser.dispatch("node/info", "ok").await;
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn explorer_from_another_origin_passes_cors() {
+    let node = Node::start(&["--set", "chain.block_time_ms=300"]);
+    // Another node serves the same page: another origin (another port).
+    let page = Node::start(&[]);
+    let browser = Browser::start("explorer_from_another_origin").await;
+    let target = format!("http://{}", node.addr);
+    browser
+        .open(&format!("http://{}/?node={target}", page.addr))
+        .await;
+    assert_eq!(browser.value("#node-url").await, target, "?node= is used");
+
+    browser.connect().await;
+    // Subscribing sends Rusk-Session-Id and Rusk-Version: a preflight first.
+    browser
+        .subscribe("/on/blocks/accepted", "/on/blocks/accepted")
+        .await;
+    for block in browser.events("/on/blocks:", 2).await {
+        assert_block_event(&block);
+    }
+    // With the session id too.
+    browser.click("#dispatch-with-session").await;
+    let (status, info) = browser.dispatch("node/info", "ok").await;
+    assert!(status.starts_with("200"), "{status}");
+    let info: Value = serde_json::from_str(&info).expect("node/info shown as JSON");
+    assert!(info["version"].is_string(), "{info}");
+    let shown_errors = browser
+        .wait_js(
+            "the error list",
+            "return document.getElementById('error-list').innerText || 'none';",
+        )
+        .await;
+    assert_eq!(shown_errors, "none", "no errors cross-origin");
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn explorer_shows_a_node_refusing_its_origin() {
+    let node = Node::start(&["--allowed-origin", "http://example.invalid"]);
+    let page = Node::start(&[]);
+    let origin = format!("http://{}", page.addr);
+    // The refusal is the origin's, not the node being unreachable.
+    let refused = node
+        .http(Method::POST, "/on/node/info", &[("origin", &origin)], b"")
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let browser = Browser::start("explorer_refused_origin").await;
+    browser
+        .open(&format!("{origin}/?node=http://{}", node.addr))
+        .await;
+    browser.click("#connect").await;
+    browser
+        .wait_js(
+            "the connection refused",
+            "return document.getElementById('connection-state').dataset.state === 'error';",
+        )
+        .await;
+    browser.error_containing("Could not open a session").await;
+    let (status, result) = browser.dispatch("node/info", "error").await;
+    assert_eq!(status, "no answer", "{result}");
+    assert!(result.contains("CORS"), "{result}");
+    browser
+        .error_containing("does not allow this page's origin")
+        .await;
+    browser.finish().await;
+}
