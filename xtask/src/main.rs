@@ -191,7 +191,15 @@ fn soak(args: &[String]) -> Result<()> {
             other => bail!("soak: unknown option `{other}`"),
         }
     }
-    run(cargo().args(["build", "--release", "--locked", "-p", "rues", "-p", "rues-soak"]))?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "rues",
+        "-p",
+        "rues-soak",
+    ]))?;
     run(Command::new("target/release/rues-soak").args([
         "--rues",
         "target/release/rues",

@@ -43,7 +43,7 @@ const RULES: &[Rule] = &[
 ];
 
 /// The library crates others may depend on; each must be publishable.
-const LIBRARY_CRATES: &[&str] = &["rues-wire", "rues-target", "rues-core"];
+const LIBRARY_CRATES: &[&str] = &["rues-wire", "rues-target", "rues-core", "rues-client"];
 
 pub(crate) fn run() -> Result<()> {
     let mut problems = Vec::new();

@@ -4,7 +4,10 @@
 //!   RUES (WebSocket sessions, subscriptions, dispatches) on
 //!   `127.0.0.1:8080` by default.
 //! - `rues tx`: builds a demo-chain transaction to propagate by hand.
+//! - `rues listen` / `rues dispatch`: a command-line RUES client, in the
+//!   spirit of curl and websocat.
 
+mod client_cli;
 mod config;
 mod explorer;
 mod serve;
@@ -33,6 +36,10 @@ enum Command {
     Serve(ServeArgs),
     /// Build a demo-chain transaction (hex on stdout, or raw bytes to a file).
     Tx(TxArgs),
+    /// Subscribe to events on a node and print them (Ctrl-C to stop).
+    Listen(client_cli::ListenArgs),
+    /// Call a node's dispatch handler and print the reply.
+    Dispatch(client_cli::DispatchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,6 +111,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve_command(args),
         Command::Tx(args) => tx_command(&args),
+        Command::Listen(args) => client_command(client_cli::listen(args)),
+        Command::Dispatch(args) => client_command(client_cli::dispatch(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -136,6 +145,15 @@ fn serve_command(args: ServeArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve::serve(config))
+}
+
+/// Runs a client command on a single-threaded runtime.
+fn client_command(command: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(command)
 }
 
 fn init_logging() {

@@ -87,6 +87,55 @@ struct Browser {
     profile: PathBuf,
 }
 
+/// Starts chromedriver on a free loopback port; `Err` holds what it said.
+fn spawn_driver(chromedriver: &std::path::Path) -> Result<(std::process::Child, u16), String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))?;
+    let mut driver = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", chromedriver.display()));
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let output = Arc::new(Mutex::new(String::new()));
+    // Both pipes are read to the end, so chromedriver never blocks on a
+    // full one; what it says is kept for the failure message.
+    let stderr = driver.stderr.take().expect("piped stderr");
+    let stderr_output = Arc::clone(&output);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut output = stderr_output.lock().expect("not poisoned");
+            output.push_str(&line);
+            output.push('\n');
+        }
+    });
+    let stdout = driver.stdout.take().expect("piped stdout");
+    let stdout_output = Arc::clone(&output);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("started successfully on port") {
+                let _ = ready_tx.send(());
+            }
+            let mut output = stdout_output.lock().expect("not poisoned");
+            output.push_str(&line);
+            output.push('\n');
+        }
+    });
+    match ready_rx.recv_timeout(PATIENCE) {
+        Ok(()) => Ok((driver, port)),
+        Err(error) => {
+            let _ = driver.kill();
+            let status = driver.wait();
+            let said = output.lock().expect("not poisoned").clone();
+            Err(format!("({error}; exit: {status:?})\n{said}"))
+        }
+    }
+}
+
 impl Browser {
     /// Starts chromedriver on a free port and a headless Chromium session;
     /// `name` names the test (its screenshot and profile).
@@ -98,54 +147,24 @@ impl Browser {
         let _ = std::fs::remove_dir_all(&profile);
         std::fs::create_dir_all(&profile).expect("a profile directory");
 
-        // --port=0: chromedriver picks a free port and says which.
-        let mut driver = Command::new(&chromedriver)
-            .arg("--port=0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", chromedriver.display()));
-        let (port_tx, port_rx) = mpsc::channel();
-        let output = Arc::new(Mutex::new(String::new()));
-        // Both pipes are read to the end, so chromedriver never blocks on a
-        // full one; what it says is kept for the failure message.
-        let stderr = driver.stderr.take().expect("piped stderr");
-        let stderr_output = Arc::clone(&output);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut output = stderr_output.lock().expect("not poisoned");
-                output.push_str(&line);
-                output.push('\n');
-            }
-        });
-        let stdout = driver.stdout.take().expect("piped stdout");
-        let stdout_output = Arc::clone(&output);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(port) = line
-                    .split("started successfully on port ")
-                    .nth(1)
-                    .and_then(|rest| rest.trim_end_matches('.').trim().parse::<u16>().ok())
-                {
-                    let _ = port_tx.send(port);
+        // chromedriver's own `--port=0` sometimes fails to bind under load
+        // (it binds IPv4 and IPv6 separately), so pick a free port here and
+        // retry a few times if it exits before saying it listens.
+        let mut attempts = 0;
+        let (mut driver, driver_port) = loop {
+            attempts += 1;
+            match spawn_driver(&chromedriver) {
+                Ok(started) => break started,
+                Err(said) if attempts < 5 => {
+                    eprintln!("{name}: chromedriver attempt {attempts} failed, retrying:\n{said}");
                 }
-                let mut output = stdout_output.lock().expect("not poisoned");
-                output.push_str(&line);
-                output.push('\n');
-            }
-        });
-        let driver_port = match port_rx.recv_timeout(PATIENCE) {
-            Ok(port) => port,
-            Err(error) => {
-                let _ = driver.kill();
-                let status = driver.wait();
-                let _ = std::fs::remove_dir_all(&profile);
-                let said = output.lock().expect("not poisoned").clone();
-                panic!(
-                    "{name}: {} did not say its port ({error}; exit: {status:?}); it said:\n{said}",
-                    chromedriver.display()
-                );
+                Err(said) => {
+                    let _ = std::fs::remove_dir_all(&profile);
+                    panic!(
+                        "{name}: {} did not start after {attempts} attempts; it said:\n{said}",
+                        chromedriver.display()
+                    );
+                }
             }
         };
 

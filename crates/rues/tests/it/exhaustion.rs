@@ -23,12 +23,21 @@ fn rss_kib(pid: u32) -> u64 {
 
 fn metric(text: &str, name: &str) -> u64 {
     text.lines()
-        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+        .find_map(|line| {
+            line.strip_prefix(name)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 async fn metrics(node: &Node) -> String {
-    String::from_utf8(node.http(Method::GET, "/metrics", &[], b"").await.body.to_vec()).expect("text")
+    String::from_utf8(
+        node.http(Method::GET, "/metrics", &[], b"")
+            .await
+            .body
+            .to_vec(),
+    )
+    .expect("text")
 }
 
 async fn wait_released(node: &Node) -> String {
@@ -38,7 +47,10 @@ async fn wait_released(node: &Node) -> String {
         if metric(&text, "rues_sessions_open ") == 0 && metric(&text, "rues_subscriptions ") == 0 {
             return text;
         }
-        assert!(tokio::time::Instant::now() < deadline, "sessions not released:\n{text}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sessions not released:\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -48,9 +60,20 @@ async fn wait_released(node: &Node) -> String {
 async fn connect_subscribe_abort(node: &Node) {
     let tcp = TcpStream::connect(node.addr).await.expect("connected");
     tcp.set_zero_linger().expect("linger");
-    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/on", node.addr), tcp).await.expect("upgraded");
-    let Some(Ok(Message::Text(id))) = ws.next().await else { panic!("no session id") };
-    let answer = node.http(Method::GET, "/on/blocks/accepted", &[("rusk-session-id", id.as_str())], b"").await;
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/on", node.addr), tcp)
+        .await
+        .expect("upgraded");
+    let Some(Ok(Message::Text(id))) = ws.next().await else {
+        panic!("no session id")
+    };
+    let answer = node
+        .http(
+            Method::GET,
+            "/on/blocks/accepted",
+            &[("rusk-session-id", id.as_str())],
+            b"",
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::OK);
     drop(ws); // RST: linger 0
 }
@@ -58,7 +81,10 @@ async fn connect_subscribe_abort(node: &Node) {
 /// Cycles run here; `RUES_ABORT_CYCLES` raises it (docs/reliability.md
 /// reports a 10 000-cycle run).
 fn cycles() -> usize {
-    std::env::var("RUES_ABORT_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000)
+    std::env::var("RUES_ABORT_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000)
 }
 
 #[tokio::test]
@@ -79,7 +105,10 @@ async fn aborted_sessions_are_all_released_and_memory_returns() {
     let after = rss_kib(pid);
     eprintln!("{cycles} connect/subscribe/abort cycles: RSS {baseline} KiB -> {after} KiB");
     assert!(metric(&text, "rues_sessions_opened_total ") >= (cycles + 200) as u64);
-    assert!(after <= baseline + baseline / 10 + 1024, "RSS grew from {baseline} KiB to {after} KiB over {cycles} cycles");
+    assert!(
+        after <= baseline + baseline / 10 + 1024,
+        "RSS grew from {baseline} KiB to {after} KiB over {cycles} cycles"
+    );
 }
 
 #[tokio::test]
@@ -99,15 +128,26 @@ async fn running_out_of_file_descriptors_is_survived() {
     // Service resumes: a session, a subscription, a dispatch.
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let answer = loop {
-        if let Ok(answer) = tokio::time::timeout(Duration::from_secs(2), node.http(Method::POST, "/on/node/info", &[], b"")).await {
+        if let Ok(answer) = tokio::time::timeout(
+            Duration::from_secs(2),
+            node.http(Method::POST, "/on/node/info", &[], b""),
+        )
+        .await
+        {
             break answer;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the node did not recover");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the node did not recover"
+        );
     };
     assert_eq!(answer.status, StatusCode::OK);
     let mut session = node.session().await;
     session.subscribe(&node, "/on/blocks/accepted").await;
     session.next_event().await;
     let text = metrics(&node).await;
-    assert!(metric(&text, "rues_accept_errors_total ") > 0, "EMFILE was never hit:\n{text}");
+    assert!(
+        metric(&text, "rues_accept_errors_total ") > 0,
+        "EMFILE was never hit:\n{text}"
+    );
 }

@@ -3,5 +3,6 @@
 mod node;
 
 mod browser;
+mod cli;
 mod exhaustion;
 mod serve;

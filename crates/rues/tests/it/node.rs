@@ -32,7 +32,9 @@ impl Node {
     /// arguments, and reads the address it prints.
     pub(crate) fn start(extra: &[&str]) -> Self {
         let mut command = rues();
-        command.args(["serve", "--listen", "127.0.0.1:0", "--block-time-ms", "200"]).args(extra);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--block-time-ms", "200"])
+            .args(extra);
         Self::spawn(command)
     }
 
