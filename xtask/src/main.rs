@@ -7,6 +7,7 @@
 
 mod deps;
 mod fuzz;
+mod load;
 mod tidy;
 
 use std::io::{BufRead, BufReader};
@@ -31,6 +32,8 @@ tasks:
                                 RUSTC_BOOTSTRAP=1 on stable); default 60 s per target
   fuzz --list                   list the fuzz targets
   bench [--smoke] [-- ARGS]     criterion benches (--smoke: run each bench once, as tests)
+  bench load [--quick] [ARGS]   the load harness (rues vs tokio-tungstenite, nats-server,
+                                Node ws; docs/benchmarks.md); installs its peers itself
   soak [--minutes N]            mixed load against a release build of `rues serve` for N
                                 minutes (default 10), sampling RSS and descriptors; fails on
                                 unbounded growth or leaks; samples in target/soak/soak.csv
@@ -155,6 +158,9 @@ fn lint() -> Result<()> {
 }
 
 fn bench(args: &[String]) -> Result<()> {
+    if let Some(("load", rest)) = args.split_first().map(|(a, r)| (a.as_str(), r)) {
+        return load::run(rest);
+    }
     let (own, passthrough) = match args.iter().position(|a| a == "--") {
         Some(i) => (&args[..i], &args[i + 1..]),
         None => (args, &[][..]),

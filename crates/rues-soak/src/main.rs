@@ -56,7 +56,9 @@ fn parse_args() -> Result<Args> {
             "--rues" => rues = Some(PathBuf::from(value()?)),
             "--minutes" => minutes = value()?.parse().context("--minutes: a number")?,
             "--out" => out = PathBuf::from(value()?),
-            other => bail!("unknown argument {other}; usage: rues-soak --rues PATH [--minutes N] [--out DIR]"),
+            other => bail!(
+                "unknown argument {other}; usage: rues-soak --rues PATH [--minutes N] [--out DIR]"
+            ),
         }
     }
     Ok(Args {
@@ -101,10 +103,18 @@ async fn main() -> Result<()> {
         tasks.push(tokio::spawn(reader(addr, stop.clone(), counters.clone())));
     }
     for _ in 0..SLOW_CLIENTS {
-        tasks.push(tokio::spawn(slow_client(addr, stop.clone(), counters.clone())));
+        tasks.push(tokio::spawn(slow_client(
+            addr,
+            stop.clone(),
+            counters.clone(),
+        )));
     }
     tasks.push(tokio::spawn(churn(addr, stop.clone(), counters.clone())));
-    tasks.push(tokio::spawn(dispatcher(addr, stop.clone(), counters.clone())));
+    tasks.push(tokio::spawn(dispatcher(
+        addr,
+        stop.clone(),
+        counters.clone(),
+    )));
 
     let started = Instant::now();
     let duration = Duration::from_secs_f64(args.minutes * 60.0);
@@ -143,7 +153,11 @@ async fn main() -> Result<()> {
     let mut file = std::fs::File::create(&csv)?;
     writeln!(file, "seconds,rss_kib,fds,sessions,subscriptions")?;
     for s in &samples {
-        writeln!(file, "{:.0},{},{},{},{}", s.seconds, s.rss_kib, s.fds, s.sessions, s.subscriptions)?;
+        writeln!(
+            file,
+            "{:.0},{},{},{},{}",
+            s.seconds, s.rss_kib, s.fds, s.sessions, s.subscriptions
+        )?;
     }
     node.stop();
 
@@ -171,7 +185,13 @@ async fn main() -> Result<()> {
 /// the highest RSS of the next fifth.
 fn warm_rss(samples: &[Sample]) -> u64 {
     let fifth = (samples.len() / 5).max(1);
-    samples.iter().skip(fifth).take(fifth).map(|s| s.rss_kib).max().unwrap_or(0)
+    samples
+        .iter()
+        .skip(fifth)
+        .take(fifth)
+        .map(|s| s.rss_kib)
+        .max()
+        .unwrap_or(0)
 }
 
 fn judge(samples: &[Sample], counters: &Counters) -> Result<()> {
@@ -179,23 +199,39 @@ fn judge(samples: &[Sample], counters: &Counters) -> Result<()> {
         bail!("no samples");
     };
     if last.sessions != 0 || last.subscriptions != 0 {
-        bail!("leak: {} sessions and {} subscriptions left after the load stopped", last.sessions, last.subscriptions);
+        bail!(
+            "leak: {} sessions and {} subscriptions left after the load stopped",
+            last.sessions,
+            last.subscriptions
+        );
     }
     let fifth = (samples.len() / 5).max(1);
     let warm = warm_rss(samples);
-    let late = samples.iter().rev().skip(1).take(fifth).map(|s| s.rss_kib).max().unwrap_or(0);
+    let late = samples
+        .iter()
+        .rev()
+        .skip(1)
+        .take(fifth)
+        .map(|s| s.rss_kib)
+        .max()
+        .unwrap_or(0);
     // Bounded: the last fifth may not sit far above the second fifth. The
     // chain keeps `history` blocks, so some growth is expected early; a leak
     // keeps growing.
     if late > warm + warm / 2 + 16 * 1024 {
-        bail!("RSS grew from {warm} KiB (after warm-up) to {late} KiB (last fifth): unbounded growth");
+        bail!(
+            "RSS grew from {warm} KiB (after warm-up) to {late} KiB (last fifth): unbounded growth"
+        );
     }
     let first_fds = samples.first().map_or(0, |s| s.fds);
     if last.fds > first_fds + 16 {
         bail!("descriptors grew from {first_fds} to {}", last.fds);
     }
     if counters.failures.load(Ordering::Relaxed) > 0 {
-        bail!("{} client operations failed unexpectedly", counters.failures.load(Ordering::Relaxed));
+        bail!(
+            "{} client operations failed unexpectedly",
+            counters.failures.load(Ordering::Relaxed)
+        );
     }
     if counters.slow_closed_4008.load(Ordering::Relaxed) == 0 {
         bail!("no slow client was ever closed with 4008: the slow-consumer path was not exercised");
@@ -210,7 +246,9 @@ struct Node {
 
 impl Node {
     fn stop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -234,7 +272,7 @@ fn start_node(rues: &PathBuf) -> Result<Node> {
             "--set",
             "chain.tx_per_second=200",
             "--set",
-            "chain.history=2000",
+            "chain.history=240",
             "--set",
             "limits.max_queue_bytes=262144",
         ])
@@ -254,7 +292,8 @@ fn start_node(rues: &PathBuf) -> Result<Node> {
 }
 
 async fn sample(addr: SocketAddr, pid: u32, started: Instant) -> Result<Sample> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).context("the node exited")?;
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).context("the node exited")?;
     let rss_kib = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -262,7 +301,10 @@ async fn sample(addr: SocketAddr, pid: u32, started: Instant) -> Result<Sample> 
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64);
-    let metrics = http(addr, Method::GET, "/metrics", &[], Bytes::new()).await.map(|(_, body)| body).unwrap_or_default();
+    let metrics = http(addr, Method::GET, "/metrics", &[], Bytes::new())
+        .await
+        .map(|(_, body)| body)
+        .unwrap_or_default();
     let text = String::from_utf8_lossy(&metrics);
     let metric = |name: &str| {
         text.lines()
@@ -278,15 +320,29 @@ async fn sample(addr: SocketAddr, pid: u32, started: Instant) -> Result<Sample> 
     })
 }
 
-async fn http(addr: SocketAddr, method: Method, path: &str, headers: &[(&str, &str)], body: Bytes) -> Result<(u16, Bytes)> {
+async fn http(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<(u16, Bytes)> {
     let stream = TcpStream::connect(addr).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let mut request = Request::builder().method(method).uri(path).header("host", addr.to_string());
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = tokio::time::timeout(Duration::from_secs(10), sender.send_request(request.body(Full::new(body))?)).await??;
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        sender.send_request(request.body(Full::new(body))?),
+    )
+    .await??;
     let status = response.status().as_u16();
     let body = response.into_body().collect().await?.to_bytes();
     Ok((status, body))
@@ -305,7 +361,14 @@ async fn open(addr: SocketAddr, counters: &Counters) -> Result<(Ws, String)> {
 }
 
 async fn subscribe(addr: SocketAddr, id: &str, path: &str) -> Result<()> {
-    let (status, _) = http(addr, Method::GET, path, &[("rusk-session-id", id)], Bytes::new()).await?;
+    let (status, _) = http(
+        addr,
+        Method::GET,
+        path,
+        &[("rusk-session-id", id)],
+        Bytes::new(),
+    )
+    .await?;
     if status != 200 {
         bail!("GET {path}: {status}");
     }
@@ -369,7 +432,9 @@ async fn slow_client(addr: SocketAddr, stop: Arc<AtomicBool>, counters: Arc<Coun
                     break;
                 }
             }
-            while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            while let Ok(Some(Ok(message))) =
+                tokio::time::timeout(Duration::from_secs(10), ws.next()).await
+            {
                 if let Message::Close(Some(frame)) = message {
                     if u16::from(frame.code) == 4008 {
                         counters.slow_closed_4008.fetch_add(1, Ordering::Relaxed);
@@ -391,7 +456,17 @@ async fn slow_client(addr: SocketAddr, stop: Arc<AtomicBool>, counters: Arc<Coun
 
 /// Whether the node no longer knows the session (it closed it).
 async fn queue_gone(addr: SocketAddr, id: &str) -> bool {
-    matches!(http(addr, Method::GET, "/on/blocks/accepted", &[("rusk-session-id", id)], Bytes::new()).await, Ok((424, _)))
+    matches!(
+        http(
+            addr,
+            Method::GET,
+            "/on/blocks/accepted",
+            &[("rusk-session-id", id)],
+            Bytes::new()
+        )
+        .await,
+        Ok((424, _))
+    )
 }
 
 async fn churn(addr: SocketAddr, stop: Arc<AtomicBool>, counters: Arc<Counters>) {
@@ -417,7 +492,11 @@ async fn churn(addr: SocketAddr, stop: Arc<AtomicBool>, counters: Arc<Counters>)
                 if abort {
                     tcp.set_zero_linger()?;
                 }
-                let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/on"), tokio_tungstenite::MaybeTlsStream::Plain(tcp)).await?;
+                let (mut ws, _) = tokio_tungstenite::client_async(
+                    format!("ws://{addr}/on"),
+                    tokio_tungstenite::MaybeTlsStream::Plain(tcp),
+                )
+                .await?;
                 let Some(Ok(Message::Text(id))) = ws.next().await else {
                     bail!("no session id");
                 };
@@ -428,7 +507,10 @@ async fn churn(addr: SocketAddr, stop: Arc<AtomicBool>, counters: Arc<Counters>)
                 tokio::time::sleep(Duration::from_millis(100 + random_u64() % 2000)).await;
                 if !abort {
                     let _ = ws.send(Message::Close(None)).await;
-                    let _ = tokio::time::timeout(Duration::from_secs(5), async { while let Some(Ok(_)) = ws.next().await {} }).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                        while let Some(Ok(_)) = ws.next().await {}
+                    })
+                    .await;
                 }
                 Ok(())
             }
@@ -451,13 +533,19 @@ async fn dispatcher(addr: SocketAddr, stop: Arc<AtomicBool>, counters: Arc<Count
         let (path, body, binary): (&str, Bytes, bool) = match n % 6 {
             0 => ("/on/node/info", Bytes::new(), false),
             1 => ("/on/blocks/gas-price", Bytes::new(), false),
-            2 => ("/on/graphql/query", Bytes::from_static(b"query { block(height: -1) { header { height hash } } }"), false),
+            2 => (
+                "/on/graphql/query",
+                Bytes::from_static(b"query { block(height: -1) { header { height hash } } }"),
+                false,
+            ),
             3 => ("/on/network/peers", Bytes::from_static(b"5"), false),
             4 => {
                 let mut sender = [0u8; 32];
                 let _ = getrandom::fill(&mut sender);
                 let tx = rues_demo::Transaction::builder()
-                    .sender(rues_demo::Account::from_slice(&sender).unwrap_or(rues_demo::Account::ZERO))
+                    .sender(
+                        rues_demo::Account::from_slice(&sender).unwrap_or(rues_demo::Account::ZERO),
+                    )
                     .value(1 + n)
                     .build();
                 match tx {
@@ -465,9 +553,17 @@ async fn dispatcher(addr: SocketAddr, stop: Arc<AtomicBool>, counters: Arc<Count
                     Err(_) => continue,
                 }
             }
-            _ => ("/on/transactions/propagate", Bytes::from_static(b"garbage"), true),
+            _ => (
+                "/on/transactions/propagate",
+                Bytes::from_static(b"garbage"),
+                true,
+            ),
         };
-        let headers: &[(&str, &str)] = if binary { &[("content-type", "application/octet-stream")] } else { &[] };
+        let headers: &[(&str, &str)] = if binary {
+            &[("content-type", "application/octet-stream")]
+        } else {
+            &[]
+        };
         match http(addr, Method::POST, path, headers, body).await {
             Ok((status, _)) => {
                 counters.dispatches.fetch_add(1, Ordering::Relaxed);

@@ -17,7 +17,9 @@ use rues_core::{ComponentSpec, Config, DispatchRequest, EntityRule, Event, Regis
 use rues_warp::{Server, TransportConfig};
 
 fn unix_seconds() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[tokio::main]
@@ -30,7 +32,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .entity(EntityRule::Optional)
             .topic(Topic::new("tick")?)
             .handler(Topic::new("now")?, |_request: DispatchRequest| async {
-                Ok(Reply::json(&serde_json::json!({ "unix_seconds": unix_seconds() })))
+                Ok(Reply::json(
+                    &serde_json::json!({ "unix_seconds": unix_seconds() }),
+                ))
             }),
     );
     let server = Server::bind(

@@ -243,11 +243,9 @@ impl Server {
             () = async {
                 draining.cancel();
                 tasks.wait().await;
-                // Session tasks are spawned by the upgrade, not by us: wait
-                // for the core to have released every one.
-                while self.shared.core().node.stats().sessions_open > 0 {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
+                // Every session task ends after its Close handshake.
+                self.shared.session_tasks.close();
+                self.shared.session_tasks.wait().await;
             } => tracing::info!("shutdown complete"),
             () = deadline => tracing::warn!("shutdown timed out; dropping what is left"),
         }

@@ -2,11 +2,19 @@
 //! peers: accept errors (out of file descriptors included) are logged and
 //! retried, TLS handshakes and request heads have deadlines and run off the
 //! accept loop, so an idle or slow peer never delays anyone else.
+//!
+//! Each connection's HTTP service answers WebSocket upgrades itself, at the
+//! hyper level (so the session's socket gets our tungstenite buffer sizes,
+//! which warp's `ws()` filter cannot set), and hands every other request to
+//! the warp routes.
 
+use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::{Either, Ready, ready};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -17,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
+use crate::routes;
 use crate::state::Shared;
 
 /// How long the loop backs off after an accept error such as EMFILE, so a
@@ -63,7 +72,10 @@ impl Listener {
             shared.metrics.connection_accepted();
             // Events are small and latency matters more than packet count.
             let _ = stream.set_nodelay(true);
-            let service = TowerToHyperService::new(service.clone());
+            let service = Service {
+                shared: shared.clone(),
+                routes: TowerToHyperService::new(service.clone()),
+            };
             let builder = self.http_builder();
             let tls = self.tls.clone();
             let handshake_timeout = self.tls_handshake_timeout;
@@ -137,6 +149,30 @@ where
         () = draining.cancelled() => {
             conn.as_mut().graceful_shutdown();
             conn.await
+        }
+    }
+}
+
+/// One connection's HTTP service: WebSocket upgrades go to
+/// [`routes::upgrade`], everything else to the warp routes `R`.
+#[derive(Clone)]
+struct Service<R> {
+    shared: Arc<Shared>,
+    routes: R,
+}
+
+impl<R> hyper::service::Service<hyper::Request<Incoming>> for Service<R>
+where
+    R: hyper::service::Service<hyper::Request<Incoming>, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, R::Future>;
+
+    fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
+        match routes::websocket_key(&request) {
+            Some(key) => Either::Left(ready(Ok(routes::upgrade(&self.shared, request, &key)))),
+            None => Either::Right(self.routes.call(request)),
         }
     }
 }

@@ -1,13 +1,20 @@
-//! The warp filters: the WebSocket session at `/on`, requests on `/on/...`,
-//! and `/metrics`.
+//! The WebSocket session at `/on` (answered at the hyper level, see
+//! [`upgrade`]), and the warp filters: requests on `/on/...` and `/metrics`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use rues_core::http::{HeaderMap, Method, StatusCode};
+use hyper_util::rt::TokioIo;
+use rues_core::http::header::{
+    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use rues_core::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use rues_core::{Decision, DispatchTicket};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::path::FullPath;
@@ -28,17 +35,6 @@ pub(crate) fn routes(
     shared: Arc<Shared>,
     extra: Option<BoxedFilter<(Response,)>>,
 ) -> BoxedFilter<(Response,)> {
-    let upgrade = {
-        let shared = shared.clone();
-        warp::path::full()
-            .and(warp::ws())
-            .and(warp::header::headers_cloned())
-            .map(
-                move |path: FullPath, ws: warp::ws::Ws, headers: HeaderMap| {
-                    upgrade(&shared, path.as_str(), ws, &headers)
-                },
-            )
-    };
     let on = {
         let shared = shared.clone();
         warp::path("on")
@@ -80,7 +76,7 @@ pub(crate) fn routes(
             ))
         })
     };
-    let rues = upgrade.or(on).unify().or(metrics).unify();
+    let rues = on.or(metrics).unify();
     match extra {
         Some(extra) => rues.or(extra).unify().or(not_found).unify().boxed(),
         None => rues.or(not_found).unify().boxed(),
@@ -91,9 +87,55 @@ fn is_session_path(path: &str) -> bool {
     path == "/on" || path == "/on/"
 }
 
-/// A WebSocket upgrade: only on `/on` (fix: the reference node accepts any
-/// path starting with `/on`).
-fn upgrade(shared: &Arc<Shared>, path: &str, ws: warp::ws::Ws, headers: &HeaderMap) -> Response {
+/// tungstenite's read buffer per session. Its default, 128 KiB, is
+/// zero-filled on the first read, so every idle session held 128 KiB of RSS;
+/// what clients send is small (pongs, w3sper's empty keep-alive), and a
+/// larger frame grows the buffer as needed, up to the inbound limit.
+const READ_BUFFER: usize = 4 * 1024;
+
+/// Frames are written to the socket once this many bytes are buffered (and
+/// at every flush): a drained batch goes out in 16 KiB writes, and the write
+/// buffer a session keeps between bursts stays near that size instead of the
+/// 128 KiB default.
+const WRITE_BUFFER: usize = 16 * 1024;
+
+/// The key of a WebSocket upgrade request, when it is one: `GET` with
+/// `Connection: upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13`
+/// and a `Sec-WebSocket-Key` (the checks of warp's `ws()` filter). Anything
+/// else goes to the warp routes.
+pub(crate) fn websocket_key<B>(request: &Request<B>) -> Option<HeaderValue> {
+    if request.method() != Method::GET {
+        return None;
+    }
+    let headers = request.headers();
+    let connection_upgrade = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    let websocket = headers
+        .get(UPGRADE)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let version = headers
+        .get(SEC_WEBSOCKET_VERSION)
+        .is_some_and(|value| value.as_bytes() == b"13");
+    let key = headers.get(SEC_WEBSOCKET_KEY)?;
+    (connection_upgrade && websocket && version).then(|| key.clone())
+}
+
+/// A WebSocket upgrade, answered at the hyper level rather than through
+/// warp's `ws()` filter, which cannot set tungstenite's read buffer: only on
+/// `/on` (fix: the reference node accepts any path starting with `/on`); the
+/// core decides (403, 503); then 101, and the session task runs on the
+/// upgraded socket once hyper hands it over.
+pub(crate) fn upgrade<B>(
+    shared: &Arc<Shared>,
+    mut request: Request<B>,
+    key: &HeaderValue,
+) -> Response {
+    let path = request.uri().path();
+    let headers = request.headers();
     let mut core = shared.core();
     if !is_session_path(path) {
         return into_warp(core.node.error_response(
@@ -112,14 +154,41 @@ fn upgrade(shared: &Arc<Shared>, path: &str, ws: warp::ws::Ws, headers: &HeaderM
     drop(core);
     // The new session's keep-alive deadline may be the earliest.
     shared.timer_changed.notify_one();
-    // If the upgrade never completes, warp drops the callback and the guard
-    // with it, which releases the session.
+    // If the upgrade never completes, the guard is dropped, which releases
+    // the session.
     let guard = SessionGuard::new(shared.clone(), id, signal);
-    let reply = ws
-        .max_frame_size(limit)
-        .max_message_size(limit)
-        .on_upgrade(move |socket| session::run(guard, socket));
-    warp::Reply::into_response(reply)
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_frame_size(Some(limit))
+        .max_message_size(Some(limit));
+    let upgrading = hyper::upgrade::on(&mut request);
+    shared.session_tasks.spawn(async move {
+        match upgrading.await {
+            Ok(upgraded) => {
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                session::run(guard, socket).await;
+            }
+            Err(error) => {
+                tracing::debug!(session = %id, %error, "WebSocket upgrade did not complete");
+                drop(guard);
+            }
+        }
+    });
+    let mut response = Response::default();
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+        headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    response
 }
 
 /// Any request on `/on/...` that is not an upgrade.

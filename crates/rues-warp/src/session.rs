@@ -7,10 +7,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
 use rues_core::{CloseReason, SessionId};
-use warp::ws::{Message, WebSocket};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::state::{SessionSignal, Shared};
+
+/// A session's socket: tungstenite over the connection hyper upgraded.
+pub(crate) type WebSocket = tokio_tungstenite::WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// The most bytes moved from the core's queue per lock: big enough to batch
 /// writes, small enough that the queue (not the socket) holds the backlog, so
@@ -93,7 +98,11 @@ pub(crate) async fn run(mut guard: SessionGuard, socket: WebSocket) {
         // Close (or EOF) so the socket is not torn down with unread data,
         // which would reset the connection and lose our Close frame.
         let _ = tokio::time::timeout(CLOSE_GRACE, async {
-            if sink.send(Message::close_with(code, text)).await.is_err() {
+            let frame = CloseFrame {
+                code: code.into(),
+                reason: text.into(),
+            };
+            if sink.send(Message::Close(Some(frame))).await.is_err() {
                 return;
             }
             while let Some(Ok(message)) = stream.next().await {
@@ -134,7 +143,7 @@ async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> En
                     Some(Err(error)) => return classify_read_error(&error),
                     None => return End::Gone,
                 };
-                let len = message.as_bytes().len();
+                let len = message.len();
                 shared.with_core(|node| {
                     // The session may already be released (closed by the
                     // core); the close signal tells the loop.
@@ -151,7 +160,7 @@ async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> En
                 if let Some(reason) = pending.close {
                     return End::Core(reason);
                 }
-                let ping = pending.ping.then(|| Message::ping(Bytes::new()));
+                let ping = pending.ping.then(|| Message::Ping(Bytes::new()));
                 // Drain the queue to the socket, batch by batch. A socket that
                 // stops taking data blocks only this task; the core keeps
                 // queueing and closes the session with 4008 once its budget
@@ -164,10 +173,10 @@ async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> En
                         batch.clear();
                         shared.with_core(|node| node.drain_transmit(id, DRAIN_BATCH_BYTES, &mut batch));
                         if batch.is_empty() {
-                            return Ok::<(), warp::Error>(());
+                            return Ok::<(), WsError>(());
                         }
                         for frame in batch.drain(..) {
-                            sink.feed(Message::binary(frame)).await?;
+                            sink.feed(Message::Binary(frame)).await?;
                         }
                         sink.flush().await?;
                     }
@@ -185,20 +194,11 @@ async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> En
     }
 }
 
-fn classify_read_error(error: &warp::Error) -> End {
-    use tokio_tungstenite::tungstenite::Error as WsError;
-    // warp wraps tungstenite's error; look through the source chain.
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if let Some(ws) = cause.downcast_ref::<WsError>() {
-            return match ws {
-                // A frame or message over `max_frame_size` / `max_message_size`.
-                WsError::Capacity(_) => End::TooBig,
-                WsError::Protocol(_) | WsError::Utf8(_) => End::Protocol,
-                _ => End::Gone,
-            };
-        }
-        source = cause.source();
+fn classify_read_error(error: &WsError) -> End {
+    match error {
+        // A frame or message over `max_frame_size` / `max_message_size`.
+        WsError::Capacity(_) => End::TooBig,
+        WsError::Protocol(_) | WsError::Utf8(_) => End::Protocol,
+        _ => End::Gone,
     }
-    End::Gone
 }

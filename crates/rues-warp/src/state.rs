@@ -87,6 +87,10 @@ pub(crate) struct Shared {
     /// moved earlier (a session opened).
     pub(crate) timer_changed: Notify,
     pub(crate) metrics: Metrics,
+    /// Every session task, so shutdown can wait until each has sent its
+    /// Close frame (the core releases a session before its task says
+    /// goodbye on the socket).
+    pub(crate) session_tasks: tokio_util::task::TaskTracker,
 }
 
 impl Shared {
@@ -98,6 +102,7 @@ impl Shared {
             }),
             timer_changed: Notify::new(),
             metrics: Metrics::default(),
+            session_tasks: tokio_util::task::TaskTracker::new(),
         }
     }
 

@@ -29,7 +29,9 @@ impl Raw {
     fn header(&self, name: &str) -> Option<String> {
         self.head.lines().find_map(|line| {
             let (key, value) = line.split_once(':')?;
-            key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
         })
     }
 
@@ -47,16 +49,28 @@ async fn raw(addr: SocketAddr, request: &[u8]) -> Raw {
     let mut stream = TcpStream::connect(addr).await.expect("connected");
     stream.write_all(request).await.expect("sent");
     let mut bytes = Vec::new();
-    let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut bytes)).await.expect("answered in time");
+    let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut bytes))
+        .await
+        .expect("answered in time");
     parse(&bytes)
 }
 
 fn parse(bytes: &[u8]) -> Raw {
-    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(bytes)));
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(bytes)));
     let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
     let mut body = bytes[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     Raw { status, head, body }
@@ -65,7 +79,8 @@ fn parse(bytes: &[u8]) -> Raw {
 fn dechunk(mut bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(line_end) = bytes.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&bytes[..line_end]).trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(String::from_utf8_lossy(&bytes[..line_end]).trim(), 16)
+            .unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -225,7 +240,9 @@ async fn hostile_input_gets_documented_answers_and_leaves_nothing_behind() {
     let mut gone = server.connect().await;
     let closed = gone.session_text.clone();
     gone.send(Message::Close(None)).await;
-    server.wait_for("the closed session", |s| s.sessions_open == 1).await;
+    server
+        .wait_for("the closed session", |s| s.sessions_open == 1)
+        .await;
 
     let cases = cases(&client.session_text, &closed);
     let mut failures = Vec::new();
@@ -238,27 +255,55 @@ async fn hostile_input_gets_documented_answers_and_leaves_nothing_behind() {
             // The node's own errors are JSON.
             && (answer.status < 400 || !ours || answer.header("content-type").as_deref() == Some("application/json"));
         if !ok {
-            failures.push(format!("{}: got {} {:?} (expected {} containing {:?})", case.name, answer.status, message, case.status, case.message));
+            failures.push(format!(
+                "{}: got {} {:?} (expected {} containing {:?})",
+                case.name, answer.status, message, case.status, case.message
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     let http_cases = cases.len();
 
     // WebSocket frames.
     let ws_cases = hostile_frames(&server).await;
-    assert!(http_cases + ws_cases >= 60, "only {} cases", http_cases + ws_cases);
+    assert!(
+        http_cases + ws_cases >= 60,
+        "only {} cases",
+        http_cases + ws_cases
+    );
 
     // Still serving, and nothing leaked: the one live client's subscriptions
     // are all that is left.
     drop(client);
-    server.wait_for("every hostile session released", |s| s.sessions_open == 0 && s.subscriptions == 0 && s.bytes_queued == 0).await;
+    server
+        .wait_for("every hostile session released", |s| {
+            s.sessions_open == 0 && s.subscriptions == 0 && s.bytes_queued == 0
+        })
+        .await;
     let mut fresh = server.connect().await;
-    assert_eq!(fresh.subscribe(&server, "/on/blocks/accepted").await.status, StatusCode::OK);
+    assert_eq!(
+        fresh.subscribe(&server, "/on/blocks/accepted").await.status,
+        StatusCode::OK
+    );
     assert_eq!(server.publish("/on/blocks:after/accepted", b"{}"), 1);
-    assert_eq!(fresh.next_event().await.content_location(), Some("/on/blocks:after/accepted"));
-    let metrics = server.http(rues_core::http::Method::GET, "/metrics", &[], b"").await;
+    assert_eq!(
+        fresh.next_event().await.content_location(),
+        Some("/on/blocks:after/accepted")
+    );
+    let metrics = server
+        .http(rues_core::http::Method::GET, "/metrics", &[], b"")
+        .await;
     let text = String::from_utf8_lossy(&metrics.body);
-    assert!(text.contains("rues_sessions_open 1") && text.contains("rues_subscriptions 1"), "{text}");
+    assert!(
+        text.contains("rues_sessions_open 1") && text.contains("rues_subscriptions 1"),
+        "{text}"
+    );
 }
 
 /// Hostile WebSocket input; returns how many cases ran.
@@ -272,23 +317,50 @@ async fn hostile_frames(server: &TestServer) -> usize {
     let mut client = server.connect().await;
     let piece = vec![b'x'; 16 * 1024];
     for i in 0..5 {
-        let opcode = if i == 0 { OpCode::Data(Data::Binary) } else { OpCode::Data(Data::Continue) };
-        let frame = Frame::from_payload(FrameHeader { is_final: false, opcode, ..FrameHeader::default() }, piece.clone().into());
+        let opcode = if i == 0 {
+            OpCode::Data(Data::Binary)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let frame = Frame::from_payload(
+            FrameHeader {
+                is_final: false,
+                opcode,
+                ..FrameHeader::default()
+            },
+            piece.clone().into(),
+        );
         if client.ws.send(Message::Frame(frame)).await.is_err() {
             break;
         }
     }
-    assert_eq!(client.close_code().await, Some(1009), "oversized fragmented message");
+    assert_eq!(
+        client.close_code().await,
+        Some(1009),
+        "oversized fragmented message"
+    );
 
     // Text that is not UTF-8: 1002 (protocol error).
     let mut client = server.connect().await;
-    let frame = Frame::from_payload(FrameHeader { opcode: OpCode::Data(Data::Text), ..FrameHeader::default() }, vec![0xff, 0xfe].into());
+    let frame = Frame::from_payload(
+        FrameHeader {
+            opcode: OpCode::Data(Data::Text),
+            ..FrameHeader::default()
+        },
+        vec![0xff, 0xfe].into(),
+    );
     client.ws.send(Message::Frame(frame)).await.expect("sent");
     assert_eq!(client.close_code().await, Some(1002), "invalid UTF-8 text");
 
     // A reserved opcode: 1002.
     let mut client = server.connect().await;
-    let frame = Frame::from_payload(FrameHeader { opcode: OpCode::Data(Data::Reserved(3)), ..FrameHeader::default() }, vec![1].into());
+    let frame = Frame::from_payload(
+        FrameHeader {
+            opcode: OpCode::Data(Data::Reserved(3)),
+            ..FrameHeader::default()
+        },
+        vec![1].into(),
+    );
     let _ = client.ws.send(Message::Frame(frame)).await;
     assert_eq!(client.close_code().await, Some(1002), "reserved opcode");
 
@@ -302,11 +374,20 @@ async fn hostile_frames(server: &TestServer) -> usize {
         .await
         .expect("sent");
     let mut head = vec![0u8; 4096];
-    let n = tokio::time::timeout(PATIENCE, stream.read(&mut head)).await.expect("in time").expect("read");
-    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 101"), "{:?}", String::from_utf8_lossy(&head[..n]));
+    let n = tokio::time::timeout(PATIENCE, stream.read(&mut head))
+        .await
+        .expect("in time")
+        .expect("read");
+    assert!(
+        String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 101"),
+        "{:?}",
+        String::from_utf8_lossy(&head[..n])
+    );
     stream.write_all(&[0x7f; 64]).await.expect("garbage sent");
     let mut rest = Vec::new();
-    let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut rest)).await.expect("closed in time");
+    let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut rest))
+        .await
+        .expect("closed in time");
     assert!(server.publisher.stats().sessions_opened > before);
 
     // A client that vanishes mid-frame.
@@ -316,7 +397,10 @@ async fn hostile_frames(server: &TestServer) -> usize {
         .await
         .expect("sent");
     let _ = tokio::time::timeout(PATIENCE, stream.read(&mut head)).await;
-    stream.write_all(&[0x82, 0xfe, 0x10]).await.expect("half a frame");
+    stream
+        .write_all(&[0x82, 0xfe, 0x10])
+        .await
+        .expect("half a frame");
     drop(stream);
     tokio::time::sleep(Duration::from_millis(50)).await;
     6

@@ -1,0 +1,309 @@
+//! `rues-bench`: the load harness of rues (issue 6).
+//!
+//! It measures rues side by side with three other ways to push events to
+//! WebSocket clients, each started and stopped by the harness as a child
+//! process on loopback, all publishing the same events at the same offered
+//! rate:
+//!
+//! - **rues**: the rues-warp adapter with the publisher inside the process,
+//!   the same code path as the demo node (`rues-bench server rues`);
+//! - **baseline**: a minimal broadcast server on plain tokio-tungstenite with
+//!   no protocol logic, the limit of this stack (`rues-bench server baseline`);
+//! - **nats**: Debian's `nats-server` with its WebSocket listener; the
+//!   publisher is a NATS client over TCP (`rues-bench server nats-pub`), the
+//!   subscribers speak NATS over WebSocket;
+//! - **node-ws**: a broadcast server on the npm package `ws`
+//!   (`peers/node-ws/server.js`, with its lock file).
+//!
+//! The client side opens every session from this one process, subscribes
+//! each the way its server expects, and records the latency of every event
+//! (the publish time travels in the payload, on `CLOCK_MONOTONIC`) and what
+//! was delivered. Scenarios: `fanout`, `selective`, `idle`, `churn` (see
+//! docs/benchmarks.md). The harness installs nats-server (apt-get) and the
+//! `ws` package (`npm ci`) when they are missing, and bounds every run in
+//! time.
+//!
+//! Usage: `cargo xtask bench load [--quick] [OPTIONS]`, which runs
+//! `cargo run --release -p rues-bench -- load [--quick] [OPTIONS]`;
+//! `rues-bench load --help` lists the options.
+
+mod client;
+mod clock;
+mod control;
+mod hist;
+mod payload;
+mod peers;
+mod procfs;
+mod report;
+mod scenarios;
+mod server;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::client::Kind;
+use crate::scenarios::Plan;
+
+#[derive(Parser)]
+#[command(
+    name = "rues-bench",
+    about = "Load harness: rues against a bare tokio-tungstenite broadcast, nats-server and Node.js ws"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the benchmarks (the harness).
+    Load(Box<LoadArgs>),
+    /// Runs one server (started by the harness; speaks its control protocol
+    /// on stdin and stdout).
+    Server {
+        /// `rues`, `baseline` or `nats-pub`.
+        kind: String,
+        /// nats-pub: the nats-server client address.
+        #[arg(long)]
+        addr: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct LoadArgs {
+    /// A small run for CI (well under a minute once built): N = 100 fan-out
+    /// with 256 B payloads, 500 sessions for selective and idle, a short churn.
+    #[arg(long)]
+    quick: bool,
+    /// Comma-separated scenarios: fanout, selective, idle, churn.
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Option<Vec<String>>,
+    /// Comma-separated servers: rues, baseline, nats, node-ws.
+    #[arg(long, value_delimiter = ',')]
+    servers: Option<Vec<String>>,
+    /// Runs of every measurement (figures are medians over runs).
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Seconds of publishing per fan-out or selective step.
+    #[arg(long)]
+    step_secs: Option<f64>,
+    /// Fan-out subscriber counts.
+    #[arg(long, value_delimiter = ',')]
+    fanout_n: Option<Vec<usize>>,
+    /// Fan-out payload sizes in bytes.
+    #[arg(long, value_delimiter = ',')]
+    payloads: Option<Vec<usize>>,
+    /// Bisections after the fan-out and churn ladders first fail.
+    #[arg(long)]
+    refine: Option<usize>,
+    /// Retry a failed fan-out rung once before it counts (1, the default)
+    /// or not (0).
+    #[arg(long)]
+    retries: Option<usize>,
+    /// Session counts for the selective scenario.
+    #[arg(long, value_delimiter = ',')]
+    selective_n: Option<Vec<usize>>,
+    /// Events per second in the selective scenario.
+    #[arg(long)]
+    selective_rate: Option<f64>,
+    /// Sessions in the idle-memory scenario.
+    #[arg(long)]
+    idle_n: Option<usize>,
+    /// Seconds per churn rung.
+    #[arg(long)]
+    churn_secs: Option<f64>,
+    /// First churn rung, opens per second.
+    #[arg(long)]
+    churn_start: Option<f64>,
+    /// Stop starting new measurements after this many minutes.
+    #[arg(long)]
+    deadline_mins: Option<f64>,
+    /// Where results go (report.md, results.json, fanout-p99.svg).
+    #[arg(long, default_value = "target/rues-bench")]
+    out: PathBuf,
+}
+
+impl LoadArgs {
+    fn plan(&self) -> Result<Plan> {
+        let quick = self.quick;
+        let servers = match &self.servers {
+            Some(names) => names
+                .iter()
+                .map(|n| Kind::parse(n))
+                .collect::<Result<_>>()?,
+            None => Kind::ALL.to_vec(),
+        };
+        let scenarios = self.scenarios.clone().unwrap_or_else(|| {
+            ["fanout", "selective", "idle", "churn"]
+                .map(str::to_owned)
+                .to_vec()
+        });
+        for s in &scenarios {
+            anyhow::ensure!(
+                ["fanout", "selective", "idle", "churn"].contains(&s.as_str()),
+                "unknown scenario `{s}` (fanout, selective, idle, churn)"
+            );
+        }
+        let deadline_mins = self
+            .deadline_mins
+            .unwrap_or(if quick { 0.75 } else { 240.0 });
+        Ok(Plan {
+            quick,
+            scenarios,
+            servers,
+            runs: self.runs.unwrap_or(if quick { 1 } else { 3 }).max(1),
+            step_secs: self.step_secs.unwrap_or(if quick { 0.5 } else { 3.0 }),
+            fanout_n: self.fanout_n.clone().unwrap_or_else(|| {
+                if quick {
+                    vec![100]
+                } else {
+                    vec![100, 1000, 5000]
+                }
+            }),
+            payloads: self.payloads.clone().unwrap_or_else(|| {
+                if quick {
+                    vec![256]
+                } else {
+                    vec![256, 16 * 1024]
+                }
+            }),
+            moderate_small: 100_000.0,
+            moderate_large: 20_000.0,
+            refine: self.refine.unwrap_or(if quick { 0 } else { 2 }),
+            retries: self.retries.unwrap_or(if quick { 0 } else { 1 }).min(1),
+            max_steps: if quick { 2 } else { 14 },
+            selective_n: self
+                .selective_n
+                .clone()
+                .unwrap_or_else(|| if quick { vec![500] } else { vec![1000, 10_000] }),
+            selective_rate: self
+                .selective_rate
+                .unwrap_or(if quick { 2000.0 } else { 10_000.0 }),
+            idle_n: self.idle_n.unwrap_or(if quick { 500 } else { 10_000 }),
+            churn_start: self
+                .churn_start
+                .unwrap_or(if quick { 200.0 } else { 250.0 }),
+            churn_secs: self.churn_secs.unwrap_or(if quick { 0.5 } else { 3.0 }),
+            churn_p99_ms: 50.0,
+            parallel_opens: 128,
+            deadline: Some(Instant::now() + Duration::from_secs_f64(deadline_mins * 60.0)),
+            scratch: self.out.join("scratch"),
+        })
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .and_then(|r| r.split_once(':'))
+                    .map(|(_, m)| m.trim().to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .and_then(|r| r.split_whitespace().next())
+                    .and_then(|kib| kib.parse::<f64>().ok())
+            })
+        })
+        .map_or("unknown".into(), |kib| {
+            format!("{:.1} GiB", kib / 1024.0 / 1024.0)
+        });
+    format!("{cores} cores ({cpu}), {memory} of memory")
+}
+
+async fn load(args: Box<LoadArgs>) -> Result<()> {
+    let plan = args.plan()?;
+    std::fs::create_dir_all(&plan.scratch)
+        .with_context(|| format!("cannot create {}", plan.scratch.display()))?;
+    peers::ensure_installed(&plan.servers).await?;
+    let started = Instant::now();
+    eprintln!("rues-bench: {}", machine());
+    for (name, version) in peers::versions(&plan.servers) {
+        eprintln!("rues-bench: {name} {version}");
+    }
+    let results = tokio::select! {
+        results = scenarios::run_all(&plan) => results?,
+        // Dropping the scenarios stops every server they started.
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+    };
+    let mut report = format!(
+        "## rues-bench results\n\nMachine: {}. Peers: {}. Mode: {}. Wall time {:.0} s.\n\n",
+        machine(),
+        peers::versions(&plan.servers)
+            .iter()
+            .map(|(n, v)| format!("{n} {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if plan.quick { "quick" } else { "full" },
+        started.elapsed().as_secs_f64()
+    );
+    report.push_str(&report::markdown(&plan, &results));
+    std::fs::write(args.out.join("report.md"), &report)?;
+    std::fs::write(
+        args.out.join("results.json"),
+        serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "results": results }))?,
+    )?;
+    let svg = args.out.join("fanout-p99.svg");
+    report::plot(&plan, &results, &svg)?;
+    println!("{report}");
+    eprintln!(
+        "rues-bench: wrote {}, {} and {}",
+        args.out.join("report.md").display(),
+        args.out.join("results.json").display(),
+        svg.display()
+    );
+    let errors = results.errors();
+    anyhow::ensure!(
+        errors == 0,
+        "{errors} measurement(s) ended in an error (listed at the end of the report)"
+    );
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("rues-bench: cannot start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Load(args) => load(args).await,
+            Command::Server { kind, addr } => match kind.as_str() {
+                "rues" => server::rues::run().await,
+                "baseline" => server::baseline::run().await,
+                "nats-pub" => {
+                    let addr = addr.context("nats-pub needs --addr")?;
+                    server::nats_pub::run(&addr).await
+                }
+                other => anyhow::bail!("unknown server `{other}` (rues, baseline, nats-pub)"),
+            },
+        }
+    });
+    // Sessions still open in reader tasks must not delay the exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("rues-bench: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

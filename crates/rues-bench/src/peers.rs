@@ -1,0 +1,348 @@
+//! Starting and stopping the four servers as child processes, and installing
+//! the peers (nats-server with apt-get, the `ws` package with `npm ci`) when
+//! they are missing.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use crate::client::{Endpoint, Kind};
+use crate::control::Order;
+
+/// How long a server may take to say `ready`.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an install step may take.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// The Node.js peer's directory (package.json, lock file, server.js).
+pub(crate) fn node_ws_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/node-ws")
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+async fn run_bounded(command: &mut Command, what: &str) -> Result<()> {
+    eprintln!("rues-bench: {what}");
+    let mut child = command
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start: {what}"))?;
+    let status = tokio::time::timeout(INSTALL_TIMEOUT, child.wait())
+        .await
+        .with_context(|| format!("timed out: {what}"))??;
+    if !status.success() {
+        bail!("failed ({status}): {what}");
+    }
+    Ok(())
+}
+
+async fn apt_install(packages: &[&str]) -> Result<()> {
+    let install = |cmd: &mut Command| {
+        cmd.args(["install", "-y", "--no-install-recommends"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+    };
+    let mut first = Command::new("apt-get");
+    install(&mut first);
+    if run_bounded(
+        &mut first,
+        &format!("apt-get install {}", packages.join(" ")),
+    )
+    .await
+    .is_ok()
+    {
+        return Ok(());
+    }
+    // The package lists may be missing or stale.
+    run_bounded(Command::new("apt-get").arg("update"), "apt-get update").await?;
+    let mut second = Command::new("apt-get");
+    install(&mut second);
+    run_bounded(
+        &mut second,
+        &format!("apt-get install {}", packages.join(" ")),
+    )
+    .await
+}
+
+/// Installs what the chosen servers need and is not there yet.
+pub(crate) async fn ensure_installed(kinds: &[Kind]) -> Result<()> {
+    if kinds.contains(&Kind::Nats) && on_path("nats-server").is_none() {
+        apt_install(&["nats-server"]).await?;
+    }
+    if kinds.contains(&Kind::NodeWs) {
+        if on_path("node").is_none() || on_path("npm").is_none() {
+            apt_install(&["nodejs", "npm"]).await?;
+        }
+        let dir = node_ws_dir();
+        if !dir.join("node_modules/ws/package.json").is_file() {
+            run_bounded(
+                Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                    .current_dir(&dir),
+                &format!("npm ci in {}", dir.display()),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Versions of the peers, for the report.
+pub(crate) fn versions(kinds: &[Kind]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let capture = |program: &str, args: &[&str]| -> String {
+        std::process::Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| {
+                let text = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+                if text.is_empty() {
+                    String::from_utf8_lossy(&o.stderr).trim().to_owned()
+                } else {
+                    text
+                }
+            })
+            .unwrap_or_else(|| "unknown".into())
+    };
+    if kinds.contains(&Kind::Nats) {
+        out.push(("nats-server".into(), capture("nats-server", &["--version"])));
+    }
+    if kinds.contains(&Kind::NodeWs) {
+        out.push(("node".into(), capture("node", &["--version"])));
+        let ws = std::fs::read_to_string(node_ws_dir().join("node_modules/ws/package.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|json| json["version"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into());
+        out.push(("ws (npm)".into(), ws));
+    }
+    out
+}
+
+/// A running server: its processes, its address and its publisher's pipes.
+pub(crate) struct Peer {
+    pub(crate) kind: Kind,
+    pub(crate) addr: SocketAddr,
+    /// The process that serves the WebSocket sessions (nats-server for NATS).
+    server: Child,
+    /// For NATS, the separate publisher process.
+    publisher: Option<Child>,
+    /// For NATS, `sh -c 'read _; kill <nats-server>'` on a pipe from this
+    /// process: nats-server does not read our orders, so this makes it stop
+    /// with the harness however the harness ends.
+    _watchdog: Option<Child>,
+    orders: ChildStdin,
+    replies: Lines<BufReader<ChildStdout>>,
+    _scratch: Option<PathBuf>,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn control_child(command: &mut Command) -> Result<Child> {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start {command:?}"))
+}
+
+async fn read_ready(replies: &mut Lines<BufReader<ChildStdout>>) -> Result<u16> {
+    let line = tokio::time::timeout(START_TIMEOUT, replies.next_line())
+        .await
+        .context("server did not get ready in time")??
+        .context("server exited before it was ready")?;
+    line.strip_prefix("ready ")
+        .and_then(|port| port.trim().parse().ok())
+        .with_context(|| format!("expected `ready <port>`, got `{line}`"))
+}
+
+impl Peer {
+    /// Starts a server of this kind; `scratch` is a directory for its files.
+    pub(crate) async fn start(kind: Kind, scratch: &Path) -> Result<Peer> {
+        let me = std::env::current_exe()?;
+        match kind {
+            Kind::Rues | Kind::Baseline => {
+                let mut child = control_child(Command::new(&me).args(["server", kind.name()]))?;
+                Self::attach(kind, child_pipes(&mut child)?, child, None, None).await
+            }
+            Kind::NodeWs => {
+                let node = on_path("node").context("node is not installed")?;
+                let mut child = control_child(
+                    Command::new(node)
+                        .arg(node_ws_dir().join("server.js"))
+                        .current_dir(node_ws_dir()),
+                )?;
+                Self::attach(kind, child_pipes(&mut child)?, child, None, None).await
+            }
+            Kind::Nats => {
+                let (client_port, ws_port) = (free_port()?, free_port()?);
+                let dir = scratch.join(format!("nats-{client_port}"));
+                std::fs::create_dir_all(&dir)?;
+                let conf = dir.join("nats.conf");
+                std::fs::write(
+                    &conf,
+                    format!(
+                        "listen: \"127.0.0.1:{client_port}\"\n\
+                         max_connections: 100000\n\
+                         max_payload: 1048576\n\
+                         write_deadline: \"10s\"\n\
+                         websocket {{\n  listen: \"127.0.0.1:{ws_port}\"\n  no_tls: true\n  compression: false\n}}\n"
+                    ),
+                )?;
+                let nats = on_path("nats-server").context("nats-server is not installed")?;
+                let server = Command::new(nats)
+                    .arg("-c")
+                    .arg(&conf)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .context("cannot start nats-server")?;
+                let watchdog = Command::new("sh")
+                    .arg("-c")
+                    .arg(format!(
+                        "read _; kill {} 2>/dev/null",
+                        server.id().context("nats-server exited at once")?
+                    ))
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .context("cannot start the nats-server watchdog")?;
+                let client_addr: SocketAddr = format!("127.0.0.1:{client_port}").parse()?;
+                let ws_addr: SocketAddr = format!("127.0.0.1:{ws_port}").parse()?;
+                let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+                for addr in [client_addr, ws_addr] {
+                    while tokio::net::TcpStream::connect(addr).await.is_err() {
+                        if tokio::time::Instant::now() > deadline {
+                            bail!("nats-server did not listen on {addr} in time");
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                let mut publisher = control_child(Command::new(&me).args([
+                    "server",
+                    "nats-pub",
+                    "--addr",
+                    &client_addr.to_string(),
+                ]))?;
+                let pipes = child_pipes(&mut publisher)?;
+                let mut peer =
+                    Self::attach(kind, pipes, server, Some(publisher), Some((ws_addr, dir)))
+                        .await?;
+                peer._watchdog = Some(watchdog);
+                Ok(peer)
+            }
+        }
+    }
+
+    async fn attach(
+        kind: Kind,
+        (orders, stdout): (ChildStdin, ChildStdout),
+        server: Child,
+        publisher: Option<Child>,
+        nats: Option<(SocketAddr, PathBuf)>,
+    ) -> Result<Peer> {
+        let mut replies = BufReader::new(stdout).lines();
+        let port = read_ready(&mut replies)
+            .await
+            .with_context(|| format!("starting {}", kind.name()))?;
+        let (addr, scratch) = match nats {
+            Some((ws, dir)) => (ws, Some(dir)),
+            None => (format!("127.0.0.1:{port}").parse()?, None),
+        };
+        Ok(Peer {
+            kind,
+            addr,
+            server,
+            publisher,
+            _watchdog: None,
+            orders,
+            replies,
+            _scratch: scratch,
+        })
+    }
+
+    pub(crate) fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            kind: self.kind,
+            addr: self.addr,
+        }
+    }
+
+    /// The pid of the process serving the sessions.
+    pub(crate) fn server_pid(&self) -> Result<u32> {
+        self.server.id().context("server already exited")
+    }
+
+    /// The pid of the separate publisher process (NATS only).
+    pub(crate) fn publisher_pid(&self) -> Option<u32> {
+        self.publisher.as_ref().and_then(Child::id)
+    }
+
+    /// Sends a publish order and waits for it to finish (bounded by
+    /// `timeout`); returns the publishing time the server measured.
+    pub(crate) async fn publish(&mut self, order: Order, timeout: Duration) -> Result<Duration> {
+        self.orders.write_all(order.to_line().as_bytes()).await?;
+        self.orders.flush().await?;
+        let line = tokio::time::timeout(timeout, self.replies.next_line())
+            .await
+            .context("publishing did not finish in time")??
+            .context("the server exited while publishing")?;
+        let nanos: u64 = line
+            .strip_prefix("done ")
+            .and_then(|rest| rest.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("expected `done`, got `{line}`"))?;
+        Ok(Duration::from_nanos(nanos))
+    }
+
+    /// Stops the server: `quit`, then a kill if it takes more than a few
+    /// seconds.
+    pub(crate) async fn stop(mut self) {
+        let _ = self.orders.write_all(b"quit\n").await;
+        let _ = self.orders.flush().await;
+        if let Some(mut publisher) = self.publisher.take() {
+            if tokio::time::timeout(Duration::from_secs(5), publisher.wait())
+                .await
+                .is_err()
+            {
+                let _ = publisher.kill().await;
+            }
+        }
+        // nats-server has no `quit` to hear; the others stop on their own.
+        let patience = if self.kind == Kind::Nats { 0 } else { 15 };
+        if tokio::time::timeout(Duration::from_secs(patience), self.server.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.server.kill().await;
+        }
+    }
+}
+
+fn child_pipes(child: &mut Child) -> Result<(ChildStdin, ChildStdout)> {
+    Ok((
+        child.stdin.take().context("no stdin")?,
+        child.stdout.take().context("no stdout")?,
+    ))
+}
