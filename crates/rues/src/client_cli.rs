@@ -75,7 +75,7 @@ pub(crate) struct ListenArgs {
     node: String,
     /// Event paths, as /on/blocks/accepted or blocks/accepted; without an
     /// entity (blocks) every entity's events arrive, with one
-    /// (blocks:<hash>) only that entity's.
+    /// (`blocks:<hash>`) only that entity's.
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<String>,
     /// Exit after this many events.
