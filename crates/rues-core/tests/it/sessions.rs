@@ -261,6 +261,7 @@ fn close_reasons_have_distinct_labels_and_the_documented_codes() {
             None,
             None,
             Some(1001),
+            Some(1002),
             Some(1009),
             Some(1011),
             Some(4001),
