@@ -1,6 +1,8 @@
 //! Session ids and where they come from.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::str::FromStr;
 
 /// A session id: 16 random bytes, written as 32 lowercase hex characters
@@ -9,8 +11,64 @@ use std::str::FromStr;
 /// Parsing accepts either case, as the `Rusk-Session-Id` header is
 /// case-insensitive; anything that is not exactly 32 hex characters is
 /// rejected.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SessionId([u8; 16]);
+
+impl Hash for SessionId {
+    /// Feeds one `u64`, the two halves folded together: the bytes are random
+    /// already, so [`IdHasher`] needs nothing more to spread them.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let (low, high) = self.0.split_at(8);
+        let half = |bytes: &[u8]| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(bytes);
+            u64::from_le_bytes(word)
+        };
+        state.write_u64(half(low) ^ half(high).rotate_left(32));
+    }
+}
+
+/// The hasher of every map keyed by [`SessionId`]: one wide multiply per
+/// key instead of SipHash's rounds, because fan-out looks a session up for
+/// every receiver of every event.
+///
+/// Flooding is not a concern here: the keys stored are ids the node drew
+/// itself (from the OS CSPRNG in production), so a peer cannot choose keys
+/// that collide; looking up an id a peer made up costs one probe like any
+/// other.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached when something other than a `SessionId` is hashed;
+        // still a fine (if slower) hash.
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        // A folded multiply (as in foldhash): the 128-bit product's halves
+        // XORed, so every input bit reaches both the low bits (the bucket)
+        // and the top bits (hashbrown's tag), even for structured ids.
+        let product = u128::from(self.0 ^ word) * 0x9e37_79b9_7f4a_7c15_u128;
+        self.0 = (product as u64) ^ ((product >> 64) as u64);
+    }
+}
+
+/// Builds [`IdHasher`]s.
+pub type BuildIdHasher = BuildHasherDefault<IdHasher>;
+
+/// A map keyed by session id, with [`IdHasher`].
+pub type SessionMap<V> = HashMap<SessionId, V, BuildIdHasher>;
+
+/// A set of session ids, with [`IdHasher`].
+pub type SessionSet = HashSet<SessionId, BuildIdHasher>;
 
 impl SessionId {
     /// The id's length in bytes.
@@ -177,6 +235,36 @@ mod tests {
         let first = one.draw();
         assert_ne!(first, one.draw());
         assert_ne!(SeededIds::new(7).draw(), SeededIds::new(8).draw());
+    }
+
+    #[test]
+    fn id_hasher_spreads_structured_ids_over_buckets() {
+        use std::hash::BuildHasher;
+        // Counter-like ids (a custom `IdSource` might draw them) must not
+        // pile into a few buckets: look at the low 12 bits and the top 7
+        // bits, the parts hashbrown uses.
+        let build = BuildIdHasher::default();
+        let layouts: [fn(u64) -> [u8; 16]; 2] = [
+            |n| {
+                let mut bytes = [0u8; 16];
+                bytes[..8].copy_from_slice(&n.to_le_bytes());
+                bytes
+            },
+            |n| {
+                let mut bytes = [0u8; 16];
+                bytes[8..].copy_from_slice(&n.to_be_bytes());
+                bytes
+            },
+        ];
+        for layout in layouts {
+            let hashes: Vec<u64> = (0u64..4096)
+                .map(|n| build.hash_one(SessionId::from_bytes(layout(n))))
+                .collect();
+            let low: HashSet<u64> = hashes.iter().map(|h| h & 0xfff).collect();
+            let top: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+            assert!(low.len() > 2500, "{} distinct low-bit buckets", low.len());
+            assert_eq!(top.len(), 128);
+        }
     }
 
     #[test]

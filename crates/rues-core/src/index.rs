@@ -7,16 +7,17 @@
 //! subscriptions exist. Empty sets and maps are removed as soon as they
 //! empty, so a node whose sessions all closed holds nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use rues_target::{Component, Entity, EventPath, Topic};
 
-use crate::id::SessionId;
+use crate::id::{SessionId, SessionSet};
 
 #[derive(Debug, Default)]
 struct TopicIndex {
-    wildcard: HashSet<SessionId>,
-    by_entity: HashMap<Entity, HashSet<SessionId>>,
+    wildcard: SessionSet,
+    // Entities are chosen by peers: keep the standard (DoS-resistant) hasher.
+    by_entity: HashMap<Entity, SessionSet>,
 }
 
 impl TopicIndex {

@@ -29,13 +29,19 @@
 //!    - an event from the application: [`Node::publish`];
 //!    - the timer firing: [`Node::handle_timeout`].
 //! 2. **Drain the outputs** with [`Node::poll_output`] until it returns
-//!    `None`: [`Output::Transmit`] (frames are queued for a session: send
-//!    them with [`Node::poll_transmit`] or [`Node::drain_transmit`] as fast as
-//!    the socket takes them, until the queue is empty), [`Output::Ping`],
-//!    and [`Output::Close`] (close that socket with the reason's code; the
-//!    core has already released the session).
+//!    `None`: [`Output::Ping`], and [`Output::Close`] (close that socket
+//!    with the reason's code; the core has already released the session).
 //! 3. **Re-arm the timer** to [`Node::poll_timeout`], and wait for the next
 //!    input or the timer.
+//!
+//! Frames do not go through the outputs. Each session has an [`Outbox`]
+//! ([`Node::outbox`]), a queue with its own lock that [`Node::publish`]
+//! fills: the task writing the session's socket drains it with
+//! [`Outbox::poll_drain`] as fast as the socket takes frames, without
+//! locking the node, and is woken through its [`std::task::Waker`] when the
+//! outbox goes from empty to non-empty. (An adapter without async tasks can
+//! pass a waker of its own making, e.g. from [`std::task::Wake`], or just
+//! call [`Node::poll_transmit`].)
 //!
 //! Publishing never waits on a client: a session whose queue would pass
 //! [`Limits::max_queue_bytes`] is closed with 4008 and the others carry on.
@@ -81,8 +87,7 @@
 //! );
 //! assert_eq!(node.publish(&event)?.receivers, 1);
 //!
-//! // 2. Drain the outputs: the session has a frame to send.
-//! assert_eq!(node.poll_output(), Some(Output::Transmit(session)));
+//! // 2. The session's outbox has one frame to send; no output is pending.
 //! let frame = node.poll_transmit(session).expect("one frame");
 //! assert_eq!(frame.len(), 108); // PROTOCOL.md §6's worked example
 //! assert_eq!(node.poll_output(), None);
@@ -105,6 +110,7 @@ mod cors;
 mod id;
 mod index;
 mod node;
+mod outbox;
 mod registry;
 mod request;
 mod response;
@@ -112,8 +118,12 @@ mod response;
 pub use access::{AccessRule, AccessRules, InvalidAccessRule, Operation};
 pub use config::{Config, Limits};
 pub use cors::OriginPolicy;
-pub use id::{IdSource, IdSourceError, InvalidSessionId, OsIds, SeededIds, SessionId};
+pub use id::{
+    BuildIdHasher, IdHasher, IdSource, IdSourceError, InvalidSessionId, OsIds, SeededIds,
+    SessionId, SessionMap, SessionSet,
+};
 pub use node::{CloseReason, Event, Node, Output, PublishError, Published, SessionError, Stats};
+pub use outbox::Outbox;
 pub use registry::{
     ComponentSpec, DispatchRequest, EntityRule, Handler, HandlerError, HandlerFuture, Registry,
     Reply, RequestBody,

@@ -1,6 +1,6 @@
 //! The node: sessions, subscriptions, keep-alive and fan-out.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -9,8 +9,9 @@ use rues_target::EventPath;
 use rues_wire::Frame;
 
 use crate::config::Config;
-use crate::id::{IdSource, SessionId};
+use crate::id::{IdSource, SessionId, SessionMap};
 use crate::index::Index;
+use crate::outbox::{Outbox, Pushed};
 use crate::registry::Registry;
 
 /// Why a session ended. Each reason is counted in [`Stats`].
@@ -110,9 +111,6 @@ impl CloseReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Output {
-    /// The session's queue went from empty to non-empty: drain it with
-    /// [`Node::poll_transmit`] when the socket can take more.
-    Transmit(SessionId),
     /// Send a WebSocket Ping to the session.
     Ping(SessionId),
     /// Close the session's socket with `reason.code()`. The core has already
@@ -181,7 +179,7 @@ pub struct Stats {
     pub events_published: u64,
     /// Frames queued to sessions (one event to three sessions is three).
     pub frames_queued: u64,
-    /// Frames handed to the adapter for sending.
+    /// Frames handed to the adapter for sending (drained from outboxes).
     pub frames_delivered: u64,
     /// Bytes of frames queued now, over all sessions.
     pub bytes_queued: usize,
@@ -220,8 +218,7 @@ pub enum SessionError {
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) subscriptions: HashSet<EventPath>,
-    queue: VecDeque<Bytes>,
-    queued_bytes: usize,
+    outbox: Outbox,
     last_seen: Instant,
     next_ping: Instant,
     /// The key this session has in `Node::timers`.
@@ -233,13 +230,15 @@ pub struct Node {
     pub(crate) config: Config,
     pub(crate) registry: Registry,
     ids: Box<dyn IdSource>,
-    pub(crate) sessions: HashMap<SessionId, Session>,
+    pub(crate) sessions: SessionMap<Session>,
     pub(crate) index: Index,
     /// One entry per session: its next keep-alive deadline. An entry may be
     /// early (activity moved the real deadline later); it is re-armed when
     /// it fires, which keeps activity O(1).
     timers: BTreeSet<(Instant, SessionId)>,
     outputs: VecDeque<Output>,
+    /// Counters; `bytes_queued` and `frames_delivered` here cover released
+    /// sessions only, the live ones are read from their outboxes.
     pub(crate) stats: Stats,
     pub(crate) version_header: HeaderValue,
     /// The node's version without pre-release tag, for non-strict matching.
@@ -271,7 +270,7 @@ impl Node {
             config,
             registry,
             ids: Box::new(ids),
-            sessions: HashMap::new(),
+            sessions: SessionMap::default(),
             index: Index::default(),
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
@@ -293,11 +292,16 @@ impl Node {
         &self.registry
     }
 
-    /// A snapshot of the counters.
+    /// A snapshot of the counters. Reads every open session's outbox, so it
+    /// costs O(sessions): fine for a metrics scrape, not for every event.
     pub fn stats(&self) -> Stats {
         let mut stats = self.stats.clone();
         stats.sessions_open = self.sessions.len();
         stats.index_topics = self.index.topic_count();
+        for session in self.sessions.values() {
+            stats.bytes_queued += session.outbox.queued_bytes();
+            stats.frames_delivered += session.outbox.delivered();
+        }
         stats
     }
 
@@ -330,8 +334,7 @@ impl Node {
             id,
             Session {
                 subscriptions: HashSet::new(),
-                queue: VecDeque::new(),
-                queued_bytes: 0,
+                outbox: Outbox::default(),
                 last_seen: now,
                 next_ping,
                 timer,
@@ -416,52 +419,45 @@ impl Node {
         self.outputs.pop_front()
     }
 
-    /// The next frame to send to `session`, oldest first. Each frame is the
-    /// shared encoding of one event: send it as one Binary message.
+    /// The outbox of `session`: the queue its frames wait in, to hand to
+    /// the task that writes its socket. That task drains it with
+    /// [`Outbox::poll_drain`] without locking the node.
+    pub fn outbox(&self, session: SessionId) -> Option<Outbox> {
+        self.sessions.get(&session).map(|s| s.outbox.clone())
+    }
+
+    /// The next frame to send to `session`, oldest first; a shortcut for
+    /// draining its [`Outbox`] one frame at a time. Each frame is the shared
+    /// encoding of one event: send it as one Binary message.
     pub fn poll_transmit(&mut self, session: SessionId) -> Option<Bytes> {
-        let state = self.sessions.get_mut(&session)?;
-        let frame = state.queue.pop_front()?;
-        state.queued_bytes -= frame.len();
-        self.stats.bytes_queued -= frame.len();
-        self.stats.frames_delivered += 1;
-        Some(frame)
+        let mut out = Vec::with_capacity(1);
+        self.drain_transmit(session, 0, &mut out);
+        out.pop()
     }
 
     /// Moves up to `max_bytes` of `session`'s queued frames (at least one, if
-    /// any is queued) into `out`, oldest first; returns how many.
+    /// any is queued) into `out`, oldest first; returns how many. A shortcut
+    /// for [`Outbox::drain`].
     pub fn drain_transmit(
         &mut self,
         session: SessionId,
         max_bytes: usize,
         out: &mut Vec<Bytes>,
     ) -> usize {
-        let mut taken = 0;
-        let mut bytes = 0;
-        while let Some(state) = self.sessions.get(&session) {
-            let Some(next) = state.queue.front() else {
-                break;
-            };
-            if taken > 0 && bytes + next.len() > max_bytes {
-                break;
-            }
-            bytes += next.len();
-            match self.poll_transmit(session) {
-                Some(frame) => out.push(frame),
-                None => break,
-            }
-            taken += 1;
-        }
-        taken
+        self.sessions
+            .get(&session)
+            .map_or(0, |s| s.outbox.drain(max_bytes, out))
     }
 
     /// Bytes queued for `session` now.
     pub fn queued_bytes(&self, session: SessionId) -> Option<usize> {
-        self.sessions.get(&session).map(|s| s.queued_bytes)
+        self.sessions.get(&session).map(|s| s.outbox.queued_bytes())
     }
 
     /// Publishes an event: encodes its frame once and queues that same
-    /// `Bytes` to every session whose subscriptions match, each once. Never
-    /// waits: a session whose queue cannot take the frame is closed with 4008.
+    /// `Bytes` to the outbox of every session whose subscriptions match, each
+    /// once, waking the writers that wait on an empty outbox. Never waits: a
+    /// session whose queue cannot take the frame is closed with 4008.
     pub fn publish(&mut self, event: &Event) -> Result<Published, PublishError> {
         let mut frame = Frame::new(
             event.path.to_string(),
@@ -483,24 +479,24 @@ impl Node {
         };
         let max_queue = self.config.limits.max_queue_bytes;
         for &id in &receivers {
-            let Some(session) = self.sessions.get_mut(&id) else {
+            let Some(session) = self.sessions.get(&id) else {
                 continue;
             };
-            // An empty queue always takes one frame, so an event larger than
-            // the budget can still be delivered to a reader that keeps up.
-            if !session.queue.is_empty() && session.queued_bytes + encoded.len() > max_queue {
-                self.close(id, CloseReason::SlowConsumer);
-                published.slow_consumers_closed += 1;
-                continue;
+            match session.outbox.push(&encoded, max_queue) {
+                Pushed::Queued(waker) => {
+                    if let Some(waker) = waker {
+                        waker.wake();
+                    }
+                    self.stats.frames_queued += 1;
+                    published.receivers += 1;
+                }
+                Pushed::OverBudget => {
+                    self.close(id, CloseReason::SlowConsumer);
+                    published.slow_consumers_closed += 1;
+                }
+                // Released sessions leave the index with their outbox.
+                Pushed::Closed => {}
             }
-            if session.queue.is_empty() {
-                self.outputs.push_back(Output::Transmit(id));
-            }
-            session.queue.push_back(encoded.clone());
-            session.queued_bytes += encoded.len();
-            self.stats.bytes_queued += encoded.len();
-            self.stats.frames_queued += 1;
-            published.receivers += 1;
         }
         self.scratch = receivers;
         Ok(published)
@@ -523,7 +519,8 @@ impl Node {
             self.index.remove(path, id);
         }
         self.stats.subscriptions -= session.subscriptions.len();
-        self.stats.bytes_queued -= session.queued_bytes;
+        let (_dropped, delivered) = session.outbox.close();
+        self.stats.frames_delivered += delivered;
         self.timers.remove(&(session.timer, id));
         self.stats.closed[reason.slot()] += 1;
         true

@@ -151,12 +151,20 @@ pub(crate) fn upgrade<B>(
     };
     let signal = Arc::new(SessionSignal::default());
     core.signals.insert(id, signal.clone());
+    let Some(outbox) = core.node.outbox(id) else {
+        // Unreachable: the session was opened under this same lock.
+        return into_warp(core.node.error_response(
+            headers,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the new session vanished",
+        ));
+    };
     drop(core);
     // The new session's keep-alive deadline may be the earliest.
     shared.timer_changed.notify_one();
     // If the upgrade never completes, the guard is dropped, which releases
     // the session.
-    let guard = SessionGuard::new(shared.clone(), id, signal);
+    let guard = SessionGuard::new(shared.clone(), id, signal, outbox);
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)

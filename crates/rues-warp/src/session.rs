@@ -2,13 +2,16 @@
 //! queue to the socket as fast as the socket takes it, answers the core's
 //! pings and closes, and feeds inbound frames back to the core.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
-use rues_core::{CloseReason, SessionId};
+use rues_core::{CloseReason, Outbox, SessionId};
+use tokio::sync::futures::Notified;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
@@ -32,15 +35,23 @@ pub(crate) struct SessionGuard {
     pub(crate) shared: Arc<Shared>,
     pub(crate) id: SessionId,
     pub(crate) signal: Arc<SessionSignal>,
+    /// The session's frames, drained without locking the core.
+    pub(crate) outbox: Outbox,
     reason: CloseReason,
 }
 
 impl SessionGuard {
-    pub(crate) fn new(shared: Arc<Shared>, id: SessionId, signal: Arc<SessionSignal>) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        id: SessionId,
+        signal: Arc<SessionSignal>,
+        outbox: Outbox,
+    ) -> Self {
         Self {
             shared,
             id,
             signal,
+            outbox,
             reason: CloseReason::Disconnected,
         }
     }
@@ -126,16 +137,23 @@ async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> En
     let shared = &guard.shared;
     let id = guard.id;
     let signal = &guard.signal;
+    let outbox = &guard.outbox;
     let mut batch: Vec<Bytes> = Vec::new();
+    // Both waits live across iterations: a `Notified` registers with its
+    // `Notify` once, not on every wake-up of this (busy) loop.
+    let closed = signal.closed.notified();
+    let ping = signal.ping.notified();
+    tokio::pin!(closed, ping);
     loop {
         tokio::select! {
-            // A close from the core, then the client's frames, win over
-            // more sending.
+            // A close from the core, then the client's frames, then pings
+            // win over more sending.
             biased;
-            () = signal.closed.notified() => {
-                if let Some(reason) = signal.take().close {
+            () = &mut closed => {
+                if let Some(reason) = signal.take_close() {
                     return End::Core(reason);
                 }
+                closed.set(signal.closed.notified());
             }
             inbound = stream.next() => {
                 let message = match inbound {
@@ -155,40 +173,60 @@ async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> En
                 // Pings are answered by tungstenite itself; text and binary
                 // frames are accepted and ignored (w3sper's keep-alive).
             }
-            () = signal.work.notified() => {
+            () = &mut ping => {
+                ping.set(signal.ping.notified());
                 let pending = signal.take();
                 if let Some(reason) = pending.close {
                     return End::Core(reason);
                 }
-                let ping = pending.ping.then(|| Message::Ping(Bytes::new()));
-                // Drain the queue to the socket, batch by batch. A socket that
-                // stops taking data blocks only this task; the core keeps
-                // queueing and closes the session with 4008 once its budget
-                // is spent, which interrupts the write below.
-                let write = async {
-                    if let Some(ping) = ping {
-                        sink.send(ping).await?;
+                if pending.ping {
+                    let send = sink.send(Message::Ping(Bytes::new()));
+                    if let Some(end) = until_closed(signal, closed.as_mut(), send).await {
+                        return end;
                     }
-                    loop {
-                        batch.clear();
-                        shared.with_core(|node| node.drain_transmit(id, DRAIN_BATCH_BYTES, &mut batch));
-                        if batch.is_empty() {
-                            return Ok::<(), WsError>(());
-                        }
+                }
+            }
+            // The outbox had frames, or its first frame woke this task.
+            _ = std::future::poll_fn(|cx| outbox.poll_drain(cx, DRAIN_BATCH_BYTES, &mut batch)) => {
+                // Send batch after batch while the outbox has more, then go
+                // back to waiting. A socket that stops taking data blocks only
+                // this task; the core keeps queueing and closes the session
+                // with 4008 once its budget is spent, which interrupts the
+                // write below.
+                let write = async {
+                    while !batch.is_empty() {
                         for frame in batch.drain(..) {
                             sink.feed(Message::Binary(frame)).await?;
                         }
                         sink.flush().await?;
+                        outbox.drain(DRAIN_BATCH_BYTES, &mut batch);
                     }
+                    Ok::<(), WsError>(())
                 };
-                tokio::select! {
-                    result = write => if result.is_err() { return End::Gone },
-                    () = signal.closed.notified() => {
-                        if let Some(reason) = signal.take().close {
-                            return End::Core(reason);
-                        }
-                    }
+                if let Some(end) = until_closed(signal, closed.as_mut(), write).await {
+                    return end;
                 }
+            }
+        }
+    }
+}
+
+/// Runs a write until it ends or the core closes the session, whichever
+/// comes first; `Some` when the session must end.
+async fn until_closed<'s>(
+    signal: &'s SessionSignal,
+    mut closed: Pin<&mut Notified<'s>>,
+    write: impl Future<Output = Result<(), WsError>>,
+) -> Option<End> {
+    tokio::pin!(write);
+    loop {
+        tokio::select! {
+            result = &mut write => return result.is_err().then_some(End::Gone),
+            () = &mut closed => {
+                if let Some(reason) = signal.take_close() {
+                    return Some(End::Core(reason));
+                }
+                closed.set(signal.closed.notified());
             }
         }
     }

@@ -1,21 +1,21 @@
 //! The state every task shares: the core node behind one mutex, and the
 //! signals that wake each session's task when the core has output for it.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use rues_core::{CloseReason, Event, Node, Output, PublishError, Published, SessionId};
+use rues_core::{CloseReason, Event, Node, Output, PublishError, Published, SessionId, SessionMap};
 use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 
 /// What the core asked a session's task to do, set under the node lock and
-/// read by the task when its `notify` fires.
+/// read by the task when its `notify` fires. (Frames do not come this way:
+/// the task waits on the session's outbox, which publishing wakes.)
 #[derive(Debug, Default)]
 pub(crate) struct SessionSignal {
-    /// Frames are queued or a ping is due.
-    pub(crate) work: Notify,
+    /// A ping is due.
+    pub(crate) ping: Notify,
     /// The core closed the session: stop whatever the task is doing.
     pub(crate) closed: Notify,
     pending: Mutex<PendingWork>,
@@ -33,9 +33,14 @@ impl SessionSignal {
         std::mem::take(&mut *pending)
     }
 
+    /// Takes only the close reason, leaving a pending ping for its branch.
+    pub(crate) fn take_close(&self) -> Option<CloseReason> {
+        lock(&self.pending).close.take()
+    }
+
     fn request_ping(&self) {
         lock(&self.pending).ping = true;
-        self.work.notify_one();
+        self.ping.notify_one();
     }
 
     fn request_close(&self, reason: CloseReason) {
@@ -48,7 +53,7 @@ impl SessionSignal {
 /// always routed to the session it names.
 pub(crate) struct Core {
     pub(crate) node: Node,
-    pub(crate) signals: HashMap<SessionId, Arc<SessionSignal>>,
+    pub(crate) signals: SessionMap<Arc<SessionSignal>>,
 }
 
 impl Core {
@@ -56,11 +61,6 @@ impl Core {
     pub(crate) fn route_outputs(&mut self) {
         while let Some(output) = self.node.poll_output() {
             match output {
-                Output::Transmit(session) => {
-                    if let Some(signal) = self.signals.get(&session) {
-                        signal.work.notify_one();
-                    }
-                }
                 Output::Ping(session) => {
                     if let Some(signal) = self.signals.get(&session) {
                         signal.request_ping();
@@ -98,7 +98,7 @@ impl Shared {
         Self {
             core: Mutex::new(Core {
                 node,
-                signals: HashMap::new(),
+                signals: SessionMap::default(),
             }),
             timer_changed: Notify::new(),
             metrics: Metrics::default(),

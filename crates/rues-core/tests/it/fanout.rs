@@ -1,9 +1,13 @@
 //! PROTOCOL.md §6 delivery semantics: who receives an event, how often, in
 //! which order, and in which frame.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
 use bytes::Bytes;
 use http::StatusCode;
-use rues_core::{Event, Output};
+use rues_core::{CloseReason, Event};
 use rues_target::EventPath;
 
 use crate::harness::{Harness, assert_empty};
@@ -169,24 +173,99 @@ fn one_encoding_is_shared_by_every_receiver() {
     );
 }
 
+/// Counts how often the core wakes a writer.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 #[test]
-fn transmit_is_signalled_once_per_empty_to_non_empty_transition() {
+fn a_waiting_writer_is_woken_once_per_empty_to_non_empty_transition() {
     let mut h = Harness::new();
     let session = h.open();
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
+    let outbox = h.node.outbox(session).expect("open session");
+    let wakes = Arc::new(CountingWaker::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut out = Vec::new();
+    assert_eq!(
+        outbox.poll_drain(&mut cx, usize::MAX, &mut out),
+        Poll::Pending
+    );
     for _ in 0..3 {
         h.node
             .publish(&event("/on/blocks:a/accepted", b"{}"))
             .expect("published");
     }
-    assert_eq!(h.outputs(), [Output::Transmit(session)]);
-    let mut out = Vec::new();
-    assert_eq!(h.node.drain_transmit(session, usize::MAX, &mut out), 3);
+    assert_eq!(
+        wakes.0.load(Ordering::SeqCst),
+        1,
+        "one wake for three frames"
+    );
+    assert_eq!(h.outputs(), [], "frames never go through the outputs");
+    assert_eq!(
+        outbox.poll_drain(&mut cx, usize::MAX, &mut out),
+        Poll::Ready(3)
+    );
     assert_eq!(h.node.stats().bytes_queued, 0);
+    assert_eq!(h.node.stats().frames_delivered, 3);
+    assert_eq!(
+        outbox.poll_drain(&mut cx, usize::MAX, &mut out),
+        Poll::Pending
+    );
     h.node
         .publish(&event("/on/blocks:a/accepted", b"{}"))
         .expect("published");
-    assert_eq!(h.outputs(), [Output::Transmit(session)]);
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn releasing_a_session_wakes_its_writer_and_empties_its_outbox() {
+    let mut h = Harness::new();
+    let session = h.open();
+    assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
+    h.node
+        .publish(&event("/on/blocks:a/accepted", b"{}"))
+        .expect("published");
+    let outbox = h.node.outbox(session).expect("open session");
+    let mut out = Vec::new();
+    assert_eq!(outbox.drain(usize::MAX, &mut out), 1);
+    let wakes = Arc::new(CountingWaker::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    assert_eq!(
+        outbox.poll_drain(&mut cx, usize::MAX, &mut out),
+        Poll::Pending
+    );
+    h.node
+        .publish(&event("/on/blocks:a/accepted", b"{}"))
+        .expect("published");
+    assert_eq!(outbox.queued_bytes(), out[0].len());
+    h.node.handle_closed(session, CloseReason::Disconnected);
+    assert_eq!(
+        outbox.queued_bytes(),
+        0,
+        "frames are dropped with the session"
+    );
+    assert_eq!(h.node.stats().bytes_queued, 0);
+    assert_eq!(h.node.stats().frames_delivered, 1);
+    assert_eq!(
+        outbox.poll_drain(&mut cx, usize::MAX, &mut out),
+        Poll::Pending
+    );
+    // Publishing again reaches nobody and wakes nobody.
+    let before = wakes.0.load(Ordering::SeqCst);
+    let published = h
+        .node
+        .publish(&event("/on/blocks:a/accepted", b"{}"))
+        .expect("published");
+    assert_eq!(published.receivers, 0);
+    assert_eq!(wakes.0.load(Ordering::SeqCst), before);
 }
 
 #[test]
