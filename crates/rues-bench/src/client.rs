@@ -83,11 +83,14 @@ fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(1 << 20))
 }
 
-async fn tcp_connect(addr: SocketAddr, index: u64) -> Result<TcpStream> {
+async fn tcp_connect(addr: SocketAddr, index: u64, recv_buffer: Option<u32>) -> Result<TcpStream> {
     let source = Ipv4Addr::from(
         u32::from(Ipv4Addr::new(127, 0, 0, 1)) + (index % u64::from(SOURCE_ADDRESSES)) as u32,
     );
     let socket = TcpSocket::new_v4()?;
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size)?;
+    }
     socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
     let stream = socket.connect(addr).await?;
     stream.set_nodelay(true)?;
@@ -130,7 +133,7 @@ impl HttpPool {
             None => {
                 let n = self.opened.fetch_add(1, Ordering::Relaxed);
                 HttpConn {
-                    stream: tcp_connect(self.addr, n).await?,
+                    stream: tcp_connect(self.addr, n, None).await?,
                     buffer: BytesMut::with_capacity(4096),
                 }
             }
@@ -233,16 +236,37 @@ pub(crate) async fn open(
     index: u64,
     http: Option<&HttpPool>,
 ) -> Result<Session> {
-    tokio::time::timeout(OPEN_TIMEOUT, open_inner(endpoint, entity, index, http))
+    tokio::time::timeout(
+        OPEN_TIMEOUT,
+        open_inner(endpoint, entity, index, http, None),
+    )
+    .await
+    .map_err(|_| anyhow!("opening a session timed out"))?
+}
+
+/// Opens a fan-out session meant never to be read (a stalled client), with
+/// a small kernel receive buffer so the backlog builds up at the server
+/// rather than in the client's socket.
+pub(crate) async fn open_stalled(
+    endpoint: Endpoint,
+    index: u64,
+    http: Option<&HttpPool>,
+) -> Result<Session> {
+    let open = open_inner(endpoint, None, index, http, Some(STALLED_RECV_BUFFER));
+    tokio::time::timeout(OPEN_TIMEOUT, open)
         .await
         .map_err(|_| anyhow!("opening a session timed out"))?
 }
+
+/// The kernel receive buffer of a stalled client (the kernel doubles it).
+const STALLED_RECV_BUFFER: u32 = 4096;
 
 async fn open_inner(
     endpoint: Endpoint,
     entity: Option<u32>,
     index: u64,
     http: Option<&HttpPool>,
+    recv_buffer: Option<u32>,
 ) -> Result<Session> {
     let started = Instant::now();
     let name = entity_name(entity);
@@ -253,7 +277,7 @@ async fn open_inner(
         (Kind::Baseline | Kind::NodeWs, Some(e)) => format!("/e/{e}"),
     };
     let url = format!("ws://{}{path}", endpoint.addr);
-    let stream = tcp_connect(endpoint.addr, index).await?;
+    let stream = tcp_connect(endpoint.addr, index, recv_buffer).await?;
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config()))
         .await
         .context("WebSocket upgrade")?;
@@ -363,6 +387,28 @@ impl Session {
             }
         })
         .await;
+    }
+
+    /// Reads a stalled session at last: counts the messages still queued for
+    /// it until the server's Close (returning its code), EOF or `within`
+    /// passes (`None`: the server never closed it).
+    pub(crate) async fn read_to_close(mut self, within: Duration) -> (u64, Option<u16>) {
+        let mut messages = 0;
+        let read = async {
+            while let Some(message) = self.ws.next().await {
+                match message {
+                    Ok(Message::Close(frame)) => {
+                        return Some(frame.map_or(1005, |f| u16::from(f.code)));
+                    }
+                    Ok(_) => messages += 1,
+                    // Reset or EOF without a Close frame.
+                    Err(_) => return Some(1006),
+                }
+            }
+            Some(1006)
+        };
+        let code = tokio::time::timeout(within, read).await.ok().flatten();
+        (messages, code)
     }
 
     /// Starts the reader task, counting into `tally`.

@@ -37,6 +37,7 @@ mod procfs;
 mod report;
 mod scenarios;
 mod server;
+mod slow;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -78,7 +79,7 @@ struct LoadArgs {
     /// with 256 B payloads, 500 sessions for selective and idle, a short churn.
     #[arg(long)]
     quick: bool,
-    /// Comma-separated scenarios: fanout, selective, idle, churn.
+    /// Comma-separated scenarios: fanout, selective, idle, churn, slow.
     #[arg(long, value_delimiter = ',')]
     scenarios: Option<Vec<String>>,
     /// Comma-separated servers: rues, baseline, nats, node-ws.
@@ -118,6 +119,20 @@ struct LoadArgs {
     /// First churn rung, opens per second.
     #[arg(long)]
     churn_start: Option<f64>,
+    /// Readers in the slow-consumer scenario.
+    #[arg(long)]
+    slow_n: Option<usize>,
+    /// Clients that stop reading, in the slow-consumer scenario.
+    #[arg(long)]
+    stalled: Option<usize>,
+    /// Events per second (16 KiB each) in the slow-consumer scenario.
+    /// The default, 100 to 500 readers, is 50 000 messages (800 MB) a
+    /// second: well into this machine's range, short of its limit.
+    #[arg(long)]
+    slow_rate: Option<f64>,
+    /// Seconds of publishing per slow-consumer measurement.
+    #[arg(long)]
+    slow_secs: Option<f64>,
     /// Stop starting new measurements after this many minutes.
     #[arg(long)]
     deadline_mins: Option<f64>,
@@ -136,15 +151,16 @@ impl LoadArgs {
                 .collect::<Result<_>>()?,
             None => Kind::ALL.to_vec(),
         };
-        let scenarios = self.scenarios.clone().unwrap_or_else(|| {
-            ["fanout", "selective", "idle", "churn"]
-                .map(str::to_owned)
-                .to_vec()
-        });
+        const SCENARIOS: [&str; 5] = ["fanout", "selective", "idle", "churn", "slow"];
+        let scenarios = self
+            .scenarios
+            .clone()
+            .unwrap_or_else(|| SCENARIOS.map(str::to_owned).to_vec());
         for s in &scenarios {
             anyhow::ensure!(
-                ["fanout", "selective", "idle", "churn"].contains(&s.as_str()),
-                "unknown scenario `{s}` (fanout, selective, idle, churn)"
+                SCENARIOS.contains(&s.as_str()),
+                "unknown scenario `{s}` ({})",
+                SCENARIOS.join(", ")
             );
         }
         let deadline_mins = self
@@ -188,6 +204,11 @@ impl LoadArgs {
                 .unwrap_or(if quick { 200.0 } else { 250.0 }),
             churn_secs: self.churn_secs.unwrap_or(if quick { 0.5 } else { 3.0 }),
             churn_p99_ms: 50.0,
+            slow_n: self.slow_n.unwrap_or(if quick { 100 } else { 500 }),
+            slow_stalled: self.stalled.unwrap_or(if quick { 2 } else { 10 }),
+            slow_rate: self.slow_rate.unwrap_or(100.0),
+            slow_size: 16 * 1024,
+            slow_secs: self.slow_secs.unwrap_or(if quick { 3.0 } else { 10.0 }),
             parallel_opens: 128,
             deadline: Some(Instant::now() + Duration::from_secs_f64(deadline_mins * 60.0)),
             scratch: self.out.join("scratch"),

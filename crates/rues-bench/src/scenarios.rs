@@ -1,4 +1,5 @@
-//! The four scenarios of issue 6, each run against every chosen server in
+//! The four scenarios of issue 6 (and, in `slow.rs`, the slow-consumer
+//! scenario of issue 7), each run against every chosen server in
 //! one invocation, the servers' order rotating from run to run so machine
 //! noise hits them alike.
 
@@ -49,6 +50,13 @@ pub(crate) struct Plan {
     /// A churn rung passes when every session opened and subscribed, with
     /// p99 of open-and-subscribe under this.
     pub(crate) churn_p99_ms: f64,
+    /// Slow consumer: readers, stalled clients, events per second, payload
+    /// bytes and seconds of publishing.
+    pub(crate) slow_n: usize,
+    pub(crate) slow_stalled: usize,
+    pub(crate) slow_rate: f64,
+    pub(crate) slow_size: usize,
+    pub(crate) slow_secs: f64,
     /// Sessions opening at once when a scenario sets up its subscribers.
     pub(crate) parallel_opens: usize,
     #[serde(skip)]
@@ -58,11 +66,11 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    fn out_of_time(&self) -> bool {
+    pub(crate) fn out_of_time(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() > d)
     }
 
-    fn order(&self, run: usize) -> Vec<Kind> {
+    pub(crate) fn order(&self, run: usize) -> Vec<Kind> {
         let mut servers = self.servers.clone();
         let len = servers.len().max(1);
         servers.rotate_left(run % len);
@@ -83,7 +91,7 @@ pub(crate) fn loadavg() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn ms(nanos: u64) -> f64 {
+pub(crate) fn ms(nanos: u64) -> f64 {
     nanos as f64 / 1e6
 }
 
@@ -190,6 +198,7 @@ pub(crate) struct Results {
     pub(crate) selective: Vec<SelectiveRun>,
     pub(crate) idle: Vec<IdleRun>,
     pub(crate) churn: Vec<ChurnRun>,
+    pub(crate) slow: Vec<crate::slow::SlowRun>,
 }
 
 impl Results {
@@ -201,17 +210,18 @@ impl Results {
             + self.selective.iter().filter(|r| r.error.is_some()).count()
             + self.idle.iter().filter(|r| r.error.is_some()).count()
             + self.churn.iter().filter(|r| r.error.is_some()).count()
+            + self.slow.iter().filter(|r| r.error.is_some()).count()
     }
 }
 
 /// A server with its subscribers.
-struct Rig {
-    peer: Peer,
-    fleet: Fleet,
+pub(crate) struct Rig {
+    pub(crate) peer: Peer,
+    pub(crate) fleet: Fleet,
 }
 
 impl Rig {
-    async fn start(
+    pub(crate) async fn start(
         kind: Kind,
         plan: &Plan,
         n: usize,
@@ -228,7 +238,7 @@ impl Rig {
         Ok(Rig { peer, fleet })
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let Rig { peer, mut fleet } = self;
         peer.stop().await;
         fleet.abort();
@@ -236,7 +246,7 @@ impl Rig {
 
     /// Publishes `order` and waits until `expected` messages arrived or
     /// `grace` passed after the publisher finished.
-    async fn step(
+    pub(crate) async fn step(
         &mut self,
         order: Order,
         expected: u64,
@@ -253,7 +263,7 @@ impl Rig {
     }
 }
 
-fn progress(text: &str) {
+pub(crate) fn progress(text: &str) {
     eprintln!("rues-bench: {text}");
 }
 
@@ -777,6 +787,7 @@ pub(crate) async fn run_all(plan: &Plan) -> Result<Results> {
             "selective" => selective(plan, &mut results).await,
             "idle" => idle(plan, &mut results).await,
             "churn" => churn(plan, &mut results).await,
+            "slow" => crate::slow::slow(plan, &mut results).await,
             other => anyhow::bail!("unknown scenario `{other}`"),
         }
     }
