@@ -134,6 +134,31 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
                 let _ = writeln!(out, "| {} |", cols.join(" | "));
             }
         }
+        let _ = writeln!(
+            out,
+            "\n### Fan-out: server CPU per delivered message at the moderate rate (µs)\n\n\
+             CPU time (utime + stime) of the process serving the sessions over the first rung, \
+             divided by the messages delivered. Median over runs.\n"
+        );
+        header(&mut out, &["N", "payload"], servers, &ratio_names);
+        for &n in &plan.fanout_n {
+            for &size in &plan.payloads {
+                let row = pick(&|k| {
+                    median(
+                        results
+                            .fanout
+                            .iter()
+                            .filter(|r| r.server == k && r.n == n && r.size == size)
+                            .filter_map(|r| r.moderate_us_per_msg)
+                            .collect(),
+                    )
+                });
+                let mut cols = vec![n.to_string(), format!("{size} B")];
+                cols.extend(row.iter().map(|v| fmt_num(*v, 2)));
+                cols.extend(ratios(&row));
+                let _ = writeln!(out, "| {} |", cols.join(" | "));
+            }
+        }
     }
 
     if !results.selective.is_empty() {

@@ -111,6 +111,9 @@ pub(crate) struct Step {
     pub(crate) max_ms: f64,
     /// How long the server took to publish the rung's events.
     pub(crate) publish_secs: f64,
+    /// CPU time of the process serving the sessions over the rung, per
+    /// delivered message, in microseconds.
+    pub(crate) server_us_per_msg: f64,
     /// The 1-minute load average when the rung ended.
     pub(crate) loadavg: f64,
     /// Whether this was the retry of a failed rung.
@@ -130,6 +133,8 @@ pub(crate) struct FanoutRun {
     pub(crate) max_rate: f64,
     /// p99 at the first rung (the moderate rate), if it delivered everything.
     pub(crate) moderate_p99_ms: Option<f64>,
+    /// Server CPU per delivered message at the first rung, in microseconds.
+    pub(crate) moderate_us_per_msg: Option<f64>,
     pub(crate) error: Option<String>,
 }
 
@@ -284,6 +289,7 @@ pub(crate) async fn fanout(plan: &Plan, results: &mut Results) {
                         steps: Vec::new(),
                         max_rate: 0.0,
                         moderate_p99_ms: None,
+                        moderate_us_per_msg: None,
                         error: None,
                     };
                     if let Err(error) = fanout_ladder(plan, &mut record).await {
@@ -347,6 +353,8 @@ async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
         }
         let count = ((rate * plan.step_secs).round() as u64).max(10);
         let expected = count * n as u64;
+        let pid = rig.peer.server_pid()?;
+        let cpu_before = procfs::cpu_seconds(pid)?;
         let (published, hist) = rig
             .step(
                 Order {
@@ -361,6 +369,8 @@ async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
             )
             .await?;
         let received = rig.fleet.received();
+        let server_us_per_msg =
+            (procfs::cpu_seconds(pid)? - cpu_before) / received.max(1) as f64 * 1e6;
         let (closed, close_codes) = rig.fleet.closed();
         let p99 = ms(hist.quantile(0.99));
         // A publisher that could not keep the offered rate did not offer it.
@@ -377,17 +387,19 @@ async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
             p99_ms: p99,
             max_ms: ms(hist.max()),
             publish_secs: published.as_secs_f64(),
+            server_us_per_msg,
             loadavg: loadavg(),
             retry,
             ok,
         };
         progress(&format!(
-            "  {:>8} N={n} {size} B: {:>9.0} msgs/s -> {} p50 {:.2} ms p99 {:.2} ms, {}/{} delivered, {} closed{}",
+            "  {:>8} N={n} {size} B: {:>9.0} msgs/s -> {} p50 {:.2} ms p99 {:.2} ms, {:.2} us CPU/msg, {}/{} delivered, {} closed{}",
             kind.name(),
             step.msgs_per_sec,
             if ok { "ok  " } else { "FAIL" },
             step.p50_ms,
             step.p99_ms,
+            step.server_us_per_msg,
             received,
             expected,
             closed,
@@ -399,6 +411,7 @@ async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
         ));
         if step_index == 0 && received >= expected && closed == 0 {
             record.moderate_p99_ms = Some(p99);
+            record.moderate_us_per_msg = Some(server_us_per_msg);
         }
         record.steps.push(step);
         if !ok && !retry && plan.retries > 0 {
