@@ -430,9 +430,7 @@ impl Node {
     /// draining its [`Outbox`] one frame at a time. Each frame is the shared
     /// encoding of one event: send it as one Binary message.
     pub fn poll_transmit(&mut self, session: SessionId) -> Option<Bytes> {
-        let mut out = Vec::with_capacity(1);
-        self.drain_transmit(session, 0, &mut out);
-        out.pop()
+        self.sessions.get(&session)?.outbox.pop()
     }
 
     /// Moves up to `max_bytes` of `session`'s queued frames (at least one, if

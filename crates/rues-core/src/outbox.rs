@@ -99,6 +99,15 @@ impl Outbox {
         queue.drain_into(max_bytes, out)
     }
 
+    /// The oldest queued frame, if any.
+    pub fn pop(&self) -> Option<Bytes> {
+        let mut queue = self.lock();
+        let frame = queue.frames.pop_front()?;
+        queue.bytes -= frame.len();
+        queue.delivered += 1;
+        Some(frame)
+    }
+
     /// Like [`Outbox::drain`], but when nothing is queued it stores the
     /// task's waker and returns `Pending`: the next queued frame wakes it.
     /// Once the session is released it stays `Pending`; the adapter learns
