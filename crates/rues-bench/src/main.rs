@@ -19,7 +19,8 @@
 //! each the way its server expects, and records the latency of every event
 //! (the publish time travels in the payload, on `CLOCK_MONOTONIC`) and what
 //! was delivered. Scenarios: `fanout`, `selective`, `idle`, `churn` (see
-//! docs/benchmarks.md). The harness installs nats-server (apt-get) and the
+//! docs/benchmarks.md), and `slow` (issue 7: stalled clients beside readers;
+//! see docs/reliability.md). The harness installs nats-server (apt-get) and the
 //! `ws` package (`npm ci`) when they are missing, and bounds every run in
 //! time.
 //!
