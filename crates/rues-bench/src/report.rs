@@ -108,55 +108,42 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
                 let _ = writeln!(out, "| {} |", cols.join(" | "));
             }
         }
-        let _ = writeln!(
-            out,
+        let p99_title = format!(
             "\n### Fan-out: p99 latency at the common moderate rate (ms)\n\n\
              The ladder's first rung: {} msgs/s delivered with 256 B payloads, {} msgs/s with 16 KiB \
              (events/s = that / N). Median over runs; — where not every event arrived.\n",
             plan.moderate_small, plan.moderate_large
         );
-        header(&mut out, &["N", "payload"], servers, &ratio_names);
-        for &n in &plan.fanout_n {
-            for &size in &plan.payloads {
-                let row = pick(&|k| {
-                    median(
-                        results
-                            .fanout
-                            .iter()
-                            .filter(|r| r.server == k && r.n == n && r.size == size)
-                            .filter_map(|r| r.moderate_p99_ms)
-                            .collect(),
-                    )
-                });
-                let mut cols = vec![n.to_string(), format!("{size} B")];
-                cols.extend(row.iter().map(|v| fmt_num(*v, 2)));
-                cols.extend(ratios(&row));
-                let _ = writeln!(out, "| {} |", cols.join(" | "));
-            }
-        }
-        let _ = writeln!(
-            out,
+        let cpu_title =
             "\n### Fan-out: server CPU per delivered message at the moderate rate (µs)\n\n\
              CPU time (utime + stime) of the process serving the sessions over the first rung, \
              divided by the messages delivered. Median over runs.\n"
-        );
-        header(&mut out, &["N", "payload"], servers, &ratio_names);
-        for &n in &plan.fanout_n {
-            for &size in &plan.payloads {
-                let row = pick(&|k| {
-                    median(
-                        results
-                            .fanout
-                            .iter()
-                            .filter(|r| r.server == k && r.n == n && r.size == size)
-                            .filter_map(|r| r.moderate_us_per_msg)
-                            .collect(),
-                    )
-                });
-                let mut cols = vec![n.to_string(), format!("{size} B")];
-                cols.extend(row.iter().map(|v| fmt_num(*v, 2)));
-                cols.extend(ratios(&row));
-                let _ = writeln!(out, "| {} |", cols.join(" | "));
+                .to_owned();
+        type AtModerate = fn(&crate::scenarios::FanoutRun) -> Option<f64>;
+        let tables: [(String, AtModerate); 2] = [
+            (p99_title, |r| r.moderate_p99_ms),
+            (cpu_title, |r| r.moderate_us_per_msg),
+        ];
+        for (title, measure) in tables {
+            let _ = writeln!(out, "{title}");
+            header(&mut out, &["N", "payload"], servers, &ratio_names);
+            for &n in &plan.fanout_n {
+                for &size in &plan.payloads {
+                    let row = pick(&|k| {
+                        median(
+                            results
+                                .fanout
+                                .iter()
+                                .filter(|r| r.server == k && r.n == n && r.size == size)
+                                .filter_map(measure)
+                                .collect(),
+                        )
+                    });
+                    let mut cols = vec![n.to_string(), format!("{size} B")];
+                    cols.extend(row.iter().map(|v| fmt_num(*v, 2)));
+                    cols.extend(ratios(&row));
+                    let _ = writeln!(out, "| {} |", cols.join(" | "));
+                }
             }
         }
     }
