@@ -1,32 +1,9 @@
-//! Session ids and where they come from.
+//! Where session ids come from, and the hasher of the maps keyed by them.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::str::FromStr;
+use std::hash::{BuildHasherDefault, Hasher};
 
-/// A session id: 16 random bytes, written as 32 lowercase hex characters
-/// (PROTOCOL.md §2).
-///
-/// Parsing accepts either case, as the `Rusk-Session-Id` header is
-/// case-insensitive; anything that is not exactly 32 hex characters is
-/// rejected.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SessionId([u8; 16]);
-
-impl Hash for SessionId {
-    /// Feeds one `u64`, the two halves folded together: the bytes are random
-    /// already, so [`IdHasher`] needs nothing more to spread them.
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        let (low, high) = self.0.split_at(8);
-        let half = |bytes: &[u8]| {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(bytes);
-            u64::from_le_bytes(word)
-        };
-        state.write_u64(half(low) ^ half(high).rotate_left(32));
-    }
-}
+use rues_wire::SessionId;
 
 /// The hasher of every map keyed by [`SessionId`]: one wide multiply per
 /// key instead of SipHash's rounds, because fan-out looks a session up for
@@ -70,62 +47,6 @@ pub type SessionMap<V> = HashMap<SessionId, V, BuildIdHasher>;
 /// A set of session ids, with [`IdHasher`].
 pub type SessionSet = HashSet<SessionId, BuildIdHasher>;
 
-impl SessionId {
-    /// The id's length in bytes.
-    pub const LEN: usize = 16;
-
-    /// Wraps raw bytes.
-    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes)
-    }
-
-    /// The raw bytes.
-    pub const fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-
-    /// Parses the 32-hex-character form, in either case.
-    pub fn parse(text: &[u8]) -> Result<Self, InvalidSessionId> {
-        if text.len() != 2 * Self::LEN {
-            return Err(InvalidSessionId);
-        }
-        let mut bytes = [0u8; 16];
-        hex::decode_to_slice(text, &mut bytes).map_err(|_| InvalidSessionId)?;
-        Ok(Self(bytes))
-    }
-}
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; 32];
-        // Cannot fail: the buffer is exactly twice the input length.
-        if hex::encode_to_slice(self.0, &mut buf).is_err() {
-            return Err(fmt::Error);
-        }
-        // Hex digits are ASCII, so this is valid UTF-8.
-        f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
-    }
-}
-
-impl fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionId({self})")
-    }
-}
-
-impl FromStr for SessionId {
-    type Err = InvalidSessionId;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s.as_bytes())
-    }
-}
-
-/// A session id that is not 32 hex characters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a session id is 32 hexadecimal characters")]
-pub struct InvalidSessionId;
-
 /// Where session ids come from.
 ///
 /// Production uses [`OsIds`] (the operating system's CSPRNG); tests use
@@ -139,8 +60,24 @@ pub trait IdSource: Send {
 
 /// The id source failed (the OS CSPRNG is unavailable).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot draw a session id: {0}")]
-pub struct IdSourceError(pub String);
+#[error("cannot draw a session id: {reason}")]
+pub struct IdSourceError {
+    reason: String,
+}
+
+impl IdSourceError {
+    /// An error saying why the source failed (for a custom [`IdSource`]).
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+        }
+    }
+
+    /// Why the source failed.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
 
 /// Session ids from the operating system's CSPRNG (`getrandom`).
 #[derive(Debug, Default, Clone, Copy)]
@@ -149,7 +86,7 @@ pub struct OsIds;
 impl IdSource for OsIds {
     fn draw(&mut self) -> Result<[u8; 16], IdSourceError> {
         let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).map_err(|e| IdSourceError(e.to_string()))?;
+        getrandom::fill(&mut bytes).map_err(|e| IdSourceError::new(e.to_string()))?;
         Ok(bytes)
     }
 }
@@ -191,41 +128,6 @@ impl IdSource for SeededIds {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn session_id_displays_as_32_lowercase_hex() {
-        let id = SessionId::from_bytes([0xAB; 16]);
-        assert_eq!(id.to_string(), "ab".repeat(16));
-    }
-
-    #[test]
-    fn session_id_parses_either_case() {
-        let lower = "0123456789abcdef0123456789abcdef";
-        let upper = lower.to_uppercase();
-        assert_eq!(
-            SessionId::parse(lower.as_bytes()),
-            SessionId::parse(upper.as_bytes())
-        );
-        assert_eq!(
-            SessionId::parse(lower.as_bytes()).map(|id| id.to_string()),
-            Ok(lower.to_owned())
-        );
-    }
-
-    #[test]
-    fn session_id_rejects_wrong_length_and_non_hex() {
-        for bad in ["", "abc", &"a".repeat(31), &"a".repeat(33), &"g".repeat(32)] {
-            assert_eq!(
-                SessionId::parse(bad.as_bytes()),
-                Err(InvalidSessionId),
-                "{bad:?}"
-            );
-        }
-        assert_eq!(
-            SessionId::parse("é".repeat(16).as_bytes()),
-            Err(InvalidSessionId)
-        );
-    }
 
     #[test]
     fn seeded_ids_repeat_for_a_seed_and_differ_across_seeds() {

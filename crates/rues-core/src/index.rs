@@ -11,7 +11,8 @@ use std::collections::HashMap;
 
 use rues_target::{Component, Entity, EventPath, Topic};
 
-use crate::id::{SessionId, SessionSet};
+use crate::id::SessionSet;
+use rues_wire::SessionId;
 
 #[derive(Debug, Default)]
 struct TopicIndex {

@@ -119,8 +119,7 @@ pub use access::{AccessRule, AccessRules, InvalidAccessRule, Operation};
 pub use config::{Config, Limits};
 pub use cors::OriginPolicy;
 pub use id::{
-    BuildIdHasher, IdHasher, IdSource, IdSourceError, InvalidSessionId, OsIds, SeededIds,
-    SessionId, SessionMap, SessionSet,
+    BuildIdHasher, IdHasher, IdSource, IdSourceError, OsIds, SeededIds, SessionMap, SessionSet,
 };
 pub use node::{CloseReason, Event, Node, Output, PublishError, Published, SessionError, Stats};
 pub use outbox::Outbox;
@@ -128,10 +127,11 @@ pub use registry::{
     ComponentSpec, DispatchRequest, EntityRule, Handler, HandlerError, HandlerFuture, Registry,
     Reply, RequestBody,
 };
-pub use request::{
-    Call, Decision, DispatchTicket, RUSK_SESSION_ID, RUSK_VERSION_HEADER, RUSK_VERSION_STRICT,
+pub use request::{Call, Decision, DispatchTicket};
+pub use response::Response;
+pub use rues_wire::{
+    InvalidSessionId, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,
 };
-pub use response::{RUSK_VERSION, Response};
 
 // The crates this one's API is made of, so users need not name them twice.
 pub use {bytes, http, rues_target, rues_wire, semver};

@@ -9,10 +9,11 @@ use rues_target::EventPath;
 use rues_wire::Frame;
 
 use crate::config::Config;
-use crate::id::{IdSource, SessionId, SessionMap};
+use crate::id::{IdSource, SessionMap};
 use crate::index::Index;
 use crate::outbox::{Outbox, Pushed};
 use crate::registry::Registry;
+use rues_wire::SessionId;
 
 /// Why a session ended. Each reason is counted in [`Stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

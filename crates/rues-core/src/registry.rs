@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use rues_target::{Component, EventPath, Topic};
 
-use crate::id::SessionId;
+use rues_wire::SessionId;
 
 /// Whether a component's subscriptions and dispatches name an entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

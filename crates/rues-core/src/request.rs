@@ -12,20 +12,14 @@ use http::header::{
 };
 use http::{HeaderMap, Method, StatusCode};
 use rues_target::EventPath;
+use rues_wire::{RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT};
 
 use crate::access::Operation;
 use crate::cors::{self, OriginVerdict};
-use crate::id::SessionId;
 use crate::node::Node;
 use crate::registry::{DispatchRequest, Handler, Reply, RequestBody};
 use crate::response::{APPLICATION_JSON, OCTET_STREAM, Response, ResponseContext, TEXT_PLAIN};
-
-/// The session header.
-pub const RUSK_SESSION_ID: &str = "rusk-session-id";
-/// The version requirement header.
-pub const RUSK_VERSION_HEADER: &str = "rusk-version";
-/// The strict-version header.
-pub const RUSK_VERSION_STRICT: &str = "rusk-version-strict";
+use rues_wire::SessionId;
 
 /// What to do with a request.
 #[derive(Debug)]
@@ -295,7 +289,7 @@ impl Node {
             let v = v.to_str().unwrap_or("").trim();
             !(v.eq_ignore_ascii_case("false") || v == "0")
         });
-        let Some(requirement) = headers.get(RUSK_VERSION_HEADER) else {
+        let Some(requirement) = headers.get(RUSK_VERSION) else {
             if strict {
                 return Err(
                     "Rusk-Version header is required when Rusk-Version-Strict is set".into(),

@@ -8,13 +8,12 @@ use http::header::{
 };
 use http::{HeaderMap, StatusCode};
 
+use rues_wire::RUSK_VERSION;
+
 use crate::cors::OriginVerdict;
 
 /// An HTTP response as the core produces it; adapters send it as is.
 pub type Response = http::Response<Bytes>;
-
-/// The node's version header name.
-pub const RUSK_VERSION: &str = "rusk-version";
 
 pub(crate) const APPLICATION_JSON: &str = "application/json";
 pub(crate) const OCTET_STREAM: &str = "application/octet-stream";

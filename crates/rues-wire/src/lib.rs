@@ -49,12 +49,16 @@ mod error;
 mod frame;
 mod headers;
 mod json;
+mod session;
 
 pub use bytes::Bytes;
 
 pub use crate::error::{DecodeError, EncodeError};
 pub use crate::frame::{Frame, LENGTH_PREFIX_LEN, Limits};
 pub use crate::headers::Headers;
+pub use crate::session::{
+    InvalidSessionId, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,
+};
 
 /// The header naming the event's canonical, entity-specific location.
 pub const CONTENT_LOCATION: &str = "Content-Location";
