@@ -1,7 +1,8 @@
-//! Feeds arbitrary sequences of requests, frames, publishes, timeouts and
-//! closes into a `rues_core::Node`. Nothing may panic, every response must
-//! carry a status the protocol documents, and once every session is closed
-//! nothing may be left behind.
+//! Feeds arbitrary sequences of upgrades, requests, frames, publishes,
+//! timeouts and closes into a `rues_core::Node`, and drains every session's
+//! outbox as its writer would. Nothing may panic, every response must carry
+//! a status the protocol documents, a closed session's outbox must say so,
+//! and once every session is closed nothing may be left behind.
 
 #![no_main]
 
@@ -13,8 +14,8 @@ use libfuzzer_sys::fuzz_target;
 use rues_core::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use rues_core::rues_target::{Component, EventPath, Topic};
 use rues_core::{
-    AccessRules, CloseReason, ComponentSpec, Config, Decision, DispatchRequest, EntityRule, Event,
-    Limits, Node, Registry, Reply, SeededIds, SessionId,
+    AccessRules, ComponentSpec, Config, Decision, DispatchRequest, EntityRule, Event, Limits, Node,
+    Outbox, Registry, Reply, SeededIds, SessionId, SocketEnd, Transmit,
 };
 
 #[derive(Debug, Arbitrary)]
@@ -43,6 +44,10 @@ enum Op {
     },
     Close {
         session: u8,
+    },
+    /// An upgrade on any path: only `/on` and `/on/` open a session.
+    Upgrade {
+        path: String,
     },
 }
 
@@ -73,7 +78,7 @@ fn registry() -> Registry {
 }
 
 const DOCUMENTED: &[u16] = &[
-    200, 202, 204, 400, 403, 404, 405, 413, 422, 424, 429, 500, 503,
+    200, 202, 204, 400, 403, 404, 405, 413, 422, 424, 426, 429, 500, 503,
 ];
 
 fn poll_ready<F: std::future::Future>(future: F) -> F::Output {
@@ -101,20 +106,33 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut node = Node::new(config, registry(), SeededIds::new(1));
     let start = Instant::now();
     let mut now = start;
-    let mut sessions: Vec<SessionId> = Vec::new();
-    let pick = |sessions: &[SessionId], i: u8| {
+    let mut sessions: Vec<(SessionId, Outbox)> = Vec::new();
+    let pick = |sessions: &[(SessionId, Outbox)], i: u8| {
         sessions
             .get(usize::from(i) % sessions.len().max(1))
-            .copied()
+            .cloned()
     };
+    let max_inbound = node.config().limits.max_inbound_frame;
+    let mut frames = Vec::new();
 
     for op in ops.into_iter().take(256) {
         match op {
             Op::Open => {
-                if let Ok(id) = node.handle_upgrade(now, &HeaderMap::new()) {
-                    sessions.push(id);
+                if let Ok(session) = node.handle_upgrade(now, "/on", &HeaderMap::new()) {
+                    sessions.push((session.id, session.outbox));
                 }
             }
+            Op::Upgrade { path } => match node.handle_upgrade(now, &path, &HeaderMap::new()) {
+                Ok(session) => {
+                    assert!(path == "/on" || path == "/on/", "a session opened on {path:?}");
+                    sessions.push((session.id, session.outbox));
+                }
+                Err(refusal) => assert!(
+                    [404, 503].contains(&refusal.status().as_u16()),
+                    "upgrade refused with {}",
+                    refusal.status()
+                ),
+            },
             Op::Request {
                 method,
                 session,
@@ -139,7 +157,7 @@ fuzz_target!(|ops: Vec<Op>| {
                         map.append(name, value);
                     }
                 }
-                if let Some(id) = session.and_then(|i| pick(&sessions, i)) {
+                if let Some((id, _)) = session.and_then(|i| pick(&sessions, i)) {
                     map.insert(
                         "rusk-session-id",
                         HeaderValue::from_str(&id.to_string()).expect("hex"),
@@ -180,8 +198,16 @@ fuzz_target!(|ops: Vec<Op>| {
                 }
             }
             Op::Inbound { session, len } => {
-                if let Some(id) = pick(&sessions, session) {
-                    let _ = node.handle_inbound(id, now, len as usize);
+                if let Some((id, outbox)) = pick(&sessions, session) {
+                    // What the adapter's WebSocket layer does: a frame over
+                    // the limit is refused, anything else is a sign of life.
+                    if len as usize > max_inbound {
+                        node.handle_closed(id, SocketEnd::FrameTooBig);
+                        let closed = outbox.try_next(usize::MAX, &mut frames);
+                        assert!(matches!(closed, Some(Transmit::Close(_))), "{closed:?}");
+                    } else {
+                        node.handle_inbound(id, now);
+                    }
                 }
             }
             Op::Advance { millis } => {
@@ -189,21 +215,35 @@ fuzz_target!(|ops: Vec<Op>| {
                 node.handle_timeout(now);
             }
             Op::Drain { session } => {
-                if let Some(id) = pick(&sessions, session) {
-                    while node.poll_transmit(id).is_some() {}
+                if let Some((id, outbox)) = pick(&sessions, session) {
+                    loop {
+                        frames.clear();
+                        match outbox.try_next(usize::MAX, &mut frames) {
+                            Some(Transmit::Frames(n)) => assert_eq!(n, frames.len()),
+                            Some(Transmit::Ping) => {}
+                            Some(Transmit::Close(_)) => {
+                                assert!(!node.is_open(id), "a close for an open session");
+                                break;
+                            }
+                            _ => break,
+                        }
+                    }
                 }
             }
             Op::Close { session } => {
-                if let Some(id) = pick(&sessions, session) {
-                    node.handle_closed(id, CloseReason::ClientClosed);
-                    sessions.retain(|s| *s != id);
+                if let Some((id, _)) = pick(&sessions, session) {
+                    node.handle_closed(id, SocketEnd::ClientClose);
+                    sessions.retain(|(s, _)| *s != id);
                 }
             }
         }
-        while node.poll_output().is_some() {}
     }
-    for id in sessions {
-        node.handle_closed(id, CloseReason::Disconnected);
+    for (id, outbox) in sessions {
+        node.handle_closed(id, SocketEnd::Vanished);
+        assert!(matches!(
+            outbox.try_next(usize::MAX, &mut frames),
+            Some(Transmit::Close(_))
+        ));
     }
     let stats = node.stats();
     assert_eq!(
@@ -215,5 +255,5 @@ fuzz_target!(|ops: Vec<Op>| {
         ),
         (0, 0, 0, 0)
     );
-    assert_eq!(node.poll_timeout(), None);
+    assert_eq!(node.next_timeout(), None);
 });

@@ -3,7 +3,7 @@
 //! One session subscribes to `blocks:target/accepted`; `others` sessions each
 //! subscribe to a different entity of the same topic. Publishing to the one
 //! subscriber must cost the same whether `others` is 10 or 100 000: the index
-//! finds receivers without scanning (PROTOCOL.md §6).
+//! finds receivers without scanning (docs/protocol.md §6).
 //!
 //! Also: publishing one event to N wildcard subscribers, the cost that does
 //! grow, linearly, with the receivers.
@@ -15,8 +15,7 @@ use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Method};
 use rues_core::{
-    ComponentSpec, Config, Decision, EntityRule, Event, Limits, Node, Registry, SeededIds,
-    SessionId,
+    ComponentSpec, Config, Decision, EntityRule, Event, Limits, Node, Outbox, Registry, SeededIds,
 };
 use rues_target::{Component, EventPath, Topic};
 
@@ -32,18 +31,27 @@ fn node(max_sessions: usize) -> Node {
     Node::new(config, registry, SeededIds::new(7))
 }
 
-fn subscribe(node: &mut Node, now: Instant, path: &str) -> SessionId {
-    let session = node.handle_upgrade(now, &HeaderMap::new()).expect("opened");
+/// Opens a session subscribed to `path`; returns its outbox.
+fn subscribe(node: &mut Node, now: Instant, path: &str) -> Outbox {
+    let session = node
+        .handle_upgrade(now, "/on", &HeaderMap::new())
+        .expect("opened");
     let mut headers = HeaderMap::new();
     headers.insert(
         "rusk-session-id",
-        HeaderValue::from_str(&session.to_string()).expect("hex"),
+        HeaderValue::from_str(&session.id.to_string()).expect("hex"),
     );
     match node.handle_request(&Method::GET, path, &headers) {
         Decision::Respond(response) => assert!(response.status().is_success()),
         Decision::ReadBody(_) => unreachable!("GET reads no body"),
     }
-    session
+    session.outbox
+}
+
+/// What a session's writer does with one event: takes it from the outbox.
+fn take(outbox: &Outbox, frames: &mut Vec<Bytes>) {
+    black_box(outbox.try_next(usize::MAX, frames));
+    frames.clear();
 }
 
 fn publish_one_among_many(c: &mut Criterion) {
@@ -60,14 +68,13 @@ fn publish_one_among_many(c: &mut Criterion) {
         for i in 0..others {
             subscribe(&mut node, now, &format!("/on/blocks:entity-{i}/accepted"));
         }
-        while node.poll_output().is_some() {}
+        let mut frames = Vec::new();
         group.throughput(Throughput::Elements(1));
         group.bench_with_input(BenchmarkId::new("others", others), &others, |b, _| {
             b.iter(|| {
                 let published = node.publish(black_box(&event)).expect("published");
                 debug_assert_eq!(published.receivers, 1);
-                while node.poll_output().is_some() {}
-                black_box(node.poll_transmit(receiver));
+                take(&receiver, &mut frames);
             });
         });
     }
@@ -87,7 +94,7 @@ fn publish_to_all(c: &mut Criterion) {
         let sessions: Vec<_> = (0..receivers)
             .map(|_| subscribe(&mut node, now, "/on/blocks/accepted"))
             .collect();
-        while node.poll_output().is_some() {}
+        let mut frames = Vec::new();
         group.throughput(Throughput::Elements(receivers as u64));
         group.bench_with_input(
             BenchmarkId::new("receivers", receivers),
@@ -95,9 +102,8 @@ fn publish_to_all(c: &mut Criterion) {
             |b, _| {
                 b.iter(|| {
                     node.publish(black_box(&event)).expect("published");
-                    while node.poll_output().is_some() {}
-                    for &session in &sessions {
-                        black_box(node.poll_transmit(session));
+                    for outbox in &sessions {
+                        take(outbox, &mut frames);
                     }
                 });
             },

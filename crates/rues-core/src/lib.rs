@@ -6,45 +6,63 @@
 //! bounded queues. It performs no I/O: it never reads a clock, spawns, sleeps
 //! or touches a socket. Time comes in as a `now: Instant` argument, session
 //! ids from an injected [`IdSource`] ([`OsIds`] in production, [`SeededIds`]
-//! in tests), and everything the transport must do comes out of `poll_*`
-//! calls. Any transport (our `rues-warp` adapter, or yours) gets identical
+//! in tests), and everything a session's socket must carry comes out of its
+//! [`Outbox`]. Any transport (our `rues-warp` adapter, or yours) gets identical
 //! semantics by driving it.
 //!
 //! # The drive loop
 //!
-//! An adapter owns one [`Node`] (behind a mutex if several tasks share it)
-//! and repeats:
+//! An adapter owns one [`Node`] (behind a mutex if several tasks share it).
+//! Its methods come in three kinds:
 //!
-//! 1. **Feed one input**, with the current time where asked:
-//!    - a WebSocket upgrade on `/on`: [`Node::handle_upgrade`] gives the new
-//!      [`SessionId`] (send it as the first Text frame) or the refusal
-//!      response (403, 503);
-//!    - an HTTP request on `/on/...`: [`Node::handle_request`] gives a
-//!      [`Decision`]: a response to send, or a [`DispatchTicket`] for a
-//!      `POST`: read at most [`DispatchTicket::max_body`] bytes, turn it into
-//!      a [`Call`] with [`DispatchTicket::with_body`] and await
-//!      [`Call::run`] *without holding the node*;
+//! - **inputs**, `handle_*` and [`Node::publish`], which take the current
+//!   time where they need it;
+//! - **the timer**, [`Node::next_timeout`];
+//! - **queries**, [`Node::stats`], [`Node::is_open`], [`Node::config`], ...
+//!
+//! and each session's output leaves through one place, its [`Outbox`].
+//! The adapter repeats:
+//!
+//! 1. **Feed one input**:
+//!    - a WebSocket upgrade request: [`Node::handle_upgrade`] with its path
+//!      gives a [`NewSession`] (send [`NewSession::id`] as the first Text
+//!      frame, hand [`NewSession::outbox`] to the session's writer) or the
+//!      refusal to send (404 off `/on`, 403, 503);
+//!    - any other HTTP request it does not serve itself:
+//!      [`Node::handle_request`] gives a [`Decision`]: a response to send
+//!      (426 on `/on`, 404 off `/on/...`, every RUES status on `/on/...`),
+//!      or a [`DispatchTicket`] for a `POST`: read at most
+//!      [`DispatchTicket::max_body`] bytes, turn them into a [`Call`] with
+//!      [`DispatchTicket::with_body`] and await [`Call::run`] *without
+//!      holding the node*;
 //!    - a frame from a client: [`Node::handle_inbound`]; a socket that
-//!      closed or vanished: [`Node::handle_closed`];
+//!      closed or vanished, or a frame the WebSocket layer refused:
+//!      [`Node::handle_closed`] with the [`SocketEnd`] it saw;
 //!    - an event from the application: [`Node::publish`];
 //!    - the timer firing: [`Node::handle_timeout`].
-//! 2. **Drain the outputs** with [`Node::poll_output`] until it returns
-//!    `None`: [`Output::Ping`], and [`Output::Close`] (close that socket
-//!    with the reason's code; the core has already released the session).
-//! 3. **Re-arm the timer** to [`Node::poll_timeout`], and wait for the next
-//!    input or the timer.
+//! 2. **Write each session's output**: its writer takes the next
+//!    [`Transmit`] from its [`Outbox`] — [`Transmit::Frames`] to send,
+//!    [`Transmit::Ping`], or [`Transmit::Close`] (send the reason's code, if
+//!    any, and stop: the core has already released the session).
+//!    [`Outbox::poll_next`] waits for it with a [`std::task::Waker`], which
+//!    the core wakes when output arrives; [`Outbox::try_next`] takes it
+//!    without waiting, for adapters that have no tasks. A writer blocked on
+//!    a socket races the write against [`Outbox::poll_closed`].
+//! 3. **Re-arm the timer** to [`Node::next_timeout`] after
+//!    [`Node::handle_upgrade`] and [`Node::handle_timeout`] (no other input
+//!    moves it earlier), and wait for the next input or the timer.
 //!
-//! Frames do not go through the outputs. Each session has an [`Outbox`]
-//! ([`Node::outbox`]), a queue with its own lock that [`Node::publish`]
-//! fills: the task writing the session's socket drains it with
-//! [`Outbox::poll_drain`] as fast as the socket takes frames, without
-//! locking the node, and is woken through its [`std::task::Waker`] when the
-//! outbox goes from empty to non-empty. (An adapter without async tasks can
-//! pass a waker of its own making, e.g. from [`std::task::Wake`], or just
-//! call [`Node::poll_transmit`].)
+//! Writers never take the node's lock: [`Node::publish`] pushes the one
+//! shared encoding of an event into each receiver's outbox, and the writer
+//! empties its own. Publishing never waits on a client: a session whose
+//! queue would pass [`Limits::max_queue_bytes`] is closed with 4008 and
+//! the others carry on.
 //!
-//! Publishing never waits on a client: a session whose queue would pass
-//! [`Limits::max_queue_bytes`] is closed with 4008 and the others carry on.
+//! Session-scoped inputs ([`Node::handle_inbound`], [`Node::handle_closed`])
+//! on a session the node does not know, never opened or already released,
+//! do nothing. The core releases sessions on its own (4008, 4001,
+//! shutdown), so an adapter's report can always cross that; the adapter
+//! learns of it from the outbox.
 //!
 //! # Example: driving the core by hand
 //!
@@ -53,7 +71,8 @@
 //! use bytes::Bytes;
 //! use http::{HeaderMap, Method, StatusCode};
 //! use rues_core::{
-//!     ComponentSpec, Config, Decision, EntityRule, Event, Node, Output, Registry, SeededIds,
+//!     ComponentSpec, Config, Decision, EntityRule, Event, NewSession, Node, Registry, SeededIds,
+//!     Transmit,
 //! };
 //! use rues_target::{Component, EventPath, Topic};
 //!
@@ -66,12 +85,13 @@
 //! let mut node = Node::new(config, registry, SeededIds::new(1));
 //! let start = Instant::now();
 //!
-//! // 1. A client opens a session (the adapter upgraded `/on`).
-//! let session = node.handle_upgrade(start, &HeaderMap::new()).expect("accepted");
+//! // 1. A client opens a session (a WebSocket upgrade on `/on`).
+//! let NewSession { id, outbox, .. } =
+//!     node.handle_upgrade(start, "/on", &HeaderMap::new()).expect("accepted");
 //!
 //! // 1. It subscribes to every accepted block.
 //! let mut headers = HeaderMap::new();
-//! headers.insert("rusk-session-id", session.to_string().parse()?);
+//! headers.insert("rusk-session-id", id.to_string().parse()?);
 //! let Decision::Respond(response) =
 //!     node.handle_request(&Method::GET, "/on/blocks/accepted", &headers)
 //! else {
@@ -87,16 +107,24 @@
 //! );
 //! assert_eq!(node.publish(&event)?.receivers, 1);
 //!
-//! // 2. The session's outbox has one frame to send; no output is pending.
-//! let frame = node.poll_transmit(session).expect("one frame");
-//! assert_eq!(frame.len(), 108); // PROTOCOL.md §6's worked example
-//! assert_eq!(node.poll_output(), None);
+//! // 2. The session's writer finds one frame to send, then nothing.
+//! let mut frames = Vec::new();
+//! assert_eq!(outbox.try_next(64 * 1024, &mut frames), Some(Transmit::Frames(1)));
+//! assert_eq!(frames[0].len(), 108); // docs/protocol.md §6's worked example
+//! assert_eq!(outbox.try_next(64 * 1024, &mut frames), None);
 //!
 //! // 3. Re-arm the timer: the first ping is due after `ping_interval`.
-//! let due = node.poll_timeout().expect("a session is open");
+//! let due = node.next_timeout().expect("a session is open");
 //! assert_eq!(due, start + Duration::from_secs(30));
 //! node.handle_timeout(due);
-//! assert_eq!(node.poll_output(), Some(Output::Ping(session)));
+//! assert_eq!(outbox.try_next(64 * 1024, &mut frames), Some(Transmit::Ping));
+//!
+//! // Shutting down closes every session with 1001.
+//! node.shutdown();
+//! let Some(Transmit::Close(reason)) = outbox.try_next(64 * 1024, &mut frames) else {
+//!     unreachable!("closed")
+//! };
+//! assert_eq!(reason.code(), Some(1001));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -105,6 +133,7 @@
 #![allow(clippy::result_large_err)]
 
 mod access;
+mod close;
 mod config;
 mod cors;
 mod id;
@@ -116,18 +145,19 @@ mod request;
 mod response;
 
 pub use access::{AccessRule, AccessRules, InvalidAccessRule, Operation};
+pub use close::{CloseReason, SocketEnd};
 pub use config::{Config, Limits};
 pub use cors::OriginPolicy;
 pub use id::{
     BuildIdHasher, IdHasher, IdSource, IdSourceError, OsIds, SeededIds, SessionMap, SessionSet,
 };
-pub use node::{CloseReason, Event, Node, Output, PublishError, Published, SessionError, Stats};
-pub use outbox::Outbox;
+pub use node::{Event, Node, PublishError, Published, Stats};
+pub use outbox::{Outbox, Transmit};
 pub use registry::{
     ComponentSpec, DispatchRequest, EntityRule, Handler, HandlerError, HandlerFuture, Registry,
     Reply, RequestBody,
 };
-pub use request::{Call, Decision, DispatchTicket};
+pub use request::{Call, Decision, DispatchTicket, NewSession};
 pub use response::Response;
 pub use rues_wire::{
     InvalidSessionId, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,

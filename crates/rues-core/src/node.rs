@@ -1,6 +1,6 @@
 //! The node: sessions, subscriptions, keep-alive and fan-out.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -8,122 +8,13 @@ use http::header::HeaderValue;
 use rues_target::EventPath;
 use rues_wire::Frame;
 
+use crate::close::{CloseReason, ClosedCounts, SocketEnd};
 use crate::config::Config;
 use crate::id::{IdSource, SessionMap};
 use crate::index::Index;
 use crate::outbox::{Outbox, Pushed};
 use crate::registry::Registry;
 use rues_wire::SessionId;
-
-/// Why a session ended. Each reason is counted in [`Stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum CloseReason {
-    /// The client sent a Close frame; the adapter echoes its code (1000 when none).
-    ClientClosed,
-    /// The socket went away without a Close frame (reset, EOF, write error).
-    Disconnected,
-    /// The node is shutting down: 1001.
-    Shutdown,
-    /// The client broke the WebSocket protocol (a malformed frame, text that
-    /// is not UTF-8, ...): 1002.
-    ProtocolError,
-    /// The client sent a frame or message over the inbound limit: 1009.
-    MessageTooBig,
-    /// The node failed: 1011.
-    InternalError,
-    /// Nothing arrived for `idle_timeout`: 4001.
-    IdleTimeout,
-    /// The outbound queue overflowed: 4008.
-    SlowConsumer,
-}
-
-impl CloseReason {
-    /// Every reason, in a stable order (for metrics).
-    pub const ALL: [CloseReason; 8] = [
-        Self::ClientClosed,
-        Self::Disconnected,
-        Self::Shutdown,
-        Self::ProtocolError,
-        Self::MessageTooBig,
-        Self::InternalError,
-        Self::IdleTimeout,
-        Self::SlowConsumer,
-    ];
-
-    /// The WebSocket close code the node sends, when it is the node that
-    /// closes. `ClientClosed` echoes the client's code and `Disconnected` has
-    /// no Close frame, so both are `None`.
-    pub fn code(self) -> Option<u16> {
-        match self {
-            Self::ClientClosed | Self::Disconnected => None,
-            Self::Shutdown => Some(1001),
-            Self::ProtocolError => Some(1002),
-            Self::MessageTooBig => Some(1009),
-            Self::InternalError => Some(1011),
-            Self::IdleTimeout => Some(4001),
-            Self::SlowConsumer => Some(4008),
-        }
-    }
-
-    /// A short reason text for the Close frame and logs.
-    pub fn text(self) -> &'static str {
-        match self {
-            Self::ClientClosed => "client closed",
-            Self::Disconnected => "disconnected",
-            Self::Shutdown => "node shutting down",
-            Self::ProtocolError => "protocol error",
-            Self::MessageTooBig => "message over the inbound limit",
-            Self::InternalError => "internal error",
-            Self::IdleTimeout => "keep-alive timeout",
-            Self::SlowConsumer => "slow consumer",
-        }
-    }
-
-    /// A stable label for metrics (`slow_consumer`, ...).
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::ClientClosed => "client_closed",
-            Self::Disconnected => "disconnected",
-            Self::Shutdown => "shutdown",
-            Self::ProtocolError => "protocol_error",
-            Self::MessageTooBig => "message_too_big",
-            Self::InternalError => "internal_error",
-            Self::IdleTimeout => "idle_timeout",
-            Self::SlowConsumer => "slow_consumer",
-        }
-    }
-
-    fn slot(self) -> usize {
-        match self {
-            Self::ClientClosed => 0,
-            Self::Disconnected => 1,
-            Self::Shutdown => 2,
-            Self::ProtocolError => 3,
-            Self::MessageTooBig => 4,
-            Self::InternalError => 5,
-            Self::IdleTimeout => 6,
-            Self::SlowConsumer => 7,
-        }
-    }
-}
-
-/// Something the adapter must do; drained with [`Node::poll_output`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Output {
-    /// Send a WebSocket Ping to the session.
-    Ping(SessionId),
-    /// Close the session's socket with `reason.code()`. The core has already
-    /// released the session: its subscriptions and queue are gone and its id
-    /// is no longer valid.
-    Close {
-        /// The session.
-        session: SessionId,
-        /// Why.
-        reason: CloseReason,
-    },
-}
 
 /// An event to publish: where it happened, and its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +60,7 @@ pub struct Published {
 
 /// Counters and gauges an adapter can expose (e.g. as Prometheus metrics).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Sessions open now.
     pub sessions_open: usize,
@@ -186,14 +78,14 @@ pub struct Stats {
     pub bytes_queued: usize,
     /// (component, topic) keys in the subscription index now.
     pub index_topics: usize,
-    /// Sessions closed, by reason, in [`CloseReason::ALL`] order.
-    pub closed: [u64; 8],
+    /// Sessions closed, by reason: read with [`Stats::closed`].
+    closed: ClosedCounts,
 }
 
 impl Stats {
     /// Sessions closed for `reason`.
     pub fn closed(&self, reason: CloseReason) -> u64 {
-        self.closed[reason.slot()]
+        self.closed.get(reason)
     }
 }
 
@@ -204,16 +96,6 @@ pub enum PublishError {
     /// The frame could not be encoded (e.g. headers over the limit).
     #[error("cannot encode the event frame: {0}")]
     Encode(#[from] rues_wire::EncodeError),
-}
-
-/// Why a session-scoped call failed. These are the adapter's mistakes (a
-/// session it never opened or already released), never the peer's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SessionError {
-    /// No such session (never opened, or already closed).
-    #[error("unknown or closed session {0}")]
-    Unknown(SessionId),
 }
 
 #[derive(Debug)]
@@ -237,7 +119,6 @@ pub struct Node {
     /// early (activity moved the real deadline later); it is re-armed when
     /// it fires, which keeps activity O(1).
     timers: BTreeSet<(Instant, SessionId)>,
-    outputs: VecDeque<Output>,
     /// Counters; `bytes_queued` and `frames_delivered` here cover released
     /// sessions only, the live ones are read from their outboxes.
     pub(crate) stats: Stats,
@@ -274,7 +155,6 @@ impl Node {
             sessions: SessionMap::default(),
             index: Index::default(),
             timers: BTreeSet::new(),
-            outputs: VecDeque::new(),
             stats: Stats::default(),
             version_header,
             release_version,
@@ -322,7 +202,10 @@ impl Node {
     /// Opens a session without the upgrade checks: draws an id no live
     /// session has. Adapters normally use [`Node::handle_upgrade`], which
     /// checks the origin and the session limit first.
-    pub(crate) fn open_session(&mut self, now: Instant) -> Result<SessionId, crate::IdSourceError> {
+    pub(crate) fn open_session(
+        &mut self,
+        now: Instant,
+    ) -> Result<(SessionId, Outbox), crate::IdSourceError> {
         let id = loop {
             let id = SessionId::from_bytes(self.ids.draw()?);
             if !self.sessions.contains_key(&id) {
@@ -331,11 +214,12 @@ impl Node {
         };
         let next_ping = now + self.config.limits.ping_interval;
         let timer = next_ping.min(now + self.config.limits.idle_timeout);
+        let outbox = Outbox::default();
         self.sessions.insert(
             id,
             Session {
                 subscriptions: HashSet::new(),
-                outbox: Outbox::default(),
+                outbox: outbox.clone(),
                 last_seen: now,
                 next_ping,
                 timer,
@@ -343,35 +227,25 @@ impl Node {
         );
         self.timers.insert((timer, id));
         self.stats.sessions_opened += 1;
-        Ok(id)
+        Ok((id, outbox))
     }
 
-    /// Something arrived from the client (any frame: data, ping, pong). It
-    /// counts as a sign of life; a frame over the inbound limit closes the
-    /// session with 1009.
-    pub fn handle_inbound(
-        &mut self,
-        session: SessionId,
-        now: Instant,
-        frame_len: usize,
-    ) -> Result<(), SessionError> {
-        let state = self
-            .sessions
-            .get_mut(&session)
-            .ok_or(SessionError::Unknown(session))?;
-        state.last_seen = now;
-        if frame_len > self.config.limits.max_inbound_frame {
-            self.close(session, CloseReason::MessageTooBig);
+    /// Something arrived from the client (any frame: data, ping, pong): a
+    /// sign of life, which keeps the session from its idle timeout.
+    pub fn handle_inbound(&mut self, session: SessionId, now: Instant) {
+        if let Some(state) = self.sessions.get_mut(&session) {
+            state.last_seen = now;
         }
-        Ok(())
     }
 
-    /// The socket is gone: the client closed it (`ClientClosed`) or it
-    /// vanished (`Disconnected`). Releases the session at once; emits no
-    /// output, since there is no socket left to act on. Closing an unknown
-    /// session is a no-op, so adapters may call it unconditionally on exit.
-    pub fn handle_closed(&mut self, session: SessionId, reason: CloseReason) {
-        self.release(session, reason);
+    /// The socket is gone, or the adapter's WebSocket layer gave up on it
+    /// ([`SocketEnd`]). Releases the session at once; its writer's outbox
+    /// then yields [`Transmit::Close`](crate::Transmit::Close) with the
+    /// reason the core decided (1009 for a frame over the inbound limit,
+    /// 1002 for a protocol violation, no code when the client closed or the
+    /// socket vanished).
+    pub fn handle_closed(&mut self, session: SessionId, end: SocketEnd) {
+        self.close(session, end.reason());
     }
 
     /// Closes every session with 1001 (graceful shutdown).
@@ -383,7 +257,15 @@ impl Node {
     }
 
     /// When to call [`Node::handle_timeout`] next, if any session is open.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    ///
+    /// The deadline moves earlier only when a session opens
+    /// ([`Node::handle_upgrade`]) and may move either way after
+    /// [`Node::handle_timeout`]; every other call leaves it or moves it
+    /// later (activity only pushes a session's real deadline back, and the
+    /// timer entry is re-armed when it fires). So an adapter re-reads it
+    /// after those two calls, and a wake-up at an old deadline costs one
+    /// call that does nothing.
+    pub fn next_timeout(&self) -> Option<Instant> {
         self.timers.first().map(|(at, _)| *at)
     }
 
@@ -407,50 +289,11 @@ impl Node {
             }
             if now >= session.next_ping {
                 session.next_ping = now + ping_interval;
-                self.outputs.push_back(Output::Ping(id));
+                session.outbox.request_ping();
             }
             session.timer = session.next_ping.min(idle_deadline);
             self.timers.insert((session.timer, id));
         }
-    }
-
-    /// The next thing the adapter must do, if any. Drain until `None` after
-    /// every input.
-    pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
-    }
-
-    /// The outbox of `session`: the queue its frames wait in, to hand to
-    /// the task that writes its socket. That task drains it with
-    /// [`Outbox::poll_drain`] without locking the node.
-    pub fn outbox(&self, session: SessionId) -> Option<Outbox> {
-        self.sessions.get(&session).map(|s| s.outbox.clone())
-    }
-
-    /// The next frame to send to `session`, oldest first; a shortcut for
-    /// draining its [`Outbox`] one frame at a time. Each frame is the shared
-    /// encoding of one event: send it as one Binary message.
-    pub fn poll_transmit(&mut self, session: SessionId) -> Option<Bytes> {
-        self.sessions.get(&session)?.outbox.pop()
-    }
-
-    /// Moves up to `max_bytes` of `session`'s queued frames (at least one, if
-    /// any is queued) into `out`, oldest first; returns how many. A shortcut
-    /// for [`Outbox::drain`].
-    pub fn drain_transmit(
-        &mut self,
-        session: SessionId,
-        max_bytes: usize,
-        out: &mut Vec<Bytes>,
-    ) -> usize {
-        self.sessions
-            .get(&session)
-            .map_or(0, |s| s.outbox.drain(max_bytes, out))
-    }
-
-    /// Bytes queued for `session` now.
-    pub fn queued_bytes(&self, session: SessionId) -> Option<usize> {
-        self.sessions.get(&session).map(|s| s.outbox.queued_bytes())
     }
 
     /// Publishes an event: encodes its frame once and queues that same
@@ -501,27 +344,19 @@ impl Node {
         Ok(published)
     }
 
-    /// Releases a session and tells the adapter to close its socket.
-    pub(crate) fn close(&mut self, session: SessionId, reason: CloseReason) {
-        if self.release(session, reason) {
-            self.outputs.push_back(Output::Close { session, reason });
-        }
-    }
-
-    /// Drops every trace of a session: subscriptions, index entries, queued
-    /// frames, timer. Returns whether it was open.
-    fn release(&mut self, id: SessionId, reason: CloseReason) -> bool {
+    /// Releases a session: drops every trace of it (subscriptions, index
+    /// entries, queued frames, timer) and closes its outbox with `reason`,
+    /// which wakes its writer. A session already released is left alone.
+    pub(crate) fn close(&mut self, id: SessionId, reason: CloseReason) {
         let Some(session) = self.sessions.remove(&id) else {
-            return false;
+            return;
         };
         for path in &session.subscriptions {
             self.index.remove(path, id);
         }
         self.stats.subscriptions -= session.subscriptions.len();
-        let (_dropped, delivered) = session.outbox.close();
-        self.stats.frames_delivered += delivered;
+        self.stats.frames_delivered += session.outbox.close(reason);
         self.timers.remove(&(session.timer, id));
-        self.stats.closed[reason.slot()] += 1;
-        true
+        self.stats.closed.count(reason);
     }
 }

@@ -17,6 +17,7 @@ use rues_wire::{RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT};
 use crate::access::Operation;
 use crate::cors::{self, OriginVerdict};
 use crate::node::Node;
+use crate::outbox::Outbox;
 use crate::registry::{DispatchRequest, Handler, Reply, RequestBody};
 use crate::response::{APPLICATION_JSON, OCTET_STREAM, Response, ResponseContext, TEXT_PLAIN};
 use rues_wire::SessionId;
@@ -119,6 +120,23 @@ impl DispatchTicket {
     }
 }
 
+/// A session just opened by [`Node::handle_upgrade`]: what the adapter
+/// needs to serve it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct NewSession {
+    /// The session's id: send it as the first Text frame.
+    pub id: SessionId,
+    /// The session's output, for the task that writes its socket.
+    pub outbox: Outbox,
+}
+
+/// Whether `path` is where sessions open: `/on`, or `/on/` (a trailing slash
+/// is tolerated as everywhere in RUES).
+fn is_session_path(path: &str) -> bool {
+    path == "/on" || path == "/on/"
+}
+
 /// A text body: UTF-8, hex-decoded when it is `0x` + hex.
 fn decode_text_body(body: Bytes) -> Result<RequestBody, String> {
     let text = String::from_utf8(body.into()).map_err(|e| {
@@ -211,22 +229,28 @@ impl Node {
         )
     }
 
-    /// A WebSocket upgrade request on `/on`: checks the origin (403) and the
-    /// session limit (503), then opens a session. The adapter completes the
-    /// upgrade and sends the id as the first Text frame.
+    /// A WebSocket upgrade request (the adapter has checked that it is
+    /// one: `GET` with the upgrade headers) for `path`. Sessions open only
+    /// on `/on` and `/on/`: any other path is 404 (fix: the reference node
+    /// accepts any path that starts with `/on`). Then the origin (403) and
+    /// the session limit (503). On success the adapter completes the
+    /// upgrade, sends [`NewSession::id`] as the first Text frame and hands
+    /// [`NewSession::outbox`] to the session's writer.
     pub fn handle_upgrade(
         &mut self,
         now: Instant,
+        path: &str,
         headers: &HeaderMap,
-    ) -> Result<SessionId, Response> {
+    ) -> Result<NewSession, Response> {
         let context = self.context(headers);
+        if !is_session_path(path) {
+            return Err(context.error(
+                StatusCode::NOT_FOUND,
+                "sessions are opened on /on (with a WebSocket upgrade), not on this path",
+            ));
+        }
         if *context.origin() == OriginVerdict::Denied {
-            return Err(ResponseContext::new(
-                self.version_header.clone(),
-                OriginVerdict::Denied,
-                headers,
-            )
-            .error(StatusCode::FORBIDDEN, "origin not allowed"));
+            return Err(context.error(StatusCode::FORBIDDEN, "origin not allowed"));
         }
         if self.sessions.len() >= self.config.limits.max_sessions {
             return Err(context.error(
@@ -237,26 +261,35 @@ impl Node {
                 ),
             ));
         }
-        self.open_session(now)
-            .map_err(|e| context.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+        let (id, outbox) = self
+            .open_session(now)
+            .map_err(|e| context.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+        Ok(NewSession { id, outbox })
     }
 
-    /// A response for a request the adapter refuses before the core sees it
-    /// (e.g. an upgrade on a path other than `/on`), with the common headers.
-    pub fn error_response(
-        &self,
-        headers: &HeaderMap,
-        status: StatusCode,
-        message: &str,
-    ) -> Response {
-        self.context(headers).error(status, message)
-    }
-
-    /// An HTTP request on `/on/...` (not an upgrade): subscribe (`GET`),
-    /// unsubscribe (`DELETE`), dispatch (`POST`) or CORS preflight
-    /// (`OPTIONS`). `path` is the request path; a query string is ignored.
+    /// Any HTTP request that is not a WebSocket upgrade and that the
+    /// adapter does not serve itself (its metrics, its application routes).
+    /// `path` is the request path; a query string is ignored.
+    ///
+    /// - On `/on/...`: subscribe (`GET`), unsubscribe (`DELETE`), dispatch
+    ///   (`POST`) or CORS preflight (`OPTIONS`), with the checks of
+    ///   docs/protocol.md §5.
+    /// - On `/on` itself: 426, since sessions need a WebSocket upgrade.
+    /// - Anywhere else: 404, with a message saying where RUES lives.
     pub fn handle_request(&mut self, method: &Method, path: &str, headers: &HeaderMap) -> Decision {
         let context = self.context(headers);
+        let path = path.split_once('?').map_or(path, |(path, _query)| path);
+        if is_session_path(path) {
+            return Decision::Respond(context.error(
+                StatusCode::UPGRADE_REQUIRED,
+                "open a session with a WebSocket upgrade on /on",
+            ));
+        }
+        if !path.starts_with("/on/") {
+            return Decision::Respond(
+                context.error(StatusCode::NOT_FOUND, "no such route: RUES lives under /on"),
+            );
+        }
         if *context.origin() == OriginVerdict::Denied {
             return Decision::Respond(context.error(StatusCode::FORBIDDEN, "origin not allowed"));
         }

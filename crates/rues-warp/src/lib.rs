@@ -11,8 +11,9 @@
 //!
 //! This is the only crate of the project that knows tokio, warp, hyper and
 //! sockets. It drives [`rues_core::Node`] exactly as the core's drive loop
-//! says: inputs under one short-held lock, outputs routed to one task per
-//! session, the keep-alive timer re-armed to `poll_timeout`.
+//! says: inputs under one short-held lock, one task per session writing
+//! what that session's outbox yields, the keep-alive timer re-armed to
+//! `next_timeout`. Every status and close code comes from the core.
 //!
 //! Hostile peers: accept errors (running out of file descriptors included)
 //! are logged and retried; TLS handshakes and request heads have deadlines
@@ -236,7 +237,7 @@ impl Server {
             .await;
         tracing::info!("shutting down: closing sessions, finishing requests");
         drop(self.listener);
-        self.shared.with_core(rues_core::Node::shutdown);
+        self.shared.node().shutdown();
         tasks.close();
         let deadline = tokio::time::sleep(self.shutdown_timeout);
         tokio::select! {
@@ -253,11 +254,12 @@ impl Server {
     }
 }
 
-/// The keep-alive timer: re-armed to the core's `poll_timeout` after every
-/// change, fires `handle_timeout`.
+/// The keep-alive timer: re-armed to the core's `next_timeout` after it
+/// fires and whenever a session opens (the only inputs that can move the
+/// deadline earlier); fires `handle_timeout`.
 async fn keep_alive(shared: Arc<state::Shared>) {
     loop {
-        let next = shared.core().node.poll_timeout();
+        let next = shared.node().next_timeout();
         let sleep = async {
             match next {
                 Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
@@ -265,7 +267,7 @@ async fn keep_alive(shared: Arc<state::Shared>) {
             }
         };
         tokio::select! {
-            () = sleep => shared.with_core(|node| node.handle_timeout(Instant::now())),
+            () = sleep => shared.node().handle_timeout(Instant::now()),
             () = shared.timer_changed.notified() => {}
         }
     }

@@ -114,7 +114,7 @@ impl Metrics {
             ConstCounter::new(stats.frames_delivered),
         );
         let closed: Family<Labels, Counter> = Family::default();
-        for reason in CloseReason::ALL {
+        for &reason in CloseReason::ALL {
             closed
                 .get_or_create(&vec![("reason", reason.label().to_owned())])
                 .inc_by(stats.closed(reason));

@@ -11,7 +11,7 @@ use rues_core::http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use rues_core::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
-use rues_core::{Decision, DispatchTicket};
+use rues_core::{Decision, DispatchTicket, NewSession};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -21,7 +21,7 @@ use warp::path::FullPath;
 use warp::reply::Response;
 
 use crate::session::{self, SessionGuard};
-use crate::state::{SessionSignal, Shared};
+use crate::state::Shared;
 
 /// Converts the core's response into warp's.
 pub(crate) fn into_warp(response: rues_core::Response) -> Response {
@@ -35,27 +35,14 @@ pub(crate) fn routes(
     shared: Arc<Shared>,
     extra: Option<BoxedFilter<(Response,)>>,
 ) -> BoxedFilter<(Response,)> {
-    let on = {
-        let shared = shared.clone();
-        warp::path("on")
-            .and(warp::path::full())
-            .and(warp::method())
-            .and(warp::header::headers_cloned())
-            .and(warp::body::stream())
-            .then(
-                move |path: FullPath, method: Method, headers: HeaderMap, body| {
-                    let shared = shared.clone();
-                    async move { request(&shared, path.as_str(), method, headers, body).await }
-                },
-            )
-    };
+    let on = warp::path("on").and(core(shared.clone()));
     let metrics = {
         let shared = shared.clone();
         warp::path("metrics")
             .and(warp::path::end())
             .and(warp::get())
             .map(move || {
-                let stats = shared.core().node.stats();
+                let stats = shared.node().stats();
                 let mut response = Response::new(shared.metrics.render(&stats).into());
                 response.headers_mut().insert(
                     "content-type",
@@ -66,25 +53,28 @@ pub(crate) fn routes(
                 response
             })
     };
-    let not_found = {
-        let shared = shared.clone();
-        warp::header::headers_cloned().map(move |headers: HeaderMap| {
-            into_warp(shared.core().node.error_response(
-                &headers,
-                StatusCode::NOT_FOUND,
-                "no such route: RUES lives under /on",
-            ))
-        })
-    };
     let rues = on.or(metrics).unify();
     match extra {
-        Some(extra) => rues.or(extra).unify().or(not_found).unify().boxed(),
-        None => rues.or(not_found).unify().boxed(),
+        Some(extra) => rues.or(extra).unify().or(core(shared)).unify().boxed(),
+        None => rues.or(core(shared)).unify().boxed(),
     }
 }
 
-fn is_session_path(path: &str) -> bool {
-    path == "/on" || path == "/on/"
+/// Every request, answered by the core: mounted on `/on` before the other
+/// routes, and again after them for whatever they leave (the core's 404).
+fn core(
+    shared: Arc<Shared>,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    warp::path::full()
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(
+            move |path: FullPath, method: Method, headers: HeaderMap, body| {
+                let shared = shared.clone();
+                async move { request(&shared, path.as_str(), method, headers, body).await }
+            },
+        )
 }
 
 /// tungstenite's read buffer per session. Its default, 128 KiB, is
@@ -134,37 +124,23 @@ pub(crate) fn upgrade<B>(
     mut request: Request<B>,
     key: &HeaderValue,
 ) -> Response {
-    let path = request.uri().path();
-    let headers = request.headers();
-    let mut core = shared.core();
-    if !is_session_path(path) {
-        return into_warp(core.node.error_response(
-            headers,
-            StatusCode::NOT_FOUND,
-            &format!("sessions are opened on /on, not on {path}"),
-        ));
-    }
-    let limit = core.node.config().limits.max_inbound_frame;
-    let id = match core.node.handle_upgrade(Shared::now(), headers) {
-        Ok(id) => id,
-        Err(refusal) => return into_warp(refusal),
-    };
-    let signal = Arc::new(SessionSignal::default());
-    core.signals.insert(id, signal.clone());
-    let Some(outbox) = core.node.outbox(id) else {
-        // Unreachable: the session was opened under this same lock.
-        return into_warp(core.node.error_response(
-            headers,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the new session vanished",
-        ));
-    };
-    drop(core);
+    let mut node = shared.node();
+    let limit = node.config().limits.max_inbound_frame;
+    let NewSession { id, outbox, .. } =
+        match node.handle_upgrade(Instant::now(), request.uri().path(), request.headers()) {
+            Ok(session) => session,
+            Err(refusal) => return into_warp(refusal),
+        };
+    drop(node);
     // The new session's keep-alive deadline may be the earliest.
     shared.timer_changed.notify_one();
     // If the upgrade never completes, the guard is dropped, which releases
     // the session.
-    let guard = SessionGuard::new(shared.clone(), id, signal, outbox);
+    let guard = SessionGuard {
+        shared: shared.clone(),
+        id,
+        outbox,
+    };
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
@@ -212,18 +188,10 @@ where
     B: Buf,
 {
     let started = Instant::now();
-    let response = if is_session_path(path) {
-        shared.core().node.error_response(
-            &headers,
-            StatusCode::UPGRADE_REQUIRED,
-            "open a session with a WebSocket upgrade on /on",
-        )
-    } else {
-        let decision = shared.with_core(|node| node.handle_request(&method, path, &headers));
-        match decision {
-            Decision::Respond(response) => response,
-            Decision::ReadBody(ticket) => dispatch(ticket, body).await,
-        }
+    let decision = shared.node().handle_request(&method, path, &headers);
+    let response = match decision {
+        Decision::Respond(response) => response,
+        Decision::ReadBody(ticket) => dispatch(ticket, body).await,
     };
     shared.metrics.request(
         method.as_str(),

@@ -1,131 +1,106 @@
-//! One task per WebSocket session: sends the session id, drains the core's
-//! queue to the socket as fast as the socket takes it, answers the core's
-//! pings and closes, and feeds inbound frames back to the core.
+//! One task per WebSocket session: sends the session id, writes what the
+//! session's outbox yields (frames, pings, the close) as fast as the socket
+//! takes it, and reports what the socket does to the core.
+//!
+//! Every close code comes from the core: the task reports transport facts
+//! ([`SocketEnd`]) and sends whatever [`Transmit::Close`] then says.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::poll_fn;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
-use rues_core::{CloseReason, Outbox, SessionId};
-use tokio::sync::futures::Notified;
+use rues_core::{CloseReason, Outbox, SessionId, SocketEnd, Transmit};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::state::{SessionSignal, Shared};
+use crate::state::Shared;
 
 /// A session's socket: tungstenite over the connection hyper upgraded.
 pub(crate) type WebSocket = tokio_tungstenite::WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
-/// The most bytes moved from the core's queue per lock: big enough to batch
-/// writes, small enough that the queue (not the socket) holds the backlog, so
-/// the core's slow-consumer budget means what it says.
+/// The most bytes taken from the outbox at a time: big enough to batch
+/// writes, small enough that the outbox (not the socket) holds the backlog,
+/// so the core's slow-consumer budget means what it says.
 const DRAIN_BATCH_BYTES: usize = 64 * 1024;
 
 /// How long a Close frame may take to get out before the socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Releases the session in the core if the upgrade never completes (the
-/// client vanished between the 101 and the first byte): nothing outlives
-/// its socket, not even a half-opened one.
+/// A session being served: its id and outbox. Dropping it reports the
+/// socket gone, so nothing outlives its socket, not even a session whose
+/// upgrade never completed (the client vanished between the 101 and the
+/// first byte). Reporting twice is harmless: the core ignores sessions it
+/// has released.
 pub(crate) struct SessionGuard {
     pub(crate) shared: Arc<Shared>,
     pub(crate) id: SessionId,
-    pub(crate) signal: Arc<SessionSignal>,
-    /// The session's frames, drained without locking the core.
     pub(crate) outbox: Outbox,
-    reason: CloseReason,
 }
 
 impl SessionGuard {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        id: SessionId,
-        signal: Arc<SessionSignal>,
-        outbox: Outbox,
-    ) -> Self {
-        Self {
-            shared,
-            id,
-            signal,
-            outbox,
-            reason: CloseReason::Disconnected,
-        }
+    /// Reports how the socket ended and returns the reason the core closed
+    /// the session with (which may be an earlier one, e.g. 4008, if the core
+    /// had closed it first).
+    fn end(&self, end: SocketEnd) -> CloseReason {
+        self.shared.node().handle_closed(self.id, end);
+        self.outbox
+            .close_reason()
+            .unwrap_or(CloseReason::Disconnected)
     }
 }
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
-        self.shared.session_ended(self.id, self.reason);
+        self.shared
+            .node()
+            .handle_closed(self.id, SocketEnd::Vanished);
     }
 }
 
-enum End {
-    /// The core closed the session: send a Close frame with its code.
-    Core(CloseReason),
-    /// The client sent Close.
-    Client,
-    /// The client sent a frame over the limit: close with 1009.
-    TooBig,
-    /// The client broke the WebSocket protocol: close with 1002.
-    Protocol,
-    /// The socket failed or reached EOF: nothing to send.
-    Gone,
-}
-
 /// Runs a session until its socket closes.
-pub(crate) async fn run(mut guard: SessionGuard, socket: WebSocket) {
+pub(crate) async fn run(guard: SessionGuard, socket: WebSocket) {
     let id = guard.id;
     let (mut sink, mut stream) = socket.split();
     tracing::debug!(session = %id, "session opened");
-    let end = if sink.send(Message::text(id.to_string())).await.is_err() {
-        End::Gone
+    let reason = if sink.send(Message::text(id.to_string())).await.is_err() {
+        guard.end(SocketEnd::Vanished)
     } else {
         drive(&guard, &mut sink, &mut stream).await
     };
-    let (reason, close) = match end {
-        End::Core(reason) => (reason, reason.code().map(|c| (c, reason.text().to_owned()))),
-        // tungstenite has already queued the echo of the client's Close
-        // (same code, RFC 6455 §5.5.1); flushing it below sends it.
-        End::Client => (CloseReason::ClientClosed, None),
-        End::TooBig | End::Protocol => {
-            let reason = if matches!(end, End::TooBig) {
-                CloseReason::MessageTooBig
-            } else {
-                CloseReason::ProtocolError
-            };
-            (reason, reason.code().map(|c| (c, reason.text().to_owned())))
-        }
-        End::Gone => (CloseReason::Disconnected, None),
-    };
-    // Release first, so the id is invalid before the socket says goodbye.
-    guard.reason = reason;
-    guard.shared.session_ended(id, reason);
-    if let Some((code, text)) = close {
-        // The closing handshake: send Close, then read until the client's
-        // Close (or EOF) so the socket is not torn down with unread data,
-        // which would reset the connection and lose our Close frame.
-        let _ = tokio::time::timeout(CLOSE_GRACE, async {
-            let frame = CloseFrame {
-                code: code.into(),
-                reason: text.into(),
-            };
-            if sink.send(Message::Close(Some(frame))).await.is_err() {
-                return;
-            }
-            while let Some(Ok(message)) = stream.next().await {
-                if message.is_close() {
-                    break;
+    // The core has released the session by now, so its id is invalid
+    // before the socket says goodbye.
+    match reason.code() {
+        Some(code) => {
+            // The closing handshake: send Close, then read until the
+            // client's Close (or EOF) so the socket is not torn down with
+            // unread data, which would reset the connection and lose our
+            // Close frame.
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                let frame = CloseFrame {
+                    code: code.into(),
+                    reason: reason.text().into(),
+                };
+                if sink.send(Message::Close(Some(frame))).await.is_err() {
+                    return;
                 }
-            }
-            let _ = sink.close().await;
-        })
-        .await;
-    } else {
-        let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
+                while let Some(Ok(message)) = stream.next().await {
+                    if message.is_close() {
+                        break;
+                    }
+                }
+                let _ = sink.close().await;
+            })
+            .await;
+        }
+        // The client closed (tungstenite has already queued the echo of its
+        // Close, same code, RFC 6455 §5.5.1, which this flushes) or the
+        // socket is gone.
+        None => {
+            let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
+        }
     }
     tracing::debug!(session = %id, ?reason, "session closed");
 }
@@ -133,110 +108,88 @@ pub(crate) async fn run(mut guard: SessionGuard, socket: WebSocket) {
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 type Stream = futures_util::stream::SplitStream<WebSocket>;
 
-async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> End {
-    let shared = &guard.shared;
-    let id = guard.id;
-    let signal = &guard.signal;
+/// Serves the session until it is over; returns the core's reason.
+async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> CloseReason {
     let outbox = &guard.outbox;
     let mut batch: Vec<Bytes> = Vec::new();
-    // Both waits live across iterations: a `Notified` registers with its
-    // `Notify` once, not on every wake-up of this (busy) loop.
-    let closed = signal.closed.notified();
-    let ping = signal.ping.notified();
-    tokio::pin!(closed, ping);
     loop {
         tokio::select! {
-            // A close from the core, then the client's frames, then pings
-            // win over more sending.
+            // A close from the core first, then the client's frames, then
+            // output. (All three wait on this task's one waker: the outbox
+            // keeps the one the last poll left, here `poll_next`'s.)
             biased;
-            () = &mut closed => {
-                if let Some(reason) = signal.take_close() {
-                    return End::Core(reason);
-                }
-                closed.set(signal.closed.notified());
-            }
+            reason = poll_fn(|cx| outbox.poll_closed(cx)) => return reason,
             inbound = stream.next() => {
-                let message = match inbound {
-                    Some(Ok(message)) => message,
-                    Some(Err(error)) => return classify_read_error(&error),
-                    None => return End::Gone,
-                };
-                let len = message.len();
-                shared.with_core(|node| {
-                    // The session may already be released (closed by the
-                    // core); the close signal tells the loop.
-                    let _ = node.handle_inbound(id, Shared::now(), len);
-                });
-                if message.is_close() {
-                    return End::Client;
-                }
-                // Pings are answered by tungstenite itself; text and binary
-                // frames are accepted and ignored (w3sper's keep-alive).
-            }
-            () = &mut ping => {
-                ping.set(signal.ping.notified());
-                let pending = signal.take();
-                if let Some(reason) = pending.close {
-                    return End::Core(reason);
-                }
-                if pending.ping {
-                    let send = sink.send(Message::Ping(Bytes::new()));
-                    if let Some(end) = until_closed(signal, closed.as_mut(), send).await {
-                        return end;
+                let end = match inbound {
+                    Some(Ok(message)) if !message.is_close() => {
+                        // Pings are answered by tungstenite itself; text and
+                        // binary frames are accepted and ignored (w3sper's
+                        // keep-alive). Each is a sign of life.
+                        guard.shared.node().handle_inbound(guard.id, Instant::now());
+                        continue;
                     }
-                }
-            }
-            // The outbox had frames, or its first frame woke this task.
-            _ = std::future::poll_fn(|cx| outbox.poll_drain(cx, DRAIN_BATCH_BYTES, &mut batch)) => {
-                // Send batch after batch while the outbox has more, then go
-                // back to waiting. A socket that stops taking data blocks only
-                // this task; the core keeps queueing and closes the session
-                // with 4008 once its budget is spent, which interrupts the
-                // write below.
-                let write = async {
-                    while !batch.is_empty() {
-                        for frame in batch.drain(..) {
-                            sink.feed(Message::Binary(frame)).await?;
-                        }
-                        sink.flush().await?;
-                        outbox.drain(DRAIN_BATCH_BYTES, &mut batch);
-                    }
-                    Ok::<(), WsError>(())
+                    Some(Ok(_close)) => SocketEnd::ClientClose,
+                    Some(Err(error)) => socket_end(&error),
+                    None => SocketEnd::Vanished,
                 };
-                if let Some(end) = until_closed(signal, closed.as_mut(), write).await {
-                    return end;
+                return guard.end(end);
+            }
+            first = poll_fn(|cx| outbox.poll_next(cx, DRAIN_BATCH_BYTES, &mut batch)) => {
+                // Write output after output while the outbox has more, then
+                // go back to waiting. A socket that stops taking data blocks
+                // only this task; the core keeps queueing and closes the
+                // session with 4008 once its budget is spent, which ends the
+                // race below.
+                let write = write_all(outbox, sink, &mut batch, first);
+                tokio::select! {
+                    biased;
+                    reason = poll_fn(|cx| outbox.poll_closed(cx)) => return reason,
+                    written = write => match written {
+                        Ok(None) => {}
+                        Ok(Some(reason)) => return reason,
+                        Err(_) => return guard.end(SocketEnd::Vanished),
+                    },
                 }
             }
         }
     }
 }
 
-/// Runs a write until it ends or the core closes the session, whichever
-/// comes first; `Some` when the session must end.
-async fn until_closed<'s>(
-    signal: &'s SessionSignal,
-    mut closed: Pin<&mut Notified<'s>>,
-    write: impl Future<Output = Result<(), WsError>>,
-) -> Option<End> {
-    tokio::pin!(write);
-    loop {
-        tokio::select! {
-            result = &mut write => return result.is_err().then_some(End::Gone),
-            () = &mut closed => {
-                if let Some(reason) = signal.take_close() {
-                    return Some(End::Core(reason));
+/// Writes `first` and every output the outbox has after it, flushing after
+/// each; `Some` when the outbox says the session is closed.
+async fn write_all(
+    outbox: &Outbox,
+    sink: &mut Sink,
+    batch: &mut Vec<Bytes>,
+    first: Transmit,
+) -> Result<Option<CloseReason>, WsError> {
+    let mut next = Some(first);
+    while let Some(transmit) = next {
+        match transmit {
+            Transmit::Close(reason) => return Ok(Some(reason)),
+            Transmit::Ping => sink.feed(Message::Ping(Bytes::new())).await?,
+            Transmit::Frames(_) => {
+                for frame in batch.drain(..) {
+                    sink.feed(Message::Binary(frame)).await?;
                 }
-                closed.set(signal.closed.notified());
             }
+            // `Transmit` is non-exhaustive: an output this adapter does not
+            // know yet has nothing to write.
+            _ => {}
         }
+        sink.flush().await?;
+        next = outbox.try_next(DRAIN_BATCH_BYTES, batch);
     }
+    Ok(None)
 }
 
-fn classify_read_error(error: &WsError) -> End {
+/// What a read error says about the socket: tungstenite refuses frames over
+/// the limit it was configured with (the core's inbound limit) and frames
+/// that break RFC 6455; anything else means the socket is gone.
+fn socket_end(error: &WsError) -> SocketEnd {
     match error {
-        // A frame or message over `max_frame_size` / `max_message_size`.
-        WsError::Capacity(_) => End::TooBig,
-        WsError::Protocol(_) | WsError::Utf8(_) => End::Protocol,
-        _ => End::Gone,
+        WsError::Capacity(_) => SocketEnd::FrameTooBig,
+        WsError::Protocol(_) | WsError::Utf8(_) => SocketEnd::ProtocolViolation,
+        _ => SocketEnd::Vanished,
     }
 }

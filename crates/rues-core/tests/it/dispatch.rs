@@ -2,7 +2,7 @@
 //! decoding, reply encoding, header echo and preflight.
 
 use http::{Method, StatusCode};
-use rues_core::{AccessRules, CloseReason, Limits, OriginPolicy};
+use rues_core::{AccessRules, Limits, OriginPolicy, SocketEnd};
 
 use crate::harness::{Harness, assert_empty, assert_error, body_text, header};
 
@@ -62,7 +62,7 @@ fn session_is_optional_but_when_present_must_be_valid_and_live_before_access() {
         "unknown or closed",
     );
     let session = h.open();
-    h.node.handle_closed(session, CloseReason::Disconnected);
+    h.node.handle_closed(session, SocketEnd::Vanished);
     let id = session.to_string();
     assert_error(
         &h.post("/on/node/info", &[("rusk-session-id", &id)], b""),
@@ -310,6 +310,7 @@ fn listed_origins_get_their_origin_echoed_with_vary_and_others_get_403_without_c
     }
     let refused = h.node.handle_upgrade(
         h.now,
+        "/on",
         &crate::harness::header_map(&[("origin", "https://evil.example")]),
     );
     let response = refused.expect_err("origin refused");

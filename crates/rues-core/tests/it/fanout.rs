@@ -7,7 +7,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::Bytes;
 use http::StatusCode;
-use rues_core::{CloseReason, Event};
+use rues_core::{CloseReason, Event, SocketEnd, Transmit};
 use rues_target::EventPath;
 
 use crate::harness::{Harness, assert_empty};
@@ -165,7 +165,7 @@ fn one_encoding_is_shared_by_every_receiver() {
         .expect("published");
     let raw: Vec<Bytes> = sessions
         .iter()
-        .map(|&s| h.node.poll_transmit(s).expect("a frame"))
+        .map(|&s| h.raw_frames(s).pop().expect("a frame"))
         .collect();
     assert!(
         raw.windows(2)
@@ -188,13 +188,13 @@ fn a_waiting_writer_is_woken_once_per_empty_to_non_empty_transition() {
     let mut h = Harness::new();
     let session = h.open();
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
-    let outbox = h.node.outbox(session).expect("open session");
+    let outbox = h.outbox(session).clone();
     let wakes = Arc::new(CountingWaker::default());
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     let mut out = Vec::new();
     assert_eq!(
-        outbox.poll_drain(&mut cx, usize::MAX, &mut out),
+        outbox.poll_next(&mut cx, usize::MAX, &mut out),
         Poll::Pending
     );
     for _ in 0..3 {
@@ -207,15 +207,14 @@ fn a_waiting_writer_is_woken_once_per_empty_to_non_empty_transition() {
         1,
         "one wake for three frames"
     );
-    assert_eq!(h.outputs(), [], "frames never go through the outputs");
     assert_eq!(
-        outbox.poll_drain(&mut cx, usize::MAX, &mut out),
-        Poll::Ready(3)
+        outbox.poll_next(&mut cx, usize::MAX, &mut out),
+        Poll::Ready(Transmit::Frames(3))
     );
     assert_eq!(h.node.stats().bytes_queued, 0);
     assert_eq!(h.node.stats().frames_delivered, 3);
     assert_eq!(
-        outbox.poll_drain(&mut cx, usize::MAX, &mut out),
+        outbox.poll_next(&mut cx, usize::MAX, &mut out),
         Poll::Pending
     );
     h.node
@@ -232,21 +231,24 @@ fn releasing_a_session_wakes_its_writer_and_empties_its_outbox() {
     h.node
         .publish(&event("/on/blocks:a/accepted", b"{}"))
         .expect("published");
-    let outbox = h.node.outbox(session).expect("open session");
+    let outbox = h.outbox(session).clone();
     let mut out = Vec::new();
-    assert_eq!(outbox.drain(usize::MAX, &mut out), 1);
+    assert_eq!(
+        outbox.try_next(usize::MAX, &mut out),
+        Some(Transmit::Frames(1))
+    );
     let wakes = Arc::new(CountingWaker::default());
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
     assert_eq!(
-        outbox.poll_drain(&mut cx, usize::MAX, &mut out),
+        outbox.poll_next(&mut cx, usize::MAX, &mut out),
         Poll::Pending
     );
     h.node
         .publish(&event("/on/blocks:a/accepted", b"{}"))
         .expect("published");
     assert_eq!(outbox.queued_bytes(), out[0].len());
-    h.node.handle_closed(session, CloseReason::Disconnected);
+    h.node.handle_closed(session, SocketEnd::Vanished);
     assert_eq!(
         outbox.queued_bytes(),
         0,
@@ -254,9 +256,10 @@ fn releasing_a_session_wakes_its_writer_and_empties_its_outbox() {
     );
     assert_eq!(h.node.stats().bytes_queued, 0);
     assert_eq!(h.node.stats().frames_delivered, 1);
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the release woke it");
     assert_eq!(
-        outbox.poll_drain(&mut cx, usize::MAX, &mut out),
-        Poll::Pending
+        outbox.poll_next(&mut cx, usize::MAX, &mut out),
+        Poll::Ready(Transmit::Close(CloseReason::Disconnected))
     );
     // Publishing again reaches nobody and wakes nobody.
     let before = wakes.0.load(Ordering::SeqCst);
@@ -269,7 +272,7 @@ fn releasing_a_session_wakes_its_writer_and_empties_its_outbox() {
 }
 
 #[test]
-fn drain_transmit_respects_the_byte_budget_but_always_moves_one_frame() {
+fn try_next_respects_the_byte_budget_but_always_moves_one_frame() {
     let mut h = Harness::new();
     let session = h.open();
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
@@ -278,15 +281,76 @@ fn drain_transmit_respects_the_byte_budget_but_always_moves_one_frame() {
             .publish(&event("/on/blocks:a/accepted", b"{}"))
             .expect("published");
     }
+    let outbox = h.outbox(session);
     let mut out = Vec::new();
-    assert_eq!(h.node.drain_transmit(session, 1, &mut out), 1);
+    assert_eq!(outbox.try_next(1, &mut out), Some(Transmit::Frames(1)));
     assert_eq!(
-        h.node.drain_transmit(session, 2 * out[0].len(), &mut out),
-        2
+        outbox.try_next(2 * out[0].len(), &mut out),
+        Some(Transmit::Frames(2))
     );
-    assert_eq!(h.node.drain_transmit(session, usize::MAX, &mut out), 1);
-    assert_eq!(h.node.drain_transmit(session, usize::MAX, &mut out), 0);
+    assert_eq!(
+        outbox.try_next(usize::MAX, &mut out),
+        Some(Transmit::Frames(1))
+    );
+    assert_eq!(outbox.try_next(usize::MAX, &mut out), None);
     assert_eq!(h.node.stats().frames_delivered, 4);
+}
+
+#[test]
+fn a_writer_waiting_only_for_the_close_is_not_woken_by_frames_or_pings() {
+    let mut h = Harness::new();
+    let session = h.open();
+    assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
+    let outbox = h.outbox(session).clone();
+    let wakes = Arc::new(CountingWaker::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    // The writer is busy writing and races the write against the close.
+    assert_eq!(outbox.poll_closed(&mut cx), Poll::Pending);
+    h.node
+        .publish(&event("/on/blocks:a/accepted", b"{}"))
+        .expect("published");
+    h.advance(std::time::Duration::from_secs(30));
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+    // Both wait for it, in the order the core gives them: ping, then frames.
+    let mut out = Vec::new();
+    assert_eq!(outbox.try_next(usize::MAX, &mut out), Some(Transmit::Ping));
+    assert_eq!(
+        outbox.try_next(usize::MAX, &mut out),
+        Some(Transmit::Frames(1))
+    );
+    assert_eq!(outbox.poll_closed(&mut cx), Poll::Pending);
+    h.node.shutdown();
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        outbox.poll_closed(&mut cx),
+        Poll::Ready(CloseReason::Shutdown)
+    );
+}
+
+#[test]
+fn a_due_ping_wakes_a_waiting_writer() {
+    let mut h = Harness::new();
+    let session = h.open();
+    let outbox = h.outbox(session).clone();
+    let wakes = Arc::new(CountingWaker::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut out = Vec::new();
+    assert_eq!(
+        outbox.poll_next(&mut cx, usize::MAX, &mut out),
+        Poll::Pending
+    );
+    h.advance(std::time::Duration::from_secs(30));
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        outbox.poll_next(&mut cx, usize::MAX, &mut out),
+        Poll::Ready(Transmit::Ping)
+    );
+    assert_eq!(
+        outbox.poll_next(&mut cx, usize::MAX, &mut out),
+        Poll::Pending
+    );
 }
 
 #[test]

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use rues_core::{
-    ComponentSpec, Config, Decision, DispatchRequest, EntityRule, HandlerError, Node, Output,
-    Registry, Reply, RequestBody, Response, SeededIds, SessionId,
+    CloseReason, ComponentSpec, Config, Decision, DispatchRequest, EntityRule, HandlerError, Node,
+    Outbox, Registry, Reply, RequestBody, Response, SeededIds, SessionId, SessionMap, Transmit,
 };
 use rues_target::{Component, Topic};
 use rues_wire::Frame;
@@ -96,11 +96,13 @@ pub(crate) fn registry() -> Registry {
         )
 }
 
-/// A node, a fake clock, and request helpers.
+/// A node, a fake clock, the outbox of every session it opened, and
+/// request helpers.
 pub(crate) struct Harness {
     pub(crate) node: Node,
     pub(crate) start: Instant,
     pub(crate) now: Instant,
+    outboxes: SessionMap<Outbox>,
 }
 
 impl Harness {
@@ -115,6 +117,7 @@ impl Harness {
             node: Node::new(config, registry(), SeededIds::new(42)),
             start,
             now: start,
+            outboxes: SessionMap::default(),
         }
     }
 
@@ -123,10 +126,19 @@ impl Harness {
         self.node.handle_timeout(self.now);
     }
 
+    /// Opens a session, as an upgrade on `/on` does.
     pub(crate) fn open(&mut self) -> SessionId {
-        self.node
-            .handle_upgrade(self.now, &HeaderMap::new())
-            .expect("session opened")
+        let session = self
+            .node
+            .handle_upgrade(self.now, "/on", &HeaderMap::new())
+            .expect("session opened");
+        self.outboxes.insert(session.id, session.outbox);
+        session.id
+    }
+
+    /// The outbox of a session this harness opened.
+    pub(crate) fn outbox(&self, session: SessionId) -> &Outbox {
+        &self.outboxes[&session]
     }
 
     /// Sends a request; `POST` bodies go through the ticket and the handler.
@@ -166,15 +178,32 @@ impl Harness {
         self.request(Method::POST, path, headers, body)
     }
 
-    /// Every output queued now.
-    pub(crate) fn outputs(&mut self) -> Vec<Output> {
-        std::iter::from_fn(|| self.node.poll_output()).collect()
+    /// What `session`'s writer would do next, if anything; frames taken
+    /// this way are dropped.
+    pub(crate) fn next(&self, session: SessionId) -> Option<Transmit> {
+        self.outbox(session).try_next(usize::MAX, &mut Vec::new())
+    }
+
+    /// The reason `session` was closed with, once it is.
+    pub(crate) fn close_reason(&self, session: SessionId) -> Option<CloseReason> {
+        self.outbox(session).close_reason()
+    }
+
+    /// The raw frames queued for `session` now, oldest first (a due ping
+    /// is taken and skipped).
+    pub(crate) fn raw_frames(&self, session: SessionId) -> Vec<Bytes> {
+        let mut frames = Vec::new();
+        while let Some(Transmit::Frames(_) | Transmit::Ping) =
+            self.outbox(session).try_next(usize::MAX, &mut frames)
+        {}
+        frames
     }
 
     /// Every frame queued for `session`, decoded.
-    pub(crate) fn frames(&mut self, session: SessionId) -> Vec<Frame> {
-        std::iter::from_fn(|| self.node.poll_transmit(session))
-            .map(|raw| Frame::decode(&raw).expect("the core queues valid frames"))
+    pub(crate) fn frames(&self, session: SessionId) -> Vec<Frame> {
+        self.raw_frames(session)
+            .iter()
+            .map(|raw| Frame::decode(raw).expect("the core queues valid frames"))
             .collect()
     }
 }

@@ -1,12 +1,13 @@
 //! rues-core's integration tests: a deterministic harness (no runtime, fake
 //! time, seeded session ids) that drives a [`rues_core::Node`] through every
-//! path of PROTOCOL.md §2, §5, §6 and §7.
+//! path of docs/protocol.md §2, §3, §5, §6 and §7.
 
 mod harness;
 
 mod dispatch;
 mod fanout;
 mod model;
+mod routing;
 mod sessions;
 mod subscribe;
 mod version;

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use rues_core::{CloseReason, Event, SessionId};
+use rues_core::{Event, SessionId, SocketEnd};
 use rues_target::EventPath;
 
 use crate::harness::Harness;
@@ -97,7 +97,7 @@ proptest! {
                 Op::Close(i) if !order.is_empty() => {
                     let id = order.remove(i % order.len());
                     model.remove(&id);
-                    h.node.handle_closed(id, CloseReason::ClientClosed);
+                    h.node.handle_closed(id, SocketEnd::ClientClose);
                     prop_assert!(!h.node.is_open(id));
                 }
                 Op::Subscribe(i, p) if !order.is_empty() => {
@@ -153,13 +153,13 @@ proptest! {
             prop_assert_eq!(queued_payloads(&mut h, id), expected);
         }
         for id in order {
-            h.node.handle_closed(id, CloseReason::Disconnected);
+            h.node.handle_closed(id, SocketEnd::Vanished);
         }
         let stats = h.node.stats();
         prop_assert_eq!(stats.sessions_open, 0);
         prop_assert_eq!(stats.subscriptions, 0);
         prop_assert_eq!(stats.bytes_queued, 0);
         prop_assert_eq!(stats.index_topics, 0);
-        prop_assert_eq!(h.node.poll_timeout(), None);
+        prop_assert_eq!(h.node.next_timeout(), None);
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use rues_core::{CloseReason, Event, Limits, Output};
+use rues_core::{CloseReason, Event, Limits, SocketEnd, Transmit};
 use rues_target::EventPath;
 
 use crate::harness::{Harness, assert_empty, assert_error};
@@ -33,7 +33,7 @@ fn session_ids_are_distinct_32_hex_and_die_with_the_socket() {
         );
     }
     let id = *ids.iter().next().expect("an id");
-    h.node.handle_closed(id, CloseReason::ClientClosed);
+    h.node.handle_closed(id, SocketEnd::ClientClose);
     assert!(!h.node.is_open(id));
     assert_error(
         &h.get(id, "/on/blocks/accepted"),
@@ -50,7 +50,7 @@ fn closing_releases_subscriptions_queue_and_index_at_once() {
     assert_empty(&h.get(session, "/on/blocks:a/accepted"), StatusCode::OK);
     h.node.publish(&block_event(10)).expect("published");
     assert!(h.node.stats().bytes_queued > 0);
-    h.node.handle_closed(session, CloseReason::Disconnected);
+    h.node.handle_closed(session, SocketEnd::Vanished);
     let stats = h.node.stats();
     assert_eq!(
         (
@@ -62,11 +62,11 @@ fn closing_releases_subscriptions_queue_and_index_at_once() {
         (0, 0, 0, 0)
     );
     assert_eq!(stats.closed(CloseReason::Disconnected), 1);
-    assert_eq!(h.node.poll_timeout(), None);
+    assert_eq!(h.node.next_timeout(), None);
     // Closing twice is harmless and not counted twice.
-    h.node.handle_closed(session, CloseReason::Disconnected);
+    h.node.handle_closed(session, SocketEnd::Vanished);
     assert_eq!(h.node.stats().closed(CloseReason::Disconnected), 1);
-    assert_eq!(h.node.poll_transmit(session), None);
+    assert!(h.raw_frames(session).is_empty());
 }
 
 #[test]
@@ -80,14 +80,14 @@ fn session_limit_is_503_and_recovers_when_a_session_closes() {
     h.open();
     let refused = h
         .node
-        .handle_upgrade(h.now, &HeaderMap::new())
+        .handle_upgrade(h.now, "/on", &HeaderMap::new())
         .expect_err("limit");
     assert_error(
         &refused,
         StatusCode::SERVICE_UNAVAILABLE,
         "session limit reached (2 sessions)",
     );
-    h.node.handle_closed(first, CloseReason::ClientClosed);
+    h.node.handle_closed(first, SocketEnd::ClientClose);
     h.open();
 }
 
@@ -96,22 +96,19 @@ fn pings_every_interval_and_closes_silent_sessions_with_4001() {
     let mut h = Harness::new();
     let session = h.open();
     assert_eq!(
-        h.node.poll_timeout(),
+        h.node.next_timeout(),
         Some(h.start + Duration::from_secs(30))
     );
     h.advance(Duration::from_secs(29));
-    assert_eq!(h.outputs(), []);
+    assert_eq!(h.next(session), None);
     h.advance(Duration::from_secs(1));
-    assert_eq!(h.outputs(), [Output::Ping(session)]);
+    assert_eq!(h.next(session), Some(Transmit::Ping));
     h.advance(Duration::from_secs(30));
-    assert_eq!(h.outputs(), [Output::Ping(session)]);
+    assert_eq!(h.next(session), Some(Transmit::Ping));
     h.advance(Duration::from_secs(30));
     assert_eq!(
-        h.outputs(),
-        [Output::Close {
-            session,
-            reason: CloseReason::IdleTimeout
-        }]
+        h.next(session),
+        Some(Transmit::Close(CloseReason::IdleTimeout))
     );
     assert_eq!(CloseReason::IdleTimeout.code(), Some(4001));
     assert!(!h.node.is_open(session));
@@ -124,44 +121,60 @@ fn any_inbound_frame_keeps_a_session_alive() {
     let (talkative, silent) = (h.open(), h.open());
     for _ in 0..10 {
         h.advance(Duration::from_secs(20));
-        h.node.handle_inbound(talkative, h.now, 0).expect("open");
+        h.node.handle_inbound(talkative, h.now);
     }
     assert!(h.node.is_open(talkative));
     assert!(!h.node.is_open(silent));
-    let closes: Vec<_> = h
-        .outputs()
-        .into_iter()
-        .filter(|o| matches!(o, Output::Close { .. }))
-        .collect();
-    assert_eq!(
-        closes,
-        [Output::Close {
-            session: silent,
-            reason: CloseReason::IdleTimeout
-        }]
-    );
+    assert_eq!(h.close_reason(talkative), None);
+    assert_eq!(h.close_reason(silent), Some(CloseReason::IdleTimeout));
 }
 
 #[test]
-fn inbound_frame_over_the_limit_closes_with_1009() {
+fn a_frame_the_websocket_layer_refuses_closes_with_the_cores_code() {
+    let mut h = Harness::new();
+    let cases = [
+        (
+            SocketEnd::FrameTooBig,
+            CloseReason::MessageTooBig,
+            Some(1009),
+        ),
+        (
+            SocketEnd::ProtocolViolation,
+            CloseReason::ProtocolError,
+            Some(1002),
+        ),
+        (SocketEnd::ClientClose, CloseReason::ClientClosed, None),
+        (SocketEnd::Vanished, CloseReason::Disconnected, None),
+    ];
+    for (end, reason, code) in cases {
+        let session = h.open();
+        assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
+        h.node.publish(&block_event(10)).expect("published");
+        h.node.handle_closed(session, end);
+        assert!(!h.node.is_open(session), "{end:?}");
+        // Queued frames are dropped: the writer's next output is the close.
+        assert_eq!(h.next(session), Some(Transmit::Close(reason)), "{end:?}");
+        assert_eq!(reason.code(), code, "{end:?}");
+        assert_eq!(h.node.stats().closed(reason), 1, "{end:?}");
+    }
+    assert_eq!(h.node.stats().subscriptions, 0);
+}
+
+#[test]
+fn session_scoped_inputs_on_an_unknown_session_do_nothing() {
     let mut h = Harness::new();
     let session = h.open();
-    h.node
-        .handle_inbound(session, h.now, 64 * 1024)
-        .expect("open");
-    assert!(h.node.is_open(session));
-    h.node
-        .handle_inbound(session, h.now, 64 * 1024 + 1)
-        .expect("open");
-    assert_eq!(
-        h.outputs(),
-        [Output::Close {
-            session,
-            reason: CloseReason::MessageTooBig
-        }]
-    );
-    assert_eq!(CloseReason::MessageTooBig.code(), Some(1009));
-    assert!(h.node.handle_inbound(session, h.now, 0).is_err());
+    h.node.handle_closed(session, SocketEnd::ClientClose);
+    let before = h.node.stats();
+    // The core released it; the adapter's reports can still arrive.
+    h.node.handle_inbound(session, h.now);
+    h.node.handle_closed(session, SocketEnd::FrameTooBig);
+    let never_opened = rues_core::SessionId::from_bytes([9; 16]);
+    h.node.handle_inbound(never_opened, h.now);
+    h.node.handle_closed(never_opened, SocketEnd::Vanished);
+    assert_eq!(h.node.stats(), before);
+    // The first reason stands.
+    assert_eq!(h.close_reason(session), Some(CloseReason::ClientClosed));
 }
 
 #[test]
@@ -175,9 +188,9 @@ fn slow_consumer_is_closed_with_4008_within_its_budget_and_others_keep_receiving
     while h.node.is_open(slow) {
         let report = h.node.publish(&block_event(10_000)).expect("published");
         published += 1;
-        max_queued = max_queued.max(h.node.queued_bytes(slow).unwrap_or(0));
+        max_queued = max_queued.max(h.outbox(slow).queued_bytes());
         // The fast session reads everything as it arrives.
-        while h.node.poll_transmit(fast).is_some() {}
+        h.raw_frames(fast);
         assert_eq!(report.receivers + report.slow_consumers_closed, 2);
         assert!(published < 1000, "the slow consumer was never closed");
     }
@@ -189,10 +202,10 @@ fn slow_consumer_is_closed_with_4008_within_its_budget_and_others_keep_receiving
         max_queued > 1024 * 1024 - 10_100,
         "closed early at {max_queued} bytes"
     );
-    assert!(h.outputs().contains(&Output::Close {
-        session: slow,
-        reason: CloseReason::SlowConsumer
-    }));
+    assert_eq!(
+        h.next(slow),
+        Some(Transmit::Close(CloseReason::SlowConsumer))
+    );
     assert_eq!(CloseReason::SlowConsumer.code(), Some(4008));
     assert_eq!(h.node.stats().closed(CloseReason::SlowConsumer), 1);
     assert_eq!(h.node.stats().bytes_queued, 0);
@@ -234,18 +247,12 @@ fn shutdown_closes_every_session_with_1001() {
     let mut h = Harness::new();
     let sessions: HashSet<_> = (0..3).map(|_| h.open()).collect();
     h.node.shutdown();
-    let closed: HashSet<_> = h
-        .outputs()
-        .into_iter()
-        .map(|o| match o {
-            Output::Close {
-                session,
-                reason: CloseReason::Shutdown,
-            } => session,
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
-    assert_eq!(closed, sessions);
+    for &session in &sessions {
+        assert_eq!(
+            h.next(session),
+            Some(Transmit::Close(CloseReason::Shutdown))
+        );
+    }
     assert_eq!(CloseReason::Shutdown.code(), Some(1001));
     assert_eq!(h.node.stats().sessions_open, 0);
 }

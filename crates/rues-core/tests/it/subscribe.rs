@@ -89,7 +89,7 @@ fn row4_unknown_or_closed_session_is_424_before_access_rule() {
 
     let session = h.open();
     h.node
-        .handle_closed(session, rues_core::CloseReason::ClientClosed);
+        .handle_closed(session, rues_core::SocketEnd::ClientClose);
     let response = h.get(session, "/on/blocks/accepted");
     assert_error(
         &response,

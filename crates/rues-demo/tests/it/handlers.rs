@@ -470,12 +470,12 @@ async fn a_subscriber_receives_the_chain_events() {
     let mut demo = Demo::new();
     let session = demo
         .node
-        .handle_upgrade(std::time::Instant::now(), &HeaderMap::new())
+        .handle_upgrade(std::time::Instant::now(), "/on", &HeaderMap::new())
         .expect("a session");
     let mut headers = HeaderMap::new();
     headers.insert(
         "rusk-session-id",
-        HeaderValue::from_str(&session.to_string()).expect("header"),
+        HeaderValue::from_str(&session.id.to_string()).expect("header"),
     );
     for path in [
         "/on/blocks/accepted",
@@ -493,8 +493,9 @@ async fn a_subscriber_receives_the_chain_events() {
         .map(|e| demo.node.publish(e).expect("encodes").receivers)
         .sum();
     assert_eq!(delivered, 2);
-    let first = demo.node.poll_transmit(session).expect("a frame");
-    let frame = rues_core::rues_wire::Frame::decode(&first).expect("a valid frame");
+    let mut frames = Vec::new();
+    session.outbox.try_next(usize::MAX, &mut frames);
+    let frame = rues_core::rues_wire::Frame::decode(&frames[0]).expect("a valid frame");
     assert_eq!(
         frame.headers().get("Rusk-Origin"),
         Some(demo.chain.lock().tip().hash().to_string().as_str())
