@@ -205,7 +205,8 @@ mod tests {
         let path = EventPath::parse("/on/contracts:a%3Ab/Transfer").unwrap();
         assert_eq!(
             e.event_url(&path).unwrap().as_str(),
-            "https://node.example:4443/rues/on/contracts:a%3Ab/Transfer"
+            // The topic is lower-cased when parsed (docs/protocol.md §3).
+            "https://node.example:4443/rues/on/contracts:a%3Ab/transfer"
         );
         // `/online` is a path segment of its own, not `/on`.
         assert_eq!(endpoint("http://h/online").base(), "http://h/online");

@@ -11,7 +11,9 @@ use crate::{Error, Limits, Segment};
 /// The component of a target, such as `blocks` or `contracts`.
 ///
 /// Non-empty, made of ASCII letters, digits, `-`, `_` and `.`; never
-/// percent-encoded, so its `Display` is the value itself.
+/// percent-encoded, so its `Display` is the value itself. Components are
+/// case-insensitive: the name is ASCII-lower-cased when it is made
+/// (docs/protocol.md §3), so `Blocks` and `blocks` are the same component.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Component(String);
 
@@ -22,10 +24,11 @@ impl Component {
     /// use rues_target::Component;
     ///
     /// assert_eq!(Component::new("blocks").unwrap().as_str(), "blocks");
+    /// assert_eq!(Component::new("Blocks").unwrap().as_str(), "blocks");
     /// assert!(Component::new("blocks:ab").is_err());
     /// ```
     pub fn new(name: impl Into<String>) -> Result<Self, Error> {
-        let name = name.into();
+        let mut name = name.into();
         if name.is_empty() {
             return Err(Error::Empty {
                 segment: Segment::Component,
@@ -34,6 +37,7 @@ impl Component {
         if let Some(ch) = name.chars().find(|&ch| !is_component_char(ch)) {
             return Err(Error::InvalidComponentChar { ch });
         }
+        name.make_ascii_lowercase();
         Ok(Component(name))
     }
 
@@ -92,7 +96,9 @@ impl Entity {
 
 /// The topic of an event, such as `accepted` or a contract's event name.
 ///
-/// Holds the **decoded** value: any non-empty string within the topic limit.
+/// Holds the **decoded** value: any non-empty string within the topic limit,
+/// ASCII-lower-cased, as topics are case-insensitive (docs/protocol.md §3:
+/// a contract event named `Transfer` reaches subscribers of `transfer`).
 /// `Display` percent-encodes it; a `:` stays raw, as only the target segment
 /// is split at a colon.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -107,6 +113,7 @@ impl Topic {
     ///
     /// let topic = Topic::new("state change").unwrap();
     /// assert_eq!(topic.to_string(), "state%20change");
+    /// assert_eq!(Topic::new("Accepted").unwrap().as_str(), "accepted");
     /// ```
     pub fn new(value: impl Into<String>) -> Result<Self, Error> {
         Self::with_limits(value, &Limits::DEFAULT)
@@ -114,7 +121,9 @@ impl Topic {
 
     /// Validates a decoded topic against `limits.max_topic_len()`.
     pub fn with_limits(value: impl Into<String>, limits: &Limits) -> Result<Self, Error> {
-        check_decoded(value.into(), Segment::Topic, limits.max_topic_len()).map(Topic)
+        let mut topic = check_decoded(value.into(), Segment::Topic, limits.max_topic_len())?;
+        topic.make_ascii_lowercase();
+        Ok(Topic(topic))
     }
 
     /// The decoded topic.
@@ -187,9 +196,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn component_accepts_its_whole_charset() {
-        let name = "AZaz09-_.";
-        assert_eq!(Component::new(name).unwrap().as_str(), name);
+    fn component_accepts_its_whole_charset_and_lower_cases_it() {
+        assert_eq!(Component::new("AZaz09-_.").unwrap().as_str(), "azaz09-_.");
+    }
+
+    #[test]
+    fn topic_lower_cases_ascii_only() {
+        assert_eq!(
+            Topic::new("Ärger Transfer").unwrap().as_str(),
+            "Ärger transfer"
+        );
     }
 
     #[test]

@@ -57,7 +57,8 @@ async fn binary_payloads_and_extra_headers_arrive_as_sent() {
     assert_eq!(event.payload().as_ref(), [0, 159, 146, 150]);
     assert_eq!(event.header("rusk-origin"), Some("0300"));
     assert_eq!(event.path().entity().map(|e| e.as_str()), Some("a:b"));
-    assert_eq!(event.path().topic().as_str(), "Transfer");
+    // Topics are case-insensitive: lower-cased on parse (docs/protocol.md §3).
+    assert_eq!(event.path().topic().as_str(), "transfer");
 }
 
 #[tokio::test]

@@ -75,17 +75,21 @@ fn different_component_never_matches() {
 }
 
 #[test]
-fn matching_is_case_sensitive_in_every_part() {
-    assert!(!subscription_matches(
+fn component_and_topic_match_in_any_case_and_the_entity_exactly() {
+    assert!(subscription_matches(
         "/on/Blocks/accepted",
         "/on/blocks:ab/accepted"
     ));
-    assert!(!subscription_matches(
-        "/on/blocks:AB/accepted",
-        "/on/blocks:ab/accepted"
+    assert!(subscription_matches(
+        "/on/blocks/Accepted",
+        "/on/BLOCKS:ab/ACCEPTED"
+    ));
+    assert!(subscription_matches(
+        "/on/contracts:ab/transfer",
+        "/on/contracts:ab/Transfer"
     ));
     assert!(!subscription_matches(
-        "/on/blocks/Accepted",
+        "/on/blocks:AB/accepted",
         "/on/blocks:ab/accepted"
     ));
 }
