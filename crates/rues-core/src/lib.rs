@@ -33,8 +33,11 @@
 //!      (426 on `/on`, 404 off `/on/...`, every RUES status on `/on/...`),
 //!      or a [`DispatchTicket`] for a `POST`: read at most
 //!      [`DispatchTicket::max_body`] bytes, turn them into a [`Call`] with
-//!      [`DispatchTicket::with_body`] and await [`Call::run`] *without
-//!      holding the node*;
+//!      [`DispatchTicket::with_body`], and run [`Call::into_job`] *without
+//!      holding the node*: await a [`Job::Async`] on the runtime, and run a
+//!      [`Job::Blocking`] (a [`BlockingHandler`]: a prover, a VM query) on
+//!      a bounded pool of threads kept apart from the ones that serve
+//!      sessions, answering [`BlockingJob::busy`] when it stays full;
 //!    - a frame from a client: [`Node::handle_inbound`]; a socket that
 //!      closed or vanished, or a frame the WebSocket layer refused:
 //!      [`Node::handle_closed`] with the [`SocketEnd`] it saw;
@@ -154,10 +157,10 @@ pub use id::{
 pub use node::{Event, Node, PublishError, Published, Stats};
 pub use outbox::{Outbox, Transmit};
 pub use registry::{
-    ComponentSpec, DispatchRequest, EntityRule, Handler, HandlerError, HandlerFuture, Registry,
-    Reply, RequestBody,
+    BlockingHandler, ComponentSpec, DispatchRequest, EntityRule, Handler, HandlerError,
+    HandlerFuture, Registry, Reply, RequestBody,
 };
-pub use request::{Call, Decision, DispatchTicket, NewSession};
+pub use request::{BlockingJob, Call, Decision, DispatchTicket, Job, NewSession};
 pub use response::Response;
 pub use rues_wire::{
     InvalidSessionId, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,

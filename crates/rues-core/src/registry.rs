@@ -161,6 +161,34 @@ where
     }
 }
 
+/// A dispatch handler that blocks or burns CPU (a prover, a VM query): a
+/// plain function, which the adapter runs on a bounded pool of threads set
+/// apart for such work, never on the threads that serve sessions and
+/// requests (docs/protocol.md §5.2). Registered with
+/// [`ComponentSpec::blocking_handler`].
+pub trait BlockingHandler: Send + Sync + 'static {
+    /// Handles one request, taking as long as it takes.
+    fn call(&self, request: DispatchRequest) -> Result<Reply, HandlerError>;
+}
+
+impl<F> BlockingHandler for F
+where
+    F: Fn(DispatchRequest) -> Result<Reply, HandlerError> + Send + Sync + 'static,
+{
+    fn call(&self, request: DispatchRequest) -> Result<Reply, HandlerError> {
+        self(request)
+    }
+}
+
+/// A registered handler, and how it must be run.
+#[derive(Clone)]
+pub(crate) enum Route {
+    /// Awaited on the adapter's runtime.
+    Async(Arc<dyn Handler>),
+    /// Run on the adapter's blocking pool.
+    Blocking(Arc<dyn BlockingHandler>),
+}
+
 /// A component: its entity rule, its topics, its handlers.
 #[derive(Clone)]
 pub struct ComponentSpec {
@@ -168,8 +196,8 @@ pub struct ComponentSpec {
     entity: EntityRule,
     /// `None`: open, any topic exists.
     topics: Option<HashSet<Topic>>,
-    handlers: HashMap<Topic, Arc<dyn Handler>>,
-    fallback: Option<Arc<dyn Handler>>,
+    handlers: HashMap<Topic, Route>,
+    fallback: Option<Route>,
 }
 
 impl fmt::Debug for ComponentSpec {
@@ -220,14 +248,29 @@ impl ComponentSpec {
 
     /// Registers a dispatch handler for a topic (the topic then exists).
     pub fn handler(mut self, topic: Topic, handler: impl Handler) -> Self {
-        self.handlers.insert(topic, Arc::new(handler));
+        self.handlers.insert(topic, Route::Async(Arc::new(handler)));
+        self
+    }
+
+    /// Registers a blocking or CPU-heavy handler for a topic (the topic then
+    /// exists): the adapter runs it on its bounded blocking pool, so a slow
+    /// call delays no event and no other request.
+    pub fn blocking_handler(mut self, topic: Topic, handler: impl BlockingHandler) -> Self {
+        self.handlers
+            .insert(topic, Route::Blocking(Arc::new(handler)));
         self
     }
 
     /// Registers a handler for every topic without a handler of its own
     /// (e.g. `contracts:<id>/<fn>` queries).
     pub fn fallback_handler(mut self, handler: impl Handler) -> Self {
-        self.fallback = Some(Arc::new(handler));
+        self.fallback = Some(Route::Async(Arc::new(handler)));
+        self
+    }
+
+    /// Like [`ComponentSpec::fallback_handler`], for a blocking handler.
+    pub fn blocking_fallback_handler(mut self, handler: impl BlockingHandler) -> Self {
+        self.fallback = Some(Route::Blocking(Arc::new(handler)));
         self
     }
 
@@ -243,7 +286,7 @@ impl ComponentSpec {
         }
     }
 
-    fn handler_for(&self, topic: &Topic) -> Option<&Arc<dyn Handler>> {
+    fn handler_for(&self, topic: &Topic) -> Option<&Route> {
         self.handlers.get(topic).or(self.fallback.as_ref())
     }
 }
@@ -301,7 +344,7 @@ impl Registry {
     }
 
     /// [`check`](Self::check), then the dispatch handler for `path`.
-    pub(crate) fn handler(&self, path: &EventPath) -> Result<Arc<dyn Handler>, String> {
+    pub(crate) fn handler(&self, path: &EventPath) -> Result<Route, String> {
         let spec = self.check(path)?;
         spec.handler_for(path.topic())
             .cloned()

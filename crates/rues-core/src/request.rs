@@ -1,6 +1,8 @@
 //! HTTP requests on `/on/...`: upgrade, subscribe, unsubscribe, dispatch and
 //! CORS preflight, with the check order and statuses of PROTOCOL.md §5.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +20,7 @@ use crate::access::Operation;
 use crate::cors::{self, OriginVerdict};
 use crate::node::Node;
 use crate::outbox::Outbox;
-use crate::registry::{DispatchRequest, Handler, Reply, RequestBody};
+use crate::registry::{BlockingHandler, DispatchRequest, HandlerError, Reply, RequestBody, Route};
 use crate::response::{APPLICATION_JSON, OCTET_STREAM, Response, ResponseContext, TEXT_PLAIN};
 use rues_wire::SessionId;
 
@@ -42,7 +44,7 @@ pub struct DispatchTicket {
     session: Option<SessionId>,
     content_type: Option<String>,
     binary_reply: bool,
-    handler: Arc<dyn Handler>,
+    handler: Route,
     max_body: usize,
 }
 
@@ -158,7 +160,73 @@ pub struct Call {
     request: DispatchRequest,
     context: ResponseContext,
     binary_reply: bool,
-    handler: Arc<dyn Handler>,
+    handler: Route,
+}
+
+/// A [`Call`] made ready for where it must run: see [`Call::into_job`].
+#[must_use]
+pub enum Job {
+    /// An async handler: await the future on the adapter's runtime.
+    Async(Pin<Box<dyn Future<Output = Response> + Send>>),
+    /// A blocking handler: run it on the adapter's bounded blocking pool.
+    Blocking(BlockingJob),
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Async(_) => f.write_str("Job::Async"),
+            Self::Blocking(_) => f.write_str("Job::Blocking"),
+        }
+    }
+}
+
+/// A call to a blocking handler, to run on a thread set apart for such work.
+pub struct BlockingJob {
+    call: Call,
+    handler: Arc<dyn BlockingHandler>,
+}
+
+impl std::fmt::Debug for BlockingJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingJob")
+            .field("call", &self.call)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockingJob {
+    /// Runs the handler on this thread (which blocks for as long as it
+    /// takes) and maps its outcome to the response of docs/protocol.md §5.2.
+    /// A handler that panics is the node's fault: 500.
+    pub fn run(self) -> Response {
+        let BlockingJob { call, handler } = self;
+        let request = call.request;
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(request)))
+                .unwrap_or_else(|_| Err(HandlerError::internal("the handler failed")));
+        call_response(&call.context, call.binary_reply, result)
+    }
+
+    /// The 503 for a call that found every one of the adapter's `slots`
+    /// blocking slots busy for as long as it was allowed to wait.
+    pub fn busy(&self, slots: usize) -> Response {
+        self.call.context.error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "the node is busy: all {slots} slots for slow handlers are taken; try again later"
+            ),
+        )
+    }
+
+    /// The 503 for a call the adapter could not finish running (its pool
+    /// went away, as when the node shuts down mid-call).
+    pub fn unfinished(&self) -> Response {
+        self.call.context.error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node stopped before the handler finished",
+        )
+    }
 }
 
 impl std::fmt::Debug for Call {
@@ -176,19 +244,47 @@ impl Call {
         &self.request
     }
 
-    /// Runs the handler and maps its outcome to the response of PROTOCOL.md
-    /// §5.2. Runtime-agnostic: the adapter awaits it on its own executor.
-    pub async fn run(self) -> Response {
-        let Call {
-            request,
-            context,
-            binary_reply,
-            handler,
-        } = self;
-        match handler.call(request).await {
-            Ok(reply) => reply_response(&context, binary_reply, reply),
-            Err(error) => context.error(error.status(), error.message()),
+    /// Whether the handler is a blocking one ([`Job::Blocking`]).
+    pub fn is_blocking(&self) -> bool {
+        matches!(self.handler, Route::Blocking(_))
+    }
+
+    /// Readies the call for where it must run: an async handler's future
+    /// for the adapter's runtime, or a blocking handler for its blocking
+    /// pool. Both give the response of docs/protocol.md §5.2.
+    pub fn into_job(self) -> Job {
+        match self.handler.clone() {
+            Route::Async(handler) => Job::Async(Box::pin(async move {
+                let result = handler.call(self.request).await;
+                call_response(&self.context, self.binary_reply, result)
+            })),
+            Route::Blocking(handler) => Job::Blocking(BlockingJob {
+                call: self,
+                handler,
+            }),
         }
+    }
+
+    /// Runs the handler where the caller is: awaits an async handler, and
+    /// runs a blocking one on the calling thread. For adapters without a
+    /// blocking pool and for tests; a server runs [`Call::into_job`]'s
+    /// [`Job::Blocking`] on its pool instead.
+    pub async fn run(self) -> Response {
+        match self.into_job() {
+            Job::Async(future) => future.await,
+            Job::Blocking(job) => job.run(),
+        }
+    }
+}
+
+fn call_response(
+    context: &ResponseContext,
+    binary_reply: bool,
+    result: Result<Reply, HandlerError>,
+) -> Response {
+    match result {
+        Ok(reply) => reply_response(context, binary_reply, reply),
+        Err(error) => context.error(error.status(), error.message()),
     }
 }
 

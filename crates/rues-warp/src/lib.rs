@@ -101,11 +101,19 @@ pub struct TransportConfig {
     pub tls_handshake_timeout: Duration,
     /// On shutdown, how long in-flight requests and closing sessions get.
     pub shutdown_timeout: Duration,
+    /// How many blocking handlers ([`rues_core::BlockingHandler`]) may run
+    /// at once, each on a thread of tokio's blocking pool, never on the
+    /// threads that serve sessions and requests.
+    pub max_blocking_calls: usize,
+    /// How long a call to a blocking handler may wait for a free slot
+    /// before it is answered 503.
+    pub blocking_wait: Duration,
 }
 
 impl TransportConfig {
     /// Plain TCP on `listen`, with the default deadlines (10 s head read,
-    /// 10 s TLS handshake, 10 s shutdown).
+    /// 10 s TLS handshake, 10 s shutdown) and 16 blocking slots, waited for
+    /// up to 10 s.
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
@@ -113,7 +121,17 @@ impl TransportConfig {
             head_read_timeout: Duration::from_secs(10),
             tls_handshake_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(10),
+            max_blocking_calls: 16,
+            blocking_wait: Duration::from_secs(10),
         }
+    }
+
+    /// Lets `calls` blocking handlers run at once; a call beyond that waits
+    /// up to `wait` for a slot, then gets 503.
+    pub fn with_blocking_calls(mut self, calls: usize, wait: Duration) -> Self {
+        self.max_blocking_calls = calls.max(1);
+        self.blocking_wait = wait;
+        self
     }
 
     /// Serves TLS with this certificate and key.
@@ -186,8 +204,10 @@ impl Server {
             source,
         })?;
         let node = Node::new(config, registry, OsIds);
+        let blocking =
+            state::BlockingPool::new(transport.max_blocking_calls, transport.blocking_wait);
         Ok(Self {
-            shared: Arc::new(state::Shared::new(node)),
+            shared: Arc::new(state::Shared::new(node, blocking)),
             listener: listener::Listener {
                 tcp,
                 tls,

@@ -11,7 +11,7 @@ use rues_core::http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use rues_core::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
-use rues_core::{Decision, DispatchTicket, NewSession};
+use rues_core::{Decision, DispatchTicket, Job, NewSession};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -191,7 +191,7 @@ where
     let decision = shared.node().handle_request(&method, path, &headers);
     let response = match decision {
         Decision::Respond(response) => response,
-        Decision::ReadBody(ticket) => dispatch(ticket, body).await,
+        Decision::ReadBody(ticket) => dispatch(shared, ticket, body).await,
     };
     shared.metrics.request(
         method.as_str(),
@@ -202,8 +202,9 @@ where
 }
 
 /// Reads the body up to the limit (refusing as soon as it is passed, without
-/// reading the rest), then runs the handler without holding the node.
-async fn dispatch<S, B>(ticket: DispatchTicket, body: S) -> rues_core::Response
+/// reading the rest), then runs the handler without holding the node: an
+/// async one on this task, a blocking one on the blocking pool.
+async fn dispatch<S, B>(shared: &Shared, ticket: DispatchTicket, body: S) -> rues_core::Response
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
@@ -227,7 +228,10 @@ where
         }
     }
     match ticket.with_body(Bytes::from(buffer)) {
-        Ok(call) => call.run().await,
+        Ok(call) => match call.into_job() {
+            Job::Async(reply) => reply.await,
+            Job::Blocking(job) => shared.blocking.run(job).await,
+        },
         Err(response) => response,
     }
 }

@@ -4,9 +4,10 @@
 //! [`rues_core::Outbox`], which the core fills and wakes.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use rues_core::{Event, Node, PublishError, Published};
-use tokio::sync::Notify;
+use rues_core::{BlockingJob, Event, Node, PublishError, Published, Response};
+use tokio::sync::{Notify, Semaphore};
 
 use crate::metrics::Metrics;
 
@@ -22,15 +23,17 @@ pub(crate) struct Shared {
     /// Close frame (the core releases a session before its task says
     /// goodbye on the socket).
     pub(crate) session_tasks: tokio_util::task::TaskTracker,
+    pub(crate) blocking: BlockingPool,
 }
 
 impl Shared {
-    pub(crate) fn new(node: Node) -> Self {
+    pub(crate) fn new(node: Node, blocking: BlockingPool) -> Self {
         Self {
             node: Mutex::new(node),
             timer_changed: Notify::new(),
             metrics: Metrics::default(),
             session_tasks: tokio_util::task::TaskTracker::new(),
+            blocking,
         }
     }
 
@@ -41,6 +44,45 @@ impl Shared {
         self.node
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Where blocking handlers run: tokio's blocking threads, at most `slots`
+/// at a time, so a slow handler (a prover) never occupies a thread that
+/// serves sessions and requests, and a flood of slow calls cannot start
+/// unbounded threads.
+pub(crate) struct BlockingPool {
+    permits: Arc<Semaphore>,
+    slots: usize,
+    wait: Duration,
+}
+
+impl BlockingPool {
+    pub(crate) fn new(slots: usize, wait: Duration) -> Self {
+        let slots = slots.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(slots)),
+            slots,
+            wait,
+        }
+    }
+
+    /// Runs `job` on a blocking thread once a slot is free; 503 (the core's
+    /// answer) when none frees up within the wait.
+    pub(crate) async fn run(&self, job: BlockingJob) -> Response {
+        let permit =
+            match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                // Timed out, or the semaphore was closed (never, here).
+                _ => return job.busy(self.slots),
+            };
+        let unfinished = job.unfinished();
+        let running = tokio::task::spawn_blocking(move || {
+            let response = job.run();
+            drop(permit);
+            response
+        });
+        running.await.unwrap_or(unfinished)
     }
 }
 

@@ -4,6 +4,7 @@
 mod support;
 
 mod accept;
+mod blocking;
 mod delivery;
 mod hostile;
 mod requests;
