@@ -183,7 +183,8 @@ impl std::fmt::Debug for Job {
 
 /// A call to a blocking handler, to run on a thread set apart for such work.
 pub struct BlockingJob {
-    call: Call,
+    // Boxed so that a `Job` is as small as its `Async` arm.
+    call: Box<Call>,
     handler: Arc<dyn BlockingHandler>,
 }
 
@@ -205,7 +206,7 @@ impl BlockingJob {
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(request)))
                 .unwrap_or_else(|_| Err(HandlerError::internal("the handler failed")));
-        call_response(&call.context, call.binary_reply, result)
+        call_response(&context, binary_reply, result)
     }
 
     /// The 503 for a call that found every one of the adapter's `slots`
@@ -259,7 +260,7 @@ impl Call {
                 call_response(&self.context, self.binary_reply, result)
             })),
             Route::Blocking(handler) => Job::Blocking(BlockingJob {
-                call: self,
+                call: Box::new(self),
                 handler,
             }),
         }
