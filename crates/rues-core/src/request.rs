@@ -202,7 +202,12 @@ impl BlockingJob {
     /// A handler that panics is the node's fault: 500.
     pub fn run(self) -> Response {
         let BlockingJob { call, handler } = self;
-        let request = call.request;
+        let Call {
+            request,
+            context,
+            binary_reply,
+            ..
+        } = *call;
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(request)))
                 .unwrap_or_else(|_| Err(HandlerError::internal("the handler failed")));
