@@ -128,9 +128,10 @@ fn frame_carries_the_entity_specific_location_type_and_length() {
     let [frame] = frames.as_slice() else {
         panic!("one frame, got {}", frames.len())
     };
+    // The topic is lower-cased (docs/protocol.md §3); the entity keeps its case.
     assert_eq!(
         frame.content_location(),
-        Some("/on/contracts:c%3A1/Transfer")
+        Some("/on/contracts:c%3A1/transfer")
     );
     assert_eq!(frame.content_type(), Some("application/octet-stream"));
     assert_eq!(frame.content_length(), Some(3));

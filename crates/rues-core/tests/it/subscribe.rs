@@ -179,19 +179,37 @@ fn session_header_is_case_insensitive_hex() {
 }
 
 #[test]
-fn case_is_preserved_and_compared_exactly() {
+fn component_and_topic_are_case_insensitive_and_the_entity_exact() {
     let mut h = Harness::new();
     let session = h.open();
-    assert_error(
-        &h.get(session, "/on/Blocks/accepted"),
-        StatusCode::NOT_FOUND,
-        "unknown component `Blocks`",
-    );
+    assert_empty(&h.get(session, "/on/Blocks/ACCEPTED"), StatusCode::OK);
+    // Already held, in any spelling: still one subscription.
+    assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
+    assert_eq!(h.node.stats().subscriptions, 1);
     assert_empty(&h.get(session, "/on/contracts:c/Transfer"), StatusCode::OK);
+    // A mixed-case DELETE removes it.
+    assert_empty(
+        &h.delete(session, "/on/CONTRACTS:c/transfer"),
+        StatusCode::OK,
+    );
+    // The entity is compared exactly.
+    assert_empty(&h.get(session, "/on/contracts:C/transfer"), StatusCode::OK);
     assert_error(
         &h.delete(session, "/on/contracts:c/transfer"),
         StatusCode::NOT_FOUND,
         "Subscription not found",
+    );
+    // A capitalised contract event reaches its lower-case subscriber.
+    let event = rues_core::Event::new(
+        rues_core::rues_target::EventPath::parse("/on/contracts:C/Transfer").expect("valid"),
+        "application/octet-stream",
+        bytes::Bytes::from_static(b"x"),
+    );
+    assert_eq!(h.node.publish(&event).expect("published").receivers, 1);
+    let frames = h.frames(session);
+    assert_eq!(
+        frames[0].content_location(),
+        Some("/on/contracts:C/transfer")
     );
 }
 
