@@ -11,11 +11,11 @@ use bytes::Bytes;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use rues_core::http::{HeaderMap, HeaderName, HeaderValue, Method};
-use rues_core::rues_target::{Component, EventPath, Topic};
+use rues_core::rues_target::EventPath;
 use rues_core::{
-    AccessRules, CloseReason, ComponentSpec, Config, Decision, DispatchRequest, EntityRule, Event,
-    Limits, Node, Registry, Reply, SeededIds, SessionId,
+    AccessRules, CloseReason, Config, Decision, Event, Limits, Node, SeededIds, SessionId,
 };
+use rues_testkit::registry;
 
 #[derive(Debug, Arbitrary)]
 enum Op {
@@ -44,32 +44,6 @@ enum Op {
     Close {
         session: u8,
     },
-}
-
-fn registry() -> Registry {
-    let name = |s: &str| Component::new(s).expect("valid");
-    let topic = |s: &str| Topic::new(s).expect("valid");
-    Registry::new()
-        .with(
-            ComponentSpec::new(name("blocks"))
-                .entity(EntityRule::Optional)
-                .topic(topic("accepted")),
-        )
-        .with(
-            ComponentSpec::new(name("contracts"))
-                .entity(EntityRule::Required)
-                .open_topics()
-                .fallback_handler(|r: DispatchRequest| async move {
-                    Ok(Reply::Binary(Bytes::copy_from_slice(r.body.as_bytes())))
-                }),
-        )
-        .with(
-            ComponentSpec::new(name("node"))
-                .entity(EntityRule::Forbidden)
-                .handler(topic("info"), |_r: DispatchRequest| async {
-                    Ok(Reply::Accepted)
-                }),
-        )
 }
 
 const DOCUMENTED: &[u16] = &[
