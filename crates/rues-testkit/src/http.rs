@@ -1,5 +1,7 @@
-//! A raw HTTP/1.1 client: one request on a fresh connection (or on a stream
-//! the caller opened, e.g. over TLS), the response read whole.
+//! A raw HTTP/1.1 client: one request on a fresh connection ([`http`], or
+//! [`try_http`] for callers that count failures rather than panic) or on a
+//! stream the caller opened, e.g. over TLS ([`try_request_on`]); the response
+//! read whole.
 
 use std::io;
 use std::net::SocketAddr;
@@ -91,29 +93,6 @@ pub async fn http(
         .unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-/// One HTTP/1.1 request on `io`, a stream already connected to `addr` (which
-/// names the `Host`), answered within [`PATIENCE`].
-///
-/// # Panics
-///
-/// If the request or the response fails; see [`try_request_on`].
-pub async fn request_on<T>(
-    io: T,
-    addr: SocketAddr,
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Answer
-where
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let what = format!("{method} {path}");
-    try_request_on(io, addr, method, path, headers, body)
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"))
-}
-
 /// [`http`], failing with an error instead of a panic (for load tools that
 /// count failures).
 ///
@@ -131,7 +110,8 @@ pub async fn try_http(
     try_request_on(stream, addr, method, path, headers, body).await
 }
 
-/// [`request_on`], failing with an error instead of a panic.
+/// One HTTP/1.1 request on `io`, a stream already connected to `addr` (which
+/// names the `Host`; e.g. a TLS stream), answered within [`PATIENCE`].
 ///
 /// # Errors
 ///

@@ -24,9 +24,9 @@
 //!
 //! - [`TestServer`]: a real `rues_warp::Server` on `127.0.0.1:0` (or a given
 //!   address) run on a tokio task, with shutdown;
-//! - a raw HTTP/1 client on a fresh connection: [`http`], [`request_on`] and
-//!   their fallible forms [`try_http`], [`try_request_on`], answering an
-//!   [`Answer`];
+//! - a raw HTTP/1 client: [`http`] on a fresh connection (and its fallible
+//!   form [`try_http`]), [`try_request_on`] on a stream the caller opened
+//!   (e.g. over TLS), answering an [`Answer`];
 //! - a WebSocket client holding a session: [`WsClient`];
 //! - [`within`] and [`PATIENCE`], the bound on every wait.
 
@@ -51,7 +51,7 @@ pub use response::{
 };
 
 #[cfg(feature = "server")]
-pub use http::{Answer, http, request_on, try_http, try_request_on};
+pub use http::{Answer, http, try_http, try_request_on};
 #[cfg(feature = "server")]
 pub use server::{PATIENCE, SLOW, TestServer, TestServerBuilder, with_slow, within};
 #[cfg(feature = "server")]

@@ -285,13 +285,8 @@ mod tests {
         assert_eq!(info.status, StatusCode::OK);
         assert_eq!(info.json()["version"], crate::VERSION);
         let mut client = server.connect().await;
-        assert_eq!(
-            client
-                .subscribe(&server, "/on/blocks/accepted")
-                .await
-                .status,
-            StatusCode::OK
-        );
+        let subscribed = client.subscribe(&server, "/on/blocks/accepted").await;
+        assert_eq!(subscribed.status, StatusCode::OK);
         assert_eq!(server.publish("/on/blocks:b/accepted", "{}"), 1);
         assert_eq!(
             client.next_event().await.content_location(),

@@ -99,26 +99,17 @@ impl WsClient {
 
     /// `GET path` with this session.
     pub async fn subscribe(&self, server: &TestServer, path: &str) -> Answer {
-        server
-            .http(
-                Method::GET,
-                path,
-                &[("rusk-session-id", &self.session_text)],
-                b"",
-            )
-            .await
+        self.request(server, Method::GET, path).await
     }
 
     /// `DELETE path` with this session.
     pub async fn unsubscribe(&self, server: &TestServer, path: &str) -> Answer {
-        server
-            .http(
-                Method::DELETE,
-                path,
-                &[("rusk-session-id", &self.session_text)],
-                b"",
-            )
-            .await
+        self.request(server, Method::DELETE, path).await
+    }
+
+    async fn request(&self, server: &TestServer, method: Method, path: &str) -> Answer {
+        let session = [("rusk-session-id", self.session_text.as_str())];
+        server.http(method, path, &session, b"").await
     }
 
     /// The next event frame (skipping pings and pongs).
