@@ -12,11 +12,12 @@ use bytes::Bytes;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use rues_core::http::{HeaderMap, HeaderName, HeaderValue, Method};
-use rues_core::rues_target::{Component, EventPath, Topic};
+use rues_core::rues_target::EventPath;
 use rues_core::{
-    AccessRules, ComponentSpec, Config, Decision, DispatchRequest, EntityRule, Event, Limits, Node,
-    Outbox, Registry, Reply, SeededIds, SessionId, SocketEnd, Transmit,
+    AccessRules, Config, Decision, Event, Limits, Node, Outbox, SeededIds, SessionId, SocketEnd,
+    Transmit,
 };
+use rues_testkit::registry;
 
 #[derive(Debug, Arbitrary)]
 enum Op {
@@ -49,32 +50,6 @@ enum Op {
     Upgrade {
         path: String,
     },
-}
-
-fn registry() -> Registry {
-    let name = |s: &str| Component::new(s).expect("valid");
-    let topic = |s: &str| Topic::new(s).expect("valid");
-    Registry::new()
-        .with(
-            ComponentSpec::new(name("blocks"))
-                .entity(EntityRule::Optional)
-                .topic(topic("accepted")),
-        )
-        .with(
-            ComponentSpec::new(name("contracts"))
-                .entity(EntityRule::Required)
-                .open_topics()
-                .fallback_handler(|r: DispatchRequest| async move {
-                    Ok(Reply::Binary(Bytes::copy_from_slice(r.body.as_bytes())))
-                }),
-        )
-        .with(
-            ComponentSpec::new(name("node"))
-                .entity(EntityRule::Forbidden)
-                .handler(topic("info"), |_r: DispatchRequest| async {
-                    Ok(Reply::Accepted)
-                }),
-        )
 }
 
 const DOCUMENTED: &[u16] = &[
@@ -124,7 +99,10 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::Upgrade { path } => match node.handle_upgrade(now, &path, &HeaderMap::new()) {
                 Ok(session) => {
-                    assert!(path == "/on" || path == "/on/", "a session opened on {path:?}");
+                    assert!(
+                        path == "/on" || path == "/on/",
+                        "a session opened on {path:?}"
+                    );
                     sessions.push((session.id, session.outbox));
                 }
                 Err(refusal) => assert!(

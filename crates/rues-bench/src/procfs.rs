@@ -23,16 +23,10 @@ pub(crate) fn cpu_seconds(pid: u32) -> Result<f64> {
     Ok(ticks as f64 / per_second as f64)
 }
 
-/// Resident set size of `pid`, in KiB (`VmRSS`).
+/// Resident set size of `pid`, in KiB (`VmRSS`, read by rues-testkit, as
+/// the tests and the soak read it).
 pub(crate) fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .with_context(|| format!("no VmRSS in /proc/{pid}/status"))
+    Ok(rues_testkit::rss_kib(pid)?)
 }
 
 #[cfg(test)]

@@ -28,8 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request};
+use hyper::Method;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -294,23 +293,14 @@ fn start_node(rues: &PathBuf) -> Result<Node> {
 async fn sample(addr: SocketAddr, pid: u32, started: Instant) -> Result<Sample> {
     let status =
         std::fs::read_to_string(format!("/proc/{pid}/status")).context("the node exited")?;
-    let rss_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let rss_kib = rues_testkit::vm_rss_kib(&status).unwrap_or(0);
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64);
     let metrics = http(addr, Method::GET, "/metrics", &[], Bytes::new())
         .await
         .map(|(_, body)| body)
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&metrics);
-    let metric = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|r| r.trim().parse().ok()))
-            .unwrap_or(0)
-    };
+    let metric = |name: &str| rues_testkit::metric(&text, name).unwrap_or(0);
     Ok(Sample {
         seconds: started.elapsed().as_secs_f64(),
         rss_kib,
@@ -327,25 +317,8 @@ async fn http(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> Result<(u16, Bytes)> {
-    let stream = TcpStream::connect(addr).await?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = tokio::time::timeout(
-        Duration::from_secs(10),
-        sender.send_request(request.body(Full::new(body))?),
-    )
-    .await??;
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok((status, body))
+    let answer = rues_testkit::try_http(addr, method, path, headers, &body).await?;
+    Ok((answer.status.as_u16(), answer.body))
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;

@@ -51,8 +51,9 @@
 //! let event = EventPath::parse("/on/contracts:a%3Ab/Transfer:v2/")?;
 //! assert_eq!(event.component().as_str(), "contracts");
 //! assert_eq!(event.entity().map(|entity| entity.as_str()), Some("a:b"));
-//! assert_eq!(event.topic().as_str(), "Transfer:v2");
-//! assert_eq!(event.to_string(), "/on/contracts:a%3Ab/Transfer:v2");
+//! // Component and topic are lower-cased; the entity keeps its case.
+//! assert_eq!(event.topic().as_str(), "transfer:v2");
+//! assert_eq!(event.to_string(), "/on/contracts:a%3Ab/transfer:v2");
 //!
 //! // A subscription without entity receives the events of every entity.
 //! let subscription: EventPath = "/on/contracts/Transfer:v2".parse()?;

@@ -66,7 +66,7 @@ async fn text_and_accepted_replies() {
     let server = TestServer::start().await;
     let node = Dispatcher::new(&server.url()).expect("a dispatcher");
     let reply = node
-        .dispatch("node/text", Body::Empty)
+        .dispatch("node/words", Body::Empty)
         .await
         .expect("a reply");
     assert_eq!(reply.text(), Some("plain words"));

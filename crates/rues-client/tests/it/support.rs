@@ -1,5 +1,6 @@
-//! A real `rues_warp` server on a loopback port with a small registry, a
-//! fake node for protocol violations, and bounded waits.
+//! A real `rues_warp` server on a loopback port with the fixture registry
+//! and bounded waits (from rues-testkit), stream helpers, and a fake node for
+//! protocol violations.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,193 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use rues_client::{Event, Gap};
-use rues_core::rues_target::{Component, EventPath, Topic};
-use rues_core::{
-    ComponentSpec, Config, DispatchRequest, EntityRule, HandlerError, Registry, Reply, RequestBody,
-};
-use rues_warp::{Publisher, Server, TransportConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-pub(crate) const VERSION: &str = "1.6.0";
-/// Every wait in these tests is bounded by this.
-pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
-
-fn component(name: &str) -> Component {
-    Component::new(name).expect("valid component")
-}
-
-fn topic(name: &str) -> Topic {
-    Topic::new(name).expect("valid topic")
-}
-
-/// `blocks` (optional entity, topic `accepted`), `contracts` (entity
-/// required, open topics), and `node` with dispatch handlers.
-pub(crate) fn registry() -> Registry {
-    Registry::new()
-        .with(
-            ComponentSpec::new(component("blocks"))
-                .entity(EntityRule::Optional)
-                .topic(topic("accepted")),
-        )
-        .with(
-            ComponentSpec::new(component("contracts"))
-                .entity(EntityRule::Required)
-                .open_topics(),
-        )
-        .with(node_component())
-}
-
-/// The same node without `blocks`: a node a client may reconnect to that
-/// no longer knows some of its subscriptions.
-pub(crate) fn registry_without_blocks() -> Registry {
-    Registry::new().with(node_component())
-}
-
-fn node_component() -> ComponentSpec {
-    ComponentSpec::new(component("node"))
-        .entity(EntityRule::Forbidden)
-        .handler(topic("info"), |_r: DispatchRequest| async {
-            Ok(Reply::json(&serde_json::json!({ "version": VERSION })))
-        })
-        .handler(topic("echo"), |r: DispatchRequest| async move {
-            match r.body {
-                RequestBody::Binary(bytes) => Ok(Reply::Binary(bytes)),
-                RequestBody::Text(_) => Err(HandlerError::unprocessable("echo takes binary")),
-            }
-        })
-        .handler(topic("text"), |_r: DispatchRequest| async {
-            Ok(Reply::Text("plain words".into()))
-        })
-        .handler(topic("accept"), |_r: DispatchRequest| async {
-            Ok(Reply::Accepted)
-        })
-        .handler(topic("whoami"), |r: DispatchRequest| async move {
-            Ok(Reply::Text(
-                r.session.map(|s| s.to_string()).unwrap_or_default(),
-            ))
-        })
-        .handler(topic("slow"), |_r: DispatchRequest| async {
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            Ok(Reply::Text("done".into()))
-        })
-}
-
-pub(crate) struct TestServer {
-    pub(crate) addr: SocketAddr,
-    pub(crate) publisher: Publisher,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl TestServer {
-    pub(crate) async fn start() -> Self {
-        Self::start_with(|c| c, |t| t).await
-    }
-
-    pub(crate) async fn start_with(
-        configure: impl FnOnce(Config) -> Config,
-        transport: impl FnOnce(TransportConfig) -> TransportConfig,
-    ) -> Self {
-        let listen = "127.0.0.1:0".parse().expect("valid address");
-        Self::start_full(listen, registry(), configure, transport).await
-    }
-
-    /// A server on a given address (to restart a node on the same port).
-    pub(crate) async fn start_on(addr: SocketAddr, registry: Registry) -> Self {
-        Self::start_full(addr, registry, |c| c, |t| t).await
-    }
-
-    async fn start_full(
-        listen: SocketAddr,
-        registry: Registry,
-        configure: impl FnOnce(Config) -> Config,
-        transport: impl FnOnce(TransportConfig) -> TransportConfig,
-    ) -> Self {
-        let config = configure(Config::new(VERSION.parse().expect("valid version")));
-        let mut transport = transport(TransportConfig::new(listen));
-        transport.shutdown_timeout = Duration::from_secs(2);
-        let server = Server::bind(config, registry, transport)
-            .await
-            .expect("bound");
-        let addr = server.local_addr();
-        let publisher = server.publisher();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        Self {
-            addr,
-            publisher,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops the server (sessions get 1001) and waits until it has shut down.
-    pub(crate) async fn shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            within("the server's shutdown", task)
-                .await
-                .expect("no panic");
-        }
-    }
-
-    /// Publishes a JSON event; returns how many sessions it was queued to.
-    pub(crate) fn publish(&self, path: &str, payload: &'static str) -> usize {
-        self.publish_event(rues_core::Event::new(
-            EventPath::parse(path).expect("valid path"),
-            "application/json",
-            Bytes::from_static(payload.as_bytes()),
-        ))
-    }
-
-    pub(crate) fn publish_event(&self, event: rues_core::Event) -> usize {
-        self.publisher.publish(&event).expect("published").receivers
-    }
-
-    /// Waits until the node's counters satisfy `done`.
-    pub(crate) async fn wait_for(&self, what: &str, done: impl Fn(&rues_core::Stats) -> bool) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            if done(&self.publisher.stats()) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}: {:?}",
-                self.publisher.stats()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// Awaits `future`, failing the test after [`PATIENCE`].
-pub(crate) async fn within<F: Future>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(PATIENCE, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
+pub(crate) use rues_testkit::{TestServer, registry, registry_without_blocks, within};
 
 /// The next item of a stream that must not end.
 pub(crate) async fn next<S: Stream + Unpin>(stream: &mut S) -> S::Item {

@@ -227,15 +227,16 @@ fn chunked(body: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn hostile_input_gets_documented_answers_and_leaves_nothing_behind() {
-    let server = TestServer::start_with(
-        |c| {
+    // No `contracts`: a component this node does not serve.
+    let server = TestServer::builder()
+        .registry(rues_testkit::registry_without_contracts())
+        .config(|c| {
             let mut limits = Limits::default();
             limits.max_body = 4096;
             c.with_limits(limits)
-        },
-        |t| t,
-    )
-    .await;
+        })
+        .start()
+        .await;
     let client = server.connect().await;
     let mut gone = server.connect().await;
     let closed = gone.session_text.clone();

@@ -10,7 +10,7 @@ use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tokio_tungstenite::MaybeTlsStream;
 
-use crate::support::{Client, TestServer, request_on};
+use crate::support::{Client, TestServer, try_request_on};
 
 #[tokio::test]
 async fn tls_sessions_and_requests_work_with_a_generated_certificate() {
@@ -53,7 +53,7 @@ async fn tls_sessions_and_requests_work_with_a_generated_certificate() {
         .connect(name.clone(), tcp)
         .await
         .expect("handshake");
-    let answer = request_on(
+    let answer = try_request_on(
         tls,
         server.addr,
         Method::GET,
@@ -61,7 +61,8 @@ async fn tls_sessions_and_requests_work_with_a_generated_certificate() {
         &[("rusk-session-id", &client.session_text)],
         b"",
     )
-    .await;
+    .await
+    .expect("answered over TLS");
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(server.publish("/on/blocks:a/accepted", b"{}"), 1);
     assert_eq!(
@@ -82,7 +83,9 @@ async fn tls_sessions_and_requests_work_with_a_generated_certificate() {
     .await;
     let tcp = TcpStream::connect(server.addr).await.expect("connected");
     let tls = connector.connect(name, tcp).await.expect("handshake");
-    let answer = request_on(tls, server.addr, Method::POST, "/on/node/info", &[], b"").await;
+    let answer = try_request_on(tls, server.addr, Method::POST, "/on/node/info", &[], b"")
+        .await
+        .expect("answered over TLS");
     assert_eq!(answer.status, StatusCode::OK);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,22 +12,11 @@ use crate::node::{Node, PATIENCE};
 
 /// The server's resident set size, from /proc.
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("procfs");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS")
+    rues_testkit::rss_kib(pid).expect("VmRSS")
 }
 
 fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|line| {
-            line.strip_prefix(name)
-                .and_then(|rest| rest.trim().parse().ok())
-        })
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    rues_testkit::metric(text, name).unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 async fn metrics(node: &Node) -> String {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, StatusCode};
+use hyper::{Method, StatusCode};
+pub(crate) use rues_testkit::Answer;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -85,33 +85,7 @@ impl Node {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Answer {
-        let stream = TcpStream::connect(self.addr).await.expect("connected");
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .expect("HTTP handshake");
-        tokio::spawn(conn);
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", self.addr.to_string());
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let request = request
-            .body(Full::new(Bytes::copy_from_slice(body)))
-            .expect("valid request");
-        let response = tokio::time::timeout(PATIENCE, sender.send_request(request))
-            .await
-            .expect("answered in time")
-            .expect("a response");
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.expect("a body").to_bytes();
-        Answer {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
+        rues_testkit::http(self.addr, method, path, headers, body).await
     }
 
     pub(crate) async fn session(&self) -> Session {
@@ -119,18 +93,8 @@ impl Node {
         let (mut ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("upgraded");
-        let first = tokio::time::timeout(PATIENCE, ws.next())
-            .await
-            .expect("in time")
-            .expect("a message")
-            .expect("ok");
-        let Message::Text(id) = first else {
-            panic!("first message {first:?}")
-        };
-        Session {
-            ws,
-            id: id.to_string(),
-        }
+        let id = rues_testkit::read_session_id(&mut ws).await;
+        Session { ws, id }
     }
 
     /// Sends SIGTERM (through `kill`, so the test needs no libc binding).
@@ -162,24 +126,6 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct Answer {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: hyper::HeaderMap,
-    pub(crate) body: Bytes,
-}
-
-impl Answer {
-    pub(crate) fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
-    }
-
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -241,15 +187,6 @@ impl Session {
     }
 
     pub(crate) async fn close_code(&mut self) -> Option<u16> {
-        loop {
-            match tokio::time::timeout(PATIENCE, self.ws.next())
-                .await
-                .expect("closed in time")
-            {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => return None,
-            }
-        }
+        rues_testkit::close_code(&mut self.ws).await
     }
 }

@@ -1,0 +1,166 @@
+//! A raw HTTP/1.1 client: one request on a fresh connection ([`http`], or
+//! [`try_http`] for callers that count failures rather than panic) or on a
+//! stream the caller opened, e.g. over TLS ([`try_request_on`]); the response
+//! read whole.
+
+use std::io;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use rues_core::http::{HeaderMap, Method, Request, StatusCode};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::response::{self, WholeResponse};
+use crate::server::PATIENCE;
+
+/// An HTTP response, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl WholeResponse for Answer {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+impl Answer {
+    /// The value of header `name`, if present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        response::header(self, name)
+    }
+
+    /// The message of a JSON error body.
+    ///
+    /// # Panics
+    ///
+    /// If the body is not `{"error": "<message>"}`.
+    #[track_caller]
+    pub fn error(&self) -> String {
+        response::error_message(self)
+    }
+
+    /// The body as JSON.
+    ///
+    /// # Panics
+    ///
+    /// If the body is not JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// Asserts a JSON error from the node; see [`crate::assert_error`].
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, needle: &str) {
+        response::assert_error(self, status, needle);
+    }
+}
+
+/// One HTTP/1.1 request to `addr` on a fresh connection, answered within
+/// [`PATIENCE`].
+///
+/// # Panics
+///
+/// If the connection, the request or the response fails; see [`try_http`].
+pub async fn http(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let what = format!("{method} {path}");
+    try_http(addr, method, path, headers, body)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// [`http`], failing with an error instead of a panic (for load tools that
+/// count failures).
+///
+/// # Errors
+///
+/// If the connection cannot be made; otherwise as [`try_request_on`].
+pub async fn try_http(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<Answer> {
+    let stream = TcpStream::connect(addr).await?;
+    try_request_on(stream, addr, method, path, headers, body).await
+}
+
+/// One HTTP/1.1 request on `io`, a stream already connected to `addr` (which
+/// names the `Host`; e.g. a TLS stream), answered within [`PATIENCE`].
+///
+/// # Errors
+///
+/// If the handshake fails, a header is invalid, no response comes within
+/// [`PATIENCE`] (`TimedOut`), or the connection breaks.
+pub async fn try_request_on<T>(
+    io: T,
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<Answer>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .map_err(|e| io::Error::other(format!("HTTP handshake: {e}")))?;
+    tokio::spawn(conn);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let response = tokio::time::timeout(PATIENCE, sender.send_request(request))
+        .await
+        .map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer within {PATIENCE:?}"),
+            )
+        })?
+        .map_err(|e| io::Error::other(format!("no response: {e}")))?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| io::Error::other(format!("a broken body: {e}")))?
+        .to_bytes();
+    Ok(Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
+}

@@ -1,0 +1,61 @@
+//! Test support for the rues workspace: the fixtures its tests, fuzz targets
+//! and load tools share, kept in one place instead of copied into each.
+//!
+//! **Never published** (`publish = false`): only the workspace's own tests,
+//! the fuzz targets (`fuzz/`), `rues-bench` and `rues-soak` depend on it, and
+//! the published crates name it as a path-only dev-dependency, which
+//! `cargo package` drops.
+//!
+//! # The default part: no runtime
+//!
+//! Usable by rues-core's sans-IO tests and the fuzz targets, so it pulls in no
+//! tokio, socket or HTTP client crate:
+//! - the fixture registry ([`registry`] and its variants), shaped like the
+//!   demo node's: components `blocks`, `contracts`, `node`, `transactions`
+//!   with dispatch handlers that answer at once;
+//! - [`header_map`], [`block_on`];
+//! - assertions on whole responses ([`WholeResponse`], [`assert_error`],
+//!   [`assert_empty`], [`header`], [`body_text`], [`error_message`]);
+//! - readers of what a process reports: [`rss_kib`] and [`vm_rss_kib`]
+//!   (`VmRSS` from `/proc/<pid>/status`), [`metric`] (a sample of the
+//!   `/metrics` text).
+//!
+//! # The `server` feature: over tokio
+//!
+//! - [`TestServer`]: a real `rues_warp::Server` on `127.0.0.1:0` (or a given
+//!   address) run on a tokio task, with shutdown;
+//! - a raw HTTP/1 client: [`http`] on a fresh connection (and its fallible
+//!   form [`try_http`]), [`try_request_on`] on a stream the caller opened
+//!   (e.g. over TLS), answering an [`Answer`];
+//! - a WebSocket client holding a session: [`WsClient`];
+//! - [`within`] and [`PATIENCE`], the bound on every wait.
+
+// The links above name the `server` part, absent without the feature.
+#![cfg_attr(not(feature = "server"), allow(rustdoc::broken_intra_doc_links))]
+
+mod procfs;
+mod registry;
+mod response;
+
+#[cfg(feature = "server")]
+mod http;
+#[cfg(feature = "server")]
+mod server;
+#[cfg(feature = "server")]
+mod ws;
+
+pub use procfs::{metric, rss_kib, vm_rss_kib};
+pub use registry::{
+    VERSION, component, registry, registry_without_blocks, registry_without_contracts, topic,
+};
+pub use response::{
+    WholeResponse, assert_empty, assert_error, block_on, body_text, error_message, header,
+    header_map,
+};
+
+#[cfg(feature = "server")]
+pub use http::{Answer, http, try_http, try_request_on};
+#[cfg(feature = "server")]
+pub use server::{PATIENCE, SLOW, TestServer, TestServerBuilder, with_slow, within};
+#[cfg(feature = "server")]
+pub use ws::{WsClient, close_code, read_session_id};
