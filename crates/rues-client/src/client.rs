@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use rues_target::EventPath;
-use rues_wire::Frame;
+use rues_wire::{Frame, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -23,15 +23,12 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use crate::dispatch::{
-    DEFAULT_RUSK_VERSION, HttpSettings, RUSK_VERSION, RUSK_VERSION_STRICT, status_error,
-};
+use crate::dispatch::{DEFAULT_RUSK_VERSION, HttpSettings, status_error};
 use crate::endpoint::{EVENT_LIMITS, Endpoint};
 use crate::error::short_reason;
 use crate::subscription::Queue;
 use crate::{
-    Body, DispatchRequest, Dispatcher, Error, Event, Gap, IntoEventPath, Reply, SessionId,
-    Subscription,
+    Body, DispatchRequest, Dispatcher, Error, Event, Gap, IntoEventPath, Reply, Subscription,
 };
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;

@@ -9,20 +9,15 @@ use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use rues_target::EventPath;
+use rues_wire::{RUSK_SESSION_ID, RUSK_VERSION, SessionId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::endpoint::Endpoint;
 use crate::error::{Source, short_reason};
 use crate::event::{is_json_type, media_type};
-use crate::{Error, IntoEventPath, SessionId};
+use crate::{Error, IntoEventPath};
 
-/// The `Rusk-Version` request header: a semver requirement on the node.
-pub const RUSK_VERSION: &str = "rusk-version";
-/// The `Rusk-Version-Strict` request header.
-pub const RUSK_VERSION_STRICT: &str = "rusk-version-strict";
-/// The `Rusk-Session-Id` request header.
-pub const RUSK_SESSION_ID: &str = "rusk-session-id";
 /// The requirement Dusk's official clients send (`^1.0.0-rc.0`), the default.
 pub const DEFAULT_RUSK_VERSION: &str = "1.0.0-rc.0";
 

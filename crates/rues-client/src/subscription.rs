@@ -9,9 +9,10 @@ use std::task::{Context, Poll, Waker};
 
 use futures_util::Stream;
 use rues_target::EventPath;
+use rues_wire::SessionId;
 
 use crate::client::Handle;
-use crate::{Error, Event, SessionId};
+use crate::{Error, Event};
 
 /// Events may have been missed at this point of a subscription's stream.
 ///
