@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use crate::dispatch::{DEFAULT_RUSK_VERSION, HttpSettings, status_error};
+use crate::http::{DEFAULT_RUSK_VERSION, HttpSettings, status_error};
 use crate::endpoint::{EVENT_LIMITS, Endpoint};
 use crate::error::short_reason;
 use crate::subscription::Queue;

@@ -78,7 +78,7 @@
 //! reports [`Gap::Lagged`].
 
 mod client;
-mod dispatch;
+mod http;
 mod endpoint;
 mod error;
 mod event;
@@ -86,7 +86,7 @@ mod subscription;
 mod tls;
 
 pub use crate::client::{Client, ClientBuilder, ReconnectPolicy};
-pub use crate::dispatch::{Body, DEFAULT_RUSK_VERSION, DispatchRequest, Dispatcher, Reply};
+pub use crate::http::{Body, DEFAULT_RUSK_VERSION, DispatchRequest, Dispatcher, Reply};
 pub use crate::endpoint::IntoEventPath;
 pub use crate::error::Error;
 pub use crate::event::Event;
