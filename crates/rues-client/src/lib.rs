@@ -77,20 +77,25 @@
 //! reading the socket for a slow stream, it drops that stream's events and
 //! reports [`Gap::Lagged`].
 
+mod builder;
 mod client;
-mod http;
 mod endpoint;
 mod error;
 mod event;
+mod http;
+mod queue;
+mod session;
 mod subscription;
 mod tls;
 
-pub use crate::client::{Client, ClientBuilder, ReconnectPolicy};
-pub use crate::http::{Body, DEFAULT_RUSK_VERSION, DispatchRequest, Dispatcher, Reply};
+pub use crate::builder::{ClientBuilder, DEFAULT_RUSK_VERSION, ReconnectPolicy};
+pub use crate::client::Client;
 pub use crate::endpoint::IntoEventPath;
 pub use crate::error::Error;
 pub use crate::event::Event;
-pub use crate::subscription::{Gap, Subscription};
+pub use crate::http::{Body, DispatchRequest, Dispatcher, Reply};
+pub use crate::queue::Gap;
+pub use crate::subscription::Subscription;
 
 pub use ::http::{HeaderMap, StatusCode};
 pub use bytes::Bytes;
