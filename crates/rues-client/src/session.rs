@@ -54,20 +54,20 @@ impl Handle {
     ) -> Result<Arc<Handle>, Error> {
         let (ws, session) = open_session(&settings).await?;
         let (commands, receiver) = mpsc::unbounded_channel();
-        let (ended, _) = watch::channel(None);
+        let (outcome, _) = watch::channel(Outcome::Pending);
         let shared = Arc::new(Shared {
             dispatcher,
             settings,
             state: Mutex::new(State {
                 session,
                 connected: true,
-                ended: None,
+                outcome: Outcome::Pending,
                 next_id: 0,
                 subs: HashMap::new(),
                 remote: HashSet::new(),
             }),
             ops: tokio::sync::Mutex::new(()),
-            ended,
+            outcome,
         });
         tokio::spawn(run(shared.clone(), ws, receiver));
         Ok(Arc::new(Handle { shared, commands }))
@@ -92,8 +92,35 @@ pub(crate) struct Shared {
     /// Serializes subscribe, unsubscribe and renewal, so the node's set of
     /// subscriptions and `State::remote` agree.
     ops: tokio::sync::Mutex<()>,
-    /// `Some(reason)` once the client has ended for good.
-    ended: watch::Sender<Option<Option<Error>>>,
+    /// How the client ended for good, once it has.
+    outcome: watch::Sender<Outcome>,
+}
+
+/// Whether the client has ended for good, and how.
+#[derive(Clone)]
+enum Outcome {
+    /// Not ended: the session is up, or being reconnected.
+    Pending,
+    /// Closed by the client: [`Client::close`](crate::Client::close), or
+    /// every handle dropped.
+    Closed,
+    /// Ended by a failure: the session was lost without reconnect, or
+    /// reconnecting gave up.
+    Failed(Error),
+}
+
+impl Outcome {
+    fn is_pending(&self) -> bool {
+        matches!(self, Outcome::Pending)
+    }
+
+    /// The error that ended the client, when a failure did.
+    fn error(&self) -> Option<Error> {
+        match self {
+            Outcome::Failed(error) => Some(error.clone()),
+            Outcome::Pending | Outcome::Closed => None,
+        }
+    }
 }
 
 /// What [`Shared`] guards: the current session and the subscriptions.
@@ -102,7 +129,7 @@ pub(crate) struct State {
     pub(crate) session: SessionId,
     /// Whether the session is up now.
     pub(crate) connected: bool,
-    ended: Option<Option<Error>>,
+    outcome: Outcome,
     next_id: u64,
     subs: HashMap<u64, Entry>,
     /// The paths the node holds for the current session.
@@ -121,11 +148,11 @@ impl State {
     }
 
     fn usable(&self) -> Result<(), Error> {
-        match &self.ended {
-            Some(Some(error)) => Err(error.clone()),
-            Some(None) => Err(Error::Closed),
-            None if !self.connected => Err(Error::Reconnecting),
-            None => Ok(()),
+        match &self.outcome {
+            Outcome::Failed(error) => Err(error.clone()),
+            Outcome::Closed => Err(Error::Closed),
+            Outcome::Pending if !self.connected => Err(Error::Reconnecting),
+            Outcome::Pending => Ok(()),
         }
     }
 }
@@ -168,7 +195,7 @@ impl Shared {
                 state.subs.remove(&id);
                 // A request that failed because the session just dropped
                 // says so, rather than the node's 424.
-                if !state.connected && state.ended.is_none() {
+                if !state.connected && state.outcome.is_pending() {
                     return Err(Error::Reconnecting);
                 }
                 return Err(error);
@@ -198,9 +225,9 @@ impl Shared {
             if !state.connected {
                 // The node already forgot every subscription of the old
                 // session, and this path will not be renewed.
-                return match &state.ended {
-                    Some(_) => Err(Error::Closed),
-                    None => Ok(()),
+                return match &state.outcome {
+                    Outcome::Closed | Outcome::Failed(_) => Err(Error::Closed),
+                    Outcome::Pending => Ok(()),
                 };
             }
             state.session
@@ -210,9 +237,9 @@ impl Shared {
 
     /// Waits until the client has ended for good, and says why.
     pub(crate) async fn closed(&self) -> Option<Error> {
-        let mut ended = self.ended.subscribe();
-        match ended.wait_for(Option::is_some).await {
-            Ok(value) => value.clone().flatten(),
+        let mut outcome = self.outcome.subscribe();
+        match outcome.wait_for(|outcome| !outcome.is_pending()).await {
+            Ok(value) => value.error(),
             Err(_) => Some(Error::Closed),
         }
     }
@@ -329,17 +356,17 @@ impl Shared {
         }
     }
 
-    fn finish(&self, outcome: Option<Error>) {
+    fn finish(&self, outcome: Outcome) {
         {
             let mut state = self.lock();
             state.connected = false;
-            state.ended = Some(outcome.clone());
+            state.outcome = outcome.clone();
             state.remote.clear();
             for (_, entry) in state.subs.drain() {
-                entry.queue.end(outcome.clone());
+                entry.queue.end(outcome.error());
             }
         }
-        self.ended.send_replace(Some(outcome));
+        self.outcome.send_replace(outcome);
     }
 }
 
@@ -355,12 +382,12 @@ enum SessionEnd {
 async fn run(shared: Arc<Shared>, mut ws: Ws, mut commands: mpsc::UnboundedReceiver<Command>) {
     let (outcome, ack) = 'sessions: loop {
         let mut cause = match read_session(&shared, &mut ws, &mut commands).await {
-            SessionEnd::Deliberate(ack) => break (None, ack),
+            SessionEnd::Deliberate(ack) => break (Outcome::Closed, ack),
             SessionEnd::Lost(cause) => cause,
         };
         shared.lock().connected = false;
         let Some(policy) = shared.settings.reconnect.clone() else {
-            break (Some(cause), None);
+            break (Outcome::Failed(cause), None);
         };
         // Counted until a session is up with its subscriptions renewed.
         let mut attempts = 0u32;
@@ -387,8 +414,8 @@ async fn run(shared: Arc<Shared>, mut ws: Ws, mut commands: mpsc::UnboundedRecei
                         }
                     }
                 }
-                Reconnected::Stopped(ack) => break 'sessions (None, ack),
-                Reconnected::GaveUp(error) => break 'sessions (Some(error), None),
+                Reconnected::Stopped(ack) => break 'sessions (Outcome::Closed, ack),
+                Reconnected::GaveUp(error) => break 'sessions (Outcome::Failed(error), None),
             }
         }
     };
