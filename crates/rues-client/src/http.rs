@@ -319,16 +319,7 @@ impl Dispatcher {
         session: SessionId,
         path: &EventPath,
     ) -> Result<(), Error> {
-        self.execute(
-            Method::GET,
-            path,
-            Some(session),
-            Body::Empty,
-            HeaderMap::new(),
-            None,
-        )
-        .await
-        .map(drop)
+        self.session_request(Method::GET, session, path).await
     }
 
     /// `DELETE`: unsubscribes `session` from `path`.
@@ -337,8 +328,18 @@ impl Dispatcher {
         session: SessionId,
         path: &EventPath,
     ) -> Result<(), Error> {
+        self.session_request(Method::DELETE, session, path).await
+    }
+
+    /// A bodiless request on `session`'s subscription to `path`.
+    async fn session_request(
+        &self,
+        method: Method,
+        session: SessionId,
+        path: &EventPath,
+    ) -> Result<(), Error> {
         self.execute(
-            Method::DELETE,
+            method,
             path,
             Some(session),
             Body::Empty,
