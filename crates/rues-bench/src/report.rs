@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
 use crate::client::Kind;
-use crate::scenarios::{Plan, Results, fanout_bound_ms};
+use crate::plan::{Plan, Results, fanout_bound_ms};
 
 fn median(mut values: Vec<f64>) -> Option<f64> {
     values.retain(|v| v.is_finite());
@@ -119,7 +119,7 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
              CPU time (utime + stime) of the process serving the sessions over the first rung, \
              divided by the messages delivered. Median over runs.\n"
                 .to_owned();
-        type AtModerate = fn(&crate::scenarios::FanoutRun) -> Option<f64>;
+        type AtModerate = fn(&crate::plan::FanoutRun) -> Option<f64>;
         let tables: [(String, AtModerate); 2] = [
             (p99_title, |r| r.moderate_p99_ms),
             (cpu_title, |r| r.moderate_us_per_msg),
@@ -241,7 +241,7 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
             plan.churn_secs, plan.churn_p99_ms
         );
         header(&mut out, &["measure"], servers, &ratio_names);
-        let best_steps = |k: Kind| -> Vec<crate::scenarios::ChurnStep> {
+        let best_steps = |k: Kind| -> Vec<crate::plan::ChurnStep> {
             results
                 .churn
                 .iter()
