@@ -278,7 +278,7 @@ async fn load(args: Box<LoadArgs>) -> Result<()> {
         serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "results": results }))?,
     )?;
     let svg = args.out.join("fanout-p99.svg");
-    report::plot(&plan, &results, &svg)?;
+    report::svg::plot(&plan, &results, &svg)?;
     println!("{report}");
     eprintln!(
         "rues-bench: wrote {}, {} and {}",
