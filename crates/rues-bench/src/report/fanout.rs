@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Columns, fmt_num, header, median};
+use crate::client::Kind;
 use crate::plan::{FanoutRun, Plan, Results, fanout_bound_ms};
 
 /// The fan-out tables.
@@ -23,18 +24,17 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results, columns:
         columns.servers(),
         &columns.ratio_names,
     );
+    // The runs of one server, N and payload size.
+    let runs = |k: Kind, n: usize, size: usize| {
+        results
+            .fanout
+            .iter()
+            .filter(move |r| r.server == k && r.n == n && r.size == size)
+    };
     for &n in &plan.fanout_n {
         for &size in &plan.payloads {
-            let row = columns.pick(&|k| {
-                median(
-                    results
-                        .fanout
-                        .iter()
-                        .filter(|r| r.server == k && r.n == n && r.size == size)
-                        .map(|r| r.max_rate * n as f64)
-                        .collect(),
-                )
-            });
+            let row = columns
+                .pick(&|k| median(runs(k, n, size).map(|r| r.max_rate * n as f64).collect()));
             let mut cols = vec![
                 n.to_string(),
                 format!("{size} B"),
@@ -70,16 +70,7 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results, columns:
         );
         for &n in &plan.fanout_n {
             for &size in &plan.payloads {
-                let row = columns.pick(&|k| {
-                    median(
-                        results
-                            .fanout
-                            .iter()
-                            .filter(|r| r.server == k && r.n == n && r.size == size)
-                            .filter_map(measure)
-                            .collect(),
-                    )
-                });
+                let row = columns.pick(&|k| median(runs(k, n, size).filter_map(measure).collect()));
                 let mut cols = vec![n.to_string(), format!("{size} B")];
                 cols.extend(row.iter().map(|v| fmt_num(*v, 2)));
                 cols.extend(columns.ratios(&row));

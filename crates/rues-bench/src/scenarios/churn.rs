@@ -14,7 +14,7 @@ use crate::client::{Endpoint, HttpPool, Kind};
 use crate::hist::Hist;
 use crate::peers::Peer;
 use crate::plan::{ChurnRun, ChurnStep, Plan, Results};
-use crate::rig::{loadavg, ms, progress};
+use crate::rig::{Ladder, loadavg, ms, progress};
 
 /// Every run and server: its churn ladder.
 pub(super) async fn run(plan: &Plan, results: &mut Results) {
@@ -56,9 +56,7 @@ async fn churn_ladder(plan: &Plan, record: &mut ChurnRun) -> Result<()> {
     let endpoint = peer.endpoint();
     let http = (endpoint.kind == Kind::Rues).then(|| Arc::new(HttpPool::new(endpoint.addr, 32)));
     let mut rate = plan.churn_start;
-    let mut best: Option<f64> = None;
-    let mut worst: Option<f64> = None;
-    let mut refined = 0;
+    let mut ladder = Ladder::new(plan.churn_start, plan.refine);
     let mut outcome = Ok(());
     for _ in 0..plan.max_steps {
         if plan.out_of_time() {
@@ -84,33 +82,17 @@ async fn churn_ladder(plan: &Plan, record: &mut ChurnRun) -> Result<()> {
         ));
         let ok = step.ok;
         record.steps.push(step);
-        if ok {
-            best = Some(best.map_or(rate, |b: f64| b.max(rate)));
-        } else {
-            worst = Some(worst.map_or(rate, |w: f64| w.min(rate)));
+        if !ok {
             // Let the server settle after an overload.
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        rate = match (best, worst) {
-            (Some(_), None) => rate * 2.0,
-            (None, Some(w)) => {
-                if w < plan.churn_start / 16.0 {
-                    break;
-                }
-                w / 2.0
-            }
-            (Some(b), Some(w)) => {
-                if refined >= plan.refine || w / b < 1.1 {
-                    break;
-                }
-                refined += 1;
-                (b * w).sqrt()
-            }
-            (None, None) => break,
-        };
+        match ladder.next(rate, ok) {
+            Some(next) => rate = next,
+            None => break,
+        }
     }
     peer.stop().await;
-    record.max_rate = best.unwrap_or(0.0);
+    record.max_rate = ladder.best();
     outcome
 }
 

@@ -10,7 +10,7 @@ use anyhow::Result;
 use crate::control::Order;
 use crate::plan::{FanoutRun, Plan, Results, Step, fanout_bound_ms};
 use crate::procfs;
-use crate::rig::{Rig, loadavg, ms, progress};
+use crate::rig::{Ladder, Rig, loadavg, ms, progress};
 
 /// Every chosen N and payload size, run and server: its fan-out ladder.
 pub(super) async fn run(plan: &Plan, results: &mut Results) {
@@ -83,9 +83,7 @@ async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
         )
         .await?;
     let mut rate = first;
-    let mut best: Option<f64> = None;
-    let mut worst: Option<f64> = None;
-    let mut refined = 0;
+    let mut ladder = Ladder::new(first, plan.refine);
     let mut retry = false;
     let mut step_index = 0;
     while step_index < plan.max_steps {
@@ -165,34 +163,18 @@ async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
         }
         retry = false;
         step_index += 1;
-        if ok {
-            best = Some(best.map_or(rate, |b: f64| b.max(rate)));
-        } else {
-            worst = Some(worst.map_or(rate, |w: f64| w.min(rate)));
+        if !ok {
             // Start clean: the failed rung may have left backlogs or closed
             // sessions behind.
             rig.stop().await;
             rig = Rig::start(kind, plan, n, |_| None).await?;
         }
-        rate = match (best, worst) {
-            (Some(_), None) => rate * 2.0,
-            (None, Some(w)) => {
-                if w < first / 16.0 {
-                    break;
-                }
-                w / 2.0
-            }
-            (Some(b), Some(w)) => {
-                if refined >= plan.refine || w / b < 1.1 {
-                    break;
-                }
-                refined += 1;
-                (b * w).sqrt()
-            }
-            (None, None) => break,
-        };
+        match ladder.next(rate, ok) {
+            Some(next) => rate = next,
+            None => break,
+        }
     }
     rig.stop().await;
-    record.max_rate = best.unwrap_or(0.0);
+    record.max_rate = ladder.best();
     Ok(())
 }
