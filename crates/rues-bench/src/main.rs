@@ -34,11 +34,12 @@ mod control;
 mod hist;
 mod payload;
 mod peers;
+mod plan;
 mod procfs;
 mod report;
+mod rig;
 mod scenarios;
 mod server;
-mod slow;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -47,7 +48,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::client::Kind;
-use crate::scenarios::Plan;
+use crate::plan::Plan;
 
 #[derive(Parser)]
 #[command(
@@ -277,7 +278,7 @@ async fn load(args: Box<LoadArgs>) -> Result<()> {
         serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "results": results }))?,
     )?;
     let svg = args.out.join("fanout-p99.svg");
-    report::plot(&plan, &results, &svg)?;
+    report::svg::plot(&plan, &results, &svg)?;
     println!("{report}");
     eprintln!(
         "rues-bench: wrote {}, {} and {}",

@@ -1,7 +1,7 @@
-//! [`Event`]: one decoded event frame, and [`SessionId`].
+//! [`Event`]: one decoded event frame, and the `Content-Type` rules that
+//! decide how a payload reads.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -123,65 +123,6 @@ pub(crate) fn is_json_type(content_type: &str) -> bool {
     media == "application/json" || media.ends_with("+json")
 }
 
-/// A session id: 16 bytes, written as 32 lowercase hex characters.
-///
-/// The node sends it as the session's first message; requests name the
-/// session with it in the `Rusk-Session-Id` header.
-///
-/// ```
-/// use rues_client::SessionId;
-///
-/// let id: SessionId = "00112233445566778899AABBCCDDEEFF".parse()?;
-/// assert_eq!(id.to_string(), "00112233445566778899aabbccddeeff");
-/// assert!("0011".parse::<SessionId>().is_err());
-/// # Ok::<(), rues_client::InvalidSessionId>(())
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId([u8; 16]);
-
-impl SessionId {
-    /// The id's bytes.
-    pub fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl From<[u8; 16]> for SessionId {
-    fn from(bytes: [u8; 16]) -> Self {
-        SessionId(bytes)
-    }
-}
-
-/// A string that is not 32 hex characters, so not a [`SessionId`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a session id: expected 32 hex characters")]
-pub struct InvalidSessionId;
-
-impl FromStr for SessionId {
-    type Err = InvalidSessionId;
-
-    fn from_str(text: &str) -> Result<Self, InvalidSessionId> {
-        let mut bytes = [0u8; 16];
-        if text.len() != 32 {
-            return Err(InvalidSessionId);
-        }
-        hex::decode_to_slice(text, &mut bytes).map_err(|_| InvalidSessionId)?;
-        Ok(SessionId(bytes))
-    }
-}
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionId({self})")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,31 +158,6 @@ mod tests {
                 .to_string()
                 .starts_with("event payload is not valid JSON"),
             "{error}"
-        );
-    }
-
-    #[test]
-    fn session_ids_are_32_hex_characters() {
-        assert!(
-            "g0112233445566778899aabbccddeeff"
-                .parse::<SessionId>()
-                .is_err()
-        );
-        assert!(
-            "00112233445566778899aabbccddeeff0"
-                .parse::<SessionId>()
-                .is_err()
-        );
-        assert!(
-            "é0112233445566778899aabbccddeef"
-                .parse::<SessionId>()
-                .is_err()
-        );
-        let id: SessionId = "00112233445566778899aabbccddeeff".parse().unwrap();
-        assert_eq!(id.as_bytes()[15], 0xff);
-        assert_eq!(
-            format!("{id:?}"),
-            "SessionId(00112233445566778899aabbccddeeff)"
         );
     }
 }

@@ -77,26 +77,60 @@
 //! reading the socket for a slow stream, it drops that stream's events and
 //! reports [`Gap::Lagged`].
 
+mod builder;
 mod client;
-mod dispatch;
 mod endpoint;
 mod error;
 mod event;
+mod http;
+mod queue;
+mod session;
 mod subscription;
 mod tls;
 
-pub use crate::client::{Client, ClientBuilder, ReconnectPolicy};
-pub use crate::dispatch::{
-    Body, DEFAULT_RUSK_VERSION, DispatchRequest, Dispatcher, RUSK_SESSION_ID, RUSK_VERSION,
-    RUSK_VERSION_STRICT, Reply,
-};
+pub use crate::builder::{ClientBuilder, DEFAULT_RUSK_VERSION, ReconnectPolicy};
+pub use crate::client::Client;
 pub use crate::endpoint::IntoEventPath;
 pub use crate::error::Error;
-pub use crate::event::{Event, InvalidSessionId, SessionId};
-pub use crate::subscription::{Gap, Subscription};
+pub use crate::event::Event;
+pub use crate::http::{Body, DispatchRequest, Dispatcher, Reply};
+pub use crate::queue::Gap;
+pub use crate::subscription::Subscription;
 
 pub use ::http::{HeaderMap, StatusCode};
 pub use bytes::Bytes;
 pub use rues_target::EventPath;
-pub use rues_wire::Headers;
+pub use rues_wire::{
+    Headers, InvalidSessionId, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,
+};
 pub use tokio_rustls::rustls;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_32_hex_characters() {
+        assert!(
+            "g0112233445566778899aabbccddeeff"
+                .parse::<SessionId>()
+                .is_err()
+        );
+        assert!(
+            "00112233445566778899aabbccddeeff0"
+                .parse::<SessionId>()
+                .is_err()
+        );
+        assert!(
+            "é0112233445566778899aabbccddeef"
+                .parse::<SessionId>()
+                .is_err()
+        );
+        let id: SessionId = "00112233445566778899aabbccddeeff".parse().unwrap();
+        assert_eq!(id.as_bytes()[15], 0xff);
+        assert_eq!(
+            format!("{id:?}"),
+            "SessionId(00112233445566778899aabbccddeeff)"
+        );
+    }
+}

@@ -1,238 +1,33 @@
-//! The simulated chain: a sans-IO state machine driven by [`Chain::tick`].
+//! The simulated chain: [`Chain`], a sans-IO state machine driven by
+//! [`Chain::tick`], with its contract state, and [`TxError`], why it refuses
+//! a transaction.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use rues_core::Event;
-use serde::Serialize;
 
 use crate::config::{ChainConfig, ConfigError};
 use crate::contracts::{self, QueryError, STAKE_CONTRACT, TRANSFER_CONTRACT, topics};
 use crate::events;
+use crate::history::{History, Snapshot, transaction_status};
 use crate::id::{Account, BlockHash, Id, TxId};
+use crate::params::{
+    BLOCK_GAS_LIMIT, BLOCK_REWARD, DEMO_ACCOUNT_BALANCE, DEMO_ACCOUNTS, GENESIS_STAKE,
+    INSUFFICIENT_BALANCE, LUX_PER_DUSK, MEMO_BYTE_GAS, STAKE_GAS, STAKE_MATURITY, TRANSFER_GAS,
+    demo_account, provisioner_account, provisioner_key,
+};
+use crate::records::{
+    Block, ExecutedTx, Finality, GasPrice, Header, PendingTx, Provisioner, Stake, TxStatus,
+};
 use crate::rng::Rng;
 use crate::tx::{DEFAULT_GAS_LIMIT, DecodeError, Transaction};
 
-/// Lux per DUSK: amounts are in Lux, 10⁻⁹ DUSK.
-pub const LUX_PER_DUSK: u64 = 1_000_000_000;
-/// Every block's gas limit; a transaction's gas limit may not exceed it.
-pub const BLOCK_GAS_LIMIT: u64 = 3_000_000_000;
-/// What the generator of a block earns, on top of the block's fees.
-pub const BLOCK_REWARD: u64 = 19_857_400_000;
-/// Gas a transfer spends.
-pub const TRANSFER_GAS: u64 = 100_000;
-/// Gas a stake spends.
-pub const STAKE_GAS: u64 = 250_000;
-/// Extra gas per memo byte.
-pub const MEMO_BYTE_GAS: u64 = 100;
-/// Blocks after a first stake before it is eligible.
-pub const STAKE_MATURITY: u64 = 10;
-/// How many demo accounts the generated transactions move funds between.
-pub const DEMO_ACCOUNTS: u8 = 8;
-
-/// The balance of each demo account at genesis.
-const DEMO_ACCOUNT_BALANCE: u64 = 1_000_000 * LUX_PER_DUSK;
-/// The stake of each genesis provisioner.
-const GENESIS_STAKE: u64 = 1_000_000 * LUX_PER_DUSK;
 /// A tick that finds more blocks due produces this many and moves the
 /// schedule to "now" (after a suspended process, say), rather than a burst.
 const MAX_BLOCKS_PER_TICK: u32 = 8;
 /// The same for generated transactions.
 const MAX_GENERATED_PER_TICK: u32 = 1000;
-/// The error of a transaction whose value and fee exceed the sender's balance
-/// (rusk's wording, which rusk-wallet recognises).
-pub const INSUFFICIENT_BALANCE: &str = "Value spent larger than account holds";
-
-/// The `i`th demo account (`i` below [`DEMO_ACCOUNTS`]): SHA-256 of
-/// `"rues-demo account"` and the byte `i`. They start with 1 000 000 DUSK each.
-pub fn demo_account(i: u8) -> Account {
-    Id::hash(&[b"rues-demo account", &[i]])
-}
-
-fn provisioner_account(i: u8) -> Account {
-    Id::hash(&[b"rues-demo provisioner", &[i]])
-}
-
-/// The key a stake shows in `node/provisioners` and as a block's
-/// `generator_bls_pubkey`: a 96-byte stand-in for a BLS public key, derived
-/// from the account, in base58 as rusk shows BLS keys.
-pub fn provisioner_key(account: &Account) -> String {
-    let mut bytes = Vec::with_capacity(96);
-    for i in 0u8..3 {
-        bytes.extend_from_slice(Id::hash(&[b"rues-demo bls", account.as_bytes(), &[i]]).as_bytes());
-    }
-    crate::bs58::encode(&bytes)
-}
-
-/// Where a block is on its way to finality.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Finality {
-    /// Accepted; may still be reverted while it is the tip.
-    Accepted,
-    /// `confirmed_after` blocks are on top of it.
-    Confirmed,
-    /// `finalized_after` blocks are on top of it; it is final.
-    Finalized,
-}
-
-impl Finality {
-    /// `accepted`, `confirmed` or `finalized`, as in `statechange` events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Accepted => "accepted",
-            Self::Confirmed => "confirmed",
-            Self::Finalized => "finalized",
-        }
-    }
-}
-
-/// A block header. The hash covers every other field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Header {
-    /// Header version (1).
-    pub version: u8,
-    /// Height; genesis is 0.
-    pub height: u64,
-    /// Unix time in seconds (rusk's unit).
-    pub timestamp: u64,
-    /// The parent's hash (zeros for genesis).
-    pub prev_block_hash: BlockHash,
-    /// A per-block random value.
-    pub seed: Id,
-    /// The state after this block.
-    pub state_hash: Id,
-    /// The provisioner that generated the block.
-    pub generator: Account,
-    /// [`provisioner_key`] of the generator.
-    pub generator_key: String,
-    /// SHA-256 over the block's transaction ids.
-    pub txroot: Id,
-    /// [`BLOCK_GAS_LIMIT`].
-    pub gas_limit: u64,
-    /// 0, or one more than the reverted block's at this height.
-    pub iteration: u8,
-    /// This block's hash.
-    pub hash: BlockHash,
-}
-
-/// A transaction as executed in a block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ExecutedTx {
-    /// Its id.
-    pub id: TxId,
-    /// The transaction.
-    pub tx: Transaction,
-    /// Gas it spent.
-    pub gas_spent: u64,
-    /// Why it failed, or `None` when it succeeded. A failed transaction is
-    /// still in the block and still pays for its gas.
-    pub err: Option<String>,
-}
-
-/// A block with its executed transactions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Block {
-    /// The header.
-    pub header: Header,
-    /// Its transactions, in execution order.
-    pub txs: Vec<ExecutedTx>,
-    /// Where it is on its way to finality.
-    pub finality: Finality,
-    /// What its generator earned ([`BLOCK_REWARD`] plus `fees`).
-    pub reward: u64,
-    /// Fees its transactions paid, in Lux.
-    pub fees: u64,
-    /// Gas its transactions spent.
-    pub gas_spent: u64,
-}
-
-impl Block {
-    /// The block's hash.
-    pub fn hash(&self) -> &BlockHash {
-        &self.header.hash
-    }
-
-    /// The block's height.
-    pub fn height(&self) -> u64 {
-        self.header.height
-    }
-
-    /// The ids of its transactions, in order.
-    pub fn tx_ids(&self) -> impl Iterator<Item = &TxId> {
-        self.txs.iter().map(|t| &t.id)
-    }
-
-    /// The block as its `accepted` event carries it.
-    pub fn to_json(&self) -> serde_json::Value {
-        events::block_json(self)
-    }
-}
-
-/// A transaction waiting in the mempool.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PendingTx {
-    /// Its id.
-    pub id: TxId,
-    /// The transaction.
-    pub tx: Transaction,
-    /// When it entered the mempool (the chain's clock, ms).
-    pub received_ms: u64,
-}
-
-/// Where a known transaction is.
-#[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
-pub enum TxStatus<'a> {
-    /// In the mempool.
-    Pending(&'a PendingTx),
-    /// Executed in a block still in the chain's history.
-    Executed {
-        /// The block.
-        block: &'a Block,
-        /// The transaction as executed.
-        tx: &'a ExecutedTx,
-    },
-}
-
-/// A stake in the stake contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct Stake {
-    /// Staked Lux.
-    pub amount: u64,
-    /// Rewards earned, in Lux.
-    pub reward: u64,
-    /// The height from which the stake takes part in consensus.
-    pub eligibility: u64,
-}
-
-/// One entry of `node/provisioners`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Provisioner {
-    /// The staking account.
-    pub account: Account,
-    /// [`provisioner_key`] of the account.
-    pub key: String,
-    /// Its stake.
-    pub stake: Stake,
-}
-
-/// Gas price statistics over the mempool (`blocks/gas-price`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct GasPrice {
-    /// Mean, rounded down.
-    pub average: u64,
-    /// Highest.
-    pub max: u64,
-    /// Median (mean of the two middle values, rounded down, for an even count).
-    pub median: u64,
-    /// Lowest.
-    pub min: u64,
-}
 
 /// Why a transaction was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -252,7 +47,7 @@ pub enum TxError {
     /// A gas price of 0.
     #[error("gas price must be at least 1 Lux")]
     ZeroGasPrice,
-    /// A gas limit of 0 or over [`BLOCK_GAS_LIMIT`].
+    /// A gas limit of 0 or over [`BLOCK_GAS_LIMIT`](crate::params::BLOCK_GAS_LIMIT).
     #[error("gas limit {got} is outside 1..={BLOCK_GAS_LIMIT} (the block gas limit)")]
     GasLimit {
         /// The transaction's gas limit.
@@ -282,115 +77,6 @@ impl TxError {
     pub fn is_duplicate(&self) -> bool {
         matches!(self, Self::InMempool(_) | Self::InBlock { .. })
     }
-}
-
-/// The blocks in memory and their indexes. Shared copy-on-write with
-/// [`Snapshot`]s, so taking one is O(1).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct History {
-    /// Consecutive heights, oldest first; never empty.
-    blocks: VecDeque<Arc<Block>>,
-    by_hash: HashMap<BlockHash, u64>,
-    /// Transaction id → height of its block.
-    tx_index: HashMap<TxId, u64>,
-}
-
-impl History {
-    pub(crate) fn tip(&self) -> &Arc<Block> {
-        self.blocks
-            .back()
-            .expect("the history always holds at least the tip")
-    }
-
-    pub(crate) fn block(&self, height: u64) -> Option<&Arc<Block>> {
-        let first = self.blocks.front()?.header.height;
-        let index = usize::try_from(height.checked_sub(first)?).ok()?;
-        self.blocks.get(index)
-    }
-
-    pub(crate) fn block_by_hash(&self, hash: &BlockHash) -> Option<&Arc<Block>> {
-        self.by_hash.get(hash).and_then(|h| self.block(*h))
-    }
-
-    pub(crate) fn blocks(
-        &self,
-    ) -> impl DoubleEndedIterator<Item = &Arc<Block>> + ExactSizeIterator {
-        self.blocks.iter()
-    }
-
-    pub(crate) fn executed(&self, id: &TxId) -> Option<(&Arc<Block>, &ExecutedTx)> {
-        let block = self.block(*self.tx_index.get(id)?)?;
-        let tx = block.txs.iter().find(|t| t.id == *id)?;
-        Some((block, tx))
-    }
-
-    fn push(&mut self, block: Block) {
-        let height = block.header.height;
-        self.by_hash.insert(block.header.hash, height);
-        for tx in &block.txs {
-            self.tx_index.insert(tx.id, height);
-        }
-        self.blocks.push_back(Arc::new(block));
-    }
-
-    fn forget(&mut self, block: &Block) {
-        self.by_hash.remove(&block.header.hash);
-        for tx in &block.txs {
-            self.tx_index.remove(&tx.id);
-        }
-    }
-}
-
-/// A consistent, owned view of the chain at one moment: blocks in memory
-/// and the mempool. Cheap to take (the history is shared copy-on-write) and
-/// read without any lock, e.g. while a GraphQL query runs.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub(crate) history: Arc<History>,
-    pub(crate) mempool: Vec<Arc<PendingTx>>,
-}
-
-impl Snapshot {
-    /// The tip.
-    pub fn tip(&self) -> &Block {
-        self.history.tip()
-    }
-
-    /// The block at `height`, if it is in memory.
-    pub fn block(&self, height: u64) -> Option<&Block> {
-        self.history.block(height).map(|b| &**b)
-    }
-
-    /// The block with this hash, if it is in memory (reverted blocks are not).
-    pub fn block_by_hash(&self, hash: &BlockHash) -> Option<&Block> {
-        self.history.block_by_hash(hash).map(|b| &**b)
-    }
-
-    /// Blocks in memory, oldest first.
-    pub fn blocks(&self) -> impl DoubleEndedIterator<Item = &Block> + ExactSizeIterator {
-        self.history.blocks().map(|b| &**b)
-    }
-
-    /// Where a transaction is, if the chain knows it.
-    pub fn transaction(&self, id: &TxId) -> Option<TxStatus<'_>> {
-        transaction_status(&self.history, self.mempool.iter(), id)
-    }
-
-    /// The mempool, oldest first.
-    pub fn mempool(&self) -> impl ExactSizeIterator<Item = &PendingTx> {
-        self.mempool.iter().map(|p| &**p)
-    }
-}
-
-fn transaction_status<'a>(
-    history: &'a History,
-    mut mempool: impl Iterator<Item = &'a Arc<PendingTx>>,
-    id: &TxId,
-) -> Option<TxStatus<'a>> {
-    if let Some((block, tx)) = history.executed(id) {
-        return Some(TxStatus::Executed { block, tx });
-    }
-    mempool.find(|p| p.id == *id).map(|p| TxStatus::Pending(p))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -634,7 +320,7 @@ impl Chain {
 
     /// Where a transaction is, if the chain knows it.
     pub fn transaction(&self, id: &TxId) -> Option<TxStatus<'_>> {
-        if !self.mempool_ids.contains(id) && !self.history.tx_index.contains_key(id) {
+        if !self.mempool_ids.contains(id) && self.history.tx_height(id).is_none() {
             return None;
         }
         transaction_status(&self.history, self.mempool.iter(), id)
@@ -812,7 +498,7 @@ impl Chain {
         if self.mempool_ids.contains(id) {
             return Err(TxError::InMempool(*id));
         }
-        if let Some(&height) = self.history.tx_index.get(id) {
+        if let Some(height) = self.history.tx_height(id) {
             return Err(TxError::InBlock { id: *id, height });
         }
         Ok(())
@@ -888,7 +574,7 @@ impl Chain {
     /// grows whatever the odds.
     fn step_block(&mut self, at: u64) {
         let revertible = self.undo.is_some()
-            && self.history.blocks.len() >= 2
+            && self.history.len() >= 2
             && self.history.tip().header.iteration == 0;
         if revertible && self.rng.one_in(self.config.revert_one_in) {
             self.revert_tip();
@@ -903,14 +589,13 @@ impl Chain {
             return;
         };
         let history = Arc::make_mut(&mut self.history);
-        if history.blocks.len() < 2 {
+        if history.len() < 2 {
             self.undo = Some(undo);
             return;
         }
-        let Some(block) = history.blocks.pop_back() else {
+        let Some(block) = history.pop_tip() else {
             return;
         };
-        history.forget(&block);
         self.state = undo;
         self.next_iteration = block.header.iteration.saturating_add(1);
         self.outbox
@@ -1058,7 +743,7 @@ impl Chain {
         let finalized_after = self.config.finalized_after;
         let history = Arc::make_mut(&mut self.history);
         let mut changes = Vec::new();
-        for (index, block) in history.blocks.iter().enumerate().rev() {
+        for (index, block) in history.blocks().enumerate().rev() {
             if block.finality == Finality::Finalized {
                 break;
             }
@@ -1075,7 +760,7 @@ impl Chain {
             }
         }
         for (index, target) in changes.into_iter().rev() {
-            let Some(slot) = history.blocks.get_mut(index) else {
+            let Some(slot) = history.nth_mut(index) else {
                 continue;
             };
             let block = Arc::make_mut(slot);
@@ -1100,21 +785,19 @@ impl Chain {
     /// Forgets the oldest finalized blocks beyond `history`.
     fn prune(&mut self) {
         let keep = self.config.history;
-        if self.history.blocks.len() <= keep {
+        if self.history.len() <= keep {
             return;
         }
         let history = Arc::make_mut(&mut self.history);
-        while history.blocks.len() > keep {
+        while history.len() > keep {
             let finalized = history
-                .blocks
-                .front()
+                .blocks()
+                .next()
                 .is_some_and(|b| b.finality == Finality::Finalized);
             if !finalized {
                 break;
             }
-            if let Some(block) = history.blocks.pop_front() {
-                history.forget(&block);
-            }
+            history.pop_oldest();
         }
     }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The chain id a default configuration (and a default [`TxBuilder`](crate::TxBuilder)) uses.
+/// The chain id a default configuration (and a default [`TxBuilder`](crate::tx::TxBuilder)) uses.
 pub const DEFAULT_CHAIN_ID: u8 = 0;
 
 /// How the simulated chain behaves. Every field has a default, so a TOML
@@ -68,7 +68,7 @@ impl Default for ChainConfig {
             max_mempool: 10_000,
             history: 10_000,
             provisioners: 4,
-            initial_balance: 1_000 * crate::chain::LUX_PER_DUSK,
+            initial_balance: 1_000 * crate::params::LUX_PER_DUSK,
         }
     }
 }

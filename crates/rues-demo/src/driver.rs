@@ -9,7 +9,8 @@ use rues_core::Event;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::chain::{Chain, Snapshot, TxError};
+use crate::chain::{Chain, TxError};
+use crate::history::Snapshot;
 use crate::id::TxId;
 
 /// The chain behind a mutex, plus a wake-up for [`run`]. Handlers and the

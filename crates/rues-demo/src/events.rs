@@ -6,9 +6,9 @@ use rues_core::bytes::Bytes;
 use rues_core::rues_target::EventPath;
 use serde_json::{Value, json};
 
-use crate::chain::{Block, ExecutedTx, Finality, Header};
 use crate::contracts::STAKE_CONTRACT;
 use crate::id::{BlockHash, ContractId, Id, TxId};
+use crate::records::{Block, ExecutedTx, Finality, Header};
 use crate::tx::Transaction;
 
 /// `Content-Type` of JSON payloads.
@@ -85,6 +85,13 @@ pub(crate) fn executed_json(block_height: u64, executed: &ExecutedTx) -> Value {
         "gas_spent": executed.gas_spent,
         "err": executed.err,
     })
+}
+
+impl Block {
+    /// The block as its `accepted` event carries it.
+    pub fn to_json(&self) -> serde_json::Value {
+        block_json(self)
+    }
 }
 
 /// The JSON of an accepted block: `{header, transactions: [ids]}`.

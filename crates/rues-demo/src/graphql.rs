@@ -5,10 +5,11 @@ use std::sync::{Arc, OnceLock};
 
 use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
 
-use crate::chain::{Block, Snapshot};
 use crate::contracts::STAKE_CONTRACT;
 use crate::events;
+use crate::history::Snapshot;
 use crate::id::{Id, TxId};
+use crate::records::{Block, ExecutedTx, Finality};
 use crate::tx::Transaction;
 
 /// Most blocks or transactions one list field returns (rusk's cap).
@@ -247,7 +248,7 @@ impl QueryRoot {
             return Ok(false);
         };
         let final_enough =
-            !only_finalized.unwrap_or(false) || block.finality == crate::chain::Finality::Finalized;
+            !only_finalized.unwrap_or(false) || block.finality == Finality::Finalized;
         Ok(block.header.hash == id && final_enough)
     }
 }
@@ -373,7 +374,7 @@ pub(crate) struct SpentTxGql {
 }
 
 impl SpentTxGql {
-    fn executed(&self) -> Option<&crate::chain::ExecutedTx> {
+    fn executed(&self) -> Option<&ExecutedTx> {
         self.block.txs.iter().find(|t| t.id == self.id)
     }
 }

@@ -12,11 +12,18 @@
 //! - [`Transaction`] is the demo chain's small binary transaction format
 //!   (`RUESDEMO`, version, chain id, sender, receiver, value, nonce, gas,
 //!   memo), with a [`TxBuilder`] for the CLI.
-//! - [`registry`] builds the `rues_core::Registry` of the demo node:
+//! - [`registry()`] builds the `rues_core::Registry` of the demo node:
 //!   `blocks`, `transactions`, `contracts`, `node`, `network` and a real
 //!   GraphQL engine at `graphql/query`.
 //! - [`run`] drives a [`SharedChain`] on tokio and hands every event to a
 //!   publish callback, in chain order.
+//!
+//! The crate root holds the types; the constants and the functions that
+//! derive them are in their modules: [`params`] (units, gas, rewards, the
+//! genesis accounts), [`tx`] (the transaction format's constants),
+//! [`contracts`] (the demo contracts' ids and topics), [`events`] (payload
+//! types), [`config`], [`graphql`] and [`registry`](mod@registry) (the
+//! `network` and `node` endpoints' fixed data).
 //!
 //! `docs/demo-chain.md` documents the format byte by byte, the chain's
 //! behaviour, every event with an example payload, and every dispatch
@@ -65,30 +72,28 @@
 
 mod bs58;
 mod chain;
-mod config;
-mod contracts;
+pub mod config;
+pub mod contracts;
 mod driver;
-mod events;
-mod graphql;
+pub mod events;
+pub mod graphql;
+mod history;
 mod id;
-mod registry;
+pub mod params;
+mod records;
+pub mod registry;
 mod rng;
-mod tx;
+pub mod tx;
 
-pub use chain::{
-    BLOCK_GAS_LIMIT, BLOCK_REWARD, Block, Chain, DEMO_ACCOUNTS, ExecutedTx, Finality, GasPrice,
-    Header, INSUFFICIENT_BALANCE, LUX_PER_DUSK, MEMO_BYTE_GAS, PendingTx, Provisioner, STAKE_GAS,
-    STAKE_MATURITY, Snapshot, Stake, TRANSFER_GAS, TxError, TxStatus, demo_account,
-    provisioner_key,
+pub use crate::chain::{Chain, TxError};
+pub use crate::config::{ChainConfig, ConfigError};
+pub use crate::contracts::QueryError;
+pub use crate::driver::{SharedChain, run, unix_time_ms};
+pub use crate::graphql::{GraphqlError, graphql_query, graphql_sdl};
+pub use crate::history::Snapshot;
+pub use crate::id::{Account, BlockHash, ContractId, Id, InvalidId, TxId};
+pub use crate::records::{
+    Block, ExecutedTx, Finality, GasPrice, Header, PendingTx, Provisioner, Stake, TxStatus,
 };
-pub use config::{ChainConfig, ConfigError, DEFAULT_CHAIN_ID};
-pub use contracts::{QueryError, STAKE_CONTRACT, TRANSFER_CONTRACT, topics};
-pub use driver::{SharedChain, run, unix_time_ms};
-pub use events::{BINARY, JSON};
-pub use graphql::{GraphqlError, MAX_LIST, graphql_query, graphql_sdl};
-pub use id::{Account, BlockHash, ContractId, Id, InvalidId, TxId};
-pub use registry::{CRS_LEN, PEERS, crs_bytes, registry};
-pub use tx::{
-    DEFAULT_GAS_LIMIT, DEFAULT_GAS_PRICE, DecodeError, FIXED_LEN, FORMAT_VERSION, MAGIC, MAX_MEMO,
-    Transaction, TxBuilder,
-};
+pub use crate::registry::registry;
+pub use crate::tx::{DecodeError, Transaction, TxBuilder};

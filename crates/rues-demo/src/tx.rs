@@ -259,14 +259,14 @@ impl Default for TxBuilder {
 
 impl TxBuilder {
     /// Defaults: chain id 0 (the demo chain's default), sender
-    /// [`demo_account(0)`](crate::demo_account), receiver all zeros, value 0,
+    /// [`demo_account(0)`](crate::params::demo_account), receiver all zeros, value 0,
     /// nonce 0, gas limit [`DEFAULT_GAS_LIMIT`], gas price
     /// [`DEFAULT_GAS_PRICE`], no memo.
     pub fn new() -> Self {
         Self {
             tx: Transaction {
                 chain_id: crate::config::DEFAULT_CHAIN_ID,
-                sender: crate::chain::demo_account(0),
+                sender: crate::params::demo_account(0),
                 receiver: Id::ZERO,
                 value: 0,
                 nonce: 0,

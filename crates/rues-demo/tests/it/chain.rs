@@ -1,9 +1,8 @@
 //! The simulated chain, driven with fake time.
 
-use rues_demo::{
-    BLOCK_REWARD, Chain, ChainConfig, DEMO_ACCOUNTS, Finality, INSUFFICIENT_BALANCE, Id,
-    STAKE_CONTRACT, TRANSFER_CONTRACT, Transaction, TxError, TxStatus, demo_account,
-};
+use rues_demo::contracts::{STAKE_CONTRACT, TRANSFER_CONTRACT};
+use rues_demo::params::{BLOCK_REWARD, DEMO_ACCOUNTS, INSUFFICIENT_BALANCE, demo_account};
+use rues_demo::{Chain, ChainConfig, Finality, Id, Transaction, TxError, TxStatus};
 use serde_json::json;
 
 use crate::support::{account, header, json, paths, position, quiet_chain, quiet_config, transfer};
@@ -218,7 +217,7 @@ fn a_stake_transaction_stakes_and_emits_a_stake_event() {
     assert_eq!(executed["inner"]["call"]["fn_name"], "stake");
     let stake = chain.stake(&account(9)).expect("staked");
     assert_eq!(stake.amount, 5_000);
-    assert_eq!(stake.eligibility, 1 + rues_demo::STAKE_MATURITY);
+    assert_eq!(stake.eligibility, 1 + rues_demo::params::STAKE_MATURITY);
     assert!(chain.provisioners().iter().any(|p| p.account == account(9)));
 }
 
@@ -268,7 +267,7 @@ fn propagate_refuses_bad_and_duplicate_transactions() {
     );
     let free = Transaction::builder().gas_price(0).build().expect("valid");
     assert_eq!(chain.propagate(&free.encode()), Err(TxError::ZeroGasPrice));
-    for limit in [0, rues_demo::BLOCK_GAS_LIMIT + 1] {
+    for limit in [0, rues_demo::params::BLOCK_GAS_LIMIT + 1] {
         let tx = Transaction::builder()
             .gas_limit(limit)
             .build()

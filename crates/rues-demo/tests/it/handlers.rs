@@ -7,10 +7,9 @@ use std::sync::Arc;
 use rues_core::bytes::Bytes;
 use rues_core::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use rues_core::{Config, Decision, Node, Response, SeededIds};
-use rues_demo::{
-    CRS_LEN, Chain, PEERS, STAKE_CONTRACT, SharedChain, TRANSFER_CONTRACT, Transaction, crs_bytes,
-    registry,
-};
+use rues_demo::contracts::{STAKE_CONTRACT, TRANSFER_CONTRACT};
+use rues_demo::registry::{CRS_LEN, PEERS, crs_bytes};
+use rues_demo::{Chain, SharedChain, Transaction, registry};
 use serde_json::{Value, json};
 
 use crate::support::{account, quiet_config, transfer};
@@ -98,7 +97,7 @@ async fn node_info_has_the_fields_w3sper_reads() {
     assert_eq!(info["kadcast_address"], "127.0.0.1:9000");
     assert_eq!(
         info["vm_config"]["block_gas_limit"],
-        rues_demo::BLOCK_GAS_LIMIT
+        rues_demo::params::BLOCK_GAS_LIMIT
     );
     // node takes no entity.
     let response = demo.post("/on/node:x/info", &[], b"").await;
@@ -128,7 +127,7 @@ async fn node_provisioners_lists_every_stake() {
             p["key"].as_str().is_some_and(|k| k.len() > 100),
             "base58 of 96 bytes"
         );
-        assert_eq!(p["amount"], 1_000_000 * rues_demo::LUX_PER_DUSK);
+        assert_eq!(p["amount"], 1_000_000 * rues_demo::params::LUX_PER_DUSK);
     }
 }
 
@@ -299,7 +298,7 @@ async fn contract_queries_answer_binary_and_refuse_the_unknown() {
     let response = demo.post_binary(&total, b"").await;
     assert_eq!(
         response.body().as_ref(),
-        (4_000_000 * rues_demo::LUX_PER_DUSK).to_le_bytes()
+        (4_000_000 * rues_demo::params::LUX_PER_DUSK).to_le_bytes()
     );
 
     // Hex in, hex out, for a client that does not ask for binary.

@@ -1,9 +1,9 @@
 //! The demo transaction format: round trip, every decode error, stable ids.
 
 use proptest::prelude::*;
-use rues_demo::{
-    DecodeError, FIXED_LEN, FORMAT_VERSION, Id, MAGIC, MAX_MEMO, STAKE_CONTRACT, Transaction,
-};
+use rues_demo::contracts::STAKE_CONTRACT;
+use rues_demo::tx::{FIXED_LEN, FORMAT_VERSION, MAGIC, MAX_MEMO};
+use rues_demo::{DecodeError, Id, Transaction};
 
 use crate::support::{account, transfer};
 

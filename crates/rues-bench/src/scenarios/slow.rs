@@ -17,58 +17,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::client::{self, HttpPool, Kind};
 use crate::control::Order;
+use crate::plan::{Plan, Results, SlowRun, SlowSide, Stalled};
 use crate::procfs;
-use crate::scenarios::{Plan, Results, Rig, loadavg, ms, progress};
-
-/// One side of the comparison: the readers' view and the server's memory.
-#[derive(Debug, Clone, Default, Serialize)]
-pub(crate) struct SlowSide {
-    pub(crate) expected: u64,
-    pub(crate) received: u64,
-    /// Readers the server closed (should be none).
-    pub(crate) readers_closed: usize,
-    pub(crate) p50_ms: f64,
-    pub(crate) p99_ms: f64,
-    pub(crate) rss_start_kib: u64,
-    pub(crate) rss_max_kib: u64,
-    /// rues only: sessions the server closed with 4008 (its
-    /// `rues_sessions_closed_total{reason="slow_consumer"}`).
-    pub(crate) slow_consumers_closed: Option<u64>,
-    pub(crate) loadavg: f64,
-}
-
-/// How a stalled client ended.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Stalled {
-    /// Messages it found queued when it finally read.
-    pub(crate) messages: u64,
-    /// The Close code it found (1006: the socket ended without one; `None`:
-    /// still open when the harness gave up reading).
-    pub(crate) close_code: Option<u16>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct SlowRun {
-    pub(crate) server: Kind,
-    pub(crate) run: usize,
-    pub(crate) without: SlowSide,
-    pub(crate) with: SlowSide,
-    pub(crate) stalled: Vec<Stalled>,
-    /// `with.p99_ms / without.p99_ms`.
-    pub(crate) p99_ratio: f64,
-    pub(crate) error: Option<String>,
-}
+use crate::rig::{Rig, loadavg, ms, progress};
 
 /// How long the harness reads a stalled client's backlog before it decides
 /// the server never closed it.
 const READ_STALLED_FOR: Duration = Duration::from_secs(5);
 
-pub(crate) async fn slow(plan: &Plan, results: &mut Results) {
+/// Every run and server: readers alone, then beside stalled clients.
+pub(super) async fn run(plan: &Plan, results: &mut Results) {
     for run in 0..plan.runs {
         for kind in plan.order(run) {
             if plan.out_of_time() {

@@ -1,5 +1,6 @@
 //! The HTTP side of RUES: [`Dispatcher`] (dispatch, and the subscribe and
-//! unsubscribe requests of a session), [`Body`], [`Reply`].
+//! unsubscribe requests of a session), [`DispatchRequest`], [`Body`],
+//! [`Reply`], and the [`Error::Status`] of a refused request.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,22 +10,13 @@ use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use rues_target::EventPath;
+use rues_wire::{RUSK_SESSION_ID, RUSK_VERSION, SessionId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::endpoint::Endpoint;
-use crate::error::{Source, short_reason};
+use crate::endpoint::{Endpoint, IntoEventPath};
+use crate::error::{Error, Source, short_reason};
 use crate::event::{is_json_type, media_type};
-use crate::{Error, IntoEventPath, SessionId};
-
-/// The `Rusk-Version` request header: a semver requirement on the node.
-pub const RUSK_VERSION: &str = "rusk-version";
-/// The `Rusk-Version-Strict` request header.
-pub const RUSK_VERSION_STRICT: &str = "rusk-version-strict";
-/// The `Rusk-Session-Id` request header.
-pub const RUSK_SESSION_ID: &str = "rusk-session-id";
-/// The requirement Dusk's official clients send (`^1.0.0-rc.0`), the default.
-pub const DEFAULT_RUSK_VERSION: &str = "1.0.0-rc.0";
 
 const OCTET_STREAM: &str = "application/octet-stream";
 
@@ -262,13 +254,8 @@ pub(crate) struct HttpSettings {
     pub(crate) timeout: Option<Duration>,
 }
 
+// `Dispatcher::new` is in `builder.rs`, with the defaults it takes.
 impl Dispatcher {
-    /// A dispatcher for the node at `url`, with the default settings of
-    /// [`ClientBuilder`](crate::ClientBuilder).
-    pub fn new(url: &str) -> Result<Self, Error> {
-        crate::ClientBuilder::new(url).dispatcher()
-    }
-
     pub(crate) fn build(endpoint: Endpoint, settings: HttpSettings) -> Result<Self, Error> {
         let mut builder = reqwest::Client::builder()
             .use_preconfigured_tls((*settings.tls).clone())
@@ -332,16 +319,7 @@ impl Dispatcher {
         session: SessionId,
         path: &EventPath,
     ) -> Result<(), Error> {
-        self.execute(
-            Method::GET,
-            path,
-            Some(session),
-            Body::Empty,
-            HeaderMap::new(),
-            None,
-        )
-        .await
-        .map(drop)
+        self.session_request(Method::GET, session, path).await
     }
 
     /// `DELETE`: unsubscribes `session` from `path`.
@@ -350,8 +328,18 @@ impl Dispatcher {
         session: SessionId,
         path: &EventPath,
     ) -> Result<(), Error> {
+        self.session_request(Method::DELETE, session, path).await
+    }
+
+    /// A bodiless request on `session`'s subscription to `path`.
+    async fn session_request(
+        &self,
+        method: Method,
+        session: SessionId,
+        path: &EventPath,
+    ) -> Result<(), Error> {
         self.execute(
-            Method::DELETE,
+            method,
             path,
             Some(session),
             Body::Empty,

@@ -1,0 +1,239 @@
+//! What a run of the harness is asked to do ([`Plan`]) and what it
+//! measured ([`Results`]: the record of every run of every scenario). The
+//! scenarios write these records, the report reads them, and both go to
+//! `results.json`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::client::Kind;
+
+/// Everything a run of the harness was asked to do.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Plan {
+    pub(crate) quick: bool,
+    pub(crate) scenarios: Vec<String>,
+    pub(crate) servers: Vec<Kind>,
+    pub(crate) runs: usize,
+    /// Seconds of publishing per fan-out or selective step.
+    pub(crate) step_secs: f64,
+    pub(crate) fanout_n: Vec<usize>,
+    pub(crate) payloads: Vec<usize>,
+    /// The fan-out ladder's first rung, in delivered messages per second
+    /// (events per second times N), for 256-byte and 16 KiB payloads: the
+    /// "common moderate rate" at which p99 latencies are compared.
+    pub(crate) moderate_small: f64,
+    pub(crate) moderate_large: f64,
+    /// Bisections between the last passing and the first failing rung.
+    pub(crate) refine: usize,
+    /// A failed fan-out rung is measured again this many times (0 or 1)
+    /// before it counts as failed.
+    pub(crate) retries: usize,
+    pub(crate) max_steps: usize,
+    pub(crate) selective_n: Vec<usize>,
+    /// Events per second in the selective scenario.
+    pub(crate) selective_rate: f64,
+    pub(crate) idle_n: usize,
+    /// The churn ladder's first rung, in opened sessions per second.
+    pub(crate) churn_start: f64,
+    pub(crate) churn_secs: f64,
+    /// A churn rung passes when every session opened and subscribed, with
+    /// p99 of open-and-subscribe under this.
+    pub(crate) churn_p99_ms: f64,
+    /// Slow consumer: readers, stalled clients, events per second, payload
+    /// bytes and seconds of publishing.
+    pub(crate) slow_n: usize,
+    pub(crate) slow_stalled: usize,
+    pub(crate) slow_rate: f64,
+    pub(crate) slow_size: usize,
+    pub(crate) slow_secs: f64,
+    /// Sessions opening at once when a scenario sets up its subscribers.
+    pub(crate) parallel_opens: usize,
+    #[serde(skip)]
+    pub(crate) deadline: Option<Instant>,
+    #[serde(skip)]
+    pub(crate) scratch: PathBuf,
+}
+
+impl Plan {
+    pub(crate) fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() > d)
+    }
+
+    pub(crate) fn order(&self, run: usize) -> Vec<Kind> {
+        let mut servers = self.servers.clone();
+        let len = servers.len().max(1);
+        servers.rotate_left(run % len);
+        servers
+    }
+}
+
+/// The latency bound of a fan-out rung: 50 ms, 500 ms from 5 000 subscribers.
+pub(crate) fn fanout_bound_ms(n: usize) -> f64 {
+    if n >= 5000 { 500.0 } else { 50.0 }
+}
+
+/// One rung of a fan-out ladder.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Step {
+    /// Offered events per second.
+    pub(crate) rate: f64,
+    /// Offered messages per second: `rate` times the subscribers.
+    pub(crate) msgs_per_sec: f64,
+    pub(crate) expected: u64,
+    pub(crate) received: u64,
+    pub(crate) closed: usize,
+    pub(crate) close_codes: Vec<u64>,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) max_ms: f64,
+    /// How long the server took to publish the rung's events.
+    pub(crate) publish_secs: f64,
+    /// CPU time of the process serving the sessions over the rung, per
+    /// delivered message, in microseconds.
+    pub(crate) server_us_per_msg: f64,
+    /// The 1-minute load average when the rung ended.
+    pub(crate) loadavg: f64,
+    /// Whether this was the retry of a failed rung.
+    pub(crate) retry: bool,
+    pub(crate) ok: bool,
+}
+
+/// One server's fan-out ladder for one N and payload size.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FanoutRun {
+    pub(crate) server: Kind,
+    pub(crate) n: usize,
+    pub(crate) size: usize,
+    pub(crate) run: usize,
+    pub(crate) steps: Vec<Step>,
+    /// The highest passing rung, in events per second (0: none passed).
+    pub(crate) max_rate: f64,
+    /// p99 at the first rung (the moderate rate), if it delivered everything.
+    pub(crate) moderate_p99_ms: Option<f64>,
+    /// Server CPU per delivered message at the first rung, in microseconds.
+    pub(crate) moderate_us_per_msg: Option<f64>,
+    pub(crate) error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SelectiveRun {
+    pub(crate) server: Kind,
+    pub(crate) n: usize,
+    pub(crate) run: usize,
+    pub(crate) rate: f64,
+    pub(crate) expected: u64,
+    pub(crate) received: u64,
+    /// CPU seconds of the process serving the sessions during the step.
+    pub(crate) server_cpu_s: f64,
+    /// Server CPU per delivered event, in microseconds.
+    pub(crate) us_per_event: f64,
+    /// For NATS, the separate publisher's CPU per event, in microseconds.
+    pub(crate) publisher_us_per_event: Option<f64>,
+    pub(crate) p99_ms: f64,
+    pub(crate) loadavg: f64,
+    pub(crate) error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct IdleRun {
+    pub(crate) server: Kind,
+    pub(crate) n: usize,
+    pub(crate) run: usize,
+    pub(crate) rss_before_kib: u64,
+    pub(crate) rss_after_kib: u64,
+    pub(crate) kib_per_session: f64,
+    pub(crate) error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ChurnStep {
+    /// Offered opens per second.
+    pub(crate) rate: f64,
+    pub(crate) offered: u64,
+    pub(crate) succeeded: u64,
+    pub(crate) failed: u64,
+    /// Completed open-subscribe-close cycles per second over the rung.
+    pub(crate) achieved: f64,
+    /// Open and subscribe, from the TCP connect to the confirmed subscription.
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    /// The subscribe request alone (rues: the GET; NATS: SUB+PING).
+    pub(crate) subscribe_p99_ms: f64,
+    pub(crate) loadavg: f64,
+    pub(crate) ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ChurnRun {
+    pub(crate) server: Kind,
+    pub(crate) run: usize,
+    pub(crate) steps: Vec<ChurnStep>,
+    /// The highest passing rung, in opens per second (0: none passed).
+    pub(crate) max_rate: f64,
+    pub(crate) error: Option<String>,
+}
+
+/// One side of the comparison: the readers' view and the server's memory.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct SlowSide {
+    pub(crate) expected: u64,
+    pub(crate) received: u64,
+    /// Readers the server closed (should be none).
+    pub(crate) readers_closed: usize,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) rss_start_kib: u64,
+    pub(crate) rss_max_kib: u64,
+    /// rues only: sessions the server closed with 4008 (its
+    /// `rues_sessions_closed_total{reason="slow_consumer"}`).
+    pub(crate) slow_consumers_closed: Option<u64>,
+    pub(crate) loadavg: f64,
+}
+
+/// How a stalled client ended.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Stalled {
+    /// Messages it found queued when it finally read.
+    pub(crate) messages: u64,
+    /// The Close code it found (1006: the socket ended without one; `None`:
+    /// still open when the harness gave up reading).
+    pub(crate) close_code: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SlowRun {
+    pub(crate) server: Kind,
+    pub(crate) run: usize,
+    pub(crate) without: SlowSide,
+    pub(crate) with: SlowSide,
+    pub(crate) stalled: Vec<Stalled>,
+    /// `with.p99_ms / without.p99_ms`.
+    pub(crate) p99_ratio: f64,
+    pub(crate) error: Option<String>,
+}
+
+/// Everything measured.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Results {
+    pub(crate) fanout: Vec<FanoutRun>,
+    pub(crate) selective: Vec<SelectiveRun>,
+    pub(crate) idle: Vec<IdleRun>,
+    pub(crate) churn: Vec<ChurnRun>,
+    pub(crate) slow: Vec<SlowRun>,
+}
+
+impl Results {
+    /// How many measurements ended in an error (a server that would not
+    /// start, sessions that would not open, ...), as opposed to a rung that
+    /// merely failed its bounds.
+    pub(crate) fn errors(&self) -> usize {
+        self.fanout.iter().filter(|r| r.error.is_some()).count()
+            + self.selective.iter().filter(|r| r.error.is_some()).count()
+            + self.idle.iter().filter(|r| r.error.is_some()).count()
+            + self.churn.iter().filter(|r| r.error.is_some()).count()
+            + self.slow.iter().filter(|r| r.error.is_some()).count()
+    }
+}

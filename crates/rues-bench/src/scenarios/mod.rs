@@ -1,0 +1,30 @@
+//! The four scenarios of issue 6 (`fanout`, `selective`, `idle`, `churn`)
+//! and the slow-consumer scenario of issue 7 (`slow`), each run against
+//! every chosen server in one invocation, the servers' order rotating from
+//! run to run so machine noise hits them alike.
+
+mod churn;
+mod fanout;
+mod idle;
+mod selective;
+mod slow;
+
+use anyhow::Result;
+
+use crate::plan::{Plan, Results};
+
+/// Runs the chosen scenarios.
+pub(crate) async fn run_all(plan: &Plan) -> Result<Results> {
+    let mut results = Results::default();
+    for scenario in &plan.scenarios {
+        match scenario.as_str() {
+            "fanout" => fanout::run(plan, &mut results).await,
+            "selective" => selective::run(plan, &mut results).await,
+            "idle" => idle::run(plan, &mut results).await,
+            "churn" => churn::run(plan, &mut results).await,
+            "slow" => slow::run(plan, &mut results).await,
+            other => anyhow::bail!("unknown scenario `{other}`"),
+        }
+    }
+    Ok(results)
+}

@@ -1,0 +1,656 @@
+//! The session behind a [`Client`]: the state its handles, its
+//! subscriptions and its background task share ([`Shared`]), and that task
+//! (read one session's socket and route its events, reconnect and renew
+//! the subscriptions, end the client).
+//!
+//! [`Client`]: crate::Client
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use rues_target::EventPath;
+use rues_wire::{Frame, SessionId};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::builder::{ReconnectPolicy, SessionSettings};
+use crate::endpoint::EVENT_LIMITS;
+use crate::error::{Error, short_reason};
+use crate::event::Event;
+use crate::http::{Dispatcher, status_error};
+use crate::queue::{Gap, Queue};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a Close handshake may take before the socket is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// What keeps a session alive: held by the [`Client`](crate::Client)s and
+/// the [`Subscription`](crate::Subscription)s. When the last one goes, the
+/// command channel closes and the background task closes the session.
+pub(crate) struct Handle {
+    pub(crate) shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+enum Command {
+    Close(oneshot::Sender<()>),
+}
+
+impl Handle {
+    /// Opens a session and starts its background task.
+    pub(crate) async fn connect(
+        dispatcher: Dispatcher,
+        settings: SessionSettings,
+    ) -> Result<Arc<Handle>, Error> {
+        let (ws, session) = open_session(&settings).await?;
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let (outcome, _) = watch::channel(Outcome::Pending);
+        let shared = Arc::new(Shared {
+            dispatcher,
+            settings,
+            state: Mutex::new(State {
+                session,
+                connected: true,
+                outcome: Outcome::Pending,
+                next_id: 0,
+                subs: HashMap::new(),
+                remote: HashSet::new(),
+            }),
+            ops: tokio::sync::Mutex::new(()),
+            outcome,
+        });
+        tokio::spawn(run(shared.clone(), ws, receiver));
+        Ok(Arc::new(Handle { shared, commands }))
+    }
+
+    /// Closes the session (WebSocket Close 1000) and waits until it is
+    /// closed.
+    pub(crate) async fn close(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.commands.send(Command::Close(ack)).is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+/// The state shared by the client handles, the subscriptions and the
+/// background task.
+pub(crate) struct Shared {
+    dispatcher: Dispatcher,
+    settings: SessionSettings,
+    state: Mutex<State>,
+    /// Serializes subscribe, unsubscribe and renewal, so the node's set of
+    /// subscriptions and `State::remote` agree.
+    ops: tokio::sync::Mutex<()>,
+    /// How the client ended for good, once it has.
+    outcome: watch::Sender<Outcome>,
+}
+
+/// Whether the client has ended for good, and how.
+#[derive(Clone)]
+enum Outcome {
+    /// Not ended: the session is up, or being reconnected.
+    Pending,
+    /// Closed by the client: [`Client::close`](crate::Client::close), or
+    /// every handle dropped.
+    Closed,
+    /// Ended by a failure: the session was lost without reconnect, or
+    /// reconnecting gave up.
+    Failed(Error),
+}
+
+impl Outcome {
+    fn is_pending(&self) -> bool {
+        matches!(self, Outcome::Pending)
+    }
+
+    /// The error that ended the client, when a failure did.
+    fn error(&self) -> Option<Error> {
+        match self {
+            Outcome::Failed(error) => Some(error.clone()),
+            Outcome::Pending | Outcome::Closed => None,
+        }
+    }
+}
+
+/// What [`Shared`] guards: the current session and the subscriptions.
+pub(crate) struct State {
+    /// The current session (while reconnecting or after the end, the last).
+    pub(crate) session: SessionId,
+    /// Whether the session is up now.
+    pub(crate) connected: bool,
+    outcome: Outcome,
+    next_id: u64,
+    subs: HashMap<u64, Entry>,
+    /// The paths the node holds for the current session.
+    remote: HashSet<EventPath>,
+}
+
+struct Entry {
+    path: EventPath,
+    queue: Arc<Queue>,
+}
+
+impl State {
+    /// How many local subscriptions there are.
+    pub(crate) fn subscriptions(&self) -> usize {
+        self.subs.len()
+    }
+
+    fn usable(&self) -> Result<(), Error> {
+        match &self.outcome {
+            Outcome::Failed(error) => Err(error.clone()),
+            Outcome::Closed => Err(Error::Closed),
+            Outcome::Pending if !self.connected => Err(Error::Reconnecting),
+            Outcome::Pending => Ok(()),
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The HTTP side, for the client's own requests.
+    pub(crate) fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    /// Registers a subscription to `path` (before the request goes out, so
+    /// no event is missed), then subscribes on the node unless another
+    /// subscription already holds `path` there. Returns its id and queue.
+    pub(crate) async fn subscribe(&self, path: &EventPath) -> Result<(u64, Arc<Queue>), Error> {
+        let _ops = self.ops.lock().await;
+        let (id, queue, session, request) = {
+            let mut state = self.lock();
+            state.usable()?;
+            let id = state.next_id;
+            state.next_id += 1;
+            let queue = Queue::new(self.settings.buffer);
+            state.subs.insert(
+                id,
+                Entry {
+                    path: path.clone(),
+                    queue: queue.clone(),
+                },
+            );
+            (id, queue, state.session, !state.remote.contains(path))
+        };
+        if request {
+            if let Err(error) = self.dispatcher.subscribe(session, path).await {
+                let mut state = self.lock();
+                state.subs.remove(&id);
+                // A request that failed because the session just dropped
+                // says so, rather than the node's 424.
+                if !state.connected && state.outcome.is_pending() {
+                    return Err(Error::Reconnecting);
+                }
+                return Err(error);
+            }
+            let mut state = self.lock();
+            if state.session == session {
+                state.remote.insert(path.clone());
+            }
+        }
+        Ok((id, queue))
+    }
+
+    /// Unsubscribes `path` on the node and ends every local subscription to
+    /// exactly that path.
+    pub(crate) async fn unsubscribe(&self, path: &EventPath) -> Result<(), Error> {
+        let _ops = self.ops.lock().await;
+        let session = {
+            let mut state = self.lock();
+            state.subs.retain(|_, entry| {
+                let keep = &entry.path != path;
+                if !keep {
+                    entry.queue.end(None);
+                }
+                keep
+            });
+            state.remote.remove(path);
+            if !state.connected {
+                // The node already forgot every subscription of the old
+                // session, and this path will not be renewed.
+                return match &state.outcome {
+                    Outcome::Closed | Outcome::Failed(_) => Err(Error::Closed),
+                    Outcome::Pending => Ok(()),
+                };
+            }
+            state.session
+        };
+        self.dispatcher.unsubscribe(session, path).await
+    }
+
+    /// Waits until the client has ended for good, and says why.
+    pub(crate) async fn closed(&self) -> Option<Error> {
+        let mut outcome = self.outcome.subscribe();
+        match outcome.wait_for(|outcome| !outcome.is_pending()).await {
+            Ok(value) => value.error(),
+            Err(_) => Some(Error::Closed),
+        }
+    }
+
+    /// Removes a subscription locally and ends its stream; returns its path
+    /// if it was still registered.
+    pub(crate) fn forget(&self, id: u64) -> Option<EventPath> {
+        let entry = self.lock().subs.remove(&id)?;
+        entry.queue.end(None);
+        Some(entry.path)
+    }
+
+    /// Unsubscribes `path` on the node if no local subscription needs it
+    /// any more.
+    pub(crate) async fn release_remote(&self, path: &EventPath) -> Result<(), Error> {
+        let _ops = self.ops.lock().await;
+        let session = {
+            let mut state = self.lock();
+            if state.subs.values().any(|entry| &entry.path == path) {
+                return Ok(());
+            }
+            if !state.remote.remove(path) || !state.connected {
+                return Ok(());
+            }
+            state.session
+        };
+        self.dispatcher.unsubscribe(session, path).await
+    }
+
+    /// Routes one event frame to the subscriptions it matches.
+    fn route(&self, message: &Bytes) -> Result<(), Error> {
+        let frame = Frame::decode(message)
+            .map_err(|e| Error::protocol(format!("undecodable event frame: {e}")))?;
+        let location = frame
+            .content_location()
+            .ok_or_else(|| Error::protocol("event frame without Content-Location"))?;
+        let path = EventPath::parse_with(location, &EVENT_LIMITS).map_err(|e| {
+            Error::protocol(format!(
+                "event frame with an invalid Content-Location {location:?}: {e}"
+            ))
+        })?;
+        let (headers, payload) = frame.into_parts();
+        let event = Event::new(path, headers, payload);
+        let state = self.lock();
+        for entry in state.subs.values() {
+            if entry.path.matches(event.path()) {
+                entry.queue.push_event(event.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Renews every subscription on a new session, after telling each
+    /// stream about the gap.
+    ///
+    /// A path the node refuses for good (a 4xx other than 424: unknown on
+    /// this node, denied, too many) ends its streams with the node's answer.
+    /// Any other failure (424, 5xx, a transport error) means the new
+    /// session is no good: the caller drops it and reconnects again.
+    async fn renew(&self, session: SessionId, cause: &Error) -> Result<(), Error> {
+        let _ops = self.ops.lock().await;
+        let paths: Vec<EventPath> = {
+            let mut state = self.lock();
+            let previous = std::mem::replace(&mut state.session, session);
+            state.connected = true;
+            state.remote.clear();
+            let mut paths = Vec::new();
+            for entry in state.subs.values() {
+                entry.queue.push_gap(Gap::Reconnected {
+                    previous,
+                    session,
+                    cause: cause.clone(),
+                });
+                if !paths.contains(&entry.path) {
+                    paths.push(entry.path.clone());
+                }
+            }
+            paths
+        };
+        // All at once: the socket is not read meanwhile.
+        let answers = futures_util::future::join_all(
+            paths
+                .iter()
+                .map(|path| self.dispatcher.subscribe(session, path)),
+        )
+        .await;
+        let mut retry = None;
+        for (path, answer) in paths.into_iter().zip(answers) {
+            match answer {
+                Ok(()) => {
+                    self.lock().remote.insert(path);
+                }
+                Err(error @ Error::Status { status, .. })
+                    if status.is_client_error()
+                        && status != http::StatusCode::FAILED_DEPENDENCY =>
+                {
+                    self.lock().subs.retain(|_, entry| {
+                        let keep = entry.path != path;
+                        if !keep {
+                            entry.queue.end(Some(error.clone()));
+                        }
+                        keep
+                    });
+                }
+                Err(error) => retry = Some(error),
+            }
+        }
+        match retry {
+            Some(error) => {
+                self.lock().connected = false;
+                Err(error)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&self, outcome: Outcome) {
+        {
+            let mut state = self.lock();
+            state.connected = false;
+            state.outcome = outcome.clone();
+            state.remote.clear();
+            for (_, entry) in state.subs.drain() {
+                entry.queue.end(outcome.error());
+            }
+        }
+        self.outcome.send_replace(outcome);
+    }
+}
+
+enum SessionEnd {
+    /// Closed by the client: `close()`, or every handle dropped.
+    Deliberate(Option<oneshot::Sender<()>>),
+    /// Lost: the node closed it, the connection failed, or the node broke
+    /// the protocol.
+    Lost(Error),
+}
+
+/// The background task: reads sessions, reconnects, ends the client.
+async fn run(shared: Arc<Shared>, mut ws: Ws, mut commands: mpsc::UnboundedReceiver<Command>) {
+    let (outcome, ack) = 'sessions: loop {
+        let mut cause = match read_session(&shared, &mut ws, &mut commands).await {
+            SessionEnd::Deliberate(ack) => break (Outcome::Closed, ack),
+            SessionEnd::Lost(cause) => cause,
+        };
+        shared.lock().connected = false;
+        let Some(policy) = shared.settings.reconnect.clone() else {
+            break (Outcome::Failed(cause), None);
+        };
+        // Counted until a session is up with its subscriptions renewed.
+        let mut attempts = 0u32;
+        loop {
+            match reconnect(
+                &shared.settings,
+                &policy,
+                &mut attempts,
+                &cause,
+                &mut commands,
+            )
+            .await
+            {
+                Reconnected::Session(new_ws, session) => {
+                    let mut new_ws = *new_ws;
+                    match shared.renew(session, &cause).await {
+                        Ok(()) => {
+                            ws = new_ws;
+                            continue 'sessions;
+                        }
+                        Err(error) => {
+                            close_socket(&mut new_ws, CloseCode::Away, "").await;
+                            cause = error;
+                        }
+                    }
+                }
+                Reconnected::Stopped(ack) => break 'sessions (Outcome::Closed, ack),
+                Reconnected::GaveUp(error) => break 'sessions (Outcome::Failed(error), None),
+            }
+        }
+    };
+    shared.finish(outcome);
+    if let Some(ack) = ack {
+        let _ = ack.send(());
+    }
+}
+
+/// Reads one session until it ends.
+async fn read_session(
+    shared: &Shared,
+    ws: &mut Ws,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> SessionEnd {
+    let keep_alive = shared.settings.keep_alive;
+    let mut last_heard = Instant::now();
+    let mut pinged = false;
+    loop {
+        // Checked: an absurd interval means no timer, not an overflow.
+        let deadline = keep_alive.and_then(|every| {
+            last_heard.checked_add(if pinged {
+                every.saturating_mul(2)
+            } else {
+                every
+            })
+        });
+        let timer = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            command = commands.recv() => {
+                let ack = command.map(|Command::Close(ack)| ack);
+                close_socket(ws, CloseCode::Normal, "").await;
+                return SessionEnd::Deliberate(ack);
+            }
+            message = ws.next() => {
+                last_heard = Instant::now();
+                pinged = false;
+                match message {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        if let Err(error) = shared.route(&bytes) {
+                            close_socket(ws, CloseCode::Protocol, "undecodable event frame").await;
+                            return SessionEnd::Lost(error);
+                        }
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        // tungstenite has queued the echo; reading on sends it.
+                        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                            while let Some(Ok(_)) = ws.next().await {}
+                        })
+                        .await;
+                        return SessionEnd::Lost(closed_by_node(frame));
+                    }
+                    // Text after the session id carries nothing for us; pings
+                    // are answered by tungstenite as it reads.
+                    Some(Ok(_)) => {}
+                    Some(Err(error)) => return SessionEnd::Lost(Error::lost(short_reason(&error))),
+                    None => return SessionEnd::Lost(Error::lost("the connection closed without a Close frame")),
+                }
+            }
+            () = timer => {
+                if pinged {
+                    let silence = keep_alive.unwrap_or_default().saturating_mul(2);
+                    close_socket(ws, CloseCode::Away, "keep-alive timeout").await;
+                    return SessionEnd::Lost(Error::lost(format!(
+                        "no answer from the node for {silence:?} (keep-alive)"
+                    )));
+                }
+                pinged = true;
+                if let Err(error) = ws.send(Message::Ping(Bytes::new())).await {
+                    return SessionEnd::Lost(Error::lost(short_reason(&error)));
+                }
+            }
+        }
+    }
+}
+
+fn closed_by_node(frame: Option<CloseFrame>) -> Error {
+    match frame {
+        Some(frame) => Error::SessionClosed {
+            code: Some(u16::from(frame.code)),
+            reason: frame.reason.to_string(),
+        },
+        None => Error::SessionClosed {
+            code: None,
+            reason: "the node closed the session without a code".into(),
+        },
+    }
+}
+
+/// Sends a Close frame and waits (briefly) for the node's echo.
+async fn close_socket(ws: &mut Ws, code: CloseCode, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        if ws.close(Some(frame)).await.is_err() {
+            return;
+        }
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}
+
+enum Reconnected {
+    Session(Box<Ws>, SessionId),
+    Stopped(Option<oneshot::Sender<()>>),
+    GaveUp(Error),
+}
+
+async fn reconnect(
+    settings: &SessionSettings,
+    policy: &ReconnectPolicy,
+    attempts: &mut u32,
+    last_error: &Error,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> Reconnected {
+    loop {
+        if policy
+            .max_attempts_value()
+            .is_some_and(|max| *attempts >= max)
+        {
+            return Reconnected::GaveUp(last_error.clone());
+        }
+        *attempts = attempts.saturating_add(1);
+        let attempt = *attempts;
+        let attempt_result = tokio::select! {
+            command = commands.recv() => {
+                return Reconnected::Stopped(command.map(|Command::Close(ack)| ack));
+            }
+            result = async {
+                tokio::time::sleep(policy.delay(attempt)).await;
+                open_session(settings).await
+            } => result,
+        };
+        match attempt_result {
+            Ok((ws, session)) => return Reconnected::Session(Box::new(ws), session),
+            Err(error) => {
+                if policy
+                    .max_attempts_value()
+                    .is_some_and(|max| attempt >= max)
+                {
+                    return Reconnected::GaveUp(error);
+                }
+            }
+        }
+    }
+}
+
+/// Opens a WebSocket session and reads its id.
+async fn open_session(settings: &SessionSettings) -> Result<(Ws, SessionId), Error> {
+    let base = settings.endpoint.base();
+    let url = settings.endpoint.session_url();
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| Error::invalid_url(url.as_str(), e.to_string()))?;
+    request
+        .headers_mut()
+        .extend(settings.upgrade_headers.clone());
+    let connect = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        Some(settings.ws_config),
+        true,
+        Some(settings.connector.clone()),
+    );
+    let (mut ws, _response) = match tokio::time::timeout(settings.connect_timeout, connect).await {
+        Err(_) => {
+            return Err(Error::Connect {
+                url: base.to_owned(),
+                reason: format!("no connection within {:?}", settings.connect_timeout),
+                source: None,
+            });
+        }
+        Ok(Err(error)) => return Err(upgrade_error(base, error)),
+        Ok(Ok(connected)) => connected,
+    };
+    match tokio::time::timeout(settings.connect_timeout, session_id(&mut ws)).await {
+        Ok(Ok(session)) => Ok((ws, session)),
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(Error::protocol(format!(
+            "the node sent no session id within {:?}",
+            settings.connect_timeout
+        ))),
+    }
+}
+
+/// The session's first message: the session id, as Text.
+async fn session_id(ws: &mut Ws) -> Result<SessionId, Error> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => {
+                return text.as_str().parse().map_err(|_| {
+                    let shown: String = text.as_str().chars().take(80).collect();
+                    Error::protocol(format!(
+                        "the session's first message is not a session id: {shown:?} (expected 32 hex characters)"
+                    ))
+                });
+            }
+            Some(Ok(Message::Binary(bytes))) => {
+                return Err(Error::protocol(format!(
+                    "the session's first message is binary ({} bytes); expected the session id as text",
+                    bytes.len()
+                )));
+            }
+            Some(Ok(Message::Close(frame))) => return Err(closed_by_node(frame)),
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(Error::lost(short_reason(&error))),
+            None => {
+                return Err(Error::lost("the connection closed before the session id"));
+            }
+        }
+    }
+}
+
+fn upgrade_error(base: &str, error: tungstenite::Error) -> Error {
+    match error {
+        tungstenite::Error::Http(response) => {
+            let (parts, body) = (*response).into_parts();
+            status_error(
+                parts.status,
+                &parts.headers,
+                body.as_deref().unwrap_or_default(),
+            )
+        }
+        tungstenite::Error::Url(e) => Error::invalid_url(base, e.to_string()),
+        other => Error::Connect {
+            url: base.to_owned(),
+            reason: short_reason(&other),
+            source: Some(Arc::new(other)),
+        },
+    }
+}
