@@ -1,5 +1,5 @@
-//! `cargo xtask bench load [ARGS]`: the load harness of issue 6
-//! (`crates/rues-bench`), built in release mode and run as
+//! `cargo xtask bench load [ARGS]`: the load harness
+//! (`crates/rues-bench`: rues side by side with the stack's limits), built in release mode and run as
 //! `rues-bench load ARGS`. `--quick` is the CI-sized run; with no arguments
 //! it is the full run that docs/benchmarks.md reports. The harness installs
 //! its peers itself (nats-server with apt-get, the `ws` package with

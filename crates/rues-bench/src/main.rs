@@ -1,4 +1,4 @@
-//! `rues-bench`: the load harness of rues (issue 6).
+//! `rues-bench`: the load harness of rues.
 //!
 //! It measures rues side by side with three other ways to push events to
 //! WebSocket clients, each started and stopped by the harness as a child
@@ -19,7 +19,7 @@
 //! each the way its server expects, and records the latency of every event
 //! (the publish time travels in the payload, on `CLOCK_MONOTONIC`) and what
 //! was delivered. Scenarios: `fanout`, `selective`, `idle`, `churn` (see
-//! docs/benchmarks.md), and `slow` (issue 7: stalled clients beside readers;
+//! docs/benchmarks.md), and `slow` (stalled clients beside readers;
 //! see docs/reliability.md). The harness installs nats-server (apt-get) and the
 //! `ws` package (`npm ci`) when they are missing, and bounds every run in
 //! time.

@@ -113,7 +113,7 @@ pub enum Error {
     /// WebSocket upgrade.
     ///
     /// `message` is the node's own reason: the `error` field of its JSON
-    /// body (PROTOCOL.md §5), or the body as text for nodes that answer in
+    /// body (docs/protocol.md §5), or the body as text for nodes that answer in
     /// plain text (rusk), or the status's reason phrase for an empty body.
     #[error("{}: {message}", status_text(*status))]
     Status {
@@ -227,7 +227,7 @@ fn status_text(status: StatusCode) -> String {
     }
 }
 
-/// What a close code means in RUES (PROTOCOL.md §2), for messages.
+/// What a close code means in RUES (docs/protocol.md §2), for messages.
 fn close_code_meaning(code: u16) -> Option<&'static str> {
     Some(match code {
         1000 => "normal closure",

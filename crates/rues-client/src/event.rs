@@ -58,7 +58,7 @@ impl Event {
     }
 
     /// The `Content-Type` header: the payload's format. Nodes that follow
-    /// PROTOCOL.md always send it; rusk does not.
+    /// docs/protocol.md always send it; rusk does not.
     pub fn content_type(&self) -> Option<&str> {
         self.inner.headers.get(rues_wire::CONTENT_TYPE)
     }

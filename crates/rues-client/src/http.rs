@@ -22,7 +22,7 @@ const OCTET_STREAM: &str = "application/octet-stream";
 
 /// A dispatch request body.
 ///
-/// The variant decides the `Content-Type` (PROTOCOL.md §5.2): the node uses
+/// The variant decides the `Content-Type` (docs/protocol.md §5.2): the node uses
 /// a [`Binary`](Body::Binary) body's bytes as is; it reads the others as
 /// text (and, for compatibility, hex-decodes a text body of `0x` + hex).
 ///

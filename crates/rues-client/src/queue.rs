@@ -16,7 +16,7 @@ use crate::event::Event;
 
 /// Events may have been missed at this point of a subscription's stream.
 ///
-/// RUES delivers at most once and never replays (PROTOCOL.md §6), so the
+/// RUES delivers at most once and never replays (docs/protocol.md §6), so the
 /// client cannot recover what was missed; it says so, in order, between the
 /// last event before the gap and the first after it. A caller that keeps
 /// state (a block height, a balance) should re-read it from the node.

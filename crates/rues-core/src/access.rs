@@ -1,4 +1,4 @@
-//! Access rules (PROTOCOL.md §8): `DENY <methods> <pattern>` lines, as in the
+//! Access rules (docs/protocol.md §8): `DENY <methods> <pattern>` lines, as in the
 //! RUES wiki's table, enforced by the node itself.
 //!
 //! A pattern is `/on/` followed by an optional target and topic:

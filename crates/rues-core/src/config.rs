@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::access::AccessRules;
 use crate::cors::OriginPolicy;
 
-/// The limits of PROTOCOL.md §7, all configurable.
+/// The limits of docs/protocol.md §7, all configurable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -53,9 +53,9 @@ pub struct Config {
     /// The node's version: matched against `Rusk-Version` requirements and sent
     /// in every response's `Rusk-Version` header.
     pub version: semver::Version,
-    /// Limits (PROTOCOL.md §7).
+    /// Limits (docs/protocol.md §7).
     pub limits: Limits,
-    /// Access rules (PROTOCOL.md §8).
+    /// Access rules (docs/protocol.md §8).
     pub access: AccessRules,
     /// Which browser origins may open sessions and make requests.
     pub origins: OriginPolicy,

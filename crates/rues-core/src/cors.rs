@@ -1,4 +1,4 @@
-//! Origins and CORS (PROTOCOL.md §5.3, §8).
+//! Origins and CORS (docs/protocol.md §5.3, §8).
 
 use http::HeaderMap;
 use http::header::ORIGIN;

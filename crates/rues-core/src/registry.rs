@@ -1,5 +1,5 @@
 //! The registry: which components, topics and dispatch handlers exist
-//! (PROTOCOL.md §4).
+//! (docs/protocol.md §4).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -38,7 +38,7 @@ pub struct DispatchRequest {
     pub body: RequestBody,
 }
 
-/// A dispatch body after the content-type rules of PROTOCOL.md §5.2.
+/// A dispatch body after the content-type rules of docs/protocol.md §5.2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestBody {
     /// Bytes: sent as `application/octet-stream`, or as `0x`-prefixed hex text.
@@ -80,7 +80,7 @@ impl Reply {
 
 /// A handler's refusal or failure, with the status it maps to.
 ///
-/// The caller's faults are 4xx, the node's own 5xx (PROTOCOL.md §5.2: a
+/// The caller's faults are 4xx, the node's own 5xx (docs/protocol.md §5.2: a
 /// rejected transaction is the caller's fault, not a 500).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

@@ -1,5 +1,5 @@
 //! HTTP requests on `/on/...`: upgrade, subscribe, unsubscribe, dispatch and
-//! CORS preflight, with the check order and statuses of PROTOCOL.md §5.
+//! CORS preflight, with the check order and statuses of docs/protocol.md §5.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -89,7 +89,7 @@ impl DispatchTicket {
         )
     }
 
-    /// Decodes the body by the content-type rules of PROTOCOL.md §5.2 and
+    /// Decodes the body by the content-type rules of docs/protocol.md §5.2 and
     /// readies the handler call; a body that cannot be decoded is 422.
     pub fn with_body(self, body: Bytes) -> Result<Call, Response> {
         if body.len() > self.max_body {
@@ -418,7 +418,7 @@ impl Node {
         Decision::Respond(response)
     }
 
-    /// The version rule (PROTOCOL.md §5): `Err` is the 400 message.
+    /// The version rule (docs/protocol.md §5): `Err` is the 400 message.
     fn check_version(&self, headers: &HeaderMap) -> Result<(), String> {
         let strict = headers.get(RUSK_VERSION_STRICT).is_some_and(|v| {
             let v = v.to_str().unwrap_or("").trim();
@@ -454,7 +454,7 @@ impl Node {
         }
     }
 
-    /// `GET` (subscribe) and `DELETE` (unsubscribe): PROTOCOL.md §5.1.
+    /// `GET` (subscribe) and `DELETE` (unsubscribe): docs/protocol.md §5.1.
     fn subscribe(
         &mut self,
         context: &ResponseContext,
@@ -538,7 +538,7 @@ impl Node {
         Ok(path)
     }
 
-    /// `POST` up to the body: PROTOCOL.md §5.2.
+    /// `POST` up to the body: docs/protocol.md §5.2.
     fn dispatch(
         &mut self,
         context: &ResponseContext,
@@ -610,7 +610,7 @@ impl Node {
         })
     }
 
-    /// `OPTIONS`: a CORS preflight (PROTOCOL.md §5.3), or a plain OPTIONS.
+    /// `OPTIONS`: a CORS preflight (docs/protocol.md §5.3), or a plain OPTIONS.
     fn preflight(&self, context: &ResponseContext, headers: &HeaderMap) -> Response {
         let is_preflight = headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
         let OriginVerdict::Allowed { allow_origin, vary } = context.origin() else {

@@ -79,7 +79,7 @@ impl ResponseContext {
         self.respond(status, None, Bytes::new())
     }
 
-    /// An error: JSON `{"error": message}` (PROTOCOL.md §5).
+    /// An error: JSON `{"error": message}` (docs/protocol.md §5).
     pub(crate) fn error(&self, status: StatusCode, message: &str) -> Response {
         self.respond(status, Some(APPLICATION_JSON), error_body(message))
     }

@@ -1,5 +1,5 @@
 //! The events the chain publishes, and the JSON shapes they carry
-//! (PROTOCOL.md §9, RUSK-REFERENCE.md §7.1).
+//! (docs/protocol.md §9), in the order rusk publishes them.
 
 use rues_core::Event;
 use rues_core::bytes::Bytes;

@@ -1,6 +1,6 @@
 //! The RUES demo node's chain: an in-memory simulated blockchain, its RUES
 //! registry and its transaction format, so the whole protocol can be seen
-//! and tested with no Dusk node (PROTOCOL.md §9).
+//! and tested with no Dusk node (docs/protocol.md §9).
 //!
 //! - [`Chain`] is a sans-IO state machine: blocks every
 //!   [`block_time_ms`](ChainConfig::block_time_ms) with linked hashes, a

@@ -1,5 +1,5 @@
 //! The demo node's RUES registry: components, topics and dispatch handlers
-//! (PROTOCOL.md §9).
+//! (docs/protocol.md §9).
 
 use std::future::{Ready, ready};
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! them back in canonical form with `Display`, and implements the
 //! subscription matching rule. It knows nothing of sessions, HTTP or sockets.
 //!
-//! # Grammar (PROTOCOL.md §3)
+//! # Grammar (docs/protocol.md §3)
 //!
 //! ```text
 //! path      = "/on/" target "/" topic [ "/" ]         ; query string ignored

@@ -1,6 +1,6 @@
 //! Size limits applied while parsing.
 
-/// Size limits for event paths (PROTOCOL.md §3).
+/// Size limits for event paths (docs/protocol.md §3).
 ///
 /// The path limit bounds the raw path (without its query string); the entity
 /// and topic limits bound their **decoded** values, in bytes.
@@ -27,7 +27,7 @@ impl Limits {
     /// The default limit on a decoded topic, in bytes.
     pub const DEFAULT_MAX_TOPIC_LEN: usize = 128;
 
-    /// The defaults of PROTOCOL.md §3, usable in `const` contexts.
+    /// The defaults of docs/protocol.md §3, usable in `const` contexts.
     pub const DEFAULT: Limits = Limits::new(
         Self::DEFAULT_MAX_PATH_LEN,
         Self::DEFAULT_MAX_ENTITY_LEN,

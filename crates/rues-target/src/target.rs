@@ -78,7 +78,7 @@ impl Target {
         }
     }
 
-    /// The matching rule of PROTOCOL.md §5.1: whether a subscription to
+    /// The matching rule of docs/protocol.md §5.1: whether a subscription to
     /// `self` receives an event published at `event`.
     ///
     /// The components must be equal. A subscription without entity matches

@@ -1,6 +1,6 @@
 //! RUES over real sockets: the warp and tokio transport for [`rues_core`].
 //!
-//! One listener serves everything of PROTOCOL.md:
+//! One listener serves everything of docs/protocol.md:
 //! - the WebSocket session at `/on` (the session id as the first Text frame,
 //!   Binary event frames, server pings, the inbound frame limit, close codes);
 //! - `GET` / `DELETE` / `POST` / `OPTIONS` on `/on/...` (subscribe,
@@ -86,7 +86,7 @@ pub use tls::TlsFiles;
 pub use warp;
 
 /// Transport settings: where to listen, TLS, and the deadlines that keep
-/// hostile peers from holding resources (PROTOCOL.md §7).
+/// hostile peers from holding resources (docs/protocol.md §7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TransportConfig {

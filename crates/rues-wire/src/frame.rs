@@ -22,7 +22,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The default bound on the JSON header block: 64 KiB (PROTOCOL.md §7).
+    /// The default bound on the JSON header block: 64 KiB (docs/protocol.md §7).
     pub const DEFAULT_MAX_HEADER_LEN: usize = 64 * 1024;
 
     /// Limits with a header block of at most `max_header_len` bytes.

@@ -1,7 +1,7 @@
 //! The event frame codec of RUES, the Rusk Universal Event System.
 //!
 //! A RUES node delivers each event to a client as one binary WebSocket
-//! message laid out like this (PROTOCOL.md §6):
+//! message laid out like this (docs/protocol.md §6):
 //!
 //! ```text
 //! +-------------------+-------------------------------+------------------------+
@@ -27,7 +27,7 @@
 //! ```
 //! use rues_wire::{Bytes, DecodeError, Frame};
 //!
-//! // The worked example of PROTOCOL.md §6.
+//! // The worked example of docs/protocol.md §6.
 //! let frame = Frame::new("/on/blocks:ab12/accepted", "application/json", Bytes::from_static(b"{}"));
 //! let message = frame.encode()?;
 //! assert_eq!(message.len(), 108);

@@ -25,9 +25,9 @@ pub(crate) struct NodeConfig {
     /// Browser origins allowed to open sessions and send requests; `["*"]`
     /// allows any (public nodes serve public data).
     pub(crate) allowed_origins: Vec<String>,
-    /// `DENY <methods> <pattern>` rules (PROTOCOL.md §8).
+    /// `DENY <methods> <pattern>` rules (docs/protocol.md §8).
     pub(crate) access_rules: Vec<String>,
-    /// Protocol limits (PROTOCOL.md §7).
+    /// Protocol limits (docs/protocol.md §7).
     pub(crate) limits: LimitsConfig,
     /// Transport deadlines.
     pub(crate) transport: TransportSection,

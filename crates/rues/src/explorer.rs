@@ -5,7 +5,7 @@
 //! The page is a RUES client like a wallet: it opens a session with the
 //! browser's own WebSocket, subscribes, decodes event frames and dispatches
 //! with `fetch`. It talks to the node that served it, or to any other given
-//! as `?node=http://host:port` (then through CORS, PROTOCOL.md §5.3).
+//! as `?node=http://host:port` (then through CORS, docs/protocol.md §5.3).
 
 use rues_warp::warp::filters::BoxedFilter;
 use rues_warp::warp::http::header::{

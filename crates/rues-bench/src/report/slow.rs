@@ -7,7 +7,7 @@ use super::{Columns, Measure, fmt_num, header, median};
 use crate::client::Kind;
 use crate::plan::{Plan, Results};
 
-/// The slow-consumer table (issue 7): one column per server.
+/// The slow-consumer table: one column per server.
 pub(super) fn section(out: &mut String, plan: &Plan, results: &Results, columns: &Columns<'_>) {
     let servers = columns.servers();
     let _ = writeln!(

@@ -1,4 +1,4 @@
-//! Churn (issue 6): sessions opened, subscribed and closed at a steady
+//! Churn: sessions opened, subscribed and closed at a steady
 //! offered rate, on a ladder of rates like fan-out's; the highest rate at
 //! which every cycle succeeds with p99 of open-and-subscribe under the
 //! bound is the result.

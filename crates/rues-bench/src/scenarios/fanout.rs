@@ -1,4 +1,4 @@
-//! Fan-out (issue 6): every subscriber gets every event. A ladder per
+//! Fan-out: every subscriber gets every event. A ladder per
 //! server, N and payload size: from the moderate rate up, doubling until a
 //! rung misses its latency bound or loses events, then bisecting; the
 //! highest passing rung is the result.

@@ -1,4 +1,4 @@
-//! Idle memory (issue 6): the server's RSS per open session with one
+//! Idle memory: the server's RSS per open session with one
 //! subscription.
 
 use std::time::Duration;

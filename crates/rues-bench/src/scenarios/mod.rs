@@ -1,5 +1,5 @@
-//! The four scenarios of issue 6 (`fanout`, `selective`, `idle`, `churn`)
-//! and the slow-consumer scenario of issue 7 (`slow`), each run against
+//! The throughput and memory scenarios (`fanout`, `selective`, `idle`,
+//! `churn`) and the slow-consumer scenario (`slow`), each run against
 //! every chosen server in one invocation, the servers' order rotating from
 //! run to run so machine noise hits them alike.
 

@@ -1,4 +1,4 @@
-//! Selective delivery (issue 6): every session subscribes to its own
+//! Selective delivery: every session subscribes to its own
 //! entity and each event goes to one of them; measured as the server's
 //! CPU per delivered event.
 

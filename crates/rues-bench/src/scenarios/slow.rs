@@ -1,11 +1,11 @@
-//! The slow-consumer scenario (issue 7): what a client that stops reading
+//! The slow-consumer scenario: what a client that stops reading
 //! costs everyone else.
 //!
 //! The same fan-out is measured twice on a fresh server each time: `n`
 //! readers alone, then `n` readers plus `stalled` clients that subscribe and
 //! never read again (with a small kernel receive buffer, so the backlog
 //! builds at the server, not in the client's socket). Reported per server:
-//! the readers' p99 latency in both runs and its ratio (issue 7 asks for at
+//! the readers' p99 latency in both runs and its ratio (the target: at
 //! most 2×), how each stalled client ended (rues closes it with 4008 once
 //! its 1 MiB budget is spent, counted by its `/metrics`; the client itself
 //! mostly sees the socket end, since a Close frame cannot get past a backlog

@@ -1,4 +1,4 @@
-//! PROTOCOL.md §5.2 (dispatch) and §5.3 (CORS): the check order, body
+//! docs/protocol.md §5.2 (dispatch) and §5.3 (CORS): the check order, body
 //! decoding, reply encoding, header echo and preflight.
 
 use http::{Method, StatusCode};

@@ -1,4 +1,4 @@
-//! PROTOCOL.md §6 delivery semantics: who receives an event, how often, in
+//! docs/protocol.md §6 delivery semantics: who receives an event, how often, in
 //! which order, and in which frame.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! PROTOCOL.md §2 and §7: session lifetime, keep-alive, limits, slow
+//! docs/protocol.md §2 and §7: session lifetime, keep-alive, limits, slow
 //! consumers, shutdown.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! PROTOCOL.md §5.1: subscribe (`GET`) and unsubscribe (`DELETE`), one test
+//! docs/protocol.md §5.1: subscribe (`GET`) and unsubscribe (`DELETE`), one test
 //! per row of the check-order table, each also proving it comes before the
 //! next row by breaking the later checks too.
 

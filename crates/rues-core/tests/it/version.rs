@@ -1,4 +1,4 @@
-//! The version rule (PROTOCOL.md §5): a semver requirement, caret by
+//! The version rule (docs/protocol.md §5): a semver requirement, caret by
 //! default, strict mode, and the node's pre-release tag.
 
 use http::{Method, StatusCode};
@@ -21,7 +21,8 @@ type Row = (
     StatusCode,
 );
 
-/// The reference node's verified table (RUSK-REFERENCE.md §3.2), plus the
+/// The version-rule table as the reference node (rusk) answers it, verified
+/// against rusk and its clients (docs/protocol.md §5), plus the
 /// strict-without-version row.
 #[test]
 fn version_rule_table() {

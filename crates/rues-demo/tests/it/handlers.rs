@@ -212,7 +212,7 @@ async fn preverify_accepts_a_valid_transaction_without_adding_it() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     assert!(response.body().is_empty());
     assert_eq!(demo.chain.lock().mempool().count(), 0);
-    // Hex text works too (PROTOCOL.md §5.2).
+    // Hex text works too (docs/protocol.md §5.2).
     let hex_body = format!("0x{}", hex::encode(&tx));
     let response = demo
         .post_text("/on/transactions/preverify", &hex_body)

@@ -1,4 +1,4 @@
-//! The matching rule of PROTOCOL.md §5.1.
+//! The matching rule of docs/protocol.md §5.1.
 
 use rues_target::EventPath;
 

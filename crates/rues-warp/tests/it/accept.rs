@@ -11,8 +11,8 @@ use crate::support::TestServer;
 #[tokio::test]
 async fn two_thousand_idle_connections_do_not_delay_a_real_client() {
     let server = TestServer::start().await;
-    // 2 000 connections that send nothing (more than issue 4's 500; issue 7
-    // asks for 2 000), all accepted and parked in their own tasks.
+    // 2 000 connections that send nothing (the idle-connection target of
+    // docs/reliability.md), all accepted and parked in their own tasks.
     let mut idle = Vec::with_capacity(2_000);
     for _ in 0..2_000 {
         idle.push(TcpStream::connect(server.addr).await.expect("connected"));

@@ -1,4 +1,4 @@
-//! HTTP requests over a real socket: every status code of PROTOCOL.md §5,
+//! HTTP requests over a real socket: every status code of docs/protocol.md §5,
 //! CORS, access rules, header echo, body limits.
 
 use rues_core::http::{Method, StatusCode};

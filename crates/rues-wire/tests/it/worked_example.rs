@@ -1,8 +1,8 @@
-//! The worked example of PROTOCOL.md §6, byte for byte.
+//! The worked example of docs/protocol.md §6, byte for byte.
 
 use rues_wire::{Bytes, Frame};
 
-/// The 108-byte message of PROTOCOL.md §6, laid out as there.
+/// The 108-byte message of docs/protocol.md §6, laid out as there.
 const WORKED_EXAMPLE: &[&str] = &[
     "66000000",
     "7b22436f6e74656e742d4c6f636174696f6e223a",

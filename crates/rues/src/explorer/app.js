@@ -1,6 +1,6 @@
 // The RUES event explorer: a browser client of the Rusk Universal Event
 // System, using the browser's own WebSocket and fetch exactly as a wallet
-// does (PROTOCOL.md: sessions §2, requests §5, CORS §5.3, frames §6).
+// does (docs/protocol.md: sessions §2, requests §5, CORS §5.3, frames §6).
 // No dependencies, no build step. Everything that comes from the node is put
 // in the page with textContent, never parsed as HTML.
 "use strict";
@@ -269,7 +269,7 @@
       if (state.ws !== ws) return;
       if (typeof message.data === "string") {
         if (state.sessionId === null) onSessionId(message.data);
-        // Later Text frames carry nothing (PROTOCOL.md §2): ignored.
+        // Later Text frames carry nothing (docs/protocol.md §2): ignored.
       } else {
         onFrame(message.data);
       }
@@ -406,7 +406,7 @@
     return undefined;
   }
 
-  /** Decodes an event frame (PROTOCOL.md §6); throws on malformed input. */
+  /** Decodes an event frame (docs/protocol.md §6); throws on malformed input. */
   function decodeFrame(buffer) {
     if (buffer.byteLength < 4) {
       throw new Error(`a frame of ${buffer.byteLength} bytes has no header length`);

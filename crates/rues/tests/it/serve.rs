@@ -1,4 +1,4 @@
-//! `rues serve`: the demo node of PROTOCOL.md §9, over real sockets.
+//! `rues serve`: the demo node of docs/protocol.md §9, over real sockets.
 
 use std::time::Duration;
 
