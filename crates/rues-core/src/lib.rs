@@ -144,8 +144,10 @@ mod index;
 mod node;
 mod outbox;
 mod registry;
+mod reply;
 mod request;
 mod response;
+mod stream;
 
 pub use access::{AccessRule, AccessRules, InvalidAccessRule, Operation};
 pub use close::{CloseReason, SocketEnd};
@@ -157,14 +159,16 @@ pub use id::{
 pub use node::{Event, Node, PublishError, Published, Stats};
 pub use outbox::{Outbox, Transmit};
 pub use registry::{
-    BlockingHandler, ComponentSpec, DispatchRequest, EntityRule, Handler, HandlerError,
-    HandlerFuture, Registry, Reply, RequestBody,
+    BlockingHandler, ComponentSpec, DispatchRequest, EntityRule, Handler, HandlerFuture, Registry,
+    RequestBody,
 };
+pub use reply::{HandlerError, Reply, ReplyStream};
 pub use request::{BlockingJob, Call, Decision, DispatchTicket, Job, NewSession};
-pub use response::Response;
+pub use response::{Answer, Response};
+pub use stream::ReplyBody;
 pub use rues_wire::{
-    InvalidSessionId, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,
+    InvalidSessionId, RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,
 };
 
 // The crates this one's API is made of, so users need not name them twice.
-pub use {bytes, http, rues_target, rues_wire, semver};
+pub use {bytes, futures_core, http, rues_target, rues_wire, semver};

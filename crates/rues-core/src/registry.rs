@@ -8,10 +8,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::StatusCode;
 use rues_target::{Component, EventPath, Topic};
 
 use rues_wire::SessionId;
+
+use crate::reply::{HandlerError, Reply};
 
 /// Whether a component's subscriptions and dispatches name an entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,11 @@ pub struct DispatchRequest {
     pub session: Option<SessionId>,
     /// The request's `Content-Type`, if any.
     pub content_type: Option<String>,
+    /// Whether the request carried `Rusk-Feeder` (any value): the caller
+    /// asks for a streamed reply, a "feeder" query (docs/protocol.md §5.2).
+    /// The handler decides: it may answer [`Reply::binary_stream`] or
+    /// [`Reply::json_stream`], or whole all the same.
+    pub feeder: bool,
     /// The decoded body.
     pub body: RequestBody,
 }
@@ -54,89 +60,6 @@ impl RequestBody {
             Self::Binary(bytes) => bytes,
             Self::Text(text) => text.as_bytes(),
         }
-    }
-}
-
-/// What a handler answers with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// Serialized JSON: `200`, `Content-Type: application/json`.
-    Json(Bytes),
-    /// Bytes: `200`; raw `application/octet-stream` when the caller asked for
-    /// binary (request `Content-Type` or `Accept`), hex text otherwise.
-    Binary(Bytes),
-    /// Text: `200`, `Content-Type: text/plain; charset=utf-8`.
-    Text(String),
-    /// Accepted, nothing to return: `202` with an empty body.
-    Accepted,
-}
-
-impl Reply {
-    /// A JSON reply from a value.
-    pub fn json(value: &serde_json::Value) -> Self {
-        Self::Json(Bytes::from(value.to_string()))
-    }
-}
-
-/// A handler's refusal or failure, with the status it maps to.
-///
-/// The caller's faults are 4xx, the node's own 5xx (docs/protocol.md §5.2: a
-/// rejected transaction is the caller's fault, not a 500).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct HandlerError {
-    status: StatusCode,
-    message: String,
-}
-
-impl HandlerError {
-    /// An error with an explicit status; a status that is not an error (not
-    /// 4xx or 5xx) becomes 500, since a handler must not fake success.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        let status = if status.is_client_error() || status.is_server_error() {
-            status
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-
-    /// 400: the request is malformed in a way the handler checks.
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    /// 404: the thing asked for does not exist.
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, message)
-    }
-
-    /// 422: the body cannot be processed (e.g. not a transaction).
-    pub fn unprocessable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
-    }
-
-    /// 500: the node itself failed.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
-    }
-
-    /// 503: the node cannot serve this now (e.g. still syncing).
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
-    }
-
-    /// The status this error answers with.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The human-readable reason.
-    pub fn message(&self) -> &str {
-        &self.message
     }
 }
 
@@ -166,6 +89,14 @@ where
 /// apart for such work, never on the threads that serve sessions and
 /// requests (docs/protocol.md §5.2). Registered with
 /// [`ComponentSpec::blocking_handler`].
+///
+/// A blocking handler answers whole: its call ends when its thread is
+/// done, and a stream it returned would be polled later, off that thread
+/// and outside its slot. [`Reply::Stream`] from one is the application's
+/// mistake and answers 500 (the stream is dropped unpolled). A slow
+/// producer that streams is an async [`Handler`] that returns
+/// [`Reply::binary_stream`] over a bounded channel fed by a thread of its
+/// own.
 pub trait BlockingHandler: Send + Sync + 'static {
     /// Handles one request, taking as long as it takes.
     fn call(&self, request: DispatchRequest) -> Result<Reply, HandlerError>;

@@ -14,14 +14,18 @@ use http::header::{
 };
 use http::{HeaderMap, Method, StatusCode};
 use rues_target::EventPath;
-use rues_wire::{RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT};
+use rues_wire::{RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT};
 
 use crate::access::Operation;
 use crate::cors::{self, OriginVerdict};
 use crate::node::Node;
 use crate::outbox::Outbox;
-use crate::registry::{BlockingHandler, DispatchRequest, HandlerError, Reply, RequestBody, Route};
-use crate::response::{APPLICATION_JSON, OCTET_STREAM, Response, ResponseContext, TEXT_PLAIN};
+use crate::registry::{BlockingHandler, DispatchRequest, RequestBody, Route};
+use crate::reply::{HandlerError, Reply};
+use crate::response::{
+    APPLICATION_JSON, Answer, OCTET_STREAM, Response, ResponseContext, TEXT_PLAIN,
+};
+use crate::stream::ReplyBody;
 use rues_wire::SessionId;
 
 /// What to do with a request.
@@ -43,6 +47,7 @@ pub struct DispatchTicket {
     path: EventPath,
     session: Option<SessionId>,
     content_type: Option<String>,
+    feeder: bool,
     binary_reply: bool,
     handler: Route,
     max_body: usize,
@@ -54,6 +59,7 @@ impl std::fmt::Debug for DispatchTicket {
             .field("path", &self.path)
             .field("session", &self.session)
             .field("content_type", &self.content_type)
+            .field("feeder", &self.feeder)
             .field("binary_reply", &self.binary_reply)
             .field("max_body", &self.max_body)
             .finish_non_exhaustive()
@@ -113,6 +119,7 @@ impl DispatchTicket {
                 path: self.path,
                 session: self.session,
                 content_type: self.content_type,
+                feeder: self.feeder,
                 body,
             },
             context: self.context,
@@ -166,8 +173,9 @@ pub struct Call {
 /// A [`Call`] made ready for where it must run: see [`Call::into_job`].
 #[must_use]
 pub enum Job {
-    /// An async handler: await the future on the adapter's runtime.
-    Async(Pin<Box<dyn Future<Output = Response> + Send>>),
+    /// An async handler: await the future on the adapter's runtime. Its
+    /// [`Answer`] is whole, or streamed ([`Reply::Stream`]).
+    Async(Pin<Box<dyn Future<Output = Answer> + Send>>),
     /// A blocking handler: run it on the adapter's bounded blocking pool.
     Blocking(BlockingJob),
 }
@@ -198,8 +206,10 @@ impl std::fmt::Debug for BlockingJob {
 
 impl BlockingJob {
     /// Runs the handler on this thread (which blocks for as long as it
-    /// takes) and maps its outcome to the response of docs/protocol.md §5.2.
-    /// A handler that panics is the node's fault: 500.
+    /// takes) and maps its outcome to the response of docs/protocol.md §5.2,
+    /// always whole. A handler that panics, or that answers
+    /// [`Reply::Stream`] (see [`BlockingHandler`]), is the node's fault:
+    /// 500.
     pub fn run(self) -> Response {
         let BlockingJob { call, handler } = self;
         let Call {
@@ -211,7 +221,13 @@ impl BlockingJob {
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(request)))
                 .unwrap_or_else(|_| Err(HandlerError::internal("the handler failed")));
-        call_response(&context, binary_reply, result)
+        match answer(&context, binary_reply, result) {
+            Answer::Whole(response) => response,
+            Answer::Stream(_) => context.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "a blocking handler cannot stream its reply",
+            ),
+        }
     }
 
     /// The 503 for a call that found every one of the adapter's `slots`
@@ -257,12 +273,13 @@ impl Call {
 
     /// Readies the call for where it must run: an async handler's future
     /// for the adapter's runtime, or a blocking handler for its blocking
-    /// pool. Both give the response of docs/protocol.md §5.2.
+    /// pool. Both give the response of docs/protocol.md §5.2; only an async
+    /// handler's may be streamed.
     pub fn into_job(self) -> Job {
         match self.handler.clone() {
             Route::Async(handler) => Job::Async(Box::pin(async move {
                 let result = handler.call(self.request).await;
-                call_response(&self.context, self.binary_reply, result)
+                answer(&self.context, self.binary_reply, result)
             })),
             Route::Blocking(handler) => Job::Blocking(BlockingJob {
                 call: Box::new(self),
@@ -275,27 +292,25 @@ impl Call {
     /// runs a blocking one on the calling thread. For adapters without a
     /// blocking pool and for tests; a server runs [`Call::into_job`]'s
     /// [`Job::Blocking`] on its pool instead.
-    pub async fn run(self) -> Response {
+    pub async fn run(self) -> Answer {
         match self.into_job() {
             Job::Async(future) => future.await,
-            Job::Blocking(job) => job.run(),
+            Job::Blocking(job) => job.run().into(),
         }
     }
 }
 
-fn call_response(
+/// The answer of docs/protocol.md §5.2 to a handler's outcome.
+fn answer(
     context: &ResponseContext,
     binary_reply: bool,
     result: Result<Reply, HandlerError>,
-) -> Response {
-    match result {
-        Ok(reply) => reply_response(context, binary_reply, reply),
-        Err(error) => context.error(error.status(), error.message()),
-    }
-}
-
-fn reply_response(context: &ResponseContext, binary_reply: bool, reply: Reply) -> Response {
-    match reply {
+) -> Answer {
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(error) => return context.error(error.status(), error.message()).into(),
+    };
+    let response = match reply {
         Reply::Json(body) => context.respond(StatusCode::OK, Some(APPLICATION_JSON), body),
         Reply::Binary(body) if binary_reply => {
             context.respond(StatusCode::OK, Some(OCTET_STREAM), body)
@@ -307,7 +322,13 @@ fn reply_response(context: &ResponseContext, binary_reply: bool, reply: Reply) -
         ),
         Reply::Text(text) => context.respond(StatusCode::OK, Some(TEXT_PLAIN), Bytes::from(text)),
         Reply::Accepted => context.empty(StatusCode::ACCEPTED),
-    }
+        Reply::Stream(stream) => {
+            let body = ReplyBody::new(stream, binary_reply);
+            let content_type = body.content_type();
+            return Answer::Stream(context.respond(StatusCode::OK, Some(content_type), body));
+        }
+    };
+    Answer::Whole(response)
 }
 
 /// Whether a `Content-Type` or `Accept` value names `application/octet-stream`.
@@ -593,6 +614,7 @@ impl Node {
             ));
         }
         let content_type = header_str(headers, CONTENT_TYPE.as_str()).map(str::to_owned);
+        let feeder = headers.contains_key(RUSK_FEEDER);
         let binary_reply = content_type.as_deref().is_some_and(is_octet_stream)
             || headers
                 .get_all(ACCEPT)
@@ -604,6 +626,7 @@ impl Node {
             path,
             session,
             content_type,
+            feeder,
             binary_reply,
             handler,
             max_body,

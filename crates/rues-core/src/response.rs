@@ -11,9 +11,48 @@ use http::{HeaderMap, StatusCode};
 use rues_wire::RUSK_VERSION;
 
 use crate::cors::OriginVerdict;
+use crate::stream::ReplyBody;
 
 /// An HTTP response as the core produces it; adapters send it as is.
 pub type Response = http::Response<Bytes>;
+
+/// What a dispatch answers ([`Call::run`](crate::Call::run), a
+/// [`Job::Async`](crate::Job::Async)): a whole response, or the head of a
+/// streamed reply and its body.
+#[derive(Debug)]
+#[must_use]
+pub enum Answer {
+    /// A whole response: send it as is, with its length.
+    Whole(Response),
+    /// A streamed reply (docs/protocol.md §5.2): send the head (status and
+    /// headers, no `Content-Length`), then each chunk of the [`ReplyBody`]
+    /// as it comes, as a chunked body; see [`ReplyBody`] for how it ends.
+    Stream(http::Response<ReplyBody>),
+}
+
+impl Answer {
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Whole(response) => response.status(),
+            Self::Stream(response) => response.status(),
+        }
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        match self {
+            Self::Whole(response) => response.headers(),
+            Self::Stream(response) => response.headers(),
+        }
+    }
+}
+
+impl From<Response> for Answer {
+    fn from(response: Response) -> Self {
+        Self::Whole(response)
+    }
+}
 
 pub(crate) const APPLICATION_JSON: &str = "application/json";
 pub(crate) const OCTET_STREAM: &str = "application/octet-stream";
@@ -47,13 +86,14 @@ impl ResponseContext {
         &self.origin
     }
 
-    /// A response with the common headers.
-    pub(crate) fn respond(
+    /// A response with the common headers, whole or (with a
+    /// [`ReplyBody`]) streamed: both carry the same headers.
+    pub(crate) fn respond<B>(
         &self,
         status: StatusCode,
         content_type: Option<&'static str>,
-        body: Bytes,
-    ) -> Response {
+        body: B,
+    ) -> http::Response<B> {
         let mut response = http::Response::new(body);
         *response.status_mut() = status;
         let headers = response.headers_mut();

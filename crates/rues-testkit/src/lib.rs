@@ -13,7 +13,8 @@
 //! - the fixture registry ([`registry`] and its variants), shaped like the
 //!   demo node's: components `blocks`, `contracts`, `node`, `transactions`
 //!   with dispatch handlers that answer at once;
-//! - [`header_map`], [`block_on`];
+//! - [`header_map`], [`block_on`], [`collect`] (a dispatch's answer made
+//!   whole);
 //! - assertions on whole responses ([`WholeResponse`], [`assert_error`],
 //!   [`assert_empty`], [`header`], [`body_text`], [`error_message`]);
 //! - readers of what a process reports: [`rss_kib`] and [`vm_rss_kib`]
@@ -49,7 +50,7 @@ pub use registry::{
     VERSION, component, registry, registry_without_blocks, registry_without_contracts, topic,
 };
 pub use response::{
-    WholeResponse, assert_empty, assert_error, block_on, body_text, error_message, header,
+    WholeResponse, assert_empty, assert_error, block_on, body_text, collect, error_message, header,
     header_map,
 };
 

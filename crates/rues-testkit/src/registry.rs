@@ -1,7 +1,11 @@
 //! The fixture registry: a small node shaped like the demo node, whose
 //! handlers all answer at once (no runtime needed to poll them).
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
+use rues_core::futures_core::Stream;
 use rues_core::rues_target::{Component, Topic};
 use rues_core::{
     ComponentSpec, DispatchRequest, EntityRule, HandlerError, Registry, Reply, RequestBody,
@@ -39,7 +43,11 @@ pub fn topic(name: &str) -> Topic {
 ///   `binary:<len>` for a binary one), `words` (the text `plain words`),
 ///   `echo` (the binary body back; a text body is 422), `whoami` (the
 ///   caller's session id as text, empty without one), `accept` (202),
-///   `reject` (422), `broken` (500);
+///   `reject` (422), `broken` (500); `feed` (the body's bytes back, one
+///   chunk per byte as [`Reply::binary_stream`] when the request carries
+///   `Rusk-Feeder`, whole as [`Reply::Binary`] otherwise) and `feed-json`
+///   (the body's bytes as a JSON array of numbers, [`Reply::json_stream`]
+///   with `Rusk-Feeder`, whole [`Reply::Json`] otherwise);
 /// - `transactions`: entity optional; event topics `included`, `executed`;
 ///   dispatch `propagate` (202 for a binary body, 422 for text).
 pub fn registry() -> Registry {
@@ -127,6 +135,41 @@ fn node() -> ComponentSpec {
         .handler(topic("broken"), |_req: DispatchRequest| async {
             Err(HandlerError::internal("database unavailable"))
         })
+        .handler(topic("feed"), |req: DispatchRequest| async move {
+            let body = Bytes::copy_from_slice(req.body.as_bytes());
+            Ok(if req.feeder {
+                Reply::binary_stream(Ready::new((0..body.len()).map(move |i| body.slice(i..=i))))
+            } else {
+                Reply::Binary(body)
+            })
+        })
+        .handler(topic("feed-json"), |req: DispatchRequest| async move {
+            let numbers: Vec<u8> = req.body.as_bytes().to_vec();
+            Ok(if req.feeder {
+                Reply::json_stream(Ready::new(
+                    numbers.into_iter().map(|n| Bytes::from(n.to_string())),
+                ))
+            } else {
+                Reply::json(&serde_json::json!(numbers))
+            })
+        })
+}
+
+/// A stream whose items are all ready at once: the items of an iterator.
+struct Ready<I>(I);
+
+impl<I> Ready<I> {
+    fn new(items: I) -> Self {
+        Self(items)
+    }
+}
+
+impl<I: Iterator<Item = Bytes> + Unpin> Stream for Ready<I> {
+    type Item = Result<Bytes, HandlerError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(self.0.next().map(Ok))
+    }
 }
 
 fn transactions() -> ComponentSpec {

@@ -1,13 +1,16 @@
 //! Header maps, polling ready futures, and assertions on whole responses:
-//! the ones the core hands back ([`rues_core::Response`]) and, with the
-//! `server` feature, the ones read off a socket (`Answer`).
+//! the ones the core hands back ([`rues_core::Response`], or a
+//! [`rues_core::Answer`] made whole by [`collect`]) and, with the `server`
+//! feature, the ones read off a socket (`Answer`).
 
-use std::future::Future;
-use std::pin::pin;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 
-use rues_core::Response;
+use bytes::BytesMut;
+use rues_core::futures_core::Stream;
 use rues_core::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use rues_core::{Answer, Response};
 
 use crate::VERSION;
 
@@ -63,6 +66,29 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
             return output;
         }
     }
+}
+
+/// The whole response of a dispatch's [`Answer`]: a streamed body polled
+/// to its end with [`block_on`] (so its chunks must be ready at once, as
+/// the fixture registry's are) and put together.
+///
+/// # Panics
+///
+/// If the stream ends abnormally (an error item), naming the error.
+pub fn collect(answer: Answer) -> Response {
+    let response = match answer {
+        Answer::Whole(response) => return response,
+        Answer::Stream(response) => response,
+    };
+    let (parts, mut body) = response.into_parts();
+    let mut whole = BytesMut::new();
+    while let Some(chunk) = block_on(poll_fn(|cx| Pin::new(&mut body).poll_next(cx))) {
+        match chunk {
+            Ok(chunk) => whole.extend_from_slice(&chunk),
+            Err(error) => panic!("the streamed reply ended abnormally: {error}"),
+        }
+    }
+    Response::from_parts(parts, whole.freeze())
 }
 
 /// The value of header `name`, if it is present and visible ASCII.
@@ -127,7 +153,7 @@ mod tests {
         match node.handle_request(&rues_core::http::Method::POST, path, &header_map(headers)) {
             Decision::Respond(response) => response,
             Decision::ReadBody(ticket) => match ticket.with_body(Bytes::from_static(body)) {
-                Ok(call) => block_on(call.run()),
+                Ok(call) => collect(block_on(call.run())),
                 Err(response) => response,
             },
         }

@@ -57,7 +57,7 @@ pub use crate::error::{DecodeError, EncodeError};
 pub use crate::frame::{Frame, LENGTH_PREFIX_LEN, Limits};
 pub use crate::headers::Headers;
 pub use crate::session::{
-    InvalidSessionId, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,
+    InvalidSessionId, RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,
 };
 
 /// The header naming the event's canonical, entity-specific location.

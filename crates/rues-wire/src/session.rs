@@ -17,6 +17,11 @@ pub const RUSK_VERSION: &str = "rusk-version";
 /// The header that makes the version check strict (docs/protocol.md §5).
 pub const RUSK_VERSION_STRICT: &str = "rusk-version-strict";
 
+/// The header asking a dispatch handler for a streamed reply, a "feeder"
+/// query (docs/protocol.md §5.2): its presence is enough, its value is
+/// ignored.
+pub const RUSK_FEEDER: &str = "rusk-feeder";
+
 /// A session id: 16 random bytes, written as 32 lowercase hex characters
 /// (docs/protocol.md §2). The node sends it as the session's first message;
 /// requests name the session with it in the `Rusk-Session-Id` header.

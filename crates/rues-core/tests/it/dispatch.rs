@@ -1,10 +1,21 @@
 //! docs/protocol.md §5.2 (dispatch) and §5.3 (CORS): the check order, body
 //! decoding, reply encoding, header echo and preflight.
 
-use http::{Method, StatusCode};
-use rues_core::{AccessRules, Limits, OriginPolicy, SocketEnd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use crate::harness::{Harness, assert_empty, assert_error, body_text, header};
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use rues_core::futures_core::Stream;
+use rues_core::{
+    AccessRules, Answer, ComponentSpec, Config, EntityRule, HandlerError, Limits, Node,
+    OriginPolicy, Registry, Reply, SeededIds, SocketEnd,
+};
+use rues_target::{Component, Topic};
+
+use crate::harness::{
+    Harness, NODE_VERSION, assert_empty, assert_error, block_on, body_text, collect, header,
+};
 
 const UNKNOWN_SESSION: &str = "00000000000000000000000000000000";
 
@@ -215,6 +226,106 @@ fn handler_errors_map_to_their_status() {
 }
 
 #[test]
+fn rusk_feeder_reaches_the_handler_whose_stream_has_the_head_of_a_whole_reply() {
+    let mut h = Harness::new();
+    let whole = h.answer(Method::POST, "/on/node/feed", &[], b"abc");
+    assert!(matches!(whole, Answer::Whole(_)), "{whole:?}");
+    let headers = [
+        ("rusk-feeder", ""),
+        ("x-request-id", "7"),
+        ("origin", "https://wallet.example"),
+    ];
+    let streamed = h.answer(Method::POST, "/on/node/feed", &headers, b"abc");
+    assert!(matches!(streamed, Answer::Stream(_)), "{streamed:?}");
+    assert_eq!(streamed.status(), StatusCode::OK);
+    let head = |name: &str| streamed.headers().get(name).and_then(|v| v.to_str().ok());
+    assert_eq!(head("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(head("rusk-version"), Some(NODE_VERSION));
+    assert_eq!(head("x-request-id"), Some("7"));
+    assert_eq!(head("access-control-allow-origin"), Some("*"));
+    // The length is not known before the end.
+    assert_eq!(head("content-length"), None);
+    assert_eq!(body_text(&collect(streamed)), "616263");
+}
+
+#[test]
+fn streamed_bytes_are_raw_for_a_binary_caller_and_hex_otherwise() {
+    let mut h = Harness::new();
+    let bytes = [0x00, 0xff, 0x10];
+    // `0x` text is decoded, so every case sends the same three bytes.
+    let cases: [(&[(&str, &str)], &[u8], &str, &[u8]); 3] = [
+        (&[], b"0x00ff10", "text/plain; charset=utf-8", b"00ff10"),
+        (
+            &[("accept", "application/octet-stream")],
+            b"0x00ff10",
+            "application/octet-stream",
+            &bytes,
+        ),
+        (
+            &[("content-type", "application/octet-stream")],
+            &bytes,
+            "application/octet-stream",
+            &bytes,
+        ),
+    ];
+    for (asks, sent, content_type, body) in cases {
+        let mut headers = vec![("rusk-feeder", "1")];
+        headers.extend_from_slice(asks);
+        let response = h.post("/on/node/feed", &headers, sent);
+        assert_eq!(header(&response, "content-type"), Some(content_type));
+        assert_eq!(response.body().as_ref(), body, "{asks:?}");
+    }
+}
+
+#[test]
+fn streamed_json_is_one_array_the_same_as_the_whole_reply() {
+    let mut h = Harness::new();
+    let binary = ("content-type", "application/octet-stream");
+    let streamed = h.post("/on/node/feed-json", &[("rusk-feeder", ""), binary], &[1, 2, 3]);
+    assert_eq!(header(&streamed, "content-type"), Some("application/json"));
+    assert_eq!(body_text(&streamed), "[1,2,3]");
+    let whole = h.post("/on/node/feed-json", &[binary], &[1, 2, 3]);
+    assert_eq!(whole.body(), streamed.body());
+    let empty = h.post("/on/node/feed-json", &[("rusk-feeder", "")], b"");
+    assert_eq!(body_text(&empty), "[]");
+}
+
+/// A stream that never yields anything.
+struct Nothing;
+
+impl Stream for Nothing {
+    type Item = Result<Bytes, HandlerError>;
+
+    fn poll_next(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(None)
+    }
+}
+
+#[test]
+fn a_blocking_handler_cannot_stream_and_answers_500() {
+    let registry = Registry::new().with(
+        ComponentSpec::new(Component::new("prover").expect("valid"))
+            .entity(EntityRule::Forbidden)
+            .blocking_handler(Topic::new("prove").expect("valid"), |_request| {
+                Ok(Reply::binary_stream(Nothing))
+            }),
+    );
+    let config = Config::new(NODE_VERSION.parse().expect("valid version"));
+    let mut node = Node::new(config, registry, SeededIds::new(1));
+    let rues_core::Decision::ReadBody(ticket) =
+        node.handle_request(&Method::POST, "/on/prover/prove", &http::HeaderMap::new())
+    else {
+        panic!("a dispatch reads its body")
+    };
+    let call = ticket.with_body(Bytes::new()).expect("an empty body");
+    assert_error(
+        &collect(block_on(call.run())),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "cannot stream",
+    );
+}
+
+#[test]
 fn x_headers_are_echoed_on_every_response() {
     let mut h = Harness::new();
     let headers = [("x-request-id", "42"), ("X-Trace", "a"), ("other", "no")];
@@ -256,6 +367,7 @@ fn preflight_from_any_origin_allows_rues_headers_and_requested_x_headers() {
         "Rusk-Version",
         "Rusk-Version-Strict",
         "Rusk-Session-Id",
+        "Rusk-Feeder",
         "Content-Type",
         "Accept",
         "x-request-id",

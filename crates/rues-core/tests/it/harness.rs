@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use rues_core::{
-    CloseReason, Config, Decision, Node, Outbox, Response, SeededIds, SessionId, SessionMap,
-    Transmit,
+    Answer, CloseReason, Config, Decision, Node, Outbox, Response, SeededIds, SessionId,
+    SessionMap, Transmit,
 };
 use rues_wire::Frame;
 
 pub(crate) use rues_testkit::{
-    VERSION as NODE_VERSION, assert_empty, assert_error, block_on, body_text, header, header_map,
-    registry,
+    VERSION as NODE_VERSION, assert_empty, assert_error, block_on, body_text, collect, header,
+    header_map, registry,
 };
 
 /// A node, a fake clock, the outbox of every session it opened, and
@@ -61,7 +61,8 @@ impl Harness {
         &self.outboxes[&session]
     }
 
-    /// Sends a request; `POST` bodies go through the ticket and the handler.
+    /// Sends a request; `POST` bodies go through the ticket and the handler,
+    /// and a streamed reply is read whole ([`collect`]).
     pub(crate) fn request(
         &mut self,
         method: Method,
@@ -69,16 +70,28 @@ impl Harness {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Response {
+        collect(self.answer(method, path, headers, body))
+    }
+
+    /// [`request`](Self::request), with the answer as the core gives it:
+    /// whole, or streamed.
+    pub(crate) fn answer(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
         let headers = header_map(headers);
         match self.node.handle_request(&method, path, &headers) {
-            Decision::Respond(response) => response,
+            Decision::Respond(response) => response.into(),
             Decision::ReadBody(ticket) => {
                 if body.len() > ticket.max_body() {
-                    return ticket.body_too_large();
+                    return ticket.body_too_large().into();
                 }
                 match ticket.with_body(Bytes::copy_from_slice(body)) {
                     Ok(call) => block_on(call.run()),
-                    Err(response) => response,
+                    Err(response) => response.into(),
                 }
             }
         }
