@@ -1,16 +1,18 @@
 //! A raw HTTP/1.1 client: one request on a fresh connection ([`http`], or
 //! [`try_http`] for callers that count failures rather than panic) or on a
 //! stream the caller opened, e.g. over TLS ([`try_request_on`]); the response
-//! read whole.
+//! read whole. Or the response read as it comes ([`http_stream`]).
 
 use std::io;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use rues_core::http::{HeaderMap, Method, Request, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 
 use crate::response::{self, WholeResponse};
 use crate::server::PATIENCE;
@@ -128,11 +130,41 @@ pub async fn try_request_on<T>(
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (response, _connection) = send(io, addr, method, path, headers, body).await?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| io::Error::other(format!("a broken body: {e}")))?
+        .to_bytes();
+    Ok(Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
+}
+
+/// The connection's task: it owns the socket.
+type Connection = JoinHandle<Result<(), hyper::Error>>;
+
+/// Sends one request on `io` and waits for the response head; the body is
+/// the caller's to read, while the returned task drives the connection.
+async fn send<T>(
+    io: T,
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<(hyper::Response<Incoming>, Connection)>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
             .await
             .map_err(|e| io::Error::other(format!("HTTP handshake: {e}")))?;
-    tokio::spawn(conn);
+    let connection = tokio::spawn(conn);
     let mut request = Request::builder()
         .method(method)
         .uri(path)
@@ -152,15 +184,94 @@ where
             )
         })?
         .map_err(|e| io::Error::other(format!("no response: {e}")))?;
-    let (parts, body) = response.into_parts();
-    let body = body
-        .collect()
+    Ok((response, connection))
+}
+
+/// An HTTP response whose body is read as it arrives ([`http_stream`]):
+/// chunk by chunk, never gathered. Dropping it closes the connection.
+#[derive(Debug)]
+pub struct Streamed {
+    /// The status code.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    body: Incoming,
+    connection: Connection,
+}
+
+impl Streamed {
+    /// The value of header `name`, if present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The next piece of the body, as it came off the socket (its
+    /// boundaries need not be the server's chunks); `None` at the body's
+    /// clean end.
+    ///
+    /// # Errors
+    ///
+    /// If the body broke off before its end (a chunked body cut short: the
+    /// server aborted it), or nothing came within [`PATIENCE`] (`TimedOut`).
+    pub async fn chunk(&mut self) -> Option<io::Result<Bytes>> {
+        loop {
+            let frame = match tokio::time::timeout(PATIENCE, self.body.frame()).await {
+                Ok(frame) => frame?,
+                Err(_) => {
+                    return Some(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no body within {PATIENCE:?}"),
+                    )));
+                }
+            };
+            match frame {
+                // Trailers, which RUES never sends, are passed over.
+                Ok(frame) => match frame.into_data() {
+                    Ok(data) if data.is_empty() => {}
+                    Ok(data) => return Some(Ok(data)),
+                    Err(_trailers) => {}
+                },
+                Err(e) => return Some(Err(io::Error::other(format!("a broken body: {e}")))),
+            }
+        }
+    }
+
+    /// Closes the connection now, mid-body or not: the socket is dropped
+    /// (what dropping `self` does too).
+    pub fn disconnect(self) {}
+}
+
+impl Drop for Streamed {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
+}
+
+/// One HTTP/1.1 request to `addr` on a fresh connection, its response head
+/// read within [`PATIENCE`] and its body left to be read as it comes.
+///
+/// # Panics
+///
+/// If the connection, the request or the response head fails.
+pub async fn http_stream(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Streamed {
+    let what = format!("{method} {path}");
+    let stream = TcpStream::connect(addr)
         .await
-        .map_err(|e| io::Error::other(format!("a broken body: {e}")))?
-        .to_bytes();
-    Ok(Answer {
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (response, connection) = send(stream, addr, method, path, headers, body)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (parts, body) = response.into_parts();
+    Streamed {
         status: parts.status,
         headers: parts.headers,
         body,
-    })
+        connection,
+    }
 }

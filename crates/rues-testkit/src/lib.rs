@@ -27,7 +27,8 @@
 //!   address) run on a tokio task, with shutdown;
 //! - a raw HTTP/1 client: [`http`] on a fresh connection (and its fallible
 //!   form [`try_http`]), [`try_request_on`] on a stream the caller opened
-//!   (e.g. over TLS), answering an [`Answer`];
+//!   (e.g. over TLS), answering an [`Answer`]; [`http_stream`], whose
+//!   [`Streamed`] body is read chunk by chunk as it arrives;
 //! - a WebSocket client holding a session: [`WsClient`];
 //! - [`within`] and [`PATIENCE`], the bound on every wait.
 
@@ -55,7 +56,7 @@ pub use response::{
 };
 
 #[cfg(feature = "server")]
-pub use http::{Answer, http, try_http, try_request_on};
+pub use http::{Answer, Streamed, http, http_stream, try_http, try_request_on};
 #[cfg(feature = "server")]
 pub use server::{PATIENCE, SLOW, TestServer, TestServerBuilder, with_slow, within};
 #[cfg(feature = "server")]

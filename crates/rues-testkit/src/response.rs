@@ -180,6 +180,13 @@ mod tests {
             post("/on/contracts:c/f", &binary, b"xy").body().as_ref(),
             b"xy"
         );
+        let feeder = [("rusk-feeder", "")];
+        assert_eq!(body_text(&post("/on/node/feed", &feeder, b"ab")), "6162");
+        assert_eq!(body_text(&post("/on/node/feed", &[], b"ab")), "6162");
+        assert_eq!(
+            body_text(&post("/on/node/feed-json", &feeder, b"ab")),
+            "[97,98]"
+        );
     }
 
     #[test]

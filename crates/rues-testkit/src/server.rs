@@ -11,7 +11,7 @@ use rues_core::{Config, DispatchRequest, Event, Registry, Reply, Stats};
 use rues_warp::{Publisher, Server, TransportConfig};
 use tokio::task::JoinHandle;
 
-use crate::http::{Answer, http};
+use crate::http::{Answer, Streamed, http, http_stream};
 use crate::registry::{component, registry, topic};
 use crate::ws::WsClient;
 
@@ -202,6 +202,18 @@ impl TestServer {
         body: &[u8],
     ) -> Answer {
         http(self.addr, method, path, headers, body).await
+    }
+
+    /// One HTTP request on a fresh connection, its body read as it comes;
+    /// see [`http_stream`](crate::http_stream).
+    pub async fn http_stream(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Streamed {
+        http_stream(self.addr, method, path, headers, body).await
     }
 
     /// Publishes a JSON event at `path`; returns how many sessions it was

@@ -64,6 +64,7 @@
 
 mod listener;
 mod metrics;
+mod reply;
 mod routes;
 mod session;
 mod state;

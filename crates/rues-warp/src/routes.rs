@@ -11,7 +11,7 @@ use rues_core::http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use rues_core::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
-use rues_core::{Decision, DispatchTicket, Job, NewSession};
+use rues_core::{Answer, Decision, DispatchTicket, Job, NewSession};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -20,14 +20,9 @@ use warp::filters::BoxedFilter;
 use warp::path::FullPath;
 use warp::reply::Response;
 
+pub(crate) use crate::reply::into_warp;
 use crate::session::{self, SessionGuard};
 use crate::state::Shared;
-
-/// Converts the core's response into warp's.
-pub(crate) fn into_warp(response: rues_core::Response) -> Response {
-    let (parts, body) = response.into_parts();
-    Response::from_parts(parts, body.into())
-}
 
 /// Every route of the transport, with `extra` (the application's own
 /// routes, e.g. a web page) tried after RUES's and before the 404.
@@ -190,7 +185,7 @@ where
     let started = Instant::now();
     let decision = shared.node().handle_request(&method, path, &headers);
     let response = match decision {
-        Decision::Respond(response) => response,
+        Decision::Respond(response) => response.into(),
         Decision::ReadBody(ticket) => dispatch(shared, ticket, body).await,
     };
     shared.metrics.request(
@@ -203,8 +198,10 @@ where
 
 /// Reads the body up to the limit (refusing as soon as it is passed, without
 /// reading the rest), then runs the handler without holding the node: an
-/// async one on this task, a blocking one on the blocking pool.
-async fn dispatch<S, B>(shared: &Shared, ticket: DispatchTicket, body: S) -> rues_core::Response
+/// async one on this task, a blocking one on the blocking pool. A streamed
+/// answer is returned as soon as the handler has given its stream; hyper
+/// polls the stream as it writes the body (see [`into_warp`]).
+async fn dispatch<S, B>(shared: &Shared, ticket: DispatchTicket, body: S) -> Answer
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
@@ -215,10 +212,10 @@ where
     while let Some(chunk) = body.next().await {
         let mut chunk = match chunk {
             Ok(chunk) => chunk,
-            Err(error) => return ticket.body_unreadable(&error.to_string()),
+            Err(error) => return ticket.body_unreadable(&error.to_string()).into(),
         };
         if buffer.len() + chunk.remaining() > max {
-            return ticket.body_too_large();
+            return ticket.body_too_large().into();
         }
         while chunk.has_remaining() {
             let piece = chunk.chunk();
@@ -229,9 +226,9 @@ where
     }
     match ticket.with_body(Bytes::from(buffer)) {
         Ok(call) => match call.into_job() {
-            Job::Async(reply) => reply.await,
-            Job::Blocking(job) => shared.blocking.run(job).await,
+            Job::Async(answer) => answer.await,
+            Job::Blocking(job) => shared.blocking.run(job).await.into(),
         },
-        Err(response) => response,
+        Err(response) => response.into(),
     }
 }

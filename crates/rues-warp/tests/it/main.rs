@@ -9,4 +9,5 @@ mod delivery;
 mod hostile;
 mod requests;
 mod sessions;
+mod streaming;
 mod tls;
