@@ -148,7 +148,7 @@ fuzz_target!(|ops: Vec<Op>| {
                             ticket.body_too_large()
                         } else {
                             match ticket.with_body(Bytes::from(body)) {
-                                Ok(call) => poll_ready(call.run()),
+                                Ok(call) => rues_testkit::collect(poll_ready(call.run())),
                                 Err(response) => response,
                             }
                         }

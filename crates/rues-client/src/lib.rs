@@ -101,7 +101,8 @@ pub use ::http::{HeaderMap, StatusCode};
 pub use bytes::Bytes;
 pub use rues_target::EventPath;
 pub use rues_wire::{
-    Headers, InvalidSessionId, RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,
+    Headers, InvalidSessionId, RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT,
+    SessionId,
 };
 pub use tokio_rustls::rustls;
 

@@ -165,10 +165,10 @@ pub use registry::{
 pub use reply::{HandlerError, Reply, ReplyStream};
 pub use request::{BlockingJob, Call, Decision, DispatchTicket, Job, NewSession};
 pub use response::{Answer, Response};
-pub use stream::ReplyBody;
 pub use rues_wire::{
     InvalidSessionId, RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,
 };
+pub use stream::ReplyBody;
 
 // The crates this one's API is made of, so users need not name them twice.
 pub use {bytes, futures_core, http, rues_target, rues_wire, semver};

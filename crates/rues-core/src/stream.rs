@@ -170,7 +170,10 @@ mod tests {
 
     fn items(
         items: impl IntoIterator<Item = Result<&'static [u8], HandlerError>>,
-    ) -> (impl Stream<Item = Result<Bytes, HandlerError>>, Arc<AtomicBool>) {
+    ) -> (
+        impl Stream<Item = Result<Bytes, HandlerError>>,
+        Arc<AtomicBool>,
+    ) {
         let items: Vec<_> = items
             .into_iter()
             .map(|item| item.map(Bytes::copy_from_slice))

@@ -4,6 +4,7 @@
 use std::future::{Ready, ready};
 use std::sync::Arc;
 
+use futures_util::stream;
 use rues_core::bytes::Bytes;
 use rues_core::http::StatusCode;
 use rues_core::rues_target::{Component, Topic};
@@ -186,6 +187,12 @@ fn contract_query(chain: &SharedChain, request: &DispatchRequest) -> Result {
         .lock()
         .query(entity.as_str(), function, request.body.as_bytes());
     match result {
+        // A feeder query (`Rusk-Feeder`) is answered as a streamed reply,
+        // as rusk answers its feeder calls; the demo's replies are small,
+        // so the stream is one chunk.
+        Ok(bytes) if request.feeder => {
+            Ok(Reply::binary_stream(stream::iter([Ok(Bytes::from(bytes))])))
+        }
         Ok(bytes) => Ok(Reply::Binary(Bytes::from(bytes))),
         Err(e @ QueryError::MalformedContract(_)) => Err(HandlerError::bad_request(e.to_string())),
         Err(e @ (QueryError::UnknownContract(_) | QueryError::UnknownFunction { .. })) => {

@@ -281,7 +281,11 @@ fn streamed_bytes_are_raw_for_a_binary_caller_and_hex_otherwise() {
 fn streamed_json_is_one_array_the_same_as_the_whole_reply() {
     let mut h = Harness::new();
     let binary = ("content-type", "application/octet-stream");
-    let streamed = h.post("/on/node/feed-json", &[("rusk-feeder", ""), binary], &[1, 2, 3]);
+    let streamed = h.post(
+        "/on/node/feed-json",
+        &[("rusk-feeder", ""), binary],
+        &[1, 2, 3],
+    );
     assert_eq!(header(&streamed, "content-type"), Some("application/json"));
     assert_eq!(body_text(&streamed), "[1,2,3]");
     let whole = h.post("/on/node/feed-json", &[binary], &[1, 2, 3]);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rues_core::bytes::Bytes;
 use rues_core::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use rues_core::{Config, Decision, Node, Response, SeededIds};
+use rues_core::{Answer, Config, Decision, Node, Response, SeededIds};
 use rues_demo::contracts::{STAKE_CONTRACT, TRANSFER_CONTRACT};
 use rues_demo::registry::{CRS_LEN, PEERS, crs_bytes};
 use rues_demo::{Chain, SharedChain, Transaction, registry};
@@ -27,7 +27,13 @@ impl Demo {
         Self { node, chain }
     }
 
+    /// A dispatch, its reply read whole.
     async fn post(&mut self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        rues_testkit::collect(self.answer(path, headers, body).await)
+    }
+
+    /// A dispatch, its answer as the core gives it: whole or streamed.
+    async fn answer(&mut self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
         let mut map = HeaderMap::new();
         for (name, value) in headers {
             map.append(
@@ -36,10 +42,10 @@ impl Demo {
             );
         }
         match self.node.handle_request(&Method::POST, path, &map) {
-            Decision::Respond(response) => response,
+            Decision::Respond(response) => response.into(),
             Decision::ReadBody(ticket) => match ticket.with_body(Bytes::copy_from_slice(body)) {
                 Ok(call) => call.run().await,
-                Err(response) => response,
+                Err(response) => response.into(),
             },
         }
     }
@@ -332,6 +338,27 @@ async fn contract_queries_answer_binary_and_refuse_the_unknown() {
     // contracts requires an entity.
     let response = demo.post_binary("/on/contracts/balance", b"").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_contract_query_with_rusk_feeder_is_streamed() {
+    let mut demo = Demo::new();
+    let path = format!("/on/contracts:{TRANSFER_CONTRACT}/balance");
+    let feeder = [
+        ("content-type", "application/octet-stream"),
+        ("rusk-feeder", ""),
+    ];
+    let answer = demo.answer(&path, &feeder, account(5).as_bytes()).await;
+    assert!(matches!(answer, Answer::Stream(_)), "{answer:?}");
+    let streamed = rues_testkit::collect(answer);
+    assert_eq!(content_type(&streamed), "application/octet-stream");
+    let whole = demo.post_binary(&path, account(5).as_bytes()).await;
+    assert_eq!(streamed.body(), whole.body());
+    // A refusal is whole all the same: its status is known before any body.
+    let unknown = format!("/on/contracts:{TRANSFER_CONTRACT}/mint");
+    let answer = demo.answer(&unknown, &feeder, b"").await;
+    assert!(matches!(answer, Answer::Whole(_)), "{answer:?}");
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

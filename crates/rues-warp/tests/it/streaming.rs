@@ -155,7 +155,10 @@ fn registry(probe: &Arc<Probe>) -> Registry {
 }
 
 async fn server(probe: &Arc<Probe>) -> TestServer {
-    TestServer::builder().registry(registry(probe)).start().await
+    TestServer::builder()
+        .registry(registry(probe))
+        .start()
+        .await
 }
 
 /// Reads a body to its clean end, checking it against the items.
@@ -208,8 +211,14 @@ fn a_64_mib_stream_is_never_buffered() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
-    assert!(output.status.success(), "the child failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("1 passed"), "the child ran no test:\n{stdout}");
+    assert!(
+        output.status.success(),
+        "the child failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran no test:\n{stdout}"
+    );
 }
 
 fn measure_big_stream() {
@@ -319,14 +328,21 @@ async fn a_client_that_leaves_mid_stream_stops_a_producer_that_waits_for_data() 
 async fn rusk_feeder_reaches_the_handler_which_then_streams() {
     let server = TestServer::start().await;
     let mut streamed = server
-        .http_stream(Method::POST, "/on/node/feed", &[("rusk-feeder", "")], b"abc")
+        .http_stream(
+            Method::POST,
+            "/on/node/feed",
+            &[("rusk-feeder", "")],
+            b"abc",
+        )
         .await;
     assert_eq!(streamed.status, StatusCode::OK);
     assert_eq!(streamed.header("transfer-encoding"), Some("chunked"));
     assert_eq!(streamed.header("rusk-version"), Some(rues_testkit::VERSION));
     assert_eq!(read_whole(&mut streamed).await, b"616263");
     // Without the header the same handler answers whole, with a length.
-    let whole = server.http(Method::POST, "/on/node/feed", &[], b"abc").await;
+    let whole = server
+        .http(Method::POST, "/on/node/feed", &[], b"abc")
+        .await;
     assert_eq!(whole.header("content-length"), Some("6"));
     assert_eq!(whole.header("transfer-encoding"), None);
     assert_eq!(whole.body.as_ref(), b"616263");
@@ -347,7 +363,10 @@ async fn streamed_bytes_are_raw_when_binary_is_asked_for_and_hex_otherwise() {
     let mut hex = server
         .http_stream(Method::POST, "/on/feeds/items", &[], b"3")
         .await;
-    assert_eq!(hex.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        hex.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(read_whole(&mut hex).await, hex::encode(&items).into_bytes());
 }
 
@@ -357,7 +376,12 @@ async fn a_json_stream_is_one_json_array() {
     let server = server(&probe).await;
     for count in [0, 1, 1000] {
         let mut response = server
-            .http_stream(Method::POST, "/on/feeds/json", &[], count.to_string().as_bytes())
+            .http_stream(
+                Method::POST,
+                "/on/feeds/json",
+                &[],
+                count.to_string().as_bytes(),
+            )
             .await;
         assert_eq!(response.header("content-type"), Some("application/json"));
         let body = read_whole(&mut response).await;
