@@ -207,8 +207,8 @@ mod tests {
         }
     }
 
-    fn json_array(values: &[&'static [u8]]) -> (String, ReplyBody) {
-        let (stream, _) = items(values.to_vec().into_iter().map(Ok));
+    fn json_array(values: &'static [&'static [u8]]) -> (String, ReplyBody) {
+        let (stream, _) = items(values.iter().copied().map(Ok));
         let mut body = reply_body(Reply::json_stream(stream), false);
         let (chunks, error) = drain(&mut body);
         assert_eq!(error, None);
