@@ -7,6 +7,7 @@ mod accept;
 mod blocking;
 mod delivery;
 mod hostile;
+mod mount;
 mod requests;
 mod sessions;
 mod tls;
