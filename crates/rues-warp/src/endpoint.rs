@@ -122,6 +122,15 @@ impl Endpoint {
         }
     }
 
+    /// The endpoint as a warp filter on `/on` and `/on/...`, for
+    /// applications built on warp: `app_routes.or(endpoint.filter())`.
+    /// Sessions opened through it use warp's WebSocket, whose read buffer
+    /// cannot be set: 128 KiB per session instead of the 4 KiB of
+    /// [`Endpoint::service`] and [`Server`](crate::Server).
+    pub fn filter(&self) -> warp::filters::BoxedFilter<(Response,)> {
+        crate::filter::filter(self.shared.clone())
+    }
+
     /// The node's metrics as OpenMetrics text, for an application that
     /// serves `/metrics` itself.
     pub fn metrics(&self) -> String {

@@ -63,6 +63,7 @@
 //! `examples/embed.rs` is a complete, runnable version.
 
 mod endpoint;
+mod filter;
 mod listener;
 mod metrics;
 mod routes;
