@@ -5,6 +5,7 @@ mod support;
 
 mod accept;
 mod blocking;
+mod case_rule;
 mod delivery;
 mod hostile;
 mod mount;
