@@ -61,6 +61,18 @@
 //! ```
 //!
 //! `examples/embed.rs` is a complete, runnable version.
+//!
+//! # Mounting into an existing server
+//!
+//! [`Endpoint`] is RUES without a listener: [`Endpoint::service`] is a
+//! `tower_service::Service` that axum, hyper and tower stacks mount next to
+//! their own routes (`examples/axum.rs`), [`Endpoint::filter`] the same as a
+//! warp filter, and [`Endpoint::shutdown`] the graceful shutdown to call from
+//! the host server's. [`Server`] is an [`Endpoint`] with a listener of its
+//! own.
+//!
+//! The guide for node builders, handlers (async, blocking) and publishing
+//! included, is `docs/embedding.md` in the repository.
 
 mod endpoint;
 mod filter;
