@@ -9,11 +9,10 @@
 //! which upgrade at the hyper level with a 4 KiB one.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt, future};
+use rues_core::SocketEnd;
 use rues_core::http::{HeaderMap, Method};
-use rues_core::{NewSession, SocketEnd};
 use tokio_tungstenite::tungstenite::{Message, protocol::CloseFrame};
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -53,19 +52,10 @@ pub(crate) fn filter(shared: Arc<Shared>) -> BoxedFilter<(Response,)> {
 }
 
 fn upgrade(shared: &Arc<Shared>, path: &str, headers: &HeaderMap, ws: Ws) -> Response {
-    let mut node = shared.node();
-    let limit = node.config().limits.max_inbound_frame;
-    let NewSession { id, outbox, .. } = match node.handle_upgrade(Instant::now(), path, headers) {
-        Ok(session) => session,
-        Err(refusal) => return routes::into_warp(refusal),
-    };
-    drop(node);
-    shared.session_opened();
     // Dropped (releasing the session) if warp never completes the upgrade.
-    let guard = SessionGuard {
-        shared: shared.clone(),
-        id,
-        outbox,
+    let (guard, limit) = match SessionGuard::open(shared, path, headers) {
+        Ok(opened) => opened,
+        Err(refusal) => return routes::into_warp(refusal),
     };
     let tasks = shared.session_tasks.clone();
     ws.max_frame_size(limit)

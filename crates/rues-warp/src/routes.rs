@@ -14,7 +14,7 @@ use rues_core::http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use rues_core::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
-use rues_core::{Decision, DispatchTicket, Job, NewSession};
+use rues_core::{Decision, DispatchTicket, Job};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -132,22 +132,13 @@ pub(crate) fn upgrade<B>(
     mut request: Request<B>,
     key: &HeaderValue,
 ) -> Response {
-    let mut node = shared.node();
-    let limit = node.config().limits.max_inbound_frame;
-    let NewSession { id, outbox, .. } =
-        match node.handle_upgrade(Instant::now(), request.uri().path(), request.headers()) {
-            Ok(session) => session,
-            Err(refusal) => return into_warp(refusal),
-        };
-    drop(node);
-    shared.session_opened();
     // If the upgrade never completes, the guard is dropped, which releases
     // the session.
-    let guard = SessionGuard {
-        shared: shared.clone(),
-        id,
-        outbox,
+    let (guard, limit) = match SessionGuard::open(shared, request.uri().path(), request.headers()) {
+        Ok(opened) => opened,
+        Err(refusal) => return into_warp(refusal),
     };
+    let id = guard.id;
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)

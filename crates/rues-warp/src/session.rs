@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use rues_core::{CloseReason, Outbox, SessionId, SocketEnd, Transmit};
+use rues_core::http::HeaderMap;
+use rues_core::{CloseReason, NewSession, Outbox, Response, SessionId, SocketEnd, Transmit};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
@@ -79,6 +80,30 @@ pub(crate) struct SessionGuard {
 }
 
 impl SessionGuard {
+    /// Asks the core to open a session for an upgrade on `path`: the guard
+    /// of the new session and the inbound limit to configure the WebSocket
+    /// layer with, or the core's refusal (404 off `/on`, 403, 503).
+    // The refusal is the core's `Err(Response)`, moved once to the caller
+    // (as in rues-core, boxing it would only add an allocation).
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn open(
+        shared: &Arc<Shared>,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Result<(Self, usize), Response> {
+        let mut node = shared.node();
+        let limit = node.config().limits.max_inbound_frame;
+        let NewSession { id, outbox, .. } = node.handle_upgrade(Instant::now(), path, headers)?;
+        drop(node);
+        shared.session_opened();
+        let guard = Self {
+            shared: shared.clone(),
+            id,
+            outbox,
+        };
+        Ok((guard, limit))
+    }
+
     /// Reports how the socket ended and returns the reason the core closed
     /// the session with (which may be an earlier one, e.g. 4008, if the core
     /// had closed it first).

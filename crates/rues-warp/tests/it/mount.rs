@@ -81,6 +81,21 @@ async fn serves_its_route_and_a_rues_session(addr: SocketAddr, endpoint: &Endpoi
     client
 }
 
+/// Graceful shutdown, mounted: the host server's hook calls
+/// `Endpoint::shutdown`, the session gets 1001, the server stops.
+async fn stops_gracefully(
+    stop: tokio::sync::oneshot::Sender<()>,
+    client: &mut Client,
+    server: tokio::task::JoinHandle<()>,
+) {
+    let _ = stop.send(());
+    assert_eq!(client.close_code().await, Some(1001));
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("stopped in time")
+        .expect("no panic");
+}
+
 #[tokio::test]
 async fn the_axum_example_serves_its_own_route_and_rues_on_one_listener() {
     let endpoint = endpoint();
@@ -104,13 +119,7 @@ async fn the_axum_example_serves_its_own_route_and_rues_on_one_listener() {
     });
     let mut client = serves_its_route_and_a_rues_session(addr, &endpoint).await;
 
-    // Graceful shutdown, mounted: the session gets 1001.
-    let _ = stop.send(());
-    assert_eq!(client.close_code().await, Some(1001));
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .expect("stopped in time")
-        .expect("no panic");
+    stops_gracefully(stop, &mut client, server).await;
 }
 
 #[tokio::test]
@@ -145,10 +154,5 @@ async fn the_warp_filter_serves_rues_beside_a_warp_application() {
     .await;
     assert_eq!(big.close_code().await, Some(1009));
 
-    let _ = stop.send(());
-    assert_eq!(client.close_code().await, Some(1001));
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .expect("stopped in time")
-        .expect("no panic");
+    stops_gracefully(stop, &mut client, server).await;
 }
