@@ -10,6 +10,11 @@
 //! [`Outbox`]. Any transport (our `rues-warp` adapter, or yours) gets identical
 //! semantics by driving it.
 //!
+//! Building a node on it (registry, async and blocking handlers,
+//! publishing, serving with `rues-warp`) is explained in
+//! `docs/embedding.md` in the repository; the protocol itself is
+//! `docs/protocol.md`.
+//!
 //! # The drive loop
 //!
 //! An adapter owns one [`Node`] (behind a mutex if several tasks share it).

@@ -128,6 +128,8 @@ pub struct Node {
     wire_limits: rues_wire::Limits,
     /// Reused receiver buffer, so publishing allocates nothing per event.
     scratch: Vec<SessionId>,
+    /// [`Node::shutdown`] was called: no new session opens.
+    pub(crate) shutting_down: bool,
 }
 
 impl std::fmt::Debug for Node {
@@ -160,6 +162,7 @@ impl Node {
             release_version,
             wire_limits,
             scratch: Vec::new(),
+            shutting_down: false,
         }
     }
 
@@ -248,8 +251,10 @@ impl Node {
         self.close(session, end.reason());
     }
 
-    /// Closes every session with 1001 (graceful shutdown).
+    /// Closes every session with 1001 (graceful shutdown); from then on,
+    /// upgrades are refused with 503.
     pub fn shutdown(&mut self) {
+        self.shutting_down = true;
         let sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
         for session in sessions {
             self.close(session, CloseReason::Shutdown);

@@ -355,8 +355,8 @@ impl Node {
     /// A WebSocket upgrade request (the adapter has checked that it is
     /// one: `GET` with the upgrade headers) for `path`. Sessions open only
     /// on `/on` and `/on/`: any other path is 404 (fix: the reference node
-    /// accepts any path that starts with `/on`). Then the origin (403) and
-    /// the session limit (503). On success the adapter completes the
+    /// accepts any path that starts with `/on`). Then the origin (403), a
+    /// node that is shutting down (503) and the session limit (503). On success the adapter completes the
     /// upgrade, sends [`NewSession::id`] as the first Text frame and hands
     /// [`NewSession::outbox`] to the session's writer.
     pub fn handle_upgrade(
@@ -374,6 +374,12 @@ impl Node {
         }
         if *context.origin() == OriginVerdict::Denied {
             return Err(context.error(StatusCode::FORBIDDEN, "origin not allowed"));
+        }
+        if self.shutting_down {
+            return Err(context.error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the node is shutting down; open a session on another node",
+            ));
         }
         if self.sessions.len() >= self.config.limits.max_sessions {
             return Err(context.error(

@@ -61,7 +61,21 @@
 //! ```
 //!
 //! `examples/embed.rs` is a complete, runnable version.
+//!
+//! # Mounting into an existing server
+//!
+//! [`Endpoint`] is RUES without a listener: [`Endpoint::service`] is a
+//! `tower_service::Service` that axum, hyper and tower stacks mount next to
+//! their own routes (`examples/axum.rs`), [`Endpoint::filter`] the same as a
+//! warp filter, and [`Endpoint::shutdown`] the graceful shutdown to call from
+//! the host server's. [`Server`] is an [`Endpoint`] with a listener of its
+//! own.
+//!
+//! The guide for node builders, handlers (async, blocking) and publishing
+//! included, is `docs/embedding.md` in the repository.
 
+mod endpoint;
+mod filter;
 mod listener;
 mod metrics;
 mod reply;
@@ -73,15 +87,15 @@ mod tls;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rues_core::{Config, Node, OsIds, Registry};
+use rues_core::{Config, Registry};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use warp::filters::BoxedFilter;
 
+pub use endpoint::{Endpoint, EndpointConfig, EndpointService};
 pub use state::Publisher;
 pub use tls::TlsFiles;
 pub use warp;
@@ -102,19 +116,14 @@ pub struct TransportConfig {
     pub tls_handshake_timeout: Duration,
     /// On shutdown, how long in-flight requests and closing sessions get.
     pub shutdown_timeout: Duration,
-    /// How many blocking handlers ([`rues_core::BlockingHandler`]) may run
-    /// at once, each on a thread of tokio's blocking pool, never on the
-    /// threads that serve sessions and requests.
-    pub max_blocking_calls: usize,
-    /// How long a call to a blocking handler may wait for a free slot
-    /// before it is answered 503.
-    pub blocking_wait: Duration,
+    /// The endpoint's own settings (blocking handlers).
+    pub endpoint: EndpointConfig,
 }
 
 impl TransportConfig {
     /// Plain TCP on `listen`, with the default deadlines (10 s head read,
-    /// 10 s TLS handshake, 10 s shutdown) and 16 blocking slots, waited for
-    /// up to 10 s.
+    /// 10 s TLS handshake, 10 s shutdown) and the default
+    /// [`EndpointConfig`].
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
@@ -122,16 +131,15 @@ impl TransportConfig {
             head_read_timeout: Duration::from_secs(10),
             tls_handshake_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(10),
-            max_blocking_calls: 16,
-            blocking_wait: Duration::from_secs(10),
+            endpoint: EndpointConfig::default(),
         }
     }
 
     /// Lets `calls` blocking handlers run at once; a call beyond that waits
-    /// up to `wait` for a slot, then gets 503.
+    /// up to `wait` for a slot, then gets 503
+    /// ([`EndpointConfig::with_blocking_calls`]).
     pub fn with_blocking_calls(mut self, calls: usize, wait: Duration) -> Self {
-        self.max_blocking_calls = calls.max(1);
-        self.blocking_wait = wait;
+        self.endpoint = self.endpoint.with_blocking_calls(calls, wait);
         self
     }
 
@@ -167,9 +175,11 @@ pub enum Error {
     },
 }
 
-/// A bound RUES server, ready to [`run`](Server::run).
+/// A bound RUES server, ready to [`run`](Server::run): an [`Endpoint`] with
+/// a listener of its own, `/metrics`, and optionally the application's warp
+/// routes.
 pub struct Server {
-    shared: Arc<state::Shared>,
+    endpoint: Endpoint,
     listener: listener::Listener,
     local_addr: SocketAddr,
     extra_routes: Option<BoxedFilter<(warp::reply::Response,)>>,
@@ -204,11 +214,8 @@ impl Server {
             addr: transport.listen,
             source,
         })?;
-        let node = Node::new(config, registry, OsIds);
-        let blocking =
-            state::BlockingPool::new(transport.max_blocking_calls, transport.blocking_wait);
         Ok(Self {
-            shared: Arc::new(state::Shared::new(node, blocking)),
+            endpoint: Endpoint::with_config(config, registry, transport.endpoint),
             listener: listener::Listener {
                 tcp,
                 tls,
@@ -240,57 +247,48 @@ impl Server {
 
     /// A handle to publish events with.
     pub fn publisher(&self) -> Publisher {
-        Publisher {
-            shared: self.shared.clone(),
-        }
+        self.endpoint.publisher()
+    }
+
+    /// The endpoint this server serves.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     /// Serves until `shutdown` resolves, then shuts down gracefully: stops
     /// accepting, closes every session with 1001, lets in-flight requests
     /// finish, and returns within the shutdown timeout.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
-        let routes = routes::routes(self.shared.clone(), self.extra_routes);
+        let shared = self.endpoint.shared().clone();
+        let routes = routes::routes(shared.clone(), self.extra_routes);
         let draining = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let timer = tokio::spawn(keep_alive(self.shared.clone()));
         self.listener
-            .accept_until(&self.shared, routes, &draining, &tasks, shutdown)
+            .accept_until(
+                &shared,
+                &self.endpoint.service(),
+                routes,
+                &draining,
+                &tasks,
+                shutdown,
+            )
             .await;
         tracing::info!("shutting down: closing sessions, finishing requests");
         drop(self.listener);
-        self.shared.node().shutdown();
+        shared.close_sessions();
         tasks.close();
-        let deadline = tokio::time::sleep(self.shutdown_timeout);
-        tokio::select! {
-            () = async {
-                draining.cancel();
-                tasks.wait().await;
-                // Every session task ends after its Close handshake.
-                self.shared.session_tasks.close();
-                self.shared.session_tasks.wait().await;
-            } => tracing::info!("shutdown complete"),
-            () = deadline => tracing::warn!("shutdown timed out; dropping what is left"),
+        let finished = tokio::time::timeout(self.shutdown_timeout, async {
+            draining.cancel();
+            tasks.wait().await;
+            // Every session task ends after its Close handshake.
+            shared.sessions_finished().await;
+        })
+        .await;
+        match finished {
+            Ok(()) => tracing::info!("shutdown complete"),
+            Err(_) => tracing::warn!("shutdown timed out; dropping what is left"),
         }
-        timer.abort();
-    }
-}
-
-/// The keep-alive timer: re-armed to the core's `next_timeout` after it
-/// fires and whenever a session opens (the only inputs that can move the
-/// deadline earlier); fires `handle_timeout`.
-async fn keep_alive(shared: Arc<state::Shared>) {
-    loop {
-        let next = shared.node().next_timeout();
-        let sleep = async {
-            match next {
-                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = sleep => shared.node().handle_timeout(Instant::now()),
-            () = shared.timer_changed.notified() => {}
-        }
+        shared.stop_timer();
     }
 }
 

@@ -3,17 +3,18 @@
 //! retried, TLS handshakes and request heads have deadlines and run off the
 //! accept loop, so an idle or slow peer never delays anyone else.
 //!
-//! Each connection's HTTP service answers WebSocket upgrades itself, at the
-//! hyper level (so the session's socket gets our tungstenite buffer sizes,
-//! which warp's `ws()` filter cannot set), and hands every other request to
-//! the warp routes.
+//! Each connection's HTTP service hands WebSocket upgrades and requests on
+//! `/on` and `/on/...` to the [`EndpointService`] (which answers upgrades at
+//! the hyper level, so the session's socket gets our tungstenite buffer
+//! sizes, which warp's `ws()` filter cannot set), and every other request
+//! to the warp routes.
 
 use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::{Either, Ready, ready};
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -25,6 +26,7 @@ use tokio_util::task::TaskTracker;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
+use crate::endpoint::EndpointService;
 use crate::routes;
 use crate::state::Shared;
 
@@ -46,6 +48,7 @@ impl Listener {
     pub(crate) async fn accept_until(
         &self,
         shared: &Arc<Shared>,
+        endpoint: &EndpointService,
         routes: BoxedFilter<(Response,)>,
         draining: &CancellationToken,
         tasks: &TaskTracker,
@@ -73,7 +76,7 @@ impl Listener {
             // Events are small and latency matters more than packet count.
             let _ = stream.set_nodelay(true);
             let service = Service {
-                shared: shared.clone(),
+                endpoint: endpoint.clone(),
                 routes: TowerToHyperService::new(service.clone()),
             };
             let builder = self.http_builder();
@@ -153,11 +156,12 @@ where
     }
 }
 
-/// One connection's HTTP service: WebSocket upgrades go to
-/// [`routes::upgrade`], everything else to the warp routes `R`.
+/// One connection's HTTP service: upgrades (on any path: the core answers
+/// 404 off `/on`) and requests on `/on` and `/on/...` go to the endpoint,
+/// everything else to the warp routes `R`.
 #[derive(Clone)]
 struct Service<R> {
-    shared: Arc<Shared>,
+    endpoint: EndpointService,
     routes: R,
 }
 
@@ -167,12 +171,21 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<Ready<Result<Response, Infallible>>, R::Future>;
+    type Future = Either<
+        <EndpointService as tower_service::Service<hyper::Request<Incoming>>>::Future,
+        R::Future,
+    >;
 
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
-        match routes::websocket_key(&request) {
-            Some(key) => Either::Left(ready(Ok(routes::upgrade(&self.shared, request, &key)))),
-            None => Either::Right(self.routes.call(request)),
+        let to_endpoint = routes::websocket_key(&request).is_some()
+            || routes::is_endpoint_path(request.uri().path());
+        if to_endpoint {
+            Either::Left(tower_service::Service::call(
+                &mut self.endpoint.clone(),
+                request,
+            ))
+        } else {
+            Either::Right(self.routes.call(request))
         }
     }
 }

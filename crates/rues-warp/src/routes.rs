@@ -1,5 +1,8 @@
-//! The WebSocket session at `/on` (answered at the hyper level, see
-//! [`upgrade`]), and the warp filters: requests on `/on/...` and `/metrics`.
+//! How requests reach the core: WebSocket upgrades answered at the hyper
+//! level ([`upgrade`]), every other request through [`request`] (dispatch
+//! bodies read up to the limit), and the warp filters a
+//! [`Server`](crate::Server) adds: `/metrics`, the application's routes,
+//! the core's 404.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,7 +14,7 @@ use rues_core::http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use rues_core::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
-use rues_core::{Answer, Decision, DispatchTicket, Job, NewSession};
+use rues_core::{Answer, Decision, DispatchTicket, Job};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -24,13 +27,14 @@ pub(crate) use crate::reply::into_warp;
 use crate::session::{self, SessionGuard};
 use crate::state::Shared;
 
-/// Every route of the transport, with `extra` (the application's own
-/// routes, e.g. a web page) tried after RUES's and before the 404.
+/// The routes a [`Server`](crate::Server) serves beside the endpoint (which
+/// the listener calls directly for `/on` and `/on/...`): `/metrics`, then
+/// `extra` (the application's own routes, e.g. a web page), then the core's
+/// 404 for everything else.
 pub(crate) fn routes(
     shared: Arc<Shared>,
     extra: Option<BoxedFilter<(Response,)>>,
 ) -> BoxedFilter<(Response,)> {
-    let on = warp::path("on").and(core(shared.clone()));
     let metrics = {
         let shared = shared.clone();
         warp::path("metrics")
@@ -48,15 +52,19 @@ pub(crate) fn routes(
                 response
             })
     };
-    let rues = on.or(metrics).unify();
     match extra {
-        Some(extra) => rues.or(extra).unify().or(core(shared)).unify().boxed(),
-        None => rues.or(core(shared)).unify().boxed(),
+        Some(extra) => metrics.or(extra).unify().or(core(shared)).unify().boxed(),
+        None => metrics.or(core(shared)).unify().boxed(),
     }
 }
 
-/// Every request, answered by the core: mounted on `/on` before the other
-/// routes, and again after them for whatever they leave (the core's 404).
+/// Whether a request belongs to the endpoint: `/on` and everything under
+/// `/on/` (not `/online`).
+pub(crate) fn is_endpoint_path(path: &str) -> bool {
+    path == "/on" || path.starts_with("/on/")
+}
+
+/// Whatever the other routes leave, answered by the core (its 404).
 fn core(
     shared: Arc<Shared>,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
@@ -119,23 +127,13 @@ pub(crate) fn upgrade<B>(
     mut request: Request<B>,
     key: &HeaderValue,
 ) -> Response {
-    let mut node = shared.node();
-    let limit = node.config().limits.max_inbound_frame;
-    let NewSession { id, outbox, .. } =
-        match node.handle_upgrade(Instant::now(), request.uri().path(), request.headers()) {
-            Ok(session) => session,
-            Err(refusal) => return into_warp(refusal),
-        };
-    drop(node);
-    // The new session's keep-alive deadline may be the earliest.
-    shared.timer_changed.notify_one();
     // If the upgrade never completes, the guard is dropped, which releases
     // the session.
-    let guard = SessionGuard {
-        shared: shared.clone(),
-        id,
-        outbox,
+    let (guard, limit) = match SessionGuard::open(shared, request.uri().path(), request.headers()) {
+        Ok(opened) => opened,
+        Err(refusal) => return into_warp(refusal),
     };
+    let id = guard.id;
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
@@ -171,7 +169,7 @@ pub(crate) fn upgrade<B>(
 }
 
 /// Any request on `/on/...` that is not an upgrade.
-async fn request<S, B>(
+pub(crate) async fn request<S, B, E>(
     shared: &Arc<Shared>,
     path: &str,
     method: Method,
@@ -179,8 +177,9 @@ async fn request<S, B>(
     body: S,
 ) -> Response
 where
-    S: Stream<Item = Result<B, warp::Error>>,
+    S: Stream<Item = Result<B, E>>,
     B: Buf,
+    E: std::fmt::Display,
 {
     let started = Instant::now();
     let decision = shared.node().handle_request(&method, path, &headers);
@@ -201,10 +200,11 @@ where
 /// async one on this task, a blocking one on the blocking pool. A streamed
 /// answer is returned as soon as the handler has given its stream; hyper
 /// polls the stream as it writes the body (see [`into_warp`]).
-async fn dispatch<S, B>(shared: &Shared, ticket: DispatchTicket, body: S) -> Answer
+async fn dispatch<S, B, E>(shared: &Shared, ticket: DispatchTicket, body: S) -> Answer
 where
-    S: Stream<Item = Result<B, warp::Error>>,
+    S: Stream<Item = Result<B, E>>,
     B: Buf,
+    E: std::fmt::Display,
 {
     let mut body = std::pin::pin!(body);
     let max = ticket.max_body();

@@ -10,16 +10,55 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
-use hyper_util::rt::TokioIo;
-use rues_core::{CloseReason, Outbox, SessionId, SocketEnd, Transmit};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use rues_core::http::HeaderMap;
+use rues_core::{CloseReason, NewSession, Outbox, Response, SessionId, SocketEnd, Transmit};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::state::Shared;
 
-/// A session's socket: tungstenite over the connection hyper upgraded.
-pub(crate) type WebSocket = tokio_tungstenite::WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+/// A session's socket, as the session task needs it: tungstenite messages
+/// in and out. The hyper-level upgrade gives tungstenite's own stream; the
+/// warp filter adapts warp's (see `filter.rs`).
+pub(crate) trait Socket:
+    Stream<Item = Result<Message, Self::Failure>>
+    + Sink<Message, Error = Self::Failure>
+    + Send
+    + Unpin
+    + 'static
+{
+    /// What reads and writes fail with.
+    type Failure: ReadError;
+}
+
+impl<S, E> Socket for S
+where
+    S: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Send + Unpin + 'static,
+    E: ReadError,
+{
+    type Failure = E;
+}
+
+/// What a failed read says about the socket.
+pub(crate) trait ReadError: Send + 'static {
+    /// The transport fact to report to the core.
+    fn socket_end(&self) -> SocketEnd;
+}
+
+impl ReadError for WsError {
+    /// tungstenite refuses frames over the limit it was configured with
+    /// (the core's inbound limit) and frames that break RFC 6455; anything
+    /// else means the socket is gone.
+    fn socket_end(&self) -> SocketEnd {
+        match self {
+            WsError::Capacity(_) => SocketEnd::FrameTooBig,
+            WsError::Protocol(_) | WsError::Utf8(_) => SocketEnd::ProtocolViolation,
+            _ => SocketEnd::Vanished,
+        }
+    }
+}
 
 /// The most bytes taken from the outbox at a time: big enough to batch
 /// writes, small enough that the outbox (not the socket) holds the backlog,
@@ -41,6 +80,30 @@ pub(crate) struct SessionGuard {
 }
 
 impl SessionGuard {
+    /// Asks the core to open a session for an upgrade on `path`: the guard
+    /// of the new session and the inbound limit to configure the WebSocket
+    /// layer with, or the core's refusal (404 off `/on`, 403, 503).
+    // The refusal is the core's `Err(Response)`, moved once to the caller
+    // (as in rues-core, boxing it would only add an allocation).
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn open(
+        shared: &Arc<Shared>,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Result<(Self, usize), Response> {
+        let mut node = shared.node();
+        let limit = node.config().limits.max_inbound_frame;
+        let NewSession { id, outbox, .. } = node.handle_upgrade(Instant::now(), path, headers)?;
+        drop(node);
+        shared.session_opened();
+        let guard = Self {
+            shared: shared.clone(),
+            id,
+            outbox,
+        };
+        Ok((guard, limit))
+    }
+
     /// Reports how the socket ended and returns the reason the core closed
     /// the session with (which may be an earlier one, e.g. 4008, if the core
     /// had closed it first).
@@ -61,7 +124,7 @@ impl Drop for SessionGuard {
 }
 
 /// Runs a session until its socket closes.
-pub(crate) async fn run(guard: SessionGuard, socket: WebSocket) {
+pub(crate) async fn run<S: Socket>(guard: SessionGuard, socket: S) {
     let id = guard.id;
     let (mut sink, mut stream) = socket.split();
     tracing::debug!(session = %id, "session opened");
@@ -105,11 +168,12 @@ pub(crate) async fn run(guard: SessionGuard, socket: WebSocket) {
     tracing::debug!(session = %id, ?reason, "session closed");
 }
 
-type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
-type Stream = futures_util::stream::SplitStream<WebSocket>;
-
 /// Serves the session until it is over; returns the core's reason.
-async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> CloseReason {
+async fn drive<S: Socket>(
+    guard: &SessionGuard,
+    sink: &mut SplitSink<S, Message>,
+    stream: &mut SplitStream<S>,
+) -> CloseReason {
     let outbox = &guard.outbox;
     let mut batch: Vec<Bytes> = Vec::new();
     loop {
@@ -129,7 +193,7 @@ async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> Cl
                         continue;
                     }
                     Some(Ok(_close)) => SocketEnd::ClientClose,
-                    Some(Err(error)) => socket_end(&error),
+                    Some(Err(error)) => error.socket_end(),
                     None => SocketEnd::Vanished,
                 };
                 return guard.end(end);
@@ -157,12 +221,12 @@ async fn drive(guard: &SessionGuard, sink: &mut Sink, stream: &mut Stream) -> Cl
 
 /// Writes `first` and every output the outbox has after it, flushing after
 /// each; `Some` when the outbox says the session is closed.
-async fn write_all(
+async fn write_all<S: Socket>(
     outbox: &Outbox,
-    sink: &mut Sink,
+    sink: &mut SplitSink<S, Message>,
     batch: &mut Vec<Bytes>,
     first: Transmit,
-) -> Result<Option<CloseReason>, WsError> {
+) -> Result<Option<CloseReason>, S::Failure> {
     let mut next = Some(first);
     while let Some(transmit) = next {
         match transmit {
@@ -181,15 +245,4 @@ async fn write_all(
         next = outbox.try_next(DRAIN_BATCH_BYTES, batch);
     }
     Ok(None)
-}
-
-/// What a read error says about the socket: tungstenite refuses frames over
-/// the limit it was configured with (the core's inbound limit) and frames
-/// that break RFC 6455; anything else means the socket is gone.
-fn socket_end(error: &WsError) -> SocketEnd {
-    match error {
-        WsError::Capacity(_) => SocketEnd::FrameTooBig,
-        WsError::Protocol(_) | WsError::Utf8(_) => SocketEnd::ProtocolViolation,
-        _ => SocketEnd::Vanished,
-    }
 }

@@ -3,11 +3,13 @@
 //! Nothing here routes output: each session's task waits on its own
 //! [`rues_core::Outbox`], which the core fills and wakes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rues_core::{BlockingJob, Event, Node, PublishError, Published, Response};
 use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 
@@ -24,6 +26,11 @@ pub(crate) struct Shared {
     /// goodbye on the socket).
     pub(crate) session_tasks: tokio_util::task::TaskTracker,
     pub(crate) blocking: BlockingPool,
+    /// Whether the keep-alive timer task runs (it starts with the first
+    /// session, so an endpoint can be made outside a runtime).
+    timer_started: AtomicBool,
+    /// Stops the keep-alive timer.
+    timer_stop: CancellationToken,
 }
 
 impl Shared {
@@ -34,7 +41,34 @@ impl Shared {
             metrics: Metrics::default(),
             session_tasks: tokio_util::task::TaskTracker::new(),
             blocking,
+            timer_started: AtomicBool::new(false),
+            timer_stop: CancellationToken::new(),
         }
+    }
+
+    /// A session opened: its keep-alive deadline may be the earliest. Starts
+    /// the timer task the first time (on the caller's runtime).
+    pub(crate) fn session_opened(self: &Arc<Self>) {
+        if !self.timer_started.swap(true, Ordering::AcqRel) {
+            tokio::spawn(keep_alive(self.clone()));
+        }
+        self.timer_changed.notify_one();
+    }
+
+    /// Closes every session with 1001 (the first step of a graceful shutdown).
+    pub(crate) fn close_sessions(&self) {
+        self.node().shutdown();
+    }
+
+    /// Resolves once every session task has ended (after its Close
+    /// handshake). Sessions opened afterwards are waited for too.
+    pub(crate) async fn sessions_finished(&self) {
+        self.session_tasks.close();
+        self.session_tasks.wait().await;
+    }
+
+    pub(crate) fn stop_timer(&self) {
+        self.timer_stop.cancel();
     }
 
     /// Locks the node. Never held across an `.await`. A poisoned lock is
@@ -44,6 +78,26 @@ impl Shared {
         self.node
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The keep-alive timer: re-armed to the core's `next_timeout` after it
+/// fires and whenever a session opens (the only inputs that can move the
+/// deadline earlier); fires `handle_timeout`.
+async fn keep_alive(shared: Arc<Shared>) {
+    loop {
+        let next = shared.node().next_timeout();
+        let sleep = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = sleep => shared.node().handle_timeout(Instant::now()),
+            () = shared.timer_changed.notified() => {}
+            () = shared.timer_stop.cancelled() => return,
+        }
     }
 }
 

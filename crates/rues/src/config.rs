@@ -87,6 +87,8 @@ pub(crate) struct TransportSection {
     pub(crate) head_read_timeout_ms: u64,
     pub(crate) tls_handshake_timeout_ms: u64,
     pub(crate) shutdown_timeout_ms: u64,
+    pub(crate) max_blocking_calls: usize,
+    pub(crate) blocking_wait_ms: u64,
 }
 
 impl Default for TransportSection {
@@ -96,6 +98,8 @@ impl Default for TransportSection {
             head_read_timeout_ms: millis(transport.head_read_timeout),
             tls_handshake_timeout_ms: millis(transport.tls_handshake_timeout),
             shutdown_timeout_ms: millis(transport.shutdown_timeout),
+            max_blocking_calls: transport.endpoint.max_blocking_calls,
+            blocking_wait_ms: millis(transport.endpoint.blocking_wait),
         }
     }
 }
@@ -235,6 +239,10 @@ impl NodeConfig {
         transport.tls_handshake_timeout =
             Duration::from_millis(self.transport.tls_handshake_timeout_ms);
         transport.shutdown_timeout = Duration::from_millis(self.transport.shutdown_timeout_ms);
+        let transport = transport.with_blocking_calls(
+            self.transport.max_blocking_calls,
+            Duration::from_millis(self.transport.blocking_wait_ms),
+        );
         match &self.tls {
             Some(tls) => transport.with_tls(&tls.cert, &tls.key),
             None => transport,

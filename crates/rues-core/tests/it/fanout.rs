@@ -178,6 +178,19 @@ fn one_encoding_is_shared_by_every_receiver() {
 #[derive(Default)]
 struct CountingWaker(AtomicUsize);
 
+impl CountingWaker {
+    /// A counter and the waker that counts into it.
+    fn new() -> (Arc<Self>, Waker) {
+        let wakes = Arc::new(Self::default());
+        let waker = Waker::from(wakes.clone());
+        (wakes, waker)
+    }
+
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 impl Wake for CountingWaker {
     fn wake(self: Arc<Self>) {
         self.0.fetch_add(1, Ordering::SeqCst);
@@ -190,8 +203,7 @@ fn a_waiting_writer_is_woken_once_per_empty_to_non_empty_transition() {
     let session = h.open();
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
     let outbox = h.outbox(session).clone();
-    let wakes = Arc::new(CountingWaker::default());
-    let waker = Waker::from(wakes.clone());
+    let (wakes, waker) = CountingWaker::new();
     let mut cx = Context::from_waker(&waker);
     let mut out = Vec::new();
     assert_eq!(
@@ -203,11 +215,7 @@ fn a_waiting_writer_is_woken_once_per_empty_to_non_empty_transition() {
             .publish(&event("/on/blocks:a/accepted", b"{}"))
             .expect("published");
     }
-    assert_eq!(
-        wakes.0.load(Ordering::SeqCst),
-        1,
-        "one wake for three frames"
-    );
+    assert_eq!(wakes.count(), 1, "one wake for three frames");
     assert_eq!(
         outbox.poll_next(&mut cx, usize::MAX, &mut out),
         Poll::Ready(Transmit::Frames(3))
@@ -221,7 +229,7 @@ fn a_waiting_writer_is_woken_once_per_empty_to_non_empty_transition() {
     h.node
         .publish(&event("/on/blocks:a/accepted", b"{}"))
         .expect("published");
-    assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
+    assert_eq!(wakes.count(), 2);
 }
 
 #[test]
@@ -238,8 +246,7 @@ fn releasing_a_session_wakes_its_writer_and_empties_its_outbox() {
         outbox.try_next(usize::MAX, &mut out),
         Some(Transmit::Frames(1))
     );
-    let wakes = Arc::new(CountingWaker::default());
-    let waker = Waker::from(wakes.clone());
+    let (wakes, waker) = CountingWaker::new();
     let mut cx = Context::from_waker(&waker);
     assert_eq!(
         outbox.poll_next(&mut cx, usize::MAX, &mut out),
@@ -257,19 +264,19 @@ fn releasing_a_session_wakes_its_writer_and_empties_its_outbox() {
     );
     assert_eq!(h.node.stats().bytes_queued, 0);
     assert_eq!(h.node.stats().frames_delivered, 1);
-    assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the release woke it");
+    assert_eq!(wakes.count(), 1, "the release woke it");
     assert_eq!(
         outbox.poll_next(&mut cx, usize::MAX, &mut out),
         Poll::Ready(Transmit::Close(CloseReason::Disconnected))
     );
     // Publishing again reaches nobody and wakes nobody.
-    let before = wakes.0.load(Ordering::SeqCst);
+    let before = wakes.count();
     let published = h
         .node
         .publish(&event("/on/blocks:a/accepted", b"{}"))
         .expect("published");
     assert_eq!(published.receivers, 0);
-    assert_eq!(wakes.0.load(Ordering::SeqCst), before);
+    assert_eq!(wakes.count(), before);
 }
 
 #[test]
@@ -303,8 +310,7 @@ fn a_writer_waiting_only_for_the_close_is_not_woken_by_frames_or_pings() {
     let session = h.open();
     assert_empty(&h.get(session, "/on/blocks/accepted"), StatusCode::OK);
     let outbox = h.outbox(session).clone();
-    let wakes = Arc::new(CountingWaker::default());
-    let waker = Waker::from(wakes.clone());
+    let (wakes, waker) = CountingWaker::new();
     let mut cx = Context::from_waker(&waker);
     // The writer is busy writing and races the write against the close.
     assert_eq!(outbox.poll_closed(&mut cx), Poll::Pending);
@@ -312,7 +318,7 @@ fn a_writer_waiting_only_for_the_close_is_not_woken_by_frames_or_pings() {
         .publish(&event("/on/blocks:a/accepted", b"{}"))
         .expect("published");
     h.advance(std::time::Duration::from_secs(30));
-    assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+    assert_eq!(wakes.count(), 0);
     // Both wait for it, in the order the core gives them: ping, then frames.
     let mut out = Vec::new();
     assert_eq!(outbox.try_next(usize::MAX, &mut out), Some(Transmit::Ping));
@@ -322,7 +328,7 @@ fn a_writer_waiting_only_for_the_close_is_not_woken_by_frames_or_pings() {
     );
     assert_eq!(outbox.poll_closed(&mut cx), Poll::Pending);
     h.node.shutdown();
-    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(wakes.count(), 1);
     assert_eq!(
         outbox.poll_closed(&mut cx),
         Poll::Ready(CloseReason::Shutdown)
@@ -334,8 +340,7 @@ fn a_due_ping_wakes_a_waiting_writer() {
     let mut h = Harness::new();
     let session = h.open();
     let outbox = h.outbox(session).clone();
-    let wakes = Arc::new(CountingWaker::default());
-    let waker = Waker::from(wakes.clone());
+    let (wakes, waker) = CountingWaker::new();
     let mut cx = Context::from_waker(&waker);
     let mut out = Vec::new();
     assert_eq!(
@@ -343,7 +348,7 @@ fn a_due_ping_wakes_a_waiting_writer() {
         Poll::Pending
     );
     h.advance(std::time::Duration::from_secs(30));
-    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(wakes.count(), 1);
     assert_eq!(
         outbox.poll_next(&mut cx, usize::MAX, &mut out),
         Poll::Ready(Transmit::Ping)

@@ -258,6 +258,22 @@ fn shutdown_closes_every_session_with_1001() {
 }
 
 #[test]
+fn after_shutdown_upgrades_are_503() {
+    let mut h = Harness::new();
+    h.node.shutdown();
+    let refused = h
+        .node
+        .handle_upgrade(h.now, "/on", &HeaderMap::new())
+        .expect_err("shutting down");
+    assert_error(
+        &refused,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the node is shutting down",
+    );
+    assert_eq!(h.node.stats().sessions_opened, 0);
+}
+
+#[test]
 fn close_reasons_have_distinct_labels_and_the_documented_codes() {
     let labels: HashSet<_> = CloseReason::ALL.iter().map(|r| r.label()).collect();
     assert_eq!(labels.len(), CloseReason::ALL.len());

@@ -5,8 +5,10 @@ mod support;
 
 mod accept;
 mod blocking;
+mod case_rule;
 mod delivery;
 mod hostile;
+mod mount;
 mod requests;
 mod sessions;
 mod streaming;
