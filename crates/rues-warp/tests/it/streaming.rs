@@ -11,8 +11,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
 use rues_core::http::{Method, StatusCode};
-use rues_core::{ComponentSpec, DispatchRequest, EntityRule, HandlerError, Registry, Reply};
-use rues_testkit::{Streamed, TestServer, component, topic};
+use rues_core::{
+    ComponentSpec, Config, DispatchRequest, EntityRule, HandlerError, Registry, Reply,
+};
+use rues_testkit::{Streamed, TestServer, VERSION, component, http_stream, topic};
+use rues_warp::Endpoint;
 
 /// The items of the big stream, and their total size: 64 MiB.
 const ITEMS: usize = 100_000;
@@ -322,6 +325,27 @@ async fn a_client_that_leaves_mid_stream_stops_a_producer_that_waits_for_data() 
     let stopped = leave_after(response, sixteen, &probe).await;
     println!("stalled producer dropped {stopped:?} after the client left");
     assert_eq!(probe.produced.load(Ordering::SeqCst), 16);
+}
+
+#[tokio::test]
+async fn an_endpoint_mounted_in_axum_streams_and_stops_its_producer_too() {
+    let probe = Arc::new(Probe::default());
+    let endpoint = Endpoint::new(
+        Config::new(VERSION.parse().expect("valid")),
+        registry(&probe),
+    );
+    let app = axum::Router::new().route_service("/on/{*rest}", endpoint.service());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bound");
+    let addr = listener.local_addr().expect("an address");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let response = http_stream(addr, Method::POST, "/on/feeds/items", &[BINARY], b"").await;
+    assert_eq!(response.header("transfer-encoding"), Some("chunked"));
+    let stopped = leave_after(response, 1 << 20, &probe).await;
+    println!("producer behind axum dropped {stopped:?} after the client left");
+    assert!(probe.produced.load(Ordering::SeqCst) < ITEMS);
+    server.abort();
 }
 
 #[tokio::test]
