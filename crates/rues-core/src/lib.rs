@@ -42,7 +42,16 @@
 //!      holding the node*: await a [`Job::Async`] on the runtime, and run a
 //!      [`Job::Blocking`] (a [`BlockingHandler`]: a prover, a VM query) on
 //!      a bounded pool of threads kept apart from the ones that serve
-//!      sessions, answering [`BlockingJob::busy`] when it stays full;
+//!      sessions, answering [`BlockingJob::busy`] when it stays full. The
+//!      job gives the [`Answer`] to send: [`Answer::Whole`], or
+//!      [`Answer::Stream`] for a handler that streams its reply
+//!      ([`Reply::Stream`], typically asked for with `Rusk-Feeder`): send
+//!      its head at once, then poll its [`ReplyBody`] on the runtime and
+//!      write each chunk as it comes (a chunked body), never gathering the
+//!      whole. An `Err` chunk means cut the body short (no clean end);
+//!      when the client goes away, drop the body, which stops the
+//!      handler's producer. A stream belongs to no session and counts
+//!      against no outbox;
 //!    - a frame from a client: [`Node::handle_inbound`]; a socket that
 //!      closed or vanished, or a frame the WebSocket layer refused:
 //!      [`Node::handle_closed`] with the [`SocketEnd`] it saw;
