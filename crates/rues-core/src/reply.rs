@@ -49,10 +49,7 @@ impl Reply {
     where
         S: Stream<Item = Result<Bytes, HandlerError>> + Send + 'static,
     {
-        Self::Stream(ReplyStream {
-            items: Box::pin(chunks),
-            kind: StreamKind::Binary,
-        })
+        Self::Stream(ReplyStream::new(Box::pin(chunks), StreamKind::Binary))
     }
 
     /// Serialized JSON values produced one by one and sent as one JSON
@@ -65,10 +62,7 @@ impl Reply {
     where
         S: Stream<Item = Result<Bytes, HandlerError>> + Send + 'static,
     {
-        Self::Stream(ReplyStream {
-            items: Box::pin(items),
-            kind: StreamKind::JsonArray,
-        })
+        Self::Stream(ReplyStream::new(Box::pin(items), StreamKind::JsonArray))
     }
 }
 
@@ -90,6 +84,12 @@ pub(crate) enum StreamKind {
     Binary,
     /// One JSON array: [`Reply::json_stream`].
     JsonArray,
+}
+
+impl ReplyStream {
+    fn new(items: Items, kind: StreamKind) -> Self {
+        Self { items, kind }
+    }
 }
 
 impl fmt::Debug for ReplyStream {

@@ -299,32 +299,31 @@ async fn leave_after(response: Streamed, bytes: usize, probe: &Probe) -> Duratio
     left.elapsed()
 }
 
-#[tokio::test]
-async fn a_client_that_leaves_mid_stream_stops_a_producer_blocked_on_the_socket() {
+/// A node asked for `path` by a client that leaves after `bytes`: how long
+/// the producer outlived the client, and how many items it made.
+async fn leave_mid_stream(path: &str, bytes: usize) -> (Duration, usize) {
     let probe = Arc::new(Probe::default());
     let server = server(&probe).await;
-    let response = server
-        .http_stream(Method::POST, "/on/feeds/items", &[BINARY], b"")
-        .await;
-    let stopped = leave_after(response, 1 << 20, &probe).await;
-    let produced = probe.produced.load(Ordering::SeqCst);
+    let response = server.http_stream(Method::POST, path, &[BINARY], b"").await;
+    let stopped = leave_after(response, bytes, &probe).await;
+    (stopped, probe.produced.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_mid_stream_stops_a_producer_blocked_on_the_socket() {
+    let (stopped, produced) = leave_mid_stream("/on/feeds/items", 1 << 20).await;
     println!("producer dropped {stopped:?} after the client left, having made {produced} items");
     assert!(produced < ITEMS, "it made every item: {produced}");
 }
 
 #[tokio::test]
 async fn a_client_that_leaves_mid_stream_stops_a_producer_that_waits_for_data() {
-    let probe = Arc::new(Probe::default());
-    let server = server(&probe).await;
-    let response = server
-        .http_stream(Method::POST, "/on/feeds/stalled", &[BINARY], b"")
-        .await;
     // All 16 items arrive; then the node waits on the producer, not on the
     // socket, when the client goes.
     let sixteen = (0..16).map(item_len).sum();
-    let stopped = leave_after(response, sixteen, &probe).await;
+    let (stopped, produced) = leave_mid_stream("/on/feeds/stalled", sixteen).await;
     println!("stalled producer dropped {stopped:?} after the client left");
-    assert_eq!(probe.produced.load(Ordering::SeqCst), 16);
+    assert_eq!(produced, 16);
 }
 
 #[tokio::test]
