@@ -367,3 +367,49 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn plan(args: &[&str]) -> Result<Plan> {
+        let cli = Cli::try_parse_from(["rues-bench", "load"].iter().chain(args))?;
+        let Command::Load(args) = cli.command else {
+            unreachable!("a load command")
+        };
+        args.plan()
+    }
+
+    #[test]
+    fn the_blocking_scenario_is_named_and_defaults_to_cores_plus_two_calls() {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let full = plan(&["--scenarios", "blocking", "--servers", "rues"]).expect("valid");
+        assert_eq!(full.scenarios, ["blocking"]);
+        assert_eq!(full.servers, [Kind::Rues]);
+        assert_eq!(
+            (full.blocking_n, full.blocking_rate, full.blocking_calls),
+            (100, 50.0, cores + 2)
+        );
+        assert_eq!((full.blocking_ms, full.blocking_probe_ms), (2000, 100));
+        let quick = plan(&["--quick"]).expect("valid");
+        assert!(quick.scenarios.iter().any(|s| s == "blocking"));
+        assert_eq!(quick.blocking_ms, 1000);
+        let set = plan(&[
+            "--blocking-n",
+            "10",
+            "--blocking-rate",
+            "20",
+            "--blocking-calls",
+            "3",
+            "--blocking-ms",
+            "60000",
+        ])
+        .expect("valid");
+        assert_eq!(
+            (set.blocking_n, set.blocking_rate, set.blocking_calls),
+            (10, 20.0, 3)
+        );
+        assert_eq!(set.blocking_ms, 10_000, "capped as the handler caps it");
+        assert!(plan(&["--scenarios", "blocked"]).is_err());
+    }
+}

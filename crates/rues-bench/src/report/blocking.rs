@@ -41,9 +41,10 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results) {
             .iter()
             .filter(move |r| r.variant == v && r.error.is_none())
     };
-    let latency = |of: fn(&BlockingRun) -> &Latencies, pick: fn(&Latencies) -> f64| -> Measure<'_, Variant> {
-        Box::new(move |v| median(runs(v).map(|r| pick(of(r))).collect()))
-    };
+    let latency =
+        |of: fn(&BlockingRun) -> &Latencies, pick: fn(&Latencies) -> f64| -> Measure<'_, Variant> {
+            Box::new(move |v| median(runs(v).map(|r| pick(of(r))).collect()))
+        };
     let p50: fn(&Latencies) -> f64 = |l| l.p50_ms;
     let p99: fn(&Latencies) -> f64 = |l| l.p99_ms;
     let max: fn(&Latencies) -> f64 = |l| l.max_ms;
@@ -63,7 +64,13 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results) {
         (
             "blocking dispatch, median of the calls (ms)",
             0,
-            Box::new(|v| median(runs(v).filter_map(|r| median(r.blocking_ms.clone())).collect())),
+            Box::new(|v| {
+                median(
+                    runs(v)
+                        .filter_map(|r| median(r.blocking_ms.clone()))
+                        .collect(),
+                )
+            }),
         ),
         (
             "blocking dispatch, slowest call (ms)",
@@ -99,7 +106,9 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results) {
         count_row("events delivered / expected, per run", &|r| {
             format!("{}/{}", r.received, r.expected)
         }),
-        count_row("sessions closed, per run", &|r| r.sessions_closed.to_string()),
+        count_row("sessions closed, per run", &|r| {
+            r.sessions_closed.to_string()
+        }),
         count_row("async dispatch probes answered / sent, per run", &|r| {
             format!("{}/{}", r.dispatch_probe.ok, r.dispatch_probe.sent)
         }),
@@ -125,6 +134,76 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results) {
                 median(runs(Variant::Runtime).map(|r| r.events.p99_ms).collect()),
                 median(runs(Variant::Pool).map(|r| r.events.p99_ms).collect()),
             )
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn latencies(p50_ms: f64, p99_ms: f64, max_ms: f64) -> Latencies {
+        Latencies {
+            sent: 10,
+            ok: 10,
+            failed: 0,
+            p50_ms,
+            p99_ms,
+            max_ms,
+        }
+    }
+
+    fn record(variant: Variant, run: usize, scale: f64) -> BlockingRun {
+        BlockingRun {
+            variant,
+            run,
+            window_secs: 2.0 * scale,
+            expected: 100,
+            received: 100,
+            sessions_closed: 0,
+            events: latencies(1.0 * scale, 2.0 * scale, 3.0 * scale),
+            dispatch_probe: latencies(0.5, 0.75, 1.0),
+            subscribe_probe: latencies(0.5, 0.75, 1.0),
+            blocking_ms: vec![2000.0, 2000.0 * scale],
+            blocking_status: vec![200, 200],
+            loadavg: 1.5,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn one_column_per_variant_with_medians_over_runs() {
+        let plan = crate::tests::plan(&["--scenarios", "blocking"]).expect("valid");
+        let mut results = Results::default();
+        for (run, scale) in [1.0, 3.0, 2.0].into_iter().enumerate() {
+            results.blocking.push(record(Variant::Pool, run, 1.0));
+            results
+                .blocking
+                .push(record(Variant::Runtime, run, scale * 1000.0));
+        }
+        let mut failed = record(Variant::Runtime, 3, 1e6);
+        failed.error = Some("no server".into());
+        results.blocking.push(failed);
+        let mut out = String::new();
+        section(&mut out, &plan, &results);
+        assert!(out.contains("| measure | pool | runtime |"), "{out}");
+        // The runtime's p99s were 2 000, 6 000 and 4 000 ms: median 4 000;
+        // the run that failed does not count.
+        assert!(
+            out.contains("| event delivery p99 (ms) | 2.00 | 4000.00 |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| blocking window (s) | 2.00 | 4000.00 |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| events delivered / expected, per run | 100/100, 100/100, 100/100 |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("event p99 on the runtime / on the pool: 2000.00×"),
+            "{out}"
         );
     }
 }

@@ -149,7 +149,9 @@ async fn measure(plan: &Plan, rig: &mut Rig, record: &mut BlockingRun) -> Result
     let sent: Vec<_> = (0..plan.blocking_calls)
         .map(|_| {
             let (calls, path, body) = (calls.clone(), path.clone(), body.clone());
-            tokio::spawn(async move { timed(call_timeout, calls.post(&path, body.as_bytes())).await })
+            tokio::spawn(
+                async move { timed(call_timeout, calls.post(&path, body.as_bytes())).await },
+            )
         })
         .collect();
     let done = AtomicBool::new(false);
@@ -174,7 +176,10 @@ async fn measure(plan: &Plan, rig: &mut Rig, record: &mut BlockingRun) -> Result
     record.events = Latencies::of(&rig.fleet.latencies(), expected);
     record.dispatch_probe = summarize(&dispatches);
     record.subscribe_probe = summarize(&subscribes);
-    record.blocking_ms = answers.iter().map(|(_, took)| took.as_secs_f64() * 1e3).collect();
+    record.blocking_ms = answers
+        .iter()
+        .map(|(_, took)| took.as_secs_f64() * 1e3)
+        .collect();
     record.blocking_status = answers.iter().map(|(status, _)| *status).collect();
     record.loadavg = loadavg();
     Ok(())
@@ -238,7 +243,11 @@ async fn probe_until(
         tick.tick().await;
         let dispatcher = pool.clone();
         dispatches.push(tokio::spawn(async move {
-            timed(PROBE_TIMEOUT, dispatcher.post(&format!("/on/bench/{PROBE}"), b"")).await
+            timed(
+                PROBE_TIMEOUT,
+                dispatcher.post(&format!("/on/bench/{PROBE}"), b""),
+            )
+            .await
         }));
         let (pool, session) = (pool.clone(), session.to_owned());
         let path = format!("/on/bench:p{}/tick", subscribes.len());
@@ -270,10 +279,16 @@ mod tests {
             .collect();
         let latencies = summarize(&answers);
         assert_eq!((latencies.sent, latencies.ok, latencies.failed), (5, 3, 2));
-        assert!((latencies.p50_ms - 20.0).abs() < 20.0 * 0.04, "{latencies:?}");
+        assert!(
+            (latencies.p50_ms - 20.0).abs() < 20.0 * 0.04,
+            "{latencies:?}"
+        );
         assert_eq!(latencies.max_ms, 30.0);
         let none = summarize(&[]);
-        assert_eq!((none.sent, none.ok, none.failed, none.max_ms), (0, 0, 0, 0.0));
+        assert_eq!(
+            (none.sent, none.ok, none.failed, none.max_ms),
+            (0, 0, 0, 0.0)
+        );
     }
 
     #[tokio::test]
@@ -284,6 +299,9 @@ mod tests {
         assert!(took >= Duration::from_millis(20));
         let refused = async { anyhow::bail!("refused") };
         assert_eq!(timed(Duration::from_secs(1), refused).await.0, 0);
-        assert_eq!(timed(Duration::from_secs(1), async { Ok(200) }).await.0, 200);
+        assert_eq!(
+            timed(Duration::from_secs(1), async { Ok(200) }).await.0,
+            200
+        );
     }
 }

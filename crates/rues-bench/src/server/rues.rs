@@ -145,12 +145,12 @@ pub(crate) async fn run(publish_thread: bool) -> Result<()> {
                     .enable_all()
                     .build()
                     .map_err(anyhow::Error::from)
-                    .and_then(|runtime| {
-                        runtime.block_on(control::serve_orders(port, &mut outlet))
-                    });
+                    .and_then(|runtime| runtime.block_on(control::serve_orders(port, &mut outlet)));
                 let _ = done.send(served);
             })?;
-        finished.await.context("the publisher thread ended without a word")?
+        finished
+            .await
+            .context("the publisher thread ended without a word")?
     } else {
         control::serve_orders(port, &mut outlet).await
     };
