@@ -293,14 +293,18 @@ async fn load(args: Box<LoadArgs>) -> Result<()> {
         // Dropping the scenarios stops every server they started.
         _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
     };
+    let peers: Vec<String> = peers::versions(&plan.servers)
+        .iter()
+        .map(|(n, v)| format!("{n} {v}"))
+        .collect();
     let mut report = format!(
         "## rues-bench results\n\nMachine: {}. Peers: {}. Mode: {}. Wall time {:.0} s.\n\n",
         machine(),
-        peers::versions(&plan.servers)
-            .iter()
-            .map(|(n, v)| format!("{n} {v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        if peers.is_empty() {
+            "none".to_owned()
+        } else {
+            peers.join(", ")
+        },
         if plan.quick { "quick" } else { "full" },
         started.elapsed().as_secs_f64()
     );

@@ -18,7 +18,8 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results) {
          ordinary async handler (`bench/{}`), which sleeps a runtime worker, as before \
          blocking handlers. Events: those published from the calls' start until the last \
          answer (up to 0.2 s more), publish stamp to receipt. The server publishes from a \
-         thread of its own. Medians over runs; counts are totals over runs.\n",
+         thread of its own. Medians over runs (with some 20 to 40 probes of each kind per \
+         run, their p99 is their maximum); the counts are each run's.\n",
         plan.blocking_n,
         plan.blocking_rate,
         plan.blocking_size,
