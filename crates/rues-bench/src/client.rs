@@ -97,7 +97,9 @@ async fn tcp_connect(addr: SocketAddr, index: u64, recv_buffer: Option<u32>) -> 
     Ok(stream)
 }
 
-/// Keep-alive HTTP/1.1 connections to a rues server, for subscribe requests.
+/// Keep-alive HTTP/1.1 connections to a rues server, for subscribe and
+/// dispatch requests; a new connection opens when every open one is busy,
+/// up to `size` at once.
 pub(crate) struct HttpPool {
     addr: SocketAddr,
     idle: Mutex<Vec<HttpConn>>,
@@ -122,6 +124,21 @@ impl HttpPool {
 
     /// `GET path` with the session id; returns the status code.
     pub(crate) async fn get(&self, path: &str, session: &str) -> Result<u16> {
+        self.request("GET", path, Some(session), b"").await
+    }
+
+    /// `POST path` with `body` (a dispatch); returns the status code.
+    pub(crate) async fn post(&self, path: &str, body: &[u8]) -> Result<u16> {
+        self.request("POST", path, None, body).await
+    }
+
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        session: Option<&str>,
+        body: &[u8],
+    ) -> Result<u16> {
         let _permit = self.permits.acquire().await?;
         let pooled = self
             .idle
@@ -138,7 +155,7 @@ impl HttpPool {
                 }
             }
         };
-        let (status, keep) = conn.get(path, session).await?;
+        let (status, keep) = conn.request(method, path, session, body).await?;
         if keep {
             self.idle
                 .lock()
@@ -150,10 +167,24 @@ impl HttpPool {
 }
 
 impl HttpConn {
-    async fn get(&mut self, path: &str, session: &str) -> Result<(u16, bool)> {
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nRusk-Session-Id: {session}\r\n\r\n");
-        self.stream.write_all(request.as_bytes()).await?;
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        session: Option<&str>,
+        body: &[u8],
+    ) -> Result<(u16, bool)> {
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        if let Some(session) = session {
+            request.push_str(&format!("Rusk-Session-Id: {session}\r\n"));
+        }
+        if method != "GET" {
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        request.push_str("\r\n");
+        let mut request = request.into_bytes();
+        request.extend_from_slice(body);
+        self.stream.write_all(&request).await?;
         loop {
             let mut headers = [httparse::EMPTY_HEADER; 32];
             let mut response = httparse::Response::new(&mut headers);
@@ -226,6 +257,8 @@ pub(crate) struct Session {
     /// NATS bytes received after the PONG (the start of the first MSG).
     leftover: BytesMut,
     pub(crate) opened: Opened,
+    /// rues: the session id, for further subscribe requests.
+    pub(crate) id: Option<String>,
 }
 
 /// Opens a session to `endpoint` and subscribes it to `entity` (the fan-out
@@ -282,12 +315,14 @@ async fn open_inner(
         .await
         .context("WebSocket upgrade")?;
     let mut leftover = BytesMut::new();
+    let mut session_id = None;
     let subscribe = match endpoint.kind {
         Kind::Rues => {
             let id = match ws.next().await {
                 Some(Ok(Message::Text(id))) => id,
                 other => bail!("expected the session id, got {other:?}"),
             };
+            session_id = Some(id.as_str().to_owned());
             let http = http.context("rues sessions need an HTTP pool")?;
             let asked = Instant::now();
             let status = http
@@ -348,6 +383,7 @@ async fn open_inner(
             total: started.elapsed(),
             subscribe,
         },
+        id: session_id,
     })
 }
 

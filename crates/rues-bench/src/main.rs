@@ -19,8 +19,9 @@
 //! each the way its server expects, and records the latency of every event
 //! (the publish time travels in the payload, on `CLOCK_MONOTONIC`) and what
 //! was delivered. Scenarios: `fanout`, `selective`, `idle`, `churn` (see
-//! docs/benchmarks.md), and `slow` (stalled clients beside readers;
-//! see docs/reliability.md). The harness installs nats-server (apt-get) and the
+//! docs/benchmarks.md), `slow` (stalled clients beside readers;
+//! see docs/reliability.md), and `blocking` (rues only: slow dispatch
+//! handlers beside fan-out, on the blocking pool and on the runtime). The harness installs nats-server (apt-get) and the
 //! `ws` package (`npm ci`) when they are missing, and bounds every run in
 //! time.
 //!
@@ -72,16 +73,23 @@ enum Command {
         /// nats-pub: the nats-server client address.
         #[arg(long)]
         addr: Option<String>,
+        /// rues: publish from a thread of its own, with its own timer, so
+        /// that a runtime blocked by a handler cannot hold the publisher
+        /// back (the blocking scenario).
+        #[arg(long)]
+        publish_thread: bool,
     },
 }
 
 #[derive(Args, Debug)]
 struct LoadArgs {
     /// A small run for CI (well under a minute once built): N = 100 fan-out
-    /// with 256 B payloads, 500 sessions for selective and idle, a short churn.
+    /// with 256 B payloads, 500 sessions for selective and idle, a short
+    /// churn, 1-s blocking calls.
     #[arg(long)]
     quick: bool,
-    /// Comma-separated scenarios: fanout, selective, idle, churn, slow.
+    /// Comma-separated scenarios: fanout, selective, idle, churn, slow,
+    /// blocking.
     #[arg(long, value_delimiter = ',')]
     scenarios: Option<Vec<String>>,
     /// Comma-separated servers: rues, baseline, nats, node-ws.
@@ -135,6 +143,18 @@ struct LoadArgs {
     /// Seconds of publishing per slow-consumer measurement.
     #[arg(long)]
     slow_secs: Option<f64>,
+    /// Sessions receiving the fan-out in the blocking scenario.
+    #[arg(long)]
+    blocking_n: Option<usize>,
+    /// Events per second in the blocking scenario.
+    #[arg(long)]
+    blocking_rate: Option<f64>,
+    /// Concurrent blocking dispatches (default: the machine's cores + 2).
+    #[arg(long)]
+    blocking_calls: Option<usize>,
+    /// Milliseconds each blocking dispatch holds its thread (at most 10 000).
+    #[arg(long)]
+    blocking_ms: Option<u64>,
     /// Stop starting new measurements after this many minutes.
     #[arg(long)]
     deadline_mins: Option<f64>,
@@ -153,7 +173,7 @@ impl LoadArgs {
                 .collect::<Result<_>>()?,
             None => Kind::ALL.to_vec(),
         };
-        const SCENARIOS: [&str; 5] = ["fanout", "selective", "idle", "churn", "slow"];
+        const SCENARIOS: [&str; 6] = ["fanout", "selective", "idle", "churn", "slow", "blocking"];
         let scenarios = self
             .scenarios
             .clone()
@@ -211,6 +231,19 @@ impl LoadArgs {
             slow_rate: self.slow_rate.unwrap_or(100.0),
             slow_size: 16 * 1024,
             slow_secs: self.slow_secs.unwrap_or(if quick { 3.0 } else { 10.0 }),
+            blocking_n: self.blocking_n.unwrap_or(100).max(1),
+            blocking_rate: self.blocking_rate.unwrap_or(50.0),
+            blocking_calls: self
+                .blocking_calls
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from) + 2)
+                .max(1),
+            blocking_ms: self
+                .blocking_ms
+                .unwrap_or(if quick { 1000 } else { 2000 })
+                .min(10_000),
+            blocking_size: 256,
+            blocking_probe_ms: 100,
+            blocking_warm_secs: if quick { 0.5 } else { 1.0 },
             parallel_opens: 128,
             deadline: Some(Instant::now() + Duration::from_secs_f64(deadline_mins * 60.0)),
             scratch: self.out.join("scratch"),
@@ -260,14 +293,18 @@ async fn load(args: Box<LoadArgs>) -> Result<()> {
         // Dropping the scenarios stops every server they started.
         _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
     };
+    let peers: Vec<String> = peers::versions(&plan.servers)
+        .iter()
+        .map(|(n, v)| format!("{n} {v}"))
+        .collect();
     let mut report = format!(
         "## rues-bench results\n\nMachine: {}. Peers: {}. Mode: {}. Wall time {:.0} s.\n\n",
         machine(),
-        peers::versions(&plan.servers)
-            .iter()
-            .map(|(n, v)| format!("{n} {v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        if peers.is_empty() {
+            "none".to_owned()
+        } else {
+            peers.join(", ")
+        },
         if plan.quick { "quick" } else { "full" },
         started.elapsed().as_secs_f64()
     );
@@ -309,8 +346,12 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Load(args) => load(args).await,
-            Command::Server { kind, addr } => match kind.as_str() {
-                "rues" => server::rues::run().await,
+            Command::Server {
+                kind,
+                addr,
+                publish_thread,
+            } => match kind.as_str() {
+                "rues" => server::rues::run(publish_thread).await,
                 "baseline" => server::baseline::run().await,
                 "nats-pub" => {
                     let addr = addr.context("nats-pub needs --addr")?;
@@ -328,5 +369,51 @@ fn main() -> std::process::ExitCode {
             eprintln!("rues-bench: error: {error:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn plan(args: &[&str]) -> Result<Plan> {
+        let cli = Cli::try_parse_from(["rues-bench", "load"].iter().chain(args))?;
+        let Command::Load(args) = cli.command else {
+            unreachable!("a load command")
+        };
+        args.plan()
+    }
+
+    #[test]
+    fn the_blocking_scenario_is_named_and_defaults_to_cores_plus_two_calls() {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let full = plan(&["--scenarios", "blocking", "--servers", "rues"]).expect("valid");
+        assert_eq!(full.scenarios, ["blocking"]);
+        assert_eq!(full.servers, [Kind::Rues]);
+        assert_eq!(
+            (full.blocking_n, full.blocking_rate, full.blocking_calls),
+            (100, 50.0, cores + 2)
+        );
+        assert_eq!((full.blocking_ms, full.blocking_probe_ms), (2000, 100));
+        let quick = plan(&["--quick"]).expect("valid");
+        assert!(quick.scenarios.iter().any(|s| s == "blocking"));
+        assert_eq!(quick.blocking_ms, 1000);
+        let set = plan(&[
+            "--blocking-n",
+            "10",
+            "--blocking-rate",
+            "20",
+            "--blocking-calls",
+            "3",
+            "--blocking-ms",
+            "60000",
+        ])
+        .expect("valid");
+        assert_eq!(
+            (set.blocking_n, set.blocking_rate, set.blocking_calls),
+            (10, 20.0, 3)
+        );
+        assert_eq!(set.blocking_ms, 10_000, "capped as the handler caps it");
+        assert!(plan(&["--scenarios", "blocked"]).is_err());
     }
 }

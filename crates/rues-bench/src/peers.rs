@@ -177,10 +177,20 @@ async fn read_ready(replies: &mut Lines<BufReader<ChildStdout>>) -> Result<u16> 
 impl Peer {
     /// Starts a server of this kind; `scratch` is a directory for its files.
     pub(crate) async fn start(kind: Kind, scratch: &Path) -> Result<Peer> {
+        Self::start_with(kind, scratch, &[]).await
+    }
+
+    /// Starts a server of this kind with `options` after `rues-bench server
+    /// <kind>` (the Rust servers only; e.g. rues's `--publish-thread`).
+    pub(crate) async fn start_with(kind: Kind, scratch: &Path, options: &[&str]) -> Result<Peer> {
         let me = std::env::current_exe()?;
         match kind {
             Kind::Rues | Kind::Baseline => {
-                let mut child = control_child(Command::new(&me).args(["server", kind.name()]))?;
+                let mut child = control_child(
+                    Command::new(&me)
+                        .args(["server", kind.name()])
+                        .args(options),
+                )?;
                 Self::attach(kind, child_pipes(&mut child)?, child, None, None).await
             }
             Kind::NodeWs => {

@@ -9,6 +9,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::client::Kind;
+use crate::hist::Hist;
+use crate::rig::ms;
 
 /// Everything a run of the harness was asked to do.
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +51,17 @@ pub(crate) struct Plan {
     pub(crate) slow_rate: f64,
     pub(crate) slow_size: usize,
     pub(crate) slow_secs: f64,
+    /// Blocking dispatches beside fan-out (rues only): sessions, events per
+    /// second, concurrent blocking calls, milliseconds each holds its
+    /// thread, payload bytes, the probes' period in milliseconds, and the
+    /// seconds of fan-out before the calls.
+    pub(crate) blocking_n: usize,
+    pub(crate) blocking_rate: f64,
+    pub(crate) blocking_calls: usize,
+    pub(crate) blocking_ms: u64,
+    pub(crate) blocking_size: usize,
+    pub(crate) blocking_probe_ms: u64,
+    pub(crate) blocking_warm_secs: f64,
     /// Sessions opening at once when a scenario sets up its subscribers.
     pub(crate) parallel_opens: usize,
     #[serde(skip)]
@@ -63,11 +76,17 @@ impl Plan {
     }
 
     pub(crate) fn order(&self, run: usize) -> Vec<Kind> {
-        let mut servers = self.servers.clone();
-        let len = servers.len().max(1);
-        servers.rotate_left(run % len);
-        servers
+        rotated(&self.servers, run)
     }
+}
+
+/// `items` rotated left by `run`: the order in which run `run` visits what
+/// it compares (servers, variants), so machine noise hits them alike.
+pub(crate) fn rotated<T: Clone>(items: &[T], run: usize) -> Vec<T> {
+    let mut items = items.to_vec();
+    let len = items.len().max(1);
+    items.rotate_left(run % len);
+    items
 }
 
 /// The latency bound of a fan-out rung: 50 ms, 500 ms from 5 000 subscribers.
@@ -215,6 +234,89 @@ pub(crate) struct SlowRun {
     pub(crate) error: Option<String>,
 }
 
+/// Where the blocking scenario's slow work runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Variant {
+    /// A blocking handler, on rues-warp's bounded blocking pool.
+    Pool,
+    /// An ordinary async handler that sleeps its thread, a runtime worker:
+    /// the behaviour before blocking handlers.
+    Runtime,
+}
+
+impl Variant {
+    pub(crate) const ALL: [Variant; 2] = [Variant::Pool, Variant::Runtime];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Variant::Pool => "pool",
+            Variant::Runtime => "runtime",
+        }
+    }
+
+    /// The dispatch topic of the benchmark's rues server that does the work.
+    pub(crate) fn topic(self) -> &'static str {
+        match self {
+            Variant::Pool => crate::server::rues::BLOCK_ON_POOL,
+            Variant::Runtime => crate::server::rues::BLOCK_ON_RUNTIME,
+        }
+    }
+}
+
+/// Latencies of one kind of request, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Latencies {
+    pub(crate) sent: u64,
+    /// Requests answered 200 (the latencies are theirs).
+    pub(crate) ok: u64,
+    /// Requests answered otherwise, or not in time.
+    pub(crate) failed: u64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) max_ms: f64,
+}
+
+impl Latencies {
+    /// The summary of `hist` (nanoseconds) for `sent` requests, of which
+    /// those not in `hist` failed.
+    pub(crate) fn of(hist: &Hist, sent: u64) -> Self {
+        Latencies {
+            sent,
+            ok: hist.count(),
+            failed: sent.saturating_sub(hist.count()),
+            p50_ms: ms(hist.quantile(0.5)),
+            p99_ms: ms(hist.quantile(0.99)),
+            max_ms: ms(hist.max()),
+        }
+    }
+}
+
+/// One run of one variant of the blocking scenario, on a fresh server.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct BlockingRun {
+    pub(crate) variant: Variant,
+    pub(crate) run: usize,
+    /// Seconds from sending the blocking dispatches to the last answer.
+    pub(crate) window_secs: f64,
+    /// Events published from the window's start until the publisher saw
+    /// the last answer (it publishes in 0.2-s chunks), times the sessions.
+    pub(crate) expected: u64,
+    pub(crate) received: u64,
+    pub(crate) sessions_closed: usize,
+    /// Delivery latency of those events (publish stamp to receipt).
+    pub(crate) events: Latencies,
+    /// The ordinary async dispatch probe, and the subscribe probe.
+    pub(crate) dispatch_probe: Latencies,
+    pub(crate) subscribe_probe: Latencies,
+    /// The blocking dispatches themselves: each one's time to its answer
+    /// (ms) and status (0: no answer in time).
+    pub(crate) blocking_ms: Vec<f64>,
+    pub(crate) blocking_status: Vec<u16>,
+    pub(crate) loadavg: f64,
+    pub(crate) error: Option<String>,
+}
+
 /// Everything measured.
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Results {
@@ -223,6 +325,7 @@ pub(crate) struct Results {
     pub(crate) idle: Vec<IdleRun>,
     pub(crate) churn: Vec<ChurnRun>,
     pub(crate) slow: Vec<SlowRun>,
+    pub(crate) blocking: Vec<BlockingRun>,
 }
 
 impl Results {
@@ -235,5 +338,36 @@ impl Results {
             + self.idle.iter().filter(|r| r.error.is_some()).count()
             + self.churn.iter().filter(|r| r.error.is_some()).count()
             + self.slow.iter().filter(|r| r.error.is_some()).count()
+            + self.blocking.iter().filter(|r| r.error.is_some()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_run_rotates_the_order_by_one() {
+        let items = ["a", "b", "c"];
+        assert_eq!(rotated(&items, 0), ["a", "b", "c"]);
+        assert_eq!(rotated(&items, 1), ["b", "c", "a"]);
+        assert_eq!(rotated(&items, 4), ["b", "c", "a"]);
+        assert_eq!(rotated(&Variant::ALL, 1), [Variant::Runtime, Variant::Pool]);
+        assert!(rotated::<u8>(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn latencies_count_what_is_missing_from_the_histogram_as_failed() {
+        let mut hist = Hist::default();
+        for ms in [1u64, 2, 3, 4, 100] {
+            hist.record(ms * 1_000_000);
+        }
+        let latencies = Latencies::of(&hist, 8);
+        assert_eq!((latencies.sent, latencies.ok, latencies.failed), (8, 5, 3));
+        assert!((latencies.p50_ms - 3.0).abs() < 0.1, "{latencies:?}");
+        assert_eq!(latencies.p99_ms, 100.0);
+        assert_eq!(latencies.max_ms, 100.0);
+        let empty = Latencies::of(&Hist::default(), 0);
+        assert_eq!((empty.ok, empty.failed, empty.p99_ms), (0, 0, 0.0));
     }
 }

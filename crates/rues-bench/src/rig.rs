@@ -26,7 +26,16 @@ impl Rig {
         n: usize,
         entity: impl Fn(usize) -> Option<u32>,
     ) -> Result<Rig> {
-        let peer = Peer::start(kind, &plan.scratch).await?;
+        Self::open(Peer::start(kind, &plan.scratch).await?, plan, n, entity).await
+    }
+
+    /// Opens `n` subscribers to a server already started.
+    pub(crate) async fn open(
+        peer: Peer,
+        plan: &Plan,
+        n: usize,
+        entity: impl Fn(usize) -> Option<u32>,
+    ) -> Result<Rig> {
         let fleet = match Fleet::open(peer.endpoint(), n, entity, plan.parallel_opens).await {
             Ok(fleet) => fleet,
             Err(error) => {
@@ -52,13 +61,25 @@ impl Rig {
         grace: Duration,
     ) -> Result<(Duration, Hist)> {
         self.fleet.reset();
+        let published = self.publish(order).await?;
+        self.settle(expected, grace).await;
+        Ok((published, self.fleet.latencies()))
+    }
+
+    /// Publishes `order`, bounded by three times its nominal time + 30 s;
+    /// returns the publishing time the server measured.
+    pub(crate) async fn publish(&mut self, order: Order) -> Result<Duration> {
         let timeout = Duration::from_secs_f64(order.count as f64 / order.rate * 3.0 + 30.0);
-        let published = self.peer.publish(order, timeout).await?;
+        self.peer.publish(order, timeout).await
+    }
+
+    /// Waits until `expected` messages arrived (since the last reset), or
+    /// `grace` passed.
+    pub(crate) async fn settle(&self, expected: u64, grace: Duration) {
         let deadline = Instant::now() + grace;
         while self.fleet.received() < expected && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        Ok((published, self.fleet.latencies()))
     }
 }
 

@@ -2,6 +2,7 @@
 //! rues/baseline and rues/NATS), one module per scenario, and the
 //! p99-against-rate plot as SVG (`svg.rs`).
 
+mod blocking;
 mod churn;
 mod fanout;
 mod idle;
@@ -51,8 +52,19 @@ fn header(out: &mut String, first: &[&str], servers: &[Kind], last: &[&str]) {
     let _ = writeln!(out, "|{}", "---|".repeat(cols.len()));
 }
 
-/// A row's value for each server, boxed so rows of a table can differ.
-type Measure<'a> = Box<dyn Fn(Kind) -> Option<f64> + 'a>;
+/// A row's value for each server (or each of another kind of column),
+/// boxed so rows of a table can differ.
+type Measure<'a, K = Kind> = Box<dyn Fn(K) -> Option<f64> + 'a>;
+
+/// One table row per measure: its name, then its value in each column, to
+/// the measure's number of decimals.
+fn measure_rows<K: Copy>(out: &mut String, keys: &[K], rows: &[(&str, usize, Measure<'_, K>)]) {
+    for (name, decimals, value) in rows {
+        let mut cols = vec![(*name).to_owned()];
+        cols.extend(keys.iter().map(|&k| fmt_num(value(k), *decimals)));
+        let _ = writeln!(out, "| {} |", cols.join(" | "));
+    }
+}
 
 /// The columns of a table: one per server, then the ratios whose two
 /// servers both ran.
@@ -129,6 +141,9 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
     if !results.slow.is_empty() {
         slow::section(&mut out, plan, results, &columns);
     }
+    if !results.blocking.is_empty() {
+        blocking::section(&mut out, plan, results);
+    }
 
     let loads: Vec<f64> = results
         .fanout
@@ -141,6 +156,7 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
                 .iter()
                 .flat_map(|r| r.steps.iter().map(|s| s.loadavg)),
         )
+        .chain(results.blocking.iter().map(|r| r.loadavg))
         .filter(|l| l.is_finite())
         .collect();
     if let Some(mid) = median(loads.clone()) {
@@ -183,6 +199,11 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
             r.error
                 .as_ref()
                 .map(|e| format!("slow {} run {}: {e}", r.server.name(), r.run))
+        }))
+        .chain(results.blocking.iter().filter_map(|r| {
+            r.error
+                .as_ref()
+                .map(|e| format!("blocking {} run {}: {e}", r.variant.name(), r.run))
         }))
         .collect();
     if !errors.is_empty() {

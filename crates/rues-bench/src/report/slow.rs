@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Columns, Measure, fmt_num, header, median};
+use super::{Columns, Measure, header, measure_rows, median};
 use crate::client::Kind;
 use crate::plan::{Plan, Results};
 
@@ -79,11 +79,7 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results, columns:
             }),
         ),
     ];
-    for (name, decimals, value) in rows.iter() {
-        let mut cols = vec![(*name).to_owned()];
-        cols.extend(servers.iter().map(|&k| fmt_num(value(k), *decimals)));
-        let _ = writeln!(out, "| {} |", cols.join(" | "));
-    }
+    measure_rows(out, servers, &rows);
     let mut cols = vec!["stalled clients ended".to_owned()];
     cols.extend(servers.iter().map(|&k| {
         let mut codes: Vec<(String, usize)> = Vec::new();

@@ -1,8 +1,10 @@
 //! The throughput and memory scenarios (`fanout`, `selective`, `idle`,
 //! `churn`) and the slow-consumer scenario (`slow`), each run against
 //! every chosen server in one invocation, the servers' order rotating from
-//! run to run so machine noise hits them alike.
+//! run to run so machine noise hits them alike; and slow handlers beside
+//! fan-out (`blocking`), rues only, its two variants alternating likewise.
 
+mod blocking;
 mod churn;
 mod fanout;
 mod idle;
@@ -23,6 +25,7 @@ pub(crate) async fn run_all(plan: &Plan) -> Result<Results> {
             "idle" => idle::run(plan, &mut results).await,
             "churn" => churn::run(plan, &mut results).await,
             "slow" => slow::run(plan, &mut results).await,
+            "blocking" => blocking::run(plan, &mut results).await,
             other => anyhow::bail!("unknown scenario `{other}`"),
         }
     }

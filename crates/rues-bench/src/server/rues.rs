@@ -2,11 +2,23 @@
 //! wired exactly as the demo node wires it (`Server::bind`, a `Publisher`
 //! handle, `Server::run`), with the default limits except the session limit,
 //! raised so that 10 000 benchmark sessions and churn fit.
+//!
+//! For the blocking scenario it also has dispatch handlers (see
+//! [`registry`]), and `--publish-thread` moves the publisher off the
+//! runtime: a runtime whose workers are stuck in a handler's thread sleep
+//! stops driving timers too, so a publisher paced by the runtime's timer
+//! would stall with it and stamp its events late, hiding the delay the
+//! scenario measures.
 
-use anyhow::Result;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
 use bytes::Bytes;
 use rues_core::rues_target::{Component, EventPath, Topic};
-use rues_core::{ComponentSpec, Config, EntityRule, Event, Limits, Registry};
+use rues_core::{
+    ComponentSpec, Config, DispatchRequest, EntityRule, Event, HandlerError, Limits, Registry,
+    Reply,
+};
 use rues_warp::{Publisher, Server, TransportConfig};
 
 use crate::control::{self, Outlet};
@@ -14,12 +26,58 @@ use crate::control::{self, Outlet};
 /// The rues node's version; any will do.
 const VERSION: &str = "1.6.0";
 
-/// The benchmark registry: component `bench` (entity optional), topic `tick`.
+/// The dispatch topics of the blocking scenario: the same slow work as a
+/// blocking handler (run on rues-warp's bounded blocking pool) and as an
+/// ordinary async handler that sleeps the thread it runs on (a runtime
+/// worker: the behaviour before blocking handlers), and a probe that
+/// answers at once.
+pub(crate) const BLOCK_ON_POOL: &str = "block";
+pub(crate) const BLOCK_ON_RUNTIME: &str = "block-on-runtime";
+pub(crate) const PROBE: &str = "probe";
+
+/// How long a blocking call holds its thread when the body does not say.
+const DEFAULT_HOLD: Duration = Duration::from_secs(2);
+/// The longest hold a body may ask for, so every call stays bounded.
+const MAX_HOLD_MS: u64 = 10_000;
+
+/// How long a blocking call holds its thread: the body's decimal
+/// milliseconds (at most 10 000), or 2 s when the body is empty.
+pub(crate) fn hold(body: &[u8]) -> Result<Duration, HandlerError> {
+    let text = std::str::from_utf8(body).unwrap_or("").trim();
+    if body.is_empty() {
+        return Ok(DEFAULT_HOLD);
+    }
+    match text.parse::<u64>() {
+        Ok(ms) if ms <= MAX_HOLD_MS => Ok(Duration::from_millis(ms)),
+        _ => Err(HandlerError::bad_request(format!(
+            "the body must be a hold time in milliseconds, 0 to {MAX_HOLD_MS}"
+        ))),
+    }
+}
+
+/// Holds the calling thread as the body asks.
+fn block(request: &DispatchRequest) -> Result<Reply, HandlerError> {
+    let hold = hold(request.body.as_bytes())?;
+    std::thread::sleep(hold);
+    Ok(Reply::Text(format!("held {} ms", hold.as_millis())))
+}
+
+/// The benchmark registry: component `bench` (entity optional), topic
+/// `tick`, and the dispatch topics `block`, `block-on-runtime` and `probe`.
 pub(crate) fn registry() -> Result<Registry> {
     Ok(Registry::new().with(
         ComponentSpec::new(Component::new("bench")?)
             .entity(EntityRule::Optional)
-            .topic(Topic::new("tick")?),
+            .topic(Topic::new("tick")?)
+            .blocking_handler(Topic::new(BLOCK_ON_POOL)?, |request| block(&request))
+            // A thread sleep inside an async handler: what a slow handler
+            // did to a runtime worker before blocking handlers existed.
+            .handler(Topic::new(BLOCK_ON_RUNTIME)?, |request| async move {
+                block(&request)
+            })
+            .handler(Topic::new(PROBE)?, |_request| async {
+                Ok(Reply::Text("ok".into()))
+            }),
     ))
 }
 
@@ -55,8 +113,10 @@ impl Outlet for RuesOutlet {
     }
 }
 
-/// Runs the rues server until the harness says `quit`.
-pub(crate) async fn run() -> Result<()> {
+/// Runs the rues server until the harness says `quit`; with
+/// `publish_thread`, the harness's orders are served (and events published)
+/// on a thread of its own with its own timer.
+pub(crate) async fn run(publish_thread: bool) -> Result<()> {
     let mut limits = Limits::default();
     limits.max_sessions = 100_000;
     let config = Config::new(VERSION.parse()?).with_limits(limits);
@@ -76,8 +136,42 @@ pub(crate) async fn run() -> Result<()> {
     let serving = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
-    let result = control::serve_orders(port, &mut outlet).await;
+    let result = if publish_thread {
+        let (done, finished) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("publisher".into())
+            .spawn(move || {
+                let served = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|runtime| runtime.block_on(control::serve_orders(port, &mut outlet)));
+                let _ = done.send(served);
+            })?;
+        finished
+            .await
+            .context("the publisher thread ended without a word")?
+    } else {
+        control::serve_orders(port, &mut outlet).await
+    };
     let _ = stop.send(());
     let _ = tokio::time::timeout(std::time::Duration::from_secs(15), serving).await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hold_is_the_body_in_milliseconds_or_two_seconds() {
+        assert_eq!(hold(b"").expect("empty"), Duration::from_secs(2));
+        assert_eq!(hold(b"250").expect("ms"), Duration::from_millis(250));
+        assert_eq!(hold(b" 0\n").expect("trimmed"), Duration::ZERO);
+        assert_eq!(hold(b"10000").expect("max"), Duration::from_secs(10));
+        for bad in [&b"10001"[..], b"-1", b"2s", b"\xff"] {
+            let error = hold(bad).expect_err("refused");
+            assert_eq!(error.status(), rues_core::http::StatusCode::BAD_REQUEST);
+        }
+    }
 }
