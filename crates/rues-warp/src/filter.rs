@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt, future};
 use rues_core::SocketEnd;
-use rues_core::http::{HeaderMap, Method};
+use rues_core::http::HeaderMap;
 use tokio_tungstenite::tungstenite::{Message, protocol::CloseFrame};
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -37,17 +37,7 @@ pub(crate) fn filter(shared: Arc<Shared>) -> BoxedFilter<(Response,)> {
                 upgrade(&shared, path.as_str(), &headers, ws)
             })
     };
-    let request = warp::path("on")
-        .and(warp::path::full())
-        .and(warp::method())
-        .and(warp::header::headers_cloned())
-        .and(warp::body::stream())
-        .then(
-            move |path: FullPath, method: Method, headers: HeaderMap, body| {
-                let shared = shared.clone();
-                async move { routes::request(&shared, path.as_str(), method, headers, body).await }
-            },
-        );
+    let request = warp::path("on").and(routes::core(shared));
     upgrade.or(request).unify().boxed()
 }
 

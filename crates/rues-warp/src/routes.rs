@@ -64,8 +64,9 @@ pub(crate) fn is_endpoint_path(path: &str) -> bool {
     path == "/on" || path.starts_with("/on/")
 }
 
-/// Whatever the other routes leave, answered by the core (its 404).
-fn core(
+/// Whatever the other routes leave, answered by the core (its 404); the
+/// warp filter mounts it under `/on`.
+pub(crate) fn core(
     shared: Arc<Shared>,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     warp::path::full()
