@@ -16,7 +16,8 @@
 //! - [`header_map`], [`block_on`], [`collect`] (a dispatch's answer made
 //!   whole);
 //! - assertions on whole responses ([`WholeResponse`], [`assert_error`],
-//!   [`assert_empty`], [`header`], [`body_text`], [`error_message`]);
+//!   [`assert_empty`], [`header`], [`assert_holds_nothing`] (a node's stats
+//!   after every session ended), [`body_text`], [`error_message`]);
 //! - readers of what a process reports: [`rss_kib`] and [`vm_rss_kib`]
 //!   (`VmRSS` from `/proc/<pid>/status`), [`metric`] (a sample of the
 //!   `/metrics` text).
@@ -51,8 +52,8 @@ pub use registry::{
     VERSION, component, registry, registry_without_blocks, registry_without_contracts, topic,
 };
 pub use response::{
-    WholeResponse, assert_empty, assert_error, block_on, body_text, collect, error_message, header,
-    header_map,
+    WholeResponse, assert_empty, assert_error, assert_holds_nothing, block_on, body_text, collect,
+    error_message, header, header_map,
 };
 
 #[cfg(feature = "server")]

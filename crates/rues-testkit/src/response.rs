@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::BytesMut;
 use rues_core::futures_core::Stream;
 use rues_core::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use rues_core::{Answer, Response};
+use rues_core::{Answer, Response, Stats};
 
 use crate::VERSION;
 
@@ -138,6 +138,26 @@ pub fn assert_empty<R: WholeResponse + ?Sized>(response: &R, status: StatusCode)
     assert_eq!(response.status(), status, "body: {:?}", body_text(response));
     assert!(response.body().is_empty());
     assert_eq!(header(response, "rusk-version"), Some(VERSION));
+}
+
+/// Asserts that a node holds nothing for any session any more: no session
+/// open, no subscription, no queued byte, no topic left in its index (what
+/// every session's end must leave behind).
+///
+/// # Panics
+///
+/// If any of the four is not zero.
+pub fn assert_holds_nothing(stats: &Stats) {
+    assert_eq!(
+        (
+            stats.sessions_open,
+            stats.subscriptions,
+            stats.bytes_queued,
+            stats.index_topics
+        ),
+        (0, 0, 0, 0),
+        "(sessions open, subscriptions, bytes queued, index topics)"
+    );
 }
 
 #[cfg(test)]

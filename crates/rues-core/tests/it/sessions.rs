@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use rues_core::{CloseReason, Event, Limits, SocketEnd, Transmit};
 use rues_target::EventPath;
+use rues_testkit::assert_holds_nothing;
 
 use crate::harness::{Harness, assert_empty, assert_error};
 
@@ -52,15 +53,7 @@ fn closing_releases_subscriptions_queue_and_index_at_once() {
     assert!(h.node.stats().bytes_queued > 0);
     h.node.handle_closed(session, SocketEnd::Vanished);
     let stats = h.node.stats();
-    assert_eq!(
-        (
-            stats.sessions_open,
-            stats.subscriptions,
-            stats.bytes_queued,
-            stats.index_topics
-        ),
-        (0, 0, 0, 0)
-    );
+    assert_holds_nothing(&stats);
     assert_eq!(stats.closed(CloseReason::Disconnected), 1);
     assert_eq!(h.node.next_timeout(), None);
     // Closing twice is harmless and not counted twice.
