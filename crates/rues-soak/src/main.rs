@@ -6,7 +6,7 @@
 //!   little, then closed (half with a Close frame, half with a TCP reset);
 //! - **readers**: long-lived sessions reading every block and transaction;
 //! - **dispatches**: `node/info`, `blocks/gas-price`, GraphQL, `network/peers`
-//!   and propagated demo transactions;
+//!   and propagated demo transactions (from a fixed pool of senders);
 //! - **slow clients**: sessions subscribed to busy topics that never read,
 //!   which the node must close with 4008, replaced as they go.
 //!
@@ -37,6 +37,8 @@ const READERS: usize = 20;
 const SLOW_CLIENTS: usize = 3;
 const CHURN_EVERY: Duration = Duration::from_millis(20);
 const DISPATCH_EVERY: Duration = Duration::from_millis(25);
+/// Accounts the dispatched transactions are sent from, in turn.
+const SENDERS: u64 = 64;
 
 struct Args {
     rues: PathBuf,
@@ -513,12 +515,16 @@ async fn dispatcher(addr: SocketAddr, stop: Arc<AtomicBool>, counters: Arc<Count
             ),
             3 => ("/on/network/peers", Bytes::from_static(b"5"), false),
             4 => {
-                let mut sender = [0u8; 32];
-                let _ = getrandom::fill(&mut sender);
+                // A fixed pool of senders, so the chain's account state stays
+                // the same size and the soak measures the node, not the
+                // chain growing with every fresh account.
+                let mut sender = [0x5a_u8; 32];
+                sender[..8].copy_from_slice(&(n % SENDERS).to_le_bytes());
                 let tx = rues_demo::Transaction::builder()
                     .sender(
                         rues_demo::Account::from_slice(&sender).unwrap_or(rues_demo::Account::ZERO),
                     )
+                    .nonce(n)
                     .value(1 + n)
                     .build();
                 match tx {
