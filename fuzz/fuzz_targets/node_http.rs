@@ -28,9 +28,65 @@ use tower_service::Service;
 #[derive(Debug, Arbitrary)]
 struct Input {
     method: u8,
-    path: String,
+    path: PathInput,
     headers: Vec<(String, Vec<u8>)>,
     chunks: Vec<Vec<u8>>,
+}
+
+/// Mostly the demo node's own components and topics (so the handlers see
+/// fuzzed bodies and headers), sometimes any text at all.
+#[derive(Debug, Arbitrary)]
+enum PathInput {
+    Known {
+        component: u8,
+        entity: Option<String>,
+        topic: u8,
+    },
+    Raw(String),
+}
+
+const COMPONENTS: &[&str] = &[
+    "blocks",
+    "transactions",
+    "contracts",
+    "node",
+    "network",
+    "graphql",
+    "Blocks",
+];
+
+const TOPICS: &[&str] = &[
+    "gas-price",
+    "accepted",
+    "preverify",
+    "propagate",
+    "info",
+    "provisioners",
+    "crs",
+    "peers",
+    "query",
+    "QUERY",
+    "stake",
+];
+
+impl PathInput {
+    fn path(&self) -> String {
+        match self {
+            Self::Known {
+                component,
+                entity,
+                topic,
+            } => {
+                let component = COMPONENTS[usize::from(*component) % COMPONENTS.len()];
+                let topic = TOPICS[usize::from(*topic) % TOPICS.len()];
+                match entity {
+                    Some(entity) => format!("/on/{component}:{entity}/{topic}"),
+                    None => format!("/on/{component}/{topic}"),
+                }
+            }
+            Self::Raw(path) => path.clone(),
+        }
+    }
 }
 
 /// The statuses a request (not an upgrade) may get: docs/protocol.md §5.
@@ -110,9 +166,9 @@ fuzz_target!(|input: Input| {
 
 /// The request, or `None` when the input is not a request an HTTP parser
 /// would have let through (hyper refuses those before the node sees them).
-fn request(input: &Input) -> Option<Request<StreamBody<impl futures_core::Stream<Item = Result<Frame<Bytes>, Infallible>> + Send + 'static>>> {
+fn request(input: &Input) -> Option<Request<Body>> {
     let method = METHODS[usize::from(input.method) % METHODS.len()].clone();
-    let mut builder = Request::builder().method(method).uri(&input.path);
+    let mut builder = Request::builder().method(method).uri(input.path.path());
     for (name, value) in input.headers.iter().take(32) {
         let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
         let value = HeaderValue::from_bytes(value).ok()?;
@@ -127,14 +183,17 @@ fn request(input: &Input) -> Option<Request<StreamBody<impl futures_core::Stream
     builder.body(StreamBody::new(stream::iter(chunks))).ok()
 }
 
+/// A fuzzed body: its chunks, one frame each, as hyper would deliver them.
+type Body = StreamBody<stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
+
 fn check_error(status: u16, body: &[u8]) {
     assert!(
         body.len() <= MAX_ERROR_BODY,
         "{status} error body of {} bytes",
         body.len()
     );
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .unwrap_or_else(|_| panic!("{status} error body is not JSON"));
+    let value: serde_json::Value =
+        serde_json::from_slice(body).unwrap_or_else(|_| panic!("{status} error body is not JSON"));
     assert!(
         value.get("error").and_then(|e| e.as_str()).is_some(),
         "{status} error body without an \"error\" string"
