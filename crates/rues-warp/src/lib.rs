@@ -143,6 +143,13 @@ impl TransportConfig {
         self
     }
 
+    /// A dispatch body must arrive whole within `total`, with no pause
+    /// longer than `idle` ([`EndpointConfig::with_body_deadlines`]).
+    pub fn with_body_deadlines(mut self, total: Duration, idle: Duration) -> Self {
+        self.endpoint = self.endpoint.with_body_deadlines(total, idle);
+        self
+    }
+
     /// Serves TLS with this certificate and key.
     pub fn with_tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
         self.tls = Some(TlsFiles {

@@ -14,6 +14,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use rues_core::http::HeaderMap;
 use rues_core::{CloseReason, NewSession, Outbox, Response, SessionId, SocketEnd, Transmit};
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
@@ -50,10 +51,14 @@ pub(crate) trait ReadError: Send + 'static {
 impl ReadError for WsError {
     /// tungstenite refuses frames over the limit it was configured with
     /// (the core's inbound limit) and frames that break RFC 6455; anything
-    /// else means the socket is gone.
+    /// else means the socket is gone. A TCP close without a Close frame is
+    /// a `Protocol` error to tungstenite, but to the node it is a client
+    /// that went away, not one that broke the protocol: nothing it sent was
+    /// refused.
     fn socket_end(&self) -> SocketEnd {
         match self {
             WsError::Capacity(_) => SocketEnd::FrameTooBig,
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => SocketEnd::Vanished,
             WsError::Protocol(_) | WsError::Utf8(_) => SocketEnd::ProtocolViolation,
             _ => SocketEnd::Vanished,
         }
