@@ -355,7 +355,9 @@ impl Node {
     /// A WebSocket upgrade request (the adapter has checked that it is
     /// one: `GET` with the upgrade headers) for `path`. Sessions open only
     /// on `/on` and `/on/`: any other path is 404 (fix: the reference node
-    /// accepts any path that starts with `/on`). Then the origin (403), a
+    /// accepts any path that starts with `/on`). Then the handshake headers
+    /// (400: one `Host`, one `Sec-WebSocket-Key` that is base64 of 16
+    /// bytes), the origin (403), a
     /// node that is shutting down (503) and the session limit (503). On success the adapter completes the
     /// upgrade, sends [`NewSession::id`] as the first Text frame and hands
     /// [`NewSession::outbox`] to the session's writer.
@@ -371,6 +373,9 @@ impl Node {
                 StatusCode::NOT_FOUND,
                 "sessions are opened on /on (with a WebSocket upgrade), not on this path",
             ));
+        }
+        if let Err(message) = crate::handshake::check(headers) {
+            return Err(context.error(StatusCode::BAD_REQUEST, message));
         }
         if *context.origin() == OriginVerdict::Denied {
             return Err(context.error(StatusCode::FORBIDDEN, "origin not allowed"));
@@ -409,10 +414,20 @@ impl Node {
         let context = self.context(headers);
         let path = path.split_once('?').map_or(path, |(path, _query)| path);
         if is_session_path(path) {
-            return Decision::Respond(context.error(
+            // RFC 6455 §4.2.2: say which WebSocket version to upgrade with
+            // (also the answer to an upgrade with another version, which the
+            // adapter does not count as one).
+            let mut response = context.error(
                 StatusCode::UPGRADE_REQUIRED,
                 "open a session with a WebSocket upgrade on /on",
-            ));
+            );
+            let headers = response.headers_mut();
+            headers.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+            headers.insert(
+                http::header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
+            return Decision::Respond(response);
         }
         if !path.starts_with("/on/") {
             return Decision::Respond(

@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 use rues_core::http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
-use rues_core::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use rues_core::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Version};
 use rues_core::{Answer, Decision, DispatchTicket, Job};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -107,10 +107,14 @@ pub(crate) fn pong_budget(shared: &Shared) -> usize {
 
 /// The key of a WebSocket upgrade request, when it is one: `GET` with
 /// `Connection: upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13`
-/// and a `Sec-WebSocket-Key` (the checks of warp's `ws()` filter). Anything
-/// else goes to the warp routes.
+/// and a `Sec-WebSocket-Key` (the checks of warp's `ws()` filter), over
+/// HTTP/1.1 or later. Anything else is an ordinary request. Whether the key
+/// and the other headers are well formed is the core's decision.
 pub(crate) fn websocket_key<B>(request: &Request<B>) -> Option<HeaderValue> {
-    if request.method() != Method::GET {
+    // RFC 6455 §4.1: the upgrade is an HTTP/1.1 request. An HTTP/1.0 one is
+    // not an upgrade at all, so it gets the core's 426 (an HTTP refusal),
+    // never a 101 on a connection HTTP/1.0 cannot keep.
+    if request.method() != Method::GET || request.version() < Version::HTTP_11 {
         return None;
     }
     let headers = request.headers();
