@@ -95,6 +95,16 @@ async fn raw_session(addr: SocketAddr) -> TcpStream {
         head.push(byte[0]);
     }
     assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+    // The session id, a short Text frame: read, so that a close afterwards
+    // is a clean FIN (a socket closed with unread data is reset instead).
+    let mut frame = [0u8; 2];
+    tokio::time::timeout(PATIENCE, stream.read_exact(&mut frame))
+        .await
+        .expect("the id in time")
+        .expect("read");
+    assert_eq!(frame[0], 0x81, "a Text frame first");
+    let mut id = vec![0u8; usize::from(frame[1] & 0x7f)];
+    stream.read_exact(&mut id).await.expect("the id");
     stream
 }
 
