@@ -352,12 +352,24 @@ impl Node {
         )
     }
 
+    /// The handshake headers of a WebSocket upgrade request, which the
+    /// adapter checks with this before [`Node::handle_upgrade`]: exactly one
+    /// `Host` and one `Sec-WebSocket-Key` that is base64 of 16 bytes
+    /// (RFC 6455 §4.2.1, RFC 9112 §3.2), else 400 with a message that never
+    /// quotes them.
+    // The refusal is moved once to the caller, as handle_upgrade's.
+    #[allow(clippy::result_large_err)]
+    pub fn check_handshake(&self, headers: &HeaderMap) -> Result<(), Response> {
+        crate::handshake::check(headers).map_err(|message| {
+            self.context(headers)
+                .error(StatusCode::BAD_REQUEST, message)
+        })
+    }
+
     /// A WebSocket upgrade request (the adapter has checked that it is
     /// one: `GET` with the upgrade headers) for `path`. Sessions open only
     /// on `/on` and `/on/`: any other path is 404 (fix: the reference node
-    /// accepts any path that starts with `/on`). Then the handshake headers
-    /// (400: one `Host`, one `Sec-WebSocket-Key` that is base64 of 16
-    /// bytes), the origin (403), a
+    /// accepts any path that starts with `/on`). Then the origin (403), a
     /// node that is shutting down (503) and the session limit (503). On success the adapter completes the
     /// upgrade, sends [`NewSession::id`] as the first Text frame and hands
     /// [`NewSession::outbox`] to the session's writer.
@@ -373,9 +385,6 @@ impl Node {
                 StatusCode::NOT_FOUND,
                 "sessions are opened on /on (with a WebSocket upgrade), not on this path",
             ));
-        }
-        if let Err(message) = crate::handshake::check(headers) {
-            return Err(context.error(StatusCode::BAD_REQUEST, message));
         }
         if *context.origin() == OriginVerdict::Denied {
             return Err(context.error(StatusCode::FORBIDDEN, "origin not allowed"));

@@ -87,7 +87,8 @@ pub(crate) struct SessionGuard {
 impl SessionGuard {
     /// Asks the core to open a session for an upgrade on `path`: the guard
     /// of the new session and the inbound limit to configure the WebSocket
-    /// layer with, or the core's refusal (404 off `/on`, 403, 503).
+    /// layer with, or the core's refusal (400 for malformed handshake
+    /// headers, 404 off `/on`, 403, 503).
     // The refusal is the core's `Err(Response)`, moved once to the caller
     // (as in rues-core, boxing it would only add an allocation).
     #[allow(clippy::result_large_err)]
@@ -98,6 +99,7 @@ impl SessionGuard {
     ) -> Result<(Self, usize), Response> {
         let mut node = shared.node();
         let limit = node.config().limits.max_inbound_frame;
+        node.check_handshake(headers)?;
         let NewSession { id, outbox, .. } = node.handle_upgrade(Instant::now(), path, headers)?;
         drop(node);
         shared.session_opened();
