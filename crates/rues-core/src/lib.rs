@@ -153,6 +153,7 @@ mod access;
 mod close;
 mod config;
 mod cors;
+mod handshake;
 mod id;
 mod index;
 mod node;

@@ -352,6 +352,20 @@ impl Node {
         )
     }
 
+    /// The handshake headers of a WebSocket upgrade request, which the
+    /// adapter checks with this before [`Node::handle_upgrade`]: exactly one
+    /// `Host` and one `Sec-WebSocket-Key` that is base64 of 16 bytes
+    /// (RFC 6455 §4.2.1, RFC 9112 §3.2), else 400 with a message that never
+    /// quotes them.
+    // The refusal is moved once to the caller, as handle_upgrade's.
+    #[allow(clippy::result_large_err)]
+    pub fn check_handshake(&self, headers: &HeaderMap) -> Result<(), Response> {
+        crate::handshake::check(headers).map_err(|message| {
+            self.context(headers)
+                .error(StatusCode::BAD_REQUEST, message)
+        })
+    }
+
     /// A WebSocket upgrade request (the adapter has checked that it is
     /// one: `GET` with the upgrade headers) for `path`. Sessions open only
     /// on `/on` and `/on/`: any other path is 404 (fix: the reference node
@@ -409,10 +423,20 @@ impl Node {
         let context = self.context(headers);
         let path = path.split_once('?').map_or(path, |(path, _query)| path);
         if is_session_path(path) {
-            return Decision::Respond(context.error(
+            // RFC 6455 §4.2.2: say which WebSocket version to upgrade with
+            // (also the answer to an upgrade with another version, which the
+            // adapter does not count as one).
+            let mut response = context.error(
                 StatusCode::UPGRADE_REQUIRED,
                 "open a session with a WebSocket upgrade on /on",
-            ));
+            );
+            let headers = response.headers_mut();
+            headers.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+            headers.insert(
+                http::header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
+            return Decision::Respond(response);
         }
         if !path.starts_with("/on/") {
             return Decision::Respond(

@@ -16,7 +16,7 @@ use rues_core::{Config, Node, OsIds, Registry};
 use warp::reply::Response;
 
 use crate::routes;
-use crate::state::{BlockingPool, Publisher, Shared};
+use crate::state::{BlockingPool, BodyDeadlines, Publisher, Shared};
 
 /// Settings of the endpoint itself, wherever it is mounted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,14 +29,24 @@ pub struct EndpointConfig {
     /// How long a call to a blocking handler may wait for a free slot
     /// before it is answered 503.
     pub blocking_wait: Duration,
+    /// A dispatch body must have arrived whole within this time of its
+    /// head; a later one is answered 408 and its connection closed, so a
+    /// body that never completes (or is dripped) holds nothing for long.
+    pub body_read_timeout: Duration,
+    /// The longest pause allowed between two pieces of a dispatch body
+    /// (the minimum rate); a longer one is answered 408, as above.
+    pub body_idle_timeout: Duration,
 }
 
 impl Default for EndpointConfig {
-    /// 16 blocking slots, waited for up to 10 s.
+    /// 16 blocking slots, waited for up to 10 s; a dispatch body within
+    /// 30 s, with no pause longer than 10 s.
     fn default() -> Self {
         Self {
             max_blocking_calls: 16,
             blocking_wait: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -47,6 +57,14 @@ impl EndpointConfig {
     pub fn with_blocking_calls(mut self, calls: usize, wait: Duration) -> Self {
         self.max_blocking_calls = calls.max(1);
         self.blocking_wait = wait;
+        self
+    }
+
+    /// A dispatch body must arrive whole within `total`, with no pause
+    /// longer than `idle`; otherwise 408 and the connection is closed.
+    pub fn with_body_deadlines(mut self, total: Duration, idle: Duration) -> Self {
+        self.body_read_timeout = total;
+        self.body_idle_timeout = idle;
         self
     }
 }
@@ -96,8 +114,12 @@ impl Endpoint {
     pub fn with_config(config: Config, registry: Registry, endpoint: EndpointConfig) -> Self {
         let node = Node::new(config, registry, OsIds);
         let blocking = BlockingPool::new(endpoint.max_blocking_calls, endpoint.blocking_wait);
+        let deadlines = BodyDeadlines {
+            total: endpoint.body_read_timeout,
+            idle: endpoint.body_idle_timeout,
+        };
         Self {
-            shared: Arc::new(Shared::new(node, blocking)),
+            shared: Arc::new(Shared::new(node, blocking, deadlines)),
         }
     }
 

@@ -48,7 +48,10 @@ fn upgrade(shared: &Arc<Shared>, path: &str, headers: &HeaderMap, ws: Ws) -> Res
         Err(refusal) => return routes::into_warp(refusal),
     };
     let tasks = shared.session_tasks.clone();
+    // warp's write buffer is tungstenite's default, 128 KiB; beyond it, the
+    // same cap as the hyper-level upgrade's (see `routes::pong_budget`).
     ws.max_frame_size(limit)
+        .max_write_buffer_size(128 * 1024 + routes::pong_budget(shared))
         .max_message_size(limit)
         .on_upgrade(move |socket| tasks.track_future(session::run(guard, adapt(socket))))
         .into_response()

@@ -16,10 +16,12 @@
 //! `next_timeout`. Every status and close code comes from the core.
 //!
 //! Hostile peers: accept errors (running out of file descriptors included)
-//! are logged and retried; TLS handshakes and request heads have deadlines
-//! and run on the connection's own task, never on the accept loop; a socket
-//! that stops reading blocks only its own task while the core closes it with
-//! 4008 when its queue budget is spent.
+//! are logged and retried; TLS handshakes, request heads and dispatch bodies
+//! have deadlines (a late body is 408 and loses its connection) and run on
+//! the connection's own task, never on the accept loop; a socket that stops
+//! reading blocks only its own task while the core closes it with 4008 when
+//! its queue budget is spent, and the Pongs it is owed are capped by that
+//! same budget. Every response a [`Server`] sends carries `Rusk-Version`.
 //!
 //! # Embedding
 //!
@@ -123,7 +125,7 @@ pub struct TransportConfig {
 impl TransportConfig {
     /// Plain TCP on `listen`, with the default deadlines (10 s head read,
     /// 10 s TLS handshake, 10 s shutdown) and the default
-    /// [`EndpointConfig`].
+    /// [`EndpointConfig`] (dispatch bodies within 30 s, no pause over 10 s).
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
@@ -140,6 +142,13 @@ impl TransportConfig {
     /// ([`EndpointConfig::with_blocking_calls`]).
     pub fn with_blocking_calls(mut self, calls: usize, wait: Duration) -> Self {
         self.endpoint = self.endpoint.with_blocking_calls(calls, wait);
+        self
+    }
+
+    /// A dispatch body must arrive whole within `total`, with no pause
+    /// longer than `idle` ([`EndpointConfig::with_body_deadlines`]).
+    pub fn with_body_deadlines(mut self, total: Duration, idle: Duration) -> Self {
+        self.endpoint = self.endpoint.with_body_deadlines(total, idle);
         self
     }
 

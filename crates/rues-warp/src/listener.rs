@@ -10,7 +10,9 @@
 //! to the warp routes.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +21,9 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use rues_core::RUSK_VERSION;
+use rues_core::http::header::{CONNECTION, CONTENT_TYPE, HOST};
+use rues_core::http::{HeaderValue, StatusCode, Version};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -55,6 +60,9 @@ impl Listener {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let service = warp::service(routes);
+        // A semver version is valid header text; the fallback is never used.
+        let version = HeaderValue::from_str(&shared.node().config().version.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("0.0.0"));
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
@@ -78,6 +86,7 @@ impl Listener {
             let service = Service {
                 endpoint: endpoint.clone(),
                 routes: TowerToHyperService::new(service.clone()),
+                version: version.clone(),
             };
             let builder = self.http_builder();
             let tls = self.tls.clone();
@@ -158,36 +167,78 @@ where
 
 /// One connection's HTTP service: upgrades (on any path: the core answers
 /// 404 off `/on`) and requests on `/on` and `/on/...` go to the endpoint,
-/// everything else to the warp routes `R`.
+/// everything else to the warp routes `R`. It is also the one place every
+/// response passes through, so it stamps each with `Rusk-Version`
+/// (docs/protocol.md §5: `/metrics` and the application's routes too).
 #[derive(Clone)]
 struct Service<R> {
     endpoint: EndpointService,
     routes: R,
+    /// The node's version, as every response carries it.
+    version: HeaderValue,
 }
 
 impl<R> hyper::service::Service<hyper::Request<Incoming>> for Service<R>
 where
     R: hyper::service::Service<hyper::Request<Incoming>, Response = Response, Error = Infallible>,
+    R::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<
-        <EndpointService as tower_service::Service<hyper::Request<Incoming>>>::Future,
-        R::Future,
-    >;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
+        let version = self.version.clone();
+        // RFC 9112 §3.2: an HTTP/1.1 request without exactly one Host is
+        // 400. Only this layer sees the HTTP version (HTTP/1.0 needs none).
+        if request.version() == Version::HTTP_11
+            && request.headers().get_all(HOST).iter().count() != 1
+        {
+            let refusal = transport_error(
+                &version,
+                StatusCode::BAD_REQUEST,
+                "an HTTP/1.1 request needs exactly one Host header",
+            );
+            return Box::pin(std::future::ready(Ok(refusal)));
+        }
         let to_endpoint = routes::websocket_key(&request).is_some()
             || routes::is_endpoint_path(request.uri().path());
-        if to_endpoint {
+        let answer = if to_endpoint {
             Either::Left(tower_service::Service::call(
                 &mut self.endpoint.clone(),
                 request,
             ))
         } else {
             Either::Right(self.routes.call(request))
-        }
+        };
+        Box::pin(async move {
+            let Ok(mut response) = answer.await;
+            stamp(&mut response, version);
+            Ok(response)
+        })
     }
+}
+
+/// Adds `Rusk-Version` to a response that lacks it (the core's already
+/// carry it).
+fn stamp(response: &mut Response, version: HeaderValue) {
+    response
+        .headers_mut()
+        .entry(RUSK_VERSION)
+        .or_insert(version);
+}
+
+/// A refusal this layer makes itself, shaped as the core's are
+/// (docs/protocol.md §5): `Rusk-Version` and a JSON `{"error": message}`,
+/// where `message` is a fixed text that never quotes the request.
+fn transport_error(version: &HeaderValue, status: StatusCode, message: &'static str) -> Response {
+    let mut response = Response::new(format!("{{\"error\":\"{message}\"}}").into());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(RUSK_VERSION, version.clone());
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 enum Io {

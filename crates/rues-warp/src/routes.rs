@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 use rues_core::http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
-use rues_core::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use rues_core::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Version};
 use rues_core::{Answer, Decision, DispatchTicket, Job};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -25,7 +25,7 @@ use warp::reply::Response;
 
 pub(crate) use crate::reply::into_warp;
 use crate::session::{self, SessionGuard};
-use crate::state::Shared;
+use crate::state::{BodyDeadlines, Shared};
 
 /// The routes a [`Server`](crate::Server) serves beside the endpoint (which
 /// the listener calls directly for `/on` and `/on/...`): `/metrics`, then
@@ -93,12 +93,28 @@ const READ_BUFFER: usize = 4 * 1024;
 /// 128 KiB default.
 const WRITE_BUFFER: usize = 16 * 1024;
 
+/// How many bytes a session's socket may hold unwritten beyond its write
+/// buffer: the session's queue budget. tungstenite answers every Ping by
+/// appending a Pong to that buffer, even while the socket takes nothing,
+/// so a client that pings and never reads would grow it without end; with
+/// this cap, a Pong that does not fit replaces the one unanswered before it
+/// (RFC 6455 §5.5.3 lets a node answer only the most recent Ping), and an
+/// event frame that does not fit ends the session as disconnected, as any
+/// failed write does. So Pings cost a session no more than its events may.
+pub(crate) fn pong_budget(shared: &Shared) -> usize {
+    shared.node().config().limits.max_queue_bytes.max(64 * 1024)
+}
+
 /// The key of a WebSocket upgrade request, when it is one: `GET` with
 /// `Connection: upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13`
-/// and a `Sec-WebSocket-Key` (the checks of warp's `ws()` filter). Anything
-/// else goes to the warp routes.
+/// and a `Sec-WebSocket-Key` (the checks of warp's `ws()` filter), over
+/// HTTP/1.1 or later. Anything else is an ordinary request. Whether the key
+/// and the other headers are well formed is the core's decision.
 pub(crate) fn websocket_key<B>(request: &Request<B>) -> Option<HeaderValue> {
-    if request.method() != Method::GET {
+    // RFC 6455 §4.1: the upgrade is an HTTP/1.1 request. An HTTP/1.0 one is
+    // not an upgrade at all, so it gets the core's 426 (an HTTP refusal),
+    // never a 101 on a connection HTTP/1.0 cannot keep.
+    if request.method() != Method::GET || request.version() < Version::HTTP_11 {
         return None;
     }
     let headers = request.headers();
@@ -138,6 +154,7 @@ pub(crate) fn upgrade<B>(
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(WRITE_BUFFER + pong_budget(shared))
         .max_frame_size(Some(limit))
         .max_message_size(Some(limit));
     let upgrading = hyper::upgrade::on(&mut request);
@@ -209,8 +226,19 @@ where
 {
     let mut body = std::pin::pin!(body);
     let max = ticket.max_body();
+    let deadlines = shared.body_deadlines;
+    let deadline = tokio::time::Instant::now() + deadlines.total;
     let mut buffer = BytesMut::new();
-    while let Some(chunk) = body.next().await {
+    loop {
+        // The next piece must come within the idle timeout and before the
+        // whole body's deadline: a body left open, cut short of its
+        // Content-Length or dripped byte by byte ends here, not never.
+        let wait = deadline.min(tokio::time::Instant::now() + deadlines.idle);
+        let chunk = match tokio::time::timeout_at(wait, body.next()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(_) => return body_late(&ticket, deadlines).into(),
+        };
         let mut chunk = match chunk {
             Ok(chunk) => chunk,
             Err(error) => return ticket.body_unreadable(&error.to_string()).into(),
@@ -232,4 +260,21 @@ where
         },
         Err(response) => response.into(),
     }
+}
+
+/// The 408 for a body that missed its deadlines: the core's error for an
+/// unreadable body (JSON, `Rusk-Version`, CORS) with the status that says
+/// why, and `Connection: close`, since the rest of the body may still be
+/// on its way and the connection cannot be reused.
+fn body_late(ticket: &DispatchTicket, deadlines: BodyDeadlines) -> rues_core::Response {
+    let mut response = ticket.body_unreadable(&format!(
+        "it did not arrive in time (whole within {} ms, no pause over {} ms)",
+        deadlines.total.as_millis(),
+        deadlines.idle.as_millis()
+    ));
+    *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
 }

@@ -14,6 +14,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use rues_core::http::HeaderMap;
 use rues_core::{CloseReason, NewSession, Outbox, Response, SessionId, SocketEnd, Transmit};
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
@@ -50,10 +51,14 @@ pub(crate) trait ReadError: Send + 'static {
 impl ReadError for WsError {
     /// tungstenite refuses frames over the limit it was configured with
     /// (the core's inbound limit) and frames that break RFC 6455; anything
-    /// else means the socket is gone.
+    /// else means the socket is gone. A TCP close without a Close frame is
+    /// a `Protocol` error to tungstenite, but to the node it is a client
+    /// that went away, not one that broke the protocol: nothing it sent was
+    /// refused.
     fn socket_end(&self) -> SocketEnd {
         match self {
             WsError::Capacity(_) => SocketEnd::FrameTooBig,
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => SocketEnd::Vanished,
             WsError::Protocol(_) | WsError::Utf8(_) => SocketEnd::ProtocolViolation,
             _ => SocketEnd::Vanished,
         }
@@ -82,7 +87,8 @@ pub(crate) struct SessionGuard {
 impl SessionGuard {
     /// Asks the core to open a session for an upgrade on `path`: the guard
     /// of the new session and the inbound limit to configure the WebSocket
-    /// layer with, or the core's refusal (404 off `/on`, 403, 503).
+    /// layer with, or the core's refusal (400 for malformed handshake
+    /// headers, 404 off `/on`, 403, 503).
     // The refusal is the core's `Err(Response)`, moved once to the caller
     // (as in rues-core, boxing it would only add an allocation).
     #[allow(clippy::result_large_err)]
@@ -93,6 +99,7 @@ impl SessionGuard {
     ) -> Result<(Self, usize), Response> {
         let mut node = shared.node();
         let limit = node.config().limits.max_inbound_frame;
+        node.check_handshake(headers)?;
         let NewSession { id, outbox, .. } = node.handle_upgrade(Instant::now(), path, headers)?;
         drop(node);
         shared.session_opened();

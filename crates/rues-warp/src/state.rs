@@ -26,6 +26,7 @@ pub(crate) struct Shared {
     /// goodbye on the socket).
     pub(crate) session_tasks: tokio_util::task::TaskTracker,
     pub(crate) blocking: BlockingPool,
+    pub(crate) body_deadlines: BodyDeadlines,
     /// Whether the keep-alive timer task runs (it starts with the first
     /// session, so an endpoint can be made outside a runtime).
     timer_started: AtomicBool,
@@ -34,13 +35,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(node: Node, blocking: BlockingPool) -> Self {
+    pub(crate) fn new(node: Node, blocking: BlockingPool, body_deadlines: BodyDeadlines) -> Self {
         Self {
             node: Mutex::new(node),
             timer_changed: Notify::new(),
             metrics: Metrics::default(),
             session_tasks: tokio_util::task::TaskTracker::new(),
             blocking,
+            body_deadlines,
             timer_started: AtomicBool::new(false),
             timer_stop: CancellationToken::new(),
         }
@@ -99,6 +101,13 @@ async fn keep_alive(shared: Arc<Shared>) {
             () = shared.timer_stop.cancelled() => return,
         }
     }
+}
+
+/// How long a dispatch body may take: in all, and between two pieces.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyDeadlines {
+    pub(crate) total: Duration,
+    pub(crate) idle: Duration,
 }
 
 /// Where blocking handlers run: tokio's blocking threads, at most `slots`

@@ -89,6 +89,8 @@ pub(crate) struct TransportSection {
     pub(crate) shutdown_timeout_ms: u64,
     pub(crate) max_blocking_calls: usize,
     pub(crate) blocking_wait_ms: u64,
+    pub(crate) body_read_timeout_ms: u64,
+    pub(crate) body_idle_timeout_ms: u64,
 }
 
 impl Default for TransportSection {
@@ -100,6 +102,8 @@ impl Default for TransportSection {
             shutdown_timeout_ms: millis(transport.shutdown_timeout),
             max_blocking_calls: transport.endpoint.max_blocking_calls,
             blocking_wait_ms: millis(transport.endpoint.blocking_wait),
+            body_read_timeout_ms: millis(transport.endpoint.body_read_timeout),
+            body_idle_timeout_ms: millis(transport.endpoint.body_idle_timeout),
         }
     }
 }
@@ -242,6 +246,10 @@ impl NodeConfig {
         let transport = transport.with_blocking_calls(
             self.transport.max_blocking_calls,
             Duration::from_millis(self.transport.blocking_wait_ms),
+        );
+        let transport = transport.with_body_deadlines(
+            Duration::from_millis(self.transport.body_read_timeout_ms),
+            Duration::from_millis(self.transport.body_idle_timeout_ms),
         );
         match &self.tls {
             Some(tls) => transport.with_tls(&tls.cert, &tls.key),
