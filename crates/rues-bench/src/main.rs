@@ -20,10 +20,12 @@
 //! (the publish time travels in the payload, on `CLOCK_MONOTONIC`) and what
 //! was delivered. Scenarios: `fanout`, `selective`, `idle`, `churn` (see
 //! docs/benchmarks.md), `slow` (stalled clients beside readers;
-//! see docs/reliability.md), and `blocking` (rues only: slow dispatch
-//! handlers beside fan-out, on the blocking pool and on the runtime). The harness installs nats-server (apt-get) and the
-//! `ws` package (`npm ci`) when they are missing, and bounds every run in
-//! time.
+//! see docs/reliability.md), `blocking` (rues only: slow dispatch
+//! handlers beside fan-out, on the blocking pool and on the runtime), and
+//! `graphql` (rues only, asked for by name: hostile GraphQL queries beside
+//! fan-out on the demo node's registry and chain). The harness installs
+//! nats-server (apt-get) and the `ws` package (`npm ci`) when they are
+//! missing, and bounds every run in time.
 //!
 //! Usage: `cargo xtask bench load [--quick] [OPTIONS]`, which runs
 //! `cargo run --release -p rues-bench -- load [--quick] [OPTIONS]`;
@@ -450,5 +452,32 @@ mod tests {
         );
         assert_eq!(set.blocking_ms, 10_000, "capped as the handler caps it");
         assert!(plan(&["--scenarios", "blocked"]).is_err());
+    }
+
+    #[test]
+    fn the_graphql_scenario_runs_only_when_named() {
+        let named = plan(&["--scenarios", "graphql", "--servers", "rues"]).expect("valid");
+        assert_eq!(named.scenarios, ["graphql"]);
+        assert_eq!(
+            (named.graphql_n, named.graphql_rate, named.graphql_secs),
+            (100, 50.0, 5.0)
+        );
+        assert_eq!(
+            (
+                named.graphql_attackers,
+                named.graphql_mempool,
+                named.graphql_probe_ms
+            ),
+            (2, 2000, 100)
+        );
+        for default in [
+            plan(&[]).expect("valid"),
+            plan(&["--quick"]).expect("valid"),
+        ] {
+            assert!(!default.scenarios.iter().any(|s| s == "graphql"));
+            assert!(default.scenarios.iter().any(|s| s == "blocking"));
+        }
+        let set = plan(&["--graphql-secs", "0", "--graphql-attackers", "1000"]).expect("valid");
+        assert_eq!((set.graphql_secs, set.graphql_attackers), (0.5, 64));
     }
 }
