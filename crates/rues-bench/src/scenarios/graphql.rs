@@ -79,12 +79,15 @@ const SENDERS: u64 = 64;
 ///   each level (blocks, their transactions, each one's transaction and
 ///   call data), every field at each level, 20 times under aliases;
 /// - `megabyte-aliases`: 1 MiB of `__typename` under distinct aliases.
-pub(crate) const QUERIES: [(&str, fn() -> String); 4] = [
+pub(crate) const QUERIES: [(&str, BuildQuery); 4] = [
     ("mempool-aliases", mempool_aliases),
     ("fragment-doubling", fragment_doubling),
     ("nested-lists", nested_lists),
     ("megabyte-aliases", megabyte_aliases),
 ];
+
+/// Builds a query's text.
+pub(crate) type BuildQuery = fn() -> String;
 
 /// Every field of a `Transaction`.
 const TX_FIELDS: &str = "id raw json txType sender receiver value nonce gasLimit gasPrice memo \
