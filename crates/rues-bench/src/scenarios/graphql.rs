@@ -27,10 +27,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::blocking::{Answer, gather, publish_until, summarize, timed};
-use crate::client::{HttpPool, Kind};
+use crate::client::{self, HttpPool, Kind};
 use crate::control::Order;
 use crate::peers::Peer;
 use crate::plan::{AttackAnswer, GraphqlRun, Latencies, Phase, Plan, Results, rotated};
@@ -413,8 +412,12 @@ async fn exchange(
     content_type: &str,
     body: &[u8],
 ) -> Result<(u16, u64)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
+    // Spread over the loopback source addresses: refused queries come
+    // back fast, and a connection each would otherwise run the ephemeral
+    // ports short with the closed ones waiting out TIME_WAIT.
+    static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+    let mut stream =
+        client::tcp_connect(addr, CONNECTIONS.fetch_add(1, Ordering::Relaxed), None).await?;
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
