@@ -83,7 +83,11 @@ fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(1 << 20))
 }
 
-async fn tcp_connect(addr: SocketAddr, index: u64, recv_buffer: Option<u32>) -> Result<TcpStream> {
+pub(crate) async fn tcp_connect(
+    addr: SocketAddr,
+    index: u64,
+    recv_buffer: Option<u32>,
+) -> Result<TcpStream> {
     let source = Ipv4Addr::from(
         u32::from(Ipv4Addr::new(127, 0, 0, 1)) + (index % u64::from(SOURCE_ADDRESSES)) as u32,
     );

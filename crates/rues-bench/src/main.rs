@@ -20,10 +20,12 @@
 //! (the publish time travels in the payload, on `CLOCK_MONOTONIC`) and what
 //! was delivered. Scenarios: `fanout`, `selective`, `idle`, `churn` (see
 //! docs/benchmarks.md), `slow` (stalled clients beside readers;
-//! see docs/reliability.md), and `blocking` (rues only: slow dispatch
-//! handlers beside fan-out, on the blocking pool and on the runtime). The harness installs nats-server (apt-get) and the
-//! `ws` package (`npm ci`) when they are missing, and bounds every run in
-//! time.
+//! see docs/reliability.md), `blocking` (rues only: slow dispatch
+//! handlers beside fan-out, on the blocking pool and on the runtime), and
+//! `graphql` (rues only, asked for by name: hostile GraphQL queries beside
+//! fan-out on the demo node's registry and chain). The harness installs
+//! nats-server (apt-get) and the `ws` package (`npm ci`) when they are
+//! missing, and bounds every run in time.
 //!
 //! Usage: `cargo xtask bench load [--quick] [OPTIONS]`, which runs
 //! `cargo run --release -p rues-bench -- load [--quick] [OPTIONS]`;
@@ -78,6 +80,11 @@ enum Command {
         /// back (the blocking scenario).
         #[arg(long)]
         publish_thread: bool,
+        /// rues: serve the demo node's registry (GraphQL included) and run
+        /// its chain beside the bench component, publishing the harness's
+        /// orders from a thread of its own (the graphql scenario).
+        #[arg(long)]
+        demo: bool,
     },
 }
 
@@ -89,7 +96,8 @@ struct LoadArgs {
     #[arg(long)]
     quick: bool,
     /// Comma-separated scenarios: fanout, selective, idle, churn, slow,
-    /// blocking.
+    /// blocking, graphql (graphql is not in the default set nor in
+    /// `--quick`: it takes over a minute).
     #[arg(long, value_delimiter = ',')]
     scenarios: Option<Vec<String>>,
     /// Comma-separated servers: rues, baseline, nats, node-ws.
@@ -155,6 +163,18 @@ struct LoadArgs {
     /// Milliseconds each blocking dispatch holds its thread (at most 10 000).
     #[arg(long)]
     blocking_ms: Option<u64>,
+    /// Sessions receiving the fan-out in the graphql scenario.
+    #[arg(long)]
+    graphql_n: Option<usize>,
+    /// Events per second in the graphql scenario.
+    #[arg(long)]
+    graphql_rate: Option<f64>,
+    /// Seconds of each graphql phase (alone, under attack).
+    #[arg(long)]
+    graphql_secs: Option<f64>,
+    /// Clients sending hostile GraphQL queries in the graphql scenario.
+    #[arg(long)]
+    graphql_attackers: Option<usize>,
     /// Stop starting new measurements after this many minutes.
     #[arg(long)]
     deadline_mins: Option<f64>,
@@ -173,11 +193,20 @@ impl LoadArgs {
                 .collect::<Result<_>>()?,
             None => Kind::ALL.to_vec(),
         };
-        const SCENARIOS: [&str; 6] = ["fanout", "selective", "idle", "churn", "slow", "blocking"];
+        const SCENARIOS: [&str; 7] = [
+            "fanout",
+            "selective",
+            "idle",
+            "churn",
+            "slow",
+            "blocking",
+            "graphql",
+        ];
+        // The default set: all but graphql, which is asked for by name.
         let scenarios = self
             .scenarios
             .clone()
-            .unwrap_or_else(|| SCENARIOS.map(str::to_owned).to_vec());
+            .unwrap_or_else(|| SCENARIOS[..6].iter().map(|s| (*s).to_owned()).collect());
         for s in &scenarios {
             anyhow::ensure!(
                 SCENARIOS.contains(&s.as_str()),
@@ -244,6 +273,13 @@ impl LoadArgs {
             blocking_size: 256,
             blocking_probe_ms: 100,
             blocking_warm_secs: if quick { 0.5 } else { 1.0 },
+            graphql_n: self.graphql_n.unwrap_or(100).max(1),
+            graphql_rate: self.graphql_rate.unwrap_or(50.0).max(1.0),
+            graphql_size: 256,
+            graphql_secs: self.graphql_secs.unwrap_or(5.0).clamp(0.5, 600.0),
+            graphql_attackers: self.graphql_attackers.unwrap_or(2).min(64),
+            graphql_mempool: 2000,
+            graphql_probe_ms: 100,
             parallel_opens: 128,
             deadline: Some(Instant::now() + Duration::from_secs_f64(deadline_mins * 60.0)),
             scratch: self.out.join("scratch"),
@@ -350,8 +386,9 @@ fn main() -> std::process::ExitCode {
                 kind,
                 addr,
                 publish_thread,
+                demo,
             } => match kind.as_str() {
-                "rues" => server::rues::run(publish_thread).await,
+                "rues" => server::rues::run(publish_thread, demo).await,
                 "baseline" => server::baseline::run().await,
                 "nats-pub" => {
                     let addr = addr.context("nats-pub needs --addr")?;
@@ -415,5 +452,32 @@ mod tests {
         );
         assert_eq!(set.blocking_ms, 10_000, "capped as the handler caps it");
         assert!(plan(&["--scenarios", "blocked"]).is_err());
+    }
+
+    #[test]
+    fn the_graphql_scenario_runs_only_when_named() {
+        let named = plan(&["--scenarios", "graphql", "--servers", "rues"]).expect("valid");
+        assert_eq!(named.scenarios, ["graphql"]);
+        assert_eq!(
+            (named.graphql_n, named.graphql_rate, named.graphql_secs),
+            (100, 50.0, 5.0)
+        );
+        assert_eq!(
+            (
+                named.graphql_attackers,
+                named.graphql_mempool,
+                named.graphql_probe_ms
+            ),
+            (2, 2000, 100)
+        );
+        for default in [
+            plan(&[]).expect("valid"),
+            plan(&["--quick"]).expect("valid"),
+        ] {
+            assert!(!default.scenarios.iter().any(|s| s == "graphql"));
+            assert!(default.scenarios.iter().any(|s| s == "blocking"));
+        }
+        let set = plan(&["--graphql-secs", "0", "--graphql-attackers", "1000"]).expect("valid");
+        assert_eq!((set.graphql_secs, set.graphql_attackers), (0.5, 64));
     }
 }

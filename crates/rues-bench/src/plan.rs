@@ -62,6 +62,17 @@ pub(crate) struct Plan {
     pub(crate) blocking_size: usize,
     pub(crate) blocking_probe_ms: u64,
     pub(crate) blocking_warm_secs: f64,
+    /// Hostile GraphQL beside fan-out (rues only): sessions, events per
+    /// second, payload bytes, seconds per phase, attacker clients, demo
+    /// transactions propagated before each phase, and the node/info
+    /// probes' period in milliseconds.
+    pub(crate) graphql_n: usize,
+    pub(crate) graphql_rate: f64,
+    pub(crate) graphql_size: usize,
+    pub(crate) graphql_secs: f64,
+    pub(crate) graphql_attackers: usize,
+    pub(crate) graphql_mempool: usize,
+    pub(crate) graphql_probe_ms: u64,
     /// Sessions opening at once when a scenario sets up its subscribers.
     pub(crate) parallel_opens: usize,
     #[serde(skip)]
@@ -317,6 +328,64 @@ pub(crate) struct BlockingRun {
     pub(crate) error: Option<String>,
 }
 
+/// The two phases of the graphql scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Phase {
+    /// Fan-out and probes only.
+    Alone,
+    /// The same, with the attackers sending hostile GraphQL queries.
+    Attack,
+}
+
+impl Phase {
+    pub(crate) const ALL: [Phase; 2] = [Phase::Alone, Phase::Attack];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Phase::Alone => "alone",
+            Phase::Attack => "under attack",
+        }
+    }
+}
+
+/// One hostile GraphQL request and its answer.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct AttackAnswer {
+    /// The query's name in the scenario's list.
+    pub(crate) query: &'static str,
+    /// The status (0: no answer within the attacker's timeout, or the
+    /// connection failed).
+    pub(crate) status: u16,
+    /// Send to the end of the answer.
+    pub(crate) ms: f64,
+    /// Bytes of the answer, head included.
+    pub(crate) bytes: u64,
+}
+
+/// One phase of one run of the graphql scenario, on a fresh server.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct GraphqlRun {
+    pub(crate) phase: Phase,
+    pub(crate) run: usize,
+    /// Demo transactions the mempool accepted before the phase.
+    pub(crate) propagated: usize,
+    pub(crate) phase_secs: f64,
+    pub(crate) expected: u64,
+    pub(crate) received: u64,
+    pub(crate) sessions_closed: usize,
+    /// Delivery latency of the phase's events.
+    pub(crate) events: Latencies,
+    /// `node/info` dispatches, every `graphql_probe_ms`, open loop.
+    pub(crate) info_probe: Latencies,
+    pub(crate) attacks: Vec<AttackAnswer>,
+    /// The server's VmRSS when the phase began, and its peak in the phase.
+    pub(crate) rss_start_kib: u64,
+    pub(crate) rss_max_kib: u64,
+    pub(crate) loadavg: f64,
+    pub(crate) error: Option<String>,
+}
+
 /// Everything measured.
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Results {
@@ -326,6 +395,7 @@ pub(crate) struct Results {
     pub(crate) churn: Vec<ChurnRun>,
     pub(crate) slow: Vec<SlowRun>,
     pub(crate) blocking: Vec<BlockingRun>,
+    pub(crate) graphql: Vec<GraphqlRun>,
 }
 
 impl Results {
@@ -339,6 +409,7 @@ impl Results {
             + self.churn.iter().filter(|r| r.error.is_some()).count()
             + self.slow.iter().filter(|r| r.error.is_some()).count()
             + self.blocking.iter().filter(|r| r.error.is_some()).count()
+            + self.graphql.iter().filter(|r| r.error.is_some()).count()
     }
 }
 

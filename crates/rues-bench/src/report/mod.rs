@@ -5,6 +5,7 @@
 mod blocking;
 mod churn;
 mod fanout;
+mod graphql;
 mod idle;
 mod selective;
 mod slow;
@@ -144,6 +145,9 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
     if !results.blocking.is_empty() {
         blocking::section(&mut out, plan, results);
     }
+    if !results.graphql.is_empty() {
+        graphql::section(&mut out, plan, results);
+    }
 
     let loads: Vec<f64> = results
         .fanout
@@ -157,6 +161,7 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
                 .flat_map(|r| r.steps.iter().map(|s| s.loadavg)),
         )
         .chain(results.blocking.iter().map(|r| r.loadavg))
+        .chain(results.graphql.iter().map(|r| r.loadavg))
         .filter(|l| l.is_finite())
         .collect();
     if let Some(mid) = median(loads.clone()) {
@@ -204,6 +209,11 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
             r.error
                 .as_ref()
                 .map(|e| format!("blocking {} run {}: {e}", r.variant.name(), r.run))
+        }))
+        .chain(results.graphql.iter().filter_map(|r| {
+            r.error
+                .as_ref()
+                .map(|e| format!("graphql {} run {}: {e}", r.phase.name(), r.run))
         }))
         .collect();
     if !errors.is_empty() {

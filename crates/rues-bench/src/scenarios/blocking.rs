@@ -187,9 +187,9 @@ async fn measure(plan: &Plan, rig: &mut Rig, record: &mut BlockingRun) -> Result
 
 /// An answer's status (0: none in time, or the request failed) and how
 /// long it took.
-type Answer = (u16, Duration);
+pub(super) type Answer = (u16, Duration);
 
-async fn timed(timeout: Duration, request: impl Future<Output = Result<u16>>) -> Answer {
+pub(super) async fn timed(timeout: Duration, request: impl Future<Output = Result<u16>>) -> Answer {
     let started = Instant::now();
     let status = tokio::time::timeout(timeout, request)
         .await
@@ -199,7 +199,7 @@ async fn timed(timeout: Duration, request: impl Future<Output = Result<u16>>) ->
     (status, started.elapsed())
 }
 
-async fn gather(tasks: Vec<tokio::task::JoinHandle<Answer>>) -> Vec<Answer> {
+pub(super) async fn gather(tasks: Vec<tokio::task::JoinHandle<Answer>>) -> Vec<Answer> {
     let mut answers = Vec::with_capacity(tasks.len());
     for task in tasks {
         answers.push(task.await.unwrap_or((0, Duration::ZERO)));
@@ -209,7 +209,7 @@ async fn gather(tasks: Vec<tokio::task::JoinHandle<Answer>>) -> Vec<Answer> {
 
 /// Orders events in chunks of `chunk_secs`, one chunk every `chunk_secs`,
 /// until `done`; returns how many were published.
-async fn publish_until(
+pub(super) async fn publish_until(
     rig: &mut Rig,
     order: impl Fn(u64) -> Order,
     chunk_secs: f64,
@@ -259,7 +259,7 @@ async fn probe_until(
 }
 
 /// The latencies of the requests answered 200; the others count as failed.
-fn summarize(answers: &[Answer]) -> Latencies {
+pub(super) fn summarize(answers: &[Answer]) -> Latencies {
     let mut hist = Hist::default();
     for (_, took) in answers.iter().filter(|(status, _)| *status == 200) {
         hist.record(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));

@@ -2,16 +2,21 @@
 //! `churn`) and the slow-consumer scenario (`slow`), each run against
 //! every chosen server in one invocation, the servers' order rotating from
 //! run to run so machine noise hits them alike; and slow handlers beside
-//! fan-out (`blocking`), rues only, its two variants alternating likewise.
+//! fan-out (`blocking`), rues only, its two variants alternating likewise;
+//! and hostile GraphQL queries beside fan-out (`graphql`), rues only, its
+//! two phases alternating likewise.
 
 mod blocking;
 mod churn;
 mod fanout;
+mod graphql;
 mod idle;
 mod selective;
 mod slow;
 
 use anyhow::Result;
+
+pub(crate) use graphql::QUERIES as GRAPHQL_QUERIES;
 
 use crate::plan::{Plan, Results};
 
@@ -26,6 +31,7 @@ pub(crate) async fn run_all(plan: &Plan) -> Result<Results> {
             "churn" => churn::run(plan, &mut results).await,
             "slow" => slow::run(plan, &mut results).await,
             "blocking" => blocking::run(plan, &mut results).await,
+            "graphql" => graphql::run(plan, &mut results).await,
             other => anyhow::bail!("unknown scenario `{other}`"),
         }
     }

@@ -9,6 +9,14 @@
 //! stops driving timers too, so a publisher paced by the runtime's timer
 //! would stall with it and stamp its events late, hiding the delay the
 //! scenario measures.
+//!
+//! For the graphql scenario, `--demo` serves the demo node's registry
+//! (`rues_demo::registry`, GraphQL included) with the `bench` component
+//! added, and drives the demo chain with `rues_demo::run` on the server's
+//! runtime, its events published through the same `Publisher`, as `rues
+//! serve` does; the harness's orders are then served on a thread of their
+//! own (as with `--publish-thread`), so the bench events keep their times
+//! whatever the GraphQL queries do to the runtime.
 
 use std::time::Duration;
 
@@ -19,6 +27,7 @@ use rues_core::{
     ComponentSpec, Config, DispatchRequest, EntityRule, Event, HandlerError, Limits, Registry,
     Reply,
 };
+use rues_demo::{Chain, ChainConfig, SharedChain};
 use rues_warp::{Publisher, Server, TransportConfig};
 
 use crate::control::{self, Outlet};
@@ -62,23 +71,26 @@ fn block(request: &DispatchRequest) -> Result<Reply, HandlerError> {
     Ok(Reply::Text(format!("held {} ms", hold.as_millis())))
 }
 
-/// The benchmark registry: component `bench` (entity optional), topic
-/// `tick`, and the dispatch topics `block`, `block-on-runtime` and `probe`.
+/// The benchmark registry: the [`bench_component`] alone.
 pub(crate) fn registry() -> Result<Registry> {
-    Ok(Registry::new().with(
-        ComponentSpec::new(Component::new("bench")?)
-            .entity(EntityRule::Optional)
-            .topic(Topic::new("tick")?)
-            .blocking_handler(Topic::new(BLOCK_ON_POOL)?, |request| block(&request))
-            // A thread sleep inside an async handler: what a slow handler
-            // did to a runtime worker before blocking handlers existed.
-            .handler(Topic::new(BLOCK_ON_RUNTIME)?, |request| async move {
-                block(&request)
-            })
-            .handler(Topic::new(PROBE)?, |_request| async {
-                Ok(Reply::Text("ok".into()))
-            }),
-    ))
+    Ok(Registry::new().with(bench_component()?))
+}
+
+/// Component `bench` (entity optional), topic `tick`, and the dispatch
+/// topics `block`, `block-on-runtime` and `probe`.
+pub(crate) fn bench_component() -> Result<ComponentSpec> {
+    Ok(ComponentSpec::new(Component::new("bench")?)
+        .entity(EntityRule::Optional)
+        .topic(Topic::new("tick")?)
+        .blocking_handler(Topic::new(BLOCK_ON_POOL)?, |request| block(&request))
+        // A thread sleep inside an async handler: what a slow handler
+        // did to a runtime worker before blocking handlers existed.
+        .handler(Topic::new(BLOCK_ON_RUNTIME)?, |request| async move {
+            block(&request)
+        })
+        .handler(Topic::new(PROBE)?, |_request| async {
+            Ok(Reply::Text("ok".into()))
+        }))
 }
 
 struct RuesOutlet {
@@ -115,17 +127,47 @@ impl Outlet for RuesOutlet {
 
 /// Runs the rues server until the harness says `quit`; with
 /// `publish_thread`, the harness's orders are served (and events published)
-/// on a thread of its own with its own timer.
-pub(crate) async fn run(publish_thread: bool) -> Result<()> {
+/// on a thread of its own with its own timer; with `demo`, the demo node's
+/// registry and chain run beside the bench component (and the orders are
+/// served on a thread of their own).
+pub(crate) async fn run(publish_thread: bool, demo: bool) -> Result<()> {
+    let publish_thread = publish_thread || demo;
     let mut limits = Limits::default();
     limits.max_sessions = 100_000;
     let config = Config::new(VERSION.parse()?).with_limits(limits);
+    let chain = if demo {
+        let chain = Chain::new(ChainConfig::default(), rues_demo::unix_time_ms())
+            .context("the demo chain's default configuration")?;
+        Some(SharedChain::new(chain))
+    } else {
+        None
+    };
+    let registry = match &chain {
+        Some(chain) => rues_demo::registry(chain.clone()).with(bench_component()?),
+        None => registry()?,
+    };
     let server = Server::bind(
         config,
-        registry()?,
+        registry,
         TransportConfig::new("127.0.0.1:0".parse()?),
     )
     .await?;
+    let (stop_chain, chain_stopped) = tokio::sync::watch::channel(false);
+    let chain_task = chain.map(|chain| {
+        let publisher = server.publisher();
+        tokio::spawn(rues_demo::run(
+            chain,
+            move |event| {
+                if let Err(error) = publisher.publish(&event) {
+                    eprintln!("rues-bench server rues: chain event not published: {error}");
+                }
+            },
+            async move {
+                let mut stopped = chain_stopped;
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        ))
+    });
     let port = server.local_addr().port();
     let mut outlet = RuesOutlet {
         publisher: server.publisher(),
@@ -154,8 +196,12 @@ pub(crate) async fn run(publish_thread: bool) -> Result<()> {
     } else {
         control::serve_orders(port, &mut outlet).await
     };
+    let _ = stop_chain.send(true);
+    if let Some(task) = chain_task {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
     let _ = stop.send(());
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(15), serving).await;
+    let _ = tokio::time::timeout(Duration::from_secs(15), serving).await;
     result
 }
 
