@@ -93,11 +93,11 @@ fuzz_target!(|ops: Vec<Op>| {
     for op in ops.into_iter().take(256) {
         match op {
             Op::Open => {
-                if let Ok(session) = node.handle_upgrade(now, "/on", &HeaderMap::new()) {
+                if let Ok(session) = node.handle_upgrade(now, "/on", &HeaderMap::new(), None) {
                     sessions.push((session.id, session.outbox));
                 }
             }
-            Op::Upgrade { path } => match node.handle_upgrade(now, &path, &HeaderMap::new()) {
+            Op::Upgrade { path } => match node.handle_upgrade(now, &path, &HeaderMap::new(), None) {
                 Ok(session) => {
                     assert!(
                         path == "/on" || path == "/on/",

@@ -213,6 +213,18 @@ impl AccessRules {
         self.rules.iter().find(|rule| rule.denies(operation, path))
     }
 
+    /// Rewrites every exact entity into the canonical form its component
+    /// declares, so a rule written `EFDA…` denies what `efda…` names.
+    pub(crate) fn canonicalise(&mut self, canonical: impl Fn(&Component, &Entity) -> Entity) {
+        for rule in &mut self.rules {
+            if let (Some(component), EntityPattern::Exact(entity)) =
+                (&rule.component, &mut rule.entity)
+            {
+                *entity = canonical(component, entity);
+            }
+        }
+    }
+
     /// The rules, in order.
     pub fn iter(&self) -> impl Iterator<Item = &AccessRule> {
         self.rules.iter()

@@ -104,7 +104,7 @@
 //!
 //! // 1. A client opens a session (a WebSocket upgrade on `/on`).
 //! let NewSession { id, outbox, .. } =
-//!     node.handle_upgrade(start, "/on", &HeaderMap::new()).expect("accepted");
+//!     node.handle_upgrade(start, "/on", &HeaderMap::new(), None).expect("accepted");
 //!
 //! // 1. It subscribes to every accepted block.
 //! let mut headers = HeaderMap::new();
@@ -157,6 +157,7 @@ mod id;
 mod index;
 mod node;
 mod outbox;
+mod quote;
 mod registry;
 mod reply;
 mod request;
@@ -172,9 +173,10 @@ pub use id::{
 };
 pub use node::{Event, Node, PublishError, Published, Stats};
 pub use outbox::{Outbox, Transmit};
+pub use quote::{QUOTE_MAX_CHARS, quote};
 pub use registry::{
-    BlockingHandler, ComponentSpec, DispatchRequest, EntityRule, Handler, HandlerFuture, Registry,
-    RequestBody,
+    BlockingHandler, Canonicalise, ComponentSpec, DispatchRequest, EntityRule, Handler,
+    HandlerFuture, Registry, RequestBody,
 };
 pub use reply::{HandlerError, Reply, ReplyStream};
 pub use request::{BlockingJob, Call, Decision, DispatchTicket, Job, NewSession};

@@ -76,6 +76,7 @@ impl Listener {
             // Events are small and latency matters more than packet count.
             let _ = stream.set_nodelay(true);
             let service = Service {
+                peer,
                 endpoint: endpoint.clone(),
                 routes: TowerToHyperService::new(service.clone()),
             };
@@ -161,6 +162,9 @@ where
 /// everything else to the warp routes `R`.
 #[derive(Clone)]
 struct Service<R> {
+    /// The connection's TCP peer, recorded on each request for the core's
+    /// per-client session limit.
+    peer: std::net::SocketAddr,
     endpoint: EndpointService,
     routes: R,
 }
@@ -176,7 +180,8 @@ where
         R::Future,
     >;
 
-    fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
+        request.extensions_mut().insert(self.peer);
         let to_endpoint = routes::websocket_key(&request).is_some()
             || routes::is_endpoint_path(request.uri().path());
         if to_endpoint {

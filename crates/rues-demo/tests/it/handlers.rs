@@ -496,7 +496,7 @@ async fn a_subscriber_receives_the_chain_events() {
     let mut demo = Demo::new();
     let session = demo
         .node
-        .handle_upgrade(std::time::Instant::now(), "/on", &HeaderMap::new())
+        .handle_upgrade(std::time::Instant::now(), "/on", &HeaderMap::new(), None)
         .expect("a session");
     let mut headers = HeaderMap::new();
     headers.insert(
