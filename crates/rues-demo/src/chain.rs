@@ -405,7 +405,7 @@ impl Chain {
         args: &[u8],
     ) -> Result<Vec<u8>, QueryError> {
         let id =
-            Id::parse(contract).map_err(|_| QueryError::MalformedContract(contract.to_owned()))?;
+            Id::parse(contract).map_err(|_| QueryError::MalformedContract(rues_core::quote(contract)))?;
         if id == TRANSFER_CONTRACT {
             match function {
                 "balance" => {

@@ -28,8 +28,9 @@ pub mod topics {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueryError {
-    /// The entity is not 64 hex characters.
-    #[error("`{0}` is not a contract id (64 hexadecimal characters)")]
+    /// The entity is not 64 hex characters; it holds the entity quoted
+    /// ([`rues_core::quote`]).
+    #[error("{0} is not a contract id (64 hexadecimal characters)")]
     MalformedContract(String),
     /// No demo contract has this id.
     #[error("no contract {0} on the demo chain (it has 0100…00 transfer and 0200…00 stake)")]
