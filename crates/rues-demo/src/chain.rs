@@ -90,7 +90,39 @@ struct AccountState {
 struct State {
     accounts: HashMap<Account, AccountState>,
     stakes: BTreeMap<Account, Stake>,
+    /// Accounts and stakers other than the genesis ones, first seen first:
+    /// who is forgotten when a cap is passed (`max_accounts`, `max_stakes`).
+    account_order: VecDeque<Account>,
+    stake_order: VecDeque<Account>,
     hash: Id,
+}
+
+impl State {
+    /// Records `account` as written: remembered, in first-seen order.
+    fn set_account(&mut self, account: Account, state: AccountState, max: usize) {
+        if self.accounts.insert(account, state).is_none() {
+            self.account_order.push_back(account);
+            while self.account_order.len() > max {
+                if let Some(oldest) = self.account_order.pop_front() {
+                    self.accounts.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    /// The stake of `account`, created (and the oldest forgotten past `max`)
+    /// if it has none.
+    fn stake_mut(&mut self, account: Account, max: usize) -> &mut Stake {
+        if !self.stakes.contains_key(&account) {
+            self.stake_order.push_back(account);
+            while self.stake_order.len() > max {
+                if let Some(oldest) = self.stake_order.pop_front() {
+                    self.stakes.remove(&oldest);
+                }
+            }
+        }
+        self.stakes.entry(account).or_default()
+    }
 }
 
 /// The simulated chain: blocks, mempool, contract state and the events of
@@ -159,6 +191,8 @@ impl Chain {
         let state = State {
             accounts,
             stakes,
+            account_order: VecDeque::new(),
+            stake_order: VecDeque::new(),
             hash: Id::hash(&[
                 b"rues-demo genesis",
                 &config.seed.to_le_bytes(),
@@ -404,8 +438,8 @@ impl Chain {
         function: &str,
         args: &[u8],
     ) -> Result<Vec<u8>, QueryError> {
-        let id =
-            Id::parse(contract).map_err(|_| QueryError::MalformedContract(rues_core::quote(contract)))?;
+        let id = Id::parse(contract)
+            .map_err(|_| QueryError::MalformedContract(rues_core::quote(contract)))?;
         if id == TRANSFER_CONTRACT {
             match function {
                 "balance" => {
@@ -818,7 +852,8 @@ impl Chain {
                 .saturating_mul(tx.gas_price())
                 .min(sender.balance);
             sender.balance -= fee;
-            self.state.accounts.insert(*tx.sender(), sender);
+            self.state
+                .set_account(*tx.sender(), sender, self.config.max_accounts);
             return Outcome {
                 gas_spent: tx.gas_limit(),
                 fee,
@@ -834,7 +869,8 @@ impl Chain {
         if total > sender.balance {
             let fee = fee.min(sender.balance);
             sender.balance -= fee;
-            self.state.accounts.insert(*tx.sender(), sender);
+            self.state
+                .set_account(*tx.sender(), sender, self.config.max_accounts);
             return Outcome {
                 gas_spent: required,
                 fee,
@@ -843,9 +879,10 @@ impl Chain {
             };
         }
         sender.balance -= total;
-        self.state.accounts.insert(*tx.sender(), sender);
+        self.state
+            .set_account(*tx.sender(), sender, self.config.max_accounts);
         let event = if tx.is_stake() {
-            let stake = self.state.stakes.entry(*tx.sender()).or_default();
+            let stake = self.state.stake_mut(*tx.sender(), self.config.max_stakes);
             if stake.amount == 0 {
                 stake.eligibility = height + STAKE_MATURITY;
             }
@@ -855,7 +892,8 @@ impl Chain {
         } else {
             let mut receiver = self.account(tx.receiver());
             receiver.balance = receiver.balance.saturating_add(tx.value());
-            self.state.accounts.insert(*tx.receiver(), receiver);
+            self.state
+                .set_account(*tx.receiver(), receiver, self.config.max_accounts);
             let payload = contracts::moonlight_event(tx.sender(), tx.receiver(), tx.value());
             (TRANSFER_CONTRACT, topics::MOONLIGHT, payload)
         };

@@ -183,7 +183,11 @@ async fn gas_price_is_all_ones_when_empty_then_follows_the_mempool() {
     assert_eq!(body_json(&response)["min"], 7);
     // A body the handler cannot process is 422 (docs/protocol.md §5.2).
     let response = demo.post_text("/on/blocks/gas-price", "lots").await;
-    assert_error(&response, StatusCode::UNPROCESSABLE_ENTITY, "invalid amount");
+    assert_error(
+        &response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid amount",
+    );
 }
 
 #[tokio::test]
