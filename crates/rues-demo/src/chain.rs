@@ -937,3 +937,42 @@ fn block_hash(h: &Header) -> BlockHash {
         &[h.iteration],
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A snapshot held while blocks are made (a GraphQL query in flight)
+    /// costs the chain one chunk copy per write, not a copy of the history:
+    /// every chunk the new blocks did not touch is still the snapshot's.
+    #[test]
+    fn a_live_snapshot_shares_the_untouched_history() {
+        let config = ChainConfig {
+            block_time_ms: 1000,
+            revert_one_in: 0,
+            tx_per_second: 0.0,
+            ..ChainConfig::default()
+        };
+        let mut chain = Chain::new(config, 0).expect("valid config");
+        for second in 1..=300 {
+            chain.tick(second * 1000);
+        }
+        assert_eq!(chain.tip().header.height, 300);
+        let snapshot = chain.snapshot();
+        for second in 301..=310 {
+            chain.tick(second * 1000);
+        }
+        assert_eq!(chain.tip().header.height, 310);
+        for height in [0, 63, 64, 200, 255] {
+            assert!(
+                chain.history.shares_chunk(&snapshot.history, height),
+                "block {height} was copied"
+            );
+        }
+        // The chunk the new blocks went into was copied, once.
+        assert!(!chain.history.shares_chunk(&snapshot.history, 300));
+        assert_eq!(snapshot.tip().header.height, 300);
+        assert_eq!(snapshot.blocks().len(), 301);
+        assert_eq!(chain.blocks().len(), 311);
+    }
+}
