@@ -37,14 +37,16 @@ pub(crate) struct History {
     len: usize,
 }
 
+/// The chunks' blocks, one chunk after the other.
+type ChunkBlocks<'a> = std::iter::FlatMap<
+    std::collections::vec_deque::Iter<'a, Arc<Chunk>>,
+    &'a Vec<Arc<Block>>,
+    fn(&'a Arc<Chunk>) -> &'a Vec<Arc<Block>>,
+>;
+
 /// The blocks of a [`History`], oldest first.
 pub(crate) struct Blocks<'a> {
-    inner: std::iter::Flatten<
-        std::iter::Map<
-            std::collections::vec_deque::Iter<'a, Arc<Chunk>>,
-            fn(&'a Arc<Chunk>) -> &'a Vec<Arc<Block>>,
-        >,
-    >,
+    inner: ChunkBlocks<'a>,
     remaining: usize,
 }
 
@@ -110,7 +112,7 @@ impl History {
     pub(crate) fn blocks<'a>(&'a self) -> Blocks<'a> {
         let map: fn(&'a Arc<Chunk>) -> &'a Vec<Arc<Block>> = chunk_blocks;
         Blocks {
-            inner: self.chunks.iter().map(map).flatten(),
+            inner: self.chunks.iter().flat_map(map),
             remaining: self.len,
         }
     }

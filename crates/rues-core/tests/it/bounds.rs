@@ -171,6 +171,8 @@ fn one_client_address_holds_at_most_its_share_of_sessions() {
         }))
     });
     let none = HeaderMap::new();
+    // The refusal is the core's response, as `handle_upgrade` returns it.
+    #[allow(clippy::result_large_err)]
     let open = |h: &mut Harness, headers: &HeaderMap, peer: &str| {
         h.node
             .handle_upgrade(h.now, "/on", headers, Some(ip(peer)))
