@@ -97,20 +97,22 @@ fuzz_target!(|ops: Vec<Op>| {
                     sessions.push((session.id, session.outbox));
                 }
             }
-            Op::Upgrade { path } => match node.handle_upgrade(now, &path, &HeaderMap::new(), None) {
-                Ok(session) => {
-                    assert!(
-                        path == "/on" || path == "/on/",
-                        "a session opened on {path:?}"
-                    );
-                    sessions.push((session.id, session.outbox));
+            Op::Upgrade { path } => {
+                match node.handle_upgrade(now, &path, &HeaderMap::new(), None) {
+                    Ok(session) => {
+                        assert!(
+                            path == "/on" || path == "/on/",
+                            "a session opened on {path:?}"
+                        );
+                        sessions.push((session.id, session.outbox));
+                    }
+                    Err(refusal) => assert!(
+                        [404, 503].contains(&refusal.status().as_u16()),
+                        "upgrade refused with {}",
+                        refusal.status()
+                    ),
                 }
-                Err(refusal) => assert!(
-                    [404, 503].contains(&refusal.status().as_u16()),
-                    "upgrade refused with {}",
-                    refusal.status()
-                ),
-            },
+            }
             Op::Request {
                 method,
                 session,
