@@ -51,7 +51,7 @@ impl Default for Limits {
             max_sessions: 10_000,
             max_subscriptions: 1024,
             max_total_subscriptions: 100_000,
-            max_sessions_per_client: 64,
+            max_sessions_per_client: 256,
             trusted_proxies: Vec::new(),
             max_inbound_frame: 64 * 1024,
             max_body: 3 * 1024 * 1024,

@@ -30,9 +30,10 @@
 //!
 //! 1. **Feed one input**:
 //!    - a WebSocket upgrade request: [`Node::handle_upgrade`] with its path
-//!      gives a [`NewSession`] (send [`NewSession::id`] as the first Text
-//!      frame, hand [`NewSession::outbox`] to the session's writer) or the
-//!      refusal to send (404 off `/on`, 403, 503);
+//!      and the TCP peer's address gives a [`NewSession`] (send
+//!      [`NewSession::id`] as the first Text frame, hand
+//!      [`NewSession::outbox`] to the session's writer) or the refusal to
+//!      send (404 off `/on`, 403, 503, 429 past the per-client limit);
 //!    - any other HTTP request it does not serve itself:
 //!      [`Node::handle_request`] gives a [`Decision`]: a response to send
 //!      (426 on `/on`, 404 off `/on/...`, every RUES status on `/on/...`),

@@ -413,7 +413,8 @@ impl Node {
     /// one: `GET` with the upgrade headers) for `path`. Sessions open only
     /// on `/on` and `/on/`: any other path is 404 (fix: the reference node
     /// accepts any path that starts with `/on`). Then the origin (403), a
-    /// node that is shutting down (503) and the session limit (503). On success the adapter completes the
+    /// node that is shutting down (503), the session limit (503) and the
+    /// per-client limit (429). On success the adapter completes the
     /// upgrade, sends [`NewSession::id`] as the first Text frame and hands
     /// [`NewSession::outbox`] to the session's writer.
     ///

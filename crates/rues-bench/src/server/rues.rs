@@ -119,6 +119,8 @@ impl Outlet for RuesOutlet {
 pub(crate) async fn run(publish_thread: bool) -> Result<()> {
     let mut limits = Limits::default();
     limits.max_sessions = 100_000;
+    // Every load client connects from the one loopback address.
+    limits.max_sessions_per_client = 0;
     let config = Config::new(VERSION.parse()?).with_limits(limits);
     let server = Server::bind(
         config,
