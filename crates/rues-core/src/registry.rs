@@ -294,7 +294,7 @@ impl Registry {
         let spec = self
             .components
             .get(component)
-            .ok_or_else(|| format!("unknown component `{component}`"))?;
+            .ok_or_else(|| format!("unknown component {}", crate::quote(component.as_str())))?;
         match (spec.entity, path.entity()) {
             (EntityRule::Required, None) => {
                 return Err(format!(
@@ -309,8 +309,8 @@ impl Registry {
         }
         if !spec.topic_exists(path.topic()) {
             return Err(format!(
-                "unknown topic `{}` of component `{component}`",
-                path.topic()
+                "unknown topic {} of component `{component}`",
+                crate::quote(path.topic().as_str())
             ));
         }
         Ok(spec)
@@ -355,6 +355,6 @@ impl Registry {
         let spec = self.check(path)?;
         spec.handler_for(path.topic())
             .cloned()
-            .ok_or_else(|| format!("`{path}` has no dispatch handler"))
+            .ok_or_else(|| format!("{} has no dispatch handler", crate::quote(path.to_string())))
     }
 }

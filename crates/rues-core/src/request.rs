@@ -514,7 +514,10 @@ impl Node {
             _ => {
                 let mut response = context.error(
                     StatusCode::METHOD_NOT_ALLOWED,
-                    &format!("method {method} is not allowed on /on/...: use GET, DELETE or POST"),
+                    &format!(
+                        "method {} is not allowed on /on/...: use GET, DELETE or POST",
+                        crate::quote(method.as_str())
+                    ),
                 );
                 response.headers_mut().insert(
                     ALLOW,

@@ -438,8 +438,8 @@ impl Chain {
         function: &str,
         args: &[u8],
     ) -> Result<Vec<u8>, QueryError> {
-        let id = Id::parse(contract)
-            .map_err(|_| QueryError::MalformedContract(rues_core::quote(contract)))?;
+        let id =
+            Id::parse(contract).map_err(|_| QueryError::MalformedContract(contract.to_owned()))?;
         if id == TRANSFER_CONTRACT {
             match function {
                 "balance" => {
