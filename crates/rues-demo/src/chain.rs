@@ -975,4 +975,51 @@ mod tests {
         assert_eq!(snapshot.blocks().len(), 301);
         assert_eq!(chain.blocks().len(), 311);
     }
+
+    /// Fresh senders and receivers cannot grow the contract state past its
+    /// caps: the first seen are forgotten.
+    #[test]
+    fn accounts_and_stakes_stay_within_their_caps() {
+        let config = ChainConfig {
+            block_time_ms: 1000,
+            revert_one_in: 0,
+            tx_per_second: 0.0,
+            max_accounts: 20,
+            max_stakes: 5,
+            ..ChainConfig::default()
+        };
+        let mut chain = Chain::new(config, 0).expect("valid config");
+        let genesis_accounts = chain.state.accounts.len();
+        for i in 0..200u32 {
+            let mut sender = [0x77u8; 32];
+            sender[..4].copy_from_slice(&i.to_le_bytes());
+            let mut receiver = [0x33u8; 32];
+            receiver[..4].copy_from_slice(&i.to_le_bytes());
+            let receiver = if i % 2 == 0 {
+                STAKE_CONTRACT
+            } else {
+                Id::from_bytes(receiver)
+            };
+            let tx = Transaction::builder()
+                .sender(Id::from_bytes(sender))
+                .receiver(receiver)
+                .value(1000)
+                .build()
+                .expect("valid");
+            chain.propagate(&tx.encode()).expect("accepted");
+        }
+        for second in 1..=5 {
+            chain.tick(second * 1000);
+        }
+        assert!(chain.mempool.is_empty(), "every transaction executed");
+        assert_eq!(chain.state.accounts.len(), genesis_accounts + 20);
+        assert_eq!(chain.provisioners().len(), chain.generators.len() + 5);
+        // The newest stake is remembered, the oldest forgotten.
+        let mut newest = [0x77u8; 32];
+        newest[..4].copy_from_slice(&198u32.to_le_bytes());
+        assert!(chain.stake(&Id::from_bytes(newest)).is_some());
+        let mut oldest = [0x77u8; 32];
+        oldest[..4].copy_from_slice(&0u32.to_le_bytes());
+        assert!(chain.stake(&Id::from_bytes(oldest)).is_none());
+    }
 }
