@@ -15,6 +15,13 @@
 //! `GET` covers `DELETE` too (unsubscribing needs a subscription first);
 //! `DELETE` may also be named on its own, with the same meaning as `GET`.
 //! An entity literally named `*` is written `%2A`.
+//!
+//! Rules are decided on canonical entities: when a component declares how
+//! its entities are canonicalised ([`ComponentSpec::canonical_entities`]),
+//! the node rewrites a rule's entity that way when it starts, and every
+//! request's entity before the check, so no other spelling escapes a rule.
+//!
+//! [`ComponentSpec::canonical_entities`]: crate::ComponentSpec::canonical_entities
 
 use std::fmt;
 use std::str::FromStr;
