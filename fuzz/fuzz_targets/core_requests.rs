@@ -93,24 +93,26 @@ fuzz_target!(|ops: Vec<Op>| {
     for op in ops.into_iter().take(256) {
         match op {
             Op::Open => {
-                if let Ok(session) = node.handle_upgrade(now, "/on", &HeaderMap::new()) {
+                if let Ok(session) = node.handle_upgrade(now, "/on", &HeaderMap::new(), None) {
                     sessions.push((session.id, session.outbox));
                 }
             }
-            Op::Upgrade { path } => match node.handle_upgrade(now, &path, &HeaderMap::new()) {
-                Ok(session) => {
-                    assert!(
-                        path == "/on" || path == "/on/",
-                        "a session opened on {path:?}"
-                    );
-                    sessions.push((session.id, session.outbox));
+            Op::Upgrade { path } => {
+                match node.handle_upgrade(now, &path, &HeaderMap::new(), None) {
+                    Ok(session) => {
+                        assert!(
+                            path == "/on" || path == "/on/",
+                            "a session opened on {path:?}"
+                        );
+                        sessions.push((session.id, session.outbox));
+                    }
+                    Err(refusal) => assert!(
+                        [404, 503].contains(&refusal.status().as_u16()),
+                        "upgrade refused with {}",
+                        refusal.status()
+                    ),
                 }
-                Err(refusal) => assert!(
-                    [404, 503].contains(&refusal.status().as_u16()),
-                    "upgrade refused with {}",
-                    refusal.status()
-                ),
-            },
+            }
             Op::Request {
                 method,
                 session,

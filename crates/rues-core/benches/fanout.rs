@@ -34,7 +34,7 @@ fn node(max_sessions: usize) -> Node {
 /// Opens a session subscribed to `path`; returns its outbox.
 fn subscribe(node: &mut Node, now: Instant, path: &str) -> Outbox {
     let session = node
-        .handle_upgrade(now, "/on", &HeaderMap::new())
+        .handle_upgrade(now, "/on", &HeaderMap::new(), None)
         .expect("opened");
     let mut headers = HeaderMap::new();
     headers.insert(

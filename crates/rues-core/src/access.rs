@@ -15,6 +15,13 @@
 //! `GET` covers `DELETE` too (unsubscribing needs a subscription first);
 //! `DELETE` may also be named on its own, with the same meaning as `GET`.
 //! An entity literally named `*` is written `%2A`.
+//!
+//! Rules are decided on canonical entities: when a component declares how
+//! its entities are canonicalised ([`ComponentSpec::canonical_entities`]),
+//! the node rewrites a rule's entity that way when it starts, and every
+//! request's entity before the check, so no other spelling escapes a rule.
+//!
+//! [`ComponentSpec::canonical_entities`]: crate::ComponentSpec::canonical_entities
 
 use std::fmt;
 use std::str::FromStr;
@@ -211,6 +218,18 @@ impl AccessRules {
     /// The first rule denying `operation` on `path`, if any.
     pub fn denying(&self, operation: Operation, path: &EventPath) -> Option<&AccessRule> {
         self.rules.iter().find(|rule| rule.denies(operation, path))
+    }
+
+    /// Rewrites every exact entity into the canonical form its component
+    /// declares, so a rule written `EFDA…` denies what `efda…` names.
+    pub(crate) fn canonicalise(&mut self, canonical: impl Fn(&Component, &Entity) -> Entity) {
+        for rule in &mut self.rules {
+            if let (Some(component), EntityPattern::Exact(entity)) =
+                (&rule.component, &mut rule.entity)
+            {
+                *entity = canonical(component, entity);
+            }
+        }
     }
 
     /// The rules, in order.

@@ -1,6 +1,7 @@
 //! What a node is configured with: its version, limits, access rules and
 //! allowed origins.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::access::AccessRules;
@@ -14,6 +15,20 @@ pub struct Limits {
     pub max_sessions: usize,
     /// Subscriptions per session; a subscribe past it gets 429.
     pub max_subscriptions: usize,
+    /// Subscriptions over all sessions of the node; a subscribe past it
+    /// gets 429. With `path` limits bounding one subscription's size, this
+    /// bounds the memory subscriptions can take (docs/reliability.md,
+    /// "Node-wide bounds").
+    pub max_total_subscriptions: usize,
+    /// Open sessions per client address; an upgrade past it gets 429, so
+    /// one client cannot hold every session slot. The address is the TCP
+    /// peer the adapter reports, or the one a trusted proxy forwarded (see
+    /// `trusted_proxies`). 0 turns the limit off.
+    pub max_sessions_per_client: usize,
+    /// Addresses of reverse proxies whose `Forwarded` / `X-Forwarded-For`
+    /// headers name the client. Empty (the default): those headers are
+    /// ignored, since any client can send them.
+    pub trusted_proxies: Vec<IpAddr>,
     /// Largest inbound WebSocket frame or message; larger closes with 1009.
     pub max_inbound_frame: usize,
     /// Largest dispatch body; larger gets 413.
@@ -35,6 +50,9 @@ impl Default for Limits {
         Self {
             max_sessions: 10_000,
             max_subscriptions: 1024,
+            max_total_subscriptions: 100_000,
+            max_sessions_per_client: 256,
+            trusted_proxies: Vec::new(),
             max_inbound_frame: 64 * 1024,
             max_body: 3 * 1024 * 1024,
             max_event_header: rues_wire::Limits::DEFAULT_MAX_HEADER_LEN,

@@ -30,9 +30,10 @@
 //!
 //! 1. **Feed one input**:
 //!    - a WebSocket upgrade request: [`Node::handle_upgrade`] with its path
-//!      gives a [`NewSession`] (send [`NewSession::id`] as the first Text
-//!      frame, hand [`NewSession::outbox`] to the session's writer) or the
-//!      refusal to send (404 off `/on`, 403, 503);
+//!      and the TCP peer's address gives a [`NewSession`] (send
+//!      [`NewSession::id`] as the first Text frame, hand
+//!      [`NewSession::outbox`] to the session's writer) or the refusal to
+//!      send (404 off `/on`, 403, 503, 429 past the per-client limit);
 //!    - any other HTTP request it does not serve itself:
 //!      [`Node::handle_request`] gives a [`Decision`]: a response to send
 //!      (426 on `/on`, 404 off `/on/...`, every RUES status on `/on/...`),
@@ -104,7 +105,7 @@
 //!
 //! // 1. A client opens a session (a WebSocket upgrade on `/on`).
 //! let NewSession { id, outbox, .. } =
-//!     node.handle_upgrade(start, "/on", &HeaderMap::new()).expect("accepted");
+//!     node.handle_upgrade(start, "/on", &HeaderMap::new(), None).expect("accepted");
 //!
 //! // 1. It subscribes to every accepted block.
 //! let mut headers = HeaderMap::new();
@@ -158,6 +159,7 @@ mod id;
 mod index;
 mod node;
 mod outbox;
+mod quote;
 mod registry;
 mod reply;
 mod request;
@@ -173,9 +175,10 @@ pub use id::{
 };
 pub use node::{Event, Node, PublishError, Published, Stats};
 pub use outbox::{Outbox, Transmit};
+pub use quote::{QUOTE_MAX_CHARS, quote};
 pub use registry::{
-    BlockingHandler, ComponentSpec, DispatchRequest, EntityRule, Handler, HandlerFuture, Registry,
-    RequestBody,
+    BlockingHandler, Canonicalise, ComponentSpec, DispatchRequest, EntityRule, Handler,
+    HandlerFuture, Registry, RequestBody,
 };
 pub use reply::{HandlerError, Reply, ReplyStream};
 pub use request::{BlockingJob, Call, Decision, DispatchTicket, Job, NewSession};

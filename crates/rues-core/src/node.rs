@@ -1,6 +1,7 @@
 //! The node: sessions, subscriptions, keep-alive and fan-out.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -101,6 +102,8 @@ pub enum PublishError {
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) subscriptions: HashSet<EventPath>,
+    /// The client address the session counts against, if the adapter knew it.
+    client: Option<IpAddr>,
     outbox: Outbox,
     last_seen: Instant,
     next_ping: Instant,
@@ -115,6 +118,9 @@ pub struct Node {
     ids: Box<dyn IdSource>,
     pub(crate) sessions: SessionMap<Session>,
     pub(crate) index: Index,
+    /// Open sessions per client address, for `max_sessions_per_client`;
+    /// an address leaves the map with its last session.
+    pub(crate) clients: HashMap<IpAddr, usize>,
     /// One entry per session: its next keep-alive deadline. An entry may be
     /// early (activity moved the real deadline later); it is re-armed when
     /// it fires, which keeps activity O(1).
@@ -144,7 +150,11 @@ impl std::fmt::Debug for Node {
 
 impl Node {
     /// A node with this configuration, registry and session-id source.
-    pub fn new(config: Config, registry: Registry, ids: impl IdSource + 'static) -> Self {
+    pub fn new(mut config: Config, registry: Registry, ids: impl IdSource + 'static) -> Self {
+        // Rules are decided on canonical entities, as requests are.
+        config
+            .access
+            .canonicalise(|component, entity| registry.canonical_entity(component, entity));
         let version_header = HeaderValue::from_str(&config.version.to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("0.0.0"));
         let mut release_version = config.version.clone();
@@ -156,6 +166,7 @@ impl Node {
             ids: Box::new(ids),
             sessions: SessionMap::default(),
             index: Index::default(),
+            clients: HashMap::new(),
             timers: BTreeSet::new(),
             stats: Stats::default(),
             version_header,
@@ -208,6 +219,7 @@ impl Node {
     pub(crate) fn open_session(
         &mut self,
         now: Instant,
+        client: Option<IpAddr>,
     ) -> Result<(SessionId, Outbox), crate::IdSourceError> {
         let id = loop {
             let id = SessionId::from_bytes(self.ids.draw()?);
@@ -222,6 +234,7 @@ impl Node {
             id,
             Session {
                 subscriptions: HashSet::new(),
+                client,
                 outbox: outbox.clone(),
                 last_seen: now,
                 next_ping,
@@ -229,6 +242,9 @@ impl Node {
             },
         );
         self.timers.insert((timer, id));
+        if let Some(client) = client {
+            *self.clients.entry(client).or_default() += 1;
+        }
         self.stats.sessions_opened += 1;
         Ok((id, outbox))
     }
@@ -360,6 +376,16 @@ impl Node {
             self.index.remove(path, id);
         }
         self.stats.subscriptions -= session.subscriptions.len();
+        if let Some(client) = session.client {
+            if let std::collections::hash_map::Entry::Occupied(mut count) =
+                self.clients.entry(client)
+            {
+                *count.get_mut() -= 1;
+                if *count.get() == 0 {
+                    count.remove();
+                }
+            }
+        }
         self.stats.frames_delivered += session.outbox.close(reason);
         self.timers.remove(&(session.timer, id));
         self.stats.closed.count(reason);

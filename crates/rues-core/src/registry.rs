@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rues_target::{Component, EventPath, Topic};
+use rues_target::{Component, Entity, EventPath, Target, Topic};
 
 use rues_wire::SessionId;
 
@@ -24,6 +24,13 @@ pub enum EntityRule {
     /// Either; without an entity a subscription matches every entity.
     Optional,
 }
+
+/// How a component writes its entities canonically: the one spelling that
+/// access rules, the subscription index and handlers all see, so that no
+/// other spelling of the same entity (`EFDA…` for `efda…`) slips past a
+/// rule written for it. `Err` is a message for a 404: the entity cannot
+/// name anything of this component.
+pub type Canonicalise = Arc<dyn Fn(&Entity) -> Result<Entity, String> + Send + Sync>;
 
 /// A dispatch request as a handler sees it: every check has passed.
 #[derive(Debug, Clone)]
@@ -129,6 +136,8 @@ pub struct ComponentSpec {
     topics: Option<HashSet<Topic>>,
     handlers: HashMap<Topic, Route>,
     fallback: Option<Route>,
+    /// `None`: entities are taken as written.
+    canonicalise: Option<Canonicalise>,
 }
 
 impl fmt::Debug for ComponentSpec {
@@ -139,6 +148,7 @@ impl fmt::Debug for ComponentSpec {
             .field("topics", &self.topics)
             .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
             .field("fallback", &self.fallback.is_some())
+            .field("canonicalise", &self.canonicalise.is_some())
             .finish()
     }
 }
@@ -153,7 +163,39 @@ impl ComponentSpec {
             topics: Some(HashSet::new()),
             handlers: HashMap::new(),
             fallback: None,
+            canonicalise: None,
         }
+    }
+
+    /// Declares how this component's entities are canonicalised: the core
+    /// applies `canonicalise` to the entity of every request (subscribe,
+    /// unsubscribe, dispatch) before the access rules, the subscription
+    /// index and the handler, and to the entities of access rules on this
+    /// component when the node starts. Publish events at canonical paths:
+    /// the index matches them as written.
+    pub fn canonical_entities(
+        mut self,
+        canonicalise: impl Fn(&Entity) -> Result<Entity, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.canonicalise = Some(Arc::new(canonicalise));
+        self
+    }
+
+    /// [`canonical_entities`](Self::canonical_entities) for components whose
+    /// entities are hex ids (block hashes, transaction and contract ids):
+    /// an entity made only of hex digits is lower-cased; any other entity
+    /// is left as written, for the handler to refuse.
+    pub fn hex_entities(self) -> Self {
+        self.canonical_entities(|entity| {
+            let text = entity.as_str();
+            if text.bytes().all(|b| b.is_ascii_hexdigit())
+                && text.bytes().any(|b| b.is_ascii_uppercase())
+            {
+                Entity::new(text.to_ascii_lowercase()).map_err(|e| e.to_string())
+            } else {
+                Ok(entity.clone())
+            }
+        })
     }
 
     /// Sets the entity rule.
@@ -252,7 +294,7 @@ impl Registry {
         let spec = self
             .components
             .get(component)
-            .ok_or_else(|| format!("unknown component `{component}`"))?;
+            .ok_or_else(|| format!("unknown component {}", crate::quote(component.as_str())))?;
         match (spec.entity, path.entity()) {
             (EntityRule::Required, None) => {
                 return Err(format!(
@@ -267,11 +309,45 @@ impl Registry {
         }
         if !spec.topic_exists(path.topic()) {
             return Err(format!(
-                "unknown topic `{}` of component `{component}`",
-                path.topic()
+                "unknown topic {} of component `{component}`",
+                crate::quote(path.topic().as_str())
             ));
         }
         Ok(spec)
+    }
+
+    /// `path` with its entity in the canonical form its component declares
+    /// ([`ComponentSpec::canonical_entities`]); unchanged when the component
+    /// declares none or is unknown. `Err` is the 404 message.
+    pub fn canonical(&self, path: EventPath) -> Result<EventPath, String> {
+        let Some(canonicalise) = self
+            .components
+            .get(path.component())
+            .and_then(|spec| spec.canonicalise.as_ref())
+        else {
+            return Ok(path);
+        };
+        let Some(entity) = path.entity() else {
+            return Ok(path);
+        };
+        let canonical = canonicalise(entity)?;
+        if &canonical == entity {
+            return Ok(path);
+        }
+        let (target, topic) = path.into_parts();
+        Ok(EventPath::new(
+            Target::new(target.component().clone(), Some(canonical)),
+            topic,
+        ))
+    }
+
+    /// The canonical form of `entity` of `component`, for access rules.
+    pub(crate) fn canonical_entity(&self, component: &Component, entity: &Entity) -> Entity {
+        self.components
+            .get(component)
+            .and_then(|spec| spec.canonicalise.as_ref())
+            .and_then(|canonicalise| canonicalise(entity).ok())
+            .unwrap_or_else(|| entity.clone())
     }
 
     /// [`check`](Self::check), then the dispatch handler for `path`.
@@ -279,6 +355,6 @@ impl Registry {
         let spec = self.check(path)?;
         spec.handler_for(path.topic())
             .cloned()
-            .ok_or_else(|| format!("`{path}` has no dispatch handler"))
+            .ok_or_else(|| format!("{} has no dispatch handler", crate::quote(path.to_string())))
     }
 }

@@ -2,6 +2,7 @@
 //! CORS preflight, with the check order and statuses of docs/protocol.md §5.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
@@ -144,6 +145,62 @@ pub struct NewSession {
 /// is tolerated as everywhere in RUES).
 fn is_session_path(path: &str) -> bool {
     path == "/on" || path == "/on/"
+}
+
+/// The client a request comes from: `peer`, unless `peer` is a trusted
+/// proxy, in which case the nearest forwarded address that is not itself a
+/// trusted proxy (the rightmost: earlier entries are whatever the client
+/// wrote). `Forwarded` (RFC 7239) is read before `X-Forwarded-For`; a
+/// header that names no address leaves `peer`.
+fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("forwarded")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("for")
+                    .then(|| parse_node(value.trim().trim_matches('"')))
+                    .flatten()
+            })
+        })
+        .collect();
+    let forwarded = if forwarded.is_empty() {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|item| parse_node(item.trim()))
+            .collect()
+    } else {
+        forwarded
+    };
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|address| !trusted.contains(address))
+        .unwrap_or(peer)
+}
+
+/// An address as proxies write it: `192.0.2.1`, `192.0.2.1:80`,
+/// `2001:db8::1` or `[2001:db8::1]:80`.
+fn parse_node(text: &str) -> Option<IpAddr> {
+    if let Ok(address) = text.parse::<IpAddr>() {
+        return Some(address);
+    }
+    if let Ok(socket) = text.parse::<std::net::SocketAddr>() {
+        return Some(socket.ip());
+    }
+    text.strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(address, _)| address.parse().ok())
 }
 
 /// A text body: UTF-8, hex-decoded when it is `0x` + hex.
@@ -370,14 +427,25 @@ impl Node {
     /// one: `GET` with the upgrade headers) for `path`. Sessions open only
     /// on `/on` and `/on/`: any other path is 404 (fix: the reference node
     /// accepts any path that starts with `/on`). Then the origin (403), a
-    /// node that is shutting down (503) and the session limit (503). On success the adapter completes the
+    /// node that is shutting down (503), the session limit (503) and the
+    /// per-client limit (429). On success the adapter completes the
     /// upgrade, sends [`NewSession::id`] as the first Text frame and hands
     /// [`NewSession::outbox`] to the session's writer.
+    ///
+    /// `peer` is the address of the TCP peer the request came from, `None`
+    /// when the adapter cannot know it (a session with no address counts
+    /// against no per-client limit). When `peer` is one of
+    /// [`Limits::trusted_proxies`](crate::Limits::trusted_proxies), the
+    /// client is the address the proxy forwarded (`Forwarded: for=`, else
+    /// `X-Forwarded-For`); each client address may hold at most
+    /// [`Limits::max_sessions_per_client`](crate::Limits::max_sessions_per_client)
+    /// sessions (429 past it).
     pub fn handle_upgrade(
         &mut self,
         now: Instant,
         path: &str,
         headers: &HeaderMap,
+        peer: Option<IpAddr>,
     ) -> Result<NewSession, Response> {
         let context = self.context(headers);
         if !is_session_path(path) {
@@ -404,8 +472,21 @@ impl Node {
                 ),
             ));
         }
+        let client =
+            peer.map(|peer| client_address(peer, headers, &self.config.limits.trusted_proxies));
+        let per_client = self.config.limits.max_sessions_per_client;
+        if let Some(client) = client {
+            if per_client > 0 && self.clients.get(&client).copied().unwrap_or(0) >= per_client {
+                return Err(context.error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!(
+                        "this client address already holds the maximum of {per_client} sessions; close one first"
+                    ),
+                ));
+            }
+        }
         let (id, outbox) = self
-            .open_session(now)
+            .open_session(now, client)
             .map_err(|e| context.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
         Ok(NewSession { id, outbox })
     }
@@ -457,7 +538,10 @@ impl Node {
             _ => {
                 let mut response = context.error(
                     StatusCode::METHOD_NOT_ALLOWED,
-                    &format!("method {method} is not allowed on /on/...: use GET, DELETE or POST"),
+                    &format!(
+                        "method {} is not allowed on /on/...: use GET, DELETE or POST",
+                        crate::quote(method.as_str())
+                    ),
                 );
                 response.headers_mut().insert(
                     ALLOW,
@@ -489,7 +573,7 @@ impl Node {
             .trim();
         // A bare version is a caret requirement: semver's default operator.
         let parsed = semver::VersionReq::parse(requirement)
-            .map_err(|e| format!("invalid Rusk-Version `{requirement}`: {e}"))?;
+            .map_err(|e| format!("invalid Rusk-Version {}: {e}", crate::quote(requirement)))?;
         let current = if strict {
             &self.config.version
         } else {
@@ -557,12 +641,21 @@ impl Node {
             if state.subscriptions.contains(&path) {
                 return context.empty(StatusCode::OK);
             }
-            // 6. subscription limit
+            // 6. subscription limits: the session's, then the node's
             if state.subscriptions.len() >= max_subscriptions {
                 return context.error(
                     StatusCode::TOO_MANY_REQUESTS,
                     &format!(
                         "session already holds the maximum of {max_subscriptions} subscriptions"
+                    ),
+                );
+            }
+            let max_total = self.config.limits.max_total_subscriptions;
+            if self.stats.subscriptions >= max_total {
+                return context.error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!(
+                        "the node holds its maximum of {max_total} subscriptions over all sessions; try again later"
                     ),
                 );
             }
@@ -585,6 +678,7 @@ impl Node {
     fn resolve(&self, raw_path: &str) -> Result<EventPath, String> {
         let path =
             EventPath::parse_with(raw_path, &self.config.limits.path).map_err(|e| e.to_string())?;
+        let path = self.registry.canonical(path)?;
         self.registry.check(&path)?;
         Ok(path)
     }
@@ -603,6 +697,10 @@ impl Node {
         // path, registry and handler
         let path = EventPath::parse_with(raw_path, &self.config.limits.path)
             .map_err(|e| context.error(StatusCode::NOT_FOUND, &e.to_string()))?;
+        let path = self
+            .registry
+            .canonical(path)
+            .map_err(|message| context.error(StatusCode::NOT_FOUND, &message))?;
         let handler = self
             .registry
             .handler(&path)

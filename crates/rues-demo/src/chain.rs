@@ -90,7 +90,39 @@ struct AccountState {
 struct State {
     accounts: HashMap<Account, AccountState>,
     stakes: BTreeMap<Account, Stake>,
+    /// Accounts and stakers other than the genesis ones, first seen first:
+    /// who is forgotten when a cap is passed (`max_accounts`, `max_stakes`).
+    account_order: VecDeque<Account>,
+    stake_order: VecDeque<Account>,
     hash: Id,
+}
+
+impl State {
+    /// Records `account` as written: remembered, in first-seen order.
+    fn set_account(&mut self, account: Account, state: AccountState, max: usize) {
+        if self.accounts.insert(account, state).is_none() {
+            self.account_order.push_back(account);
+            while self.account_order.len() > max {
+                if let Some(oldest) = self.account_order.pop_front() {
+                    self.accounts.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    /// The stake of `account`, created (and the oldest forgotten past `max`)
+    /// if it has none.
+    fn stake_mut(&mut self, account: Account, max: usize) -> &mut Stake {
+        if !self.stakes.contains_key(&account) {
+            self.stake_order.push_back(account);
+            while self.stake_order.len() > max {
+                if let Some(oldest) = self.stake_order.pop_front() {
+                    self.stakes.remove(&oldest);
+                }
+            }
+        }
+        self.stakes.entry(account).or_default()
+    }
 }
 
 /// The simulated chain: blocks, mempool, contract state and the events of
@@ -159,6 +191,8 @@ impl Chain {
         let state = State {
             accounts,
             stakes,
+            account_order: VecDeque::new(),
+            stake_order: VecDeque::new(),
             hash: Id::hash(&[
                 b"rues-demo genesis",
                 &config.seed.to_le_bytes(),
@@ -818,7 +852,8 @@ impl Chain {
                 .saturating_mul(tx.gas_price())
                 .min(sender.balance);
             sender.balance -= fee;
-            self.state.accounts.insert(*tx.sender(), sender);
+            self.state
+                .set_account(*tx.sender(), sender, self.config.max_accounts);
             return Outcome {
                 gas_spent: tx.gas_limit(),
                 fee,
@@ -834,7 +869,8 @@ impl Chain {
         if total > sender.balance {
             let fee = fee.min(sender.balance);
             sender.balance -= fee;
-            self.state.accounts.insert(*tx.sender(), sender);
+            self.state
+                .set_account(*tx.sender(), sender, self.config.max_accounts);
             return Outcome {
                 gas_spent: required,
                 fee,
@@ -843,9 +879,10 @@ impl Chain {
             };
         }
         sender.balance -= total;
-        self.state.accounts.insert(*tx.sender(), sender);
+        self.state
+            .set_account(*tx.sender(), sender, self.config.max_accounts);
         let event = if tx.is_stake() {
-            let stake = self.state.stakes.entry(*tx.sender()).or_default();
+            let stake = self.state.stake_mut(*tx.sender(), self.config.max_stakes);
             if stake.amount == 0 {
                 stake.eligibility = height + STAKE_MATURITY;
             }
@@ -855,7 +892,8 @@ impl Chain {
         } else {
             let mut receiver = self.account(tx.receiver());
             receiver.balance = receiver.balance.saturating_add(tx.value());
-            self.state.accounts.insert(*tx.receiver(), receiver);
+            self.state
+                .set_account(*tx.receiver(), receiver, self.config.max_accounts);
             let payload = contracts::moonlight_event(tx.sender(), tx.receiver(), tx.value());
             (TRANSFER_CONTRACT, topics::MOONLIGHT, payload)
         };
@@ -898,4 +936,90 @@ fn block_hash(h: &Header) -> BlockHash {
         &h.gas_limit.to_le_bytes(),
         &[h.iteration],
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A snapshot held while blocks are made (a GraphQL query in flight)
+    /// costs the chain one chunk copy per write, not a copy of the history:
+    /// every chunk the new blocks did not touch is still the snapshot's.
+    #[test]
+    fn a_live_snapshot_shares_the_untouched_history() {
+        let config = ChainConfig {
+            block_time_ms: 1000,
+            revert_one_in: 0,
+            tx_per_second: 0.0,
+            ..ChainConfig::default()
+        };
+        let mut chain = Chain::new(config, 0).expect("valid config");
+        for second in 1..=300 {
+            chain.tick(second * 1000);
+        }
+        assert_eq!(chain.tip().header.height, 300);
+        let snapshot = chain.snapshot();
+        for second in 301..=310 {
+            chain.tick(second * 1000);
+        }
+        assert_eq!(chain.tip().header.height, 310);
+        for height in [0, 63, 64, 200, 255] {
+            assert!(
+                chain.history.shares_chunk(&snapshot.history, height),
+                "block {height} was copied"
+            );
+        }
+        // The chunk the new blocks went into was copied, once.
+        assert!(!chain.history.shares_chunk(&snapshot.history, 300));
+        assert_eq!(snapshot.tip().header.height, 300);
+        assert_eq!(snapshot.blocks().len(), 301);
+        assert_eq!(chain.blocks().len(), 311);
+    }
+
+    /// Fresh senders and receivers cannot grow the contract state past its
+    /// caps: the first seen are forgotten.
+    #[test]
+    fn accounts_and_stakes_stay_within_their_caps() {
+        let config = ChainConfig {
+            block_time_ms: 1000,
+            revert_one_in: 0,
+            tx_per_second: 0.0,
+            max_accounts: 20,
+            max_stakes: 5,
+            ..ChainConfig::default()
+        };
+        let mut chain = Chain::new(config, 0).expect("valid config");
+        let genesis_accounts = chain.state.accounts.len();
+        for i in 0..200u32 {
+            let mut sender = [0x77u8; 32];
+            sender[..4].copy_from_slice(&i.to_le_bytes());
+            let mut receiver = [0x33u8; 32];
+            receiver[..4].copy_from_slice(&i.to_le_bytes());
+            let receiver = if i % 2 == 0 {
+                STAKE_CONTRACT
+            } else {
+                Id::from_bytes(receiver)
+            };
+            let tx = Transaction::builder()
+                .sender(Id::from_bytes(sender))
+                .receiver(receiver)
+                .value(1000)
+                .build()
+                .expect("valid");
+            chain.propagate(&tx.encode()).expect("accepted");
+        }
+        for second in 1..=5 {
+            chain.tick(second * 1000);
+        }
+        assert!(chain.mempool.is_empty(), "every transaction executed");
+        assert_eq!(chain.state.accounts.len(), genesis_accounts + 20);
+        assert_eq!(chain.provisioners().len(), chain.generators.len() + 5);
+        // The newest stake is remembered, the oldest forgotten.
+        let mut newest = [0x77u8; 32];
+        newest[..4].copy_from_slice(&198u32.to_le_bytes());
+        assert!(chain.stake(&Id::from_bytes(newest)).is_some());
+        let mut oldest = [0x77u8; 32];
+        oldest[..4].copy_from_slice(&0u32.to_le_bytes());
+        assert!(chain.stake(&Id::from_bytes(oldest)).is_none());
+    }
 }

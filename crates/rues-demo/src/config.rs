@@ -51,6 +51,15 @@ pub struct ChainConfig {
     /// The balance, in Lux, of an account the chain has not seen yet, so any
     /// sender can transact (default 1000 DUSK).
     pub initial_balance: u64,
+    /// Accounts the contract state remembers beyond the demo accounts
+    /// (default 10 000). Past it the account seen first is forgotten: it
+    /// reads as a fresh account again (`initial_balance`, nonce 0). Keeps
+    /// the state bounded whatever senders clients invent.
+    pub max_accounts: usize,
+    /// Stakes remembered beyond the genesis provisioners (default 64), so
+    /// `node/provisioners` stays bounded. Past it the oldest stake is
+    /// forgotten, as if withdrawn.
+    pub max_stakes: usize,
 }
 
 impl Default for ChainConfig {
@@ -69,6 +78,8 @@ impl Default for ChainConfig {
             history: 10_000,
             provisioners: 4,
             initial_balance: 1_000 * crate::params::LUX_PER_DUSK,
+            max_accounts: 10_000,
+            max_stakes: 64,
         }
     }
 }

@@ -28,14 +28,18 @@ pub mod topics {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueryError {
-    /// The entity is not 64 hex characters.
-    #[error("`{0}` is not a contract id (64 hexadecimal characters)")]
+    /// The entity is not 64 hex characters. Messages quote it bounded
+    /// ([`rues_core::quote`]), as they do the function name.
+    #[error("{} is not a contract id (64 hexadecimal characters)", rues_core::quote(.0))]
     MalformedContract(String),
     /// No demo contract has this id.
     #[error("no contract {0} on the demo chain (it has 0100…00 transfer and 0200…00 stake)")]
     UnknownContract(ContractId),
     /// The contract has no such function.
-    #[error("contract {contract} has no function `{function}` (it has: {available})")]
+    #[error(
+        "contract {contract} has no function {} (it has: {available})",
+        rues_core::quote(.function)
+    )]
     UnknownFunction {
         /// The contract.
         contract: ContractId,

@@ -9,7 +9,7 @@ use rues_core::bytes::Bytes;
 use rues_core::http::StatusCode;
 use rues_core::rues_target::{Component, Topic};
 use rues_core::{
-    ComponentSpec, DispatchRequest, EntityRule, HandlerError, Registry, Reply, RequestBody,
+    ComponentSpec, DispatchRequest, EntityRule, HandlerError, Registry, Reply, RequestBody, quote,
 };
 use serde_json::json;
 
@@ -66,6 +66,10 @@ fn sync(
 /// | `network` | none | | `peers` |
 /// | `graphql` | none | | `query` |
 ///
+/// `blocks`, `transactions` and `contracts` entities are hex ids, declared
+/// with [`ComponentSpec::hex_entities`]: the core lower-cases them before
+/// access rules, subscriptions and handlers see them.
+///
 /// Every endpoint's request and reply is in `docs/demo-chain.md`.
 pub fn registry(chain: Arc<SharedChain>) -> Registry {
     let graphql_chain = Arc::clone(&chain);
@@ -73,6 +77,7 @@ pub fn registry(chain: Arc<SharedChain>) -> Registry {
         .with(
             ComponentSpec::new(component("blocks"))
                 .entity(EntityRule::Optional)
+                .hex_entities()
                 .topic(topic("accepted"))
                 .topic(topic("statechange"))
                 .topic(topic("reverted"))
@@ -81,6 +86,7 @@ pub fn registry(chain: Arc<SharedChain>) -> Registry {
         .with(
             ComponentSpec::new(component("transactions"))
                 .entity(EntityRule::Optional)
+                .hex_entities()
                 .topic(topic("included"))
                 .topic(topic("removed"))
                 .topic(topic("executed"))
@@ -90,6 +96,7 @@ pub fn registry(chain: Arc<SharedChain>) -> Registry {
         .with(
             ComponentSpec::new(component("contracts"))
                 .entity(EntityRule::Required)
+                .hex_entities()
                 .open_topics()
                 .fallback_handler(sync(&chain, contract_query)),
         )
@@ -128,21 +135,25 @@ pub fn registry(chain: Arc<SharedChain>) -> Registry {
         )
 }
 
-/// The body as text (a binary body must be UTF-8 too).
+/// The body as text (a binary body must be UTF-8 too). A well-formed
+/// request whose body is not text is one the handler cannot process: 422
+/// (docs/protocol.md §5.2).
 fn body_text(body: &RequestBody) -> std::result::Result<&str, HandlerError> {
     std::str::from_utf8(body.as_bytes())
-        .map_err(|_| HandlerError::bad_request("the body must be UTF-8 text"))
+        .map_err(|_| HandlerError::unprocessable("the body must be UTF-8 text"))
 }
 
-/// An optional decimal count in the body: `None` when empty.
+/// An optional decimal count in the body: `None` when empty. A body that is
+/// not a count is 422, quoted (bounded) in the message, never echoed whole.
 fn count_arg(body: &RequestBody, what: &str) -> std::result::Result<Option<usize>, HandlerError> {
     let text = body_text(body)?.trim();
     if text.is_empty() {
         return Ok(None);
     }
     text.parse::<usize>().map(Some).map_err(|_| {
-        HandlerError::bad_request(format!(
-            "invalid amount `{text}`: the body is {what} as a decimal number"
+        HandlerError::unprocessable(format!(
+            "invalid amount {}: the body is {what} as a decimal number",
+            quote(text)
         ))
     })
 }
@@ -261,8 +272,8 @@ fn crs(_chain: &SharedChain, _request: &DispatchRequest) -> Result {
 
 fn peers(_chain: &SharedChain, request: &DispatchRequest) -> Result {
     let Some(count) = count_arg(&request.body, "how many peers to return")? else {
-        return Err(HandlerError::bad_request(
-            "invalid amount: the body is how many peers to return, as a decimal number",
+        return Err(HandlerError::unprocessable(
+            "missing amount: the body is how many peers to return, as a decimal number",
         ));
     };
     let list: Vec<&str> = PEERS.iter().copied().take(count).collect();

@@ -8,6 +8,7 @@
 //! [`EndpointService`](crate::EndpointService) or [`Server`](crate::Server),
 //! which upgrade at the hyper level with a 4 KiB one.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt, future};
@@ -32,18 +33,27 @@ pub(crate) fn filter(shared: Arc<Shared>) -> BoxedFilter<(Response,)> {
         warp::path("on")
             .and(warp::path::full())
             .and(warp::header::headers_cloned())
+            .and(warp::addr::remote())
             .and(warp::ws())
-            .map(move |path: FullPath, headers: HeaderMap, ws: Ws| {
-                upgrade(&shared, path.as_str(), &headers, ws)
-            })
+            .map(
+                move |path: FullPath, headers: HeaderMap, peer: Option<SocketAddr>, ws: Ws| {
+                    upgrade(&shared, path.as_str(), &headers, peer.map(|p| p.ip()), ws)
+                },
+            )
     };
     let request = warp::path("on").and(routes::core(shared));
     upgrade.or(request).unify().boxed()
 }
 
-fn upgrade(shared: &Arc<Shared>, path: &str, headers: &HeaderMap, ws: Ws) -> Response {
+fn upgrade(
+    shared: &Arc<Shared>,
+    path: &str,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    ws: Ws,
+) -> Response {
     // Dropped (releasing the session) if warp never completes the upgrade.
-    let (guard, limit) = match SessionGuard::open(shared, path, headers) {
+    let (guard, limit) = match SessionGuard::open(shared, path, headers, peer) {
         Ok(opened) => opened,
         Err(refusal) => return routes::into_warp(refusal),
     };

@@ -84,6 +84,7 @@ impl Listener {
             // Events are small and latency matters more than packet count.
             let _ = stream.set_nodelay(true);
             let service = Service {
+                peer,
                 endpoint: endpoint.clone(),
                 routes: TowerToHyperService::new(service.clone()),
                 version: version.clone(),
@@ -172,6 +173,9 @@ where
 /// (docs/protocol.md §5: `/metrics` and the application's routes too).
 #[derive(Clone)]
 struct Service<R> {
+    /// The connection's TCP peer, recorded on each request for the core's
+    /// per-client session limit.
+    peer: std::net::SocketAddr,
     endpoint: EndpointService,
     routes: R,
     /// The node's version, as every response carries it.
@@ -187,7 +191,8 @@ where
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
+        request.extensions_mut().insert(self.peer);
         let version = self.version.clone();
         // RFC 9112 §3.2: an HTTP/1.1 request without exactly one Host is
         // 400. Only this layer sees the HTTP version (HTTP/1.0 needs none).

@@ -146,7 +146,14 @@ pub(crate) fn upgrade<B>(
 ) -> Response {
     // If the upgrade never completes, the guard is dropped, which releases
     // the session.
-    let (guard, limit) = match SessionGuard::open(shared, request.uri().path(), request.headers()) {
+    // The TCP peer, when whoever accepted the connection recorded it (our
+    // listener does; axum's `ConnectInfo` and others can insert it too).
+    let peer = request
+        .extensions()
+        .get::<std::net::SocketAddr>()
+        .map(std::net::SocketAddr::ip);
+    let opened = SessionGuard::open(shared, request.uri().path(), request.headers(), peer);
+    let (guard, limit) = match opened {
         Ok(opened) => opened,
         Err(refusal) => return into_warp(refusal),
     };

@@ -96,11 +96,13 @@ impl SessionGuard {
         shared: &Arc<Shared>,
         path: &str,
         headers: &HeaderMap,
+        peer: Option<std::net::IpAddr>,
     ) -> Result<(Self, usize), Response> {
         let mut node = shared.node();
         let limit = node.config().limits.max_inbound_frame;
         node.check_handshake(headers)?;
-        let NewSession { id, outbox, .. } = node.handle_upgrade(Instant::now(), path, headers)?;
+        let NewSession { id, outbox, .. } =
+            node.handle_upgrade(Instant::now(), path, headers, peer)?;
         drop(node);
         shared.session_opened();
         let guard = Self {

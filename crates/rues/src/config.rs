@@ -57,6 +57,10 @@ impl Default for NodeConfig {
 pub(crate) struct LimitsConfig {
     pub(crate) max_sessions: usize,
     pub(crate) max_subscriptions: usize,
+    pub(crate) max_total_subscriptions: usize,
+    pub(crate) max_sessions_per_client: usize,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` name the client.
+    pub(crate) trusted_proxies: Vec<std::net::IpAddr>,
     pub(crate) max_inbound_frame: usize,
     pub(crate) max_body: usize,
     pub(crate) max_event_header: usize,
@@ -71,6 +75,9 @@ impl Default for LimitsConfig {
         Self {
             max_sessions: core.max_sessions,
             max_subscriptions: core.max_subscriptions,
+            max_total_subscriptions: core.max_total_subscriptions,
+            max_sessions_per_client: core.max_sessions_per_client,
+            trusted_proxies: core.trusted_proxies,
             max_inbound_frame: core.max_inbound_frame,
             max_body: core.max_body,
             max_event_header: core.max_event_header,
@@ -219,6 +226,9 @@ impl NodeConfig {
         let mut limits = rues_core::Limits::default();
         limits.max_sessions = self.limits.max_sessions;
         limits.max_subscriptions = self.limits.max_subscriptions;
+        limits.max_total_subscriptions = self.limits.max_total_subscriptions;
+        limits.max_sessions_per_client = self.limits.max_sessions_per_client;
+        limits.trusted_proxies = self.limits.trusted_proxies.clone();
         limits.max_inbound_frame = self.limits.max_inbound_frame;
         limits.max_body = self.limits.max_body;
         limits.max_event_header = self.limits.max_event_header;

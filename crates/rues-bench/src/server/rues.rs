@@ -134,6 +134,8 @@ pub(crate) async fn run(publish_thread: bool, demo: bool) -> Result<()> {
     let publish_thread = publish_thread || demo;
     let mut limits = Limits::default();
     limits.max_sessions = 100_000;
+    // Every load client connects from the one loopback address.
+    limits.max_sessions_per_client = 0;
     let config = Config::new(VERSION.parse()?).with_limits(limits);
     let chain = if demo {
         let chain = Chain::new(ChainConfig::default(), rues_demo::unix_time_ms())

@@ -431,6 +431,7 @@ fn listed_origins_get_their_origin_echoed_with_vary_and_others_get_403_without_c
         h.now,
         "/on",
         &crate::harness::header_map(&[("origin", "https://evil.example")]),
+        None,
     );
     let response = refused.expect_err("origin refused");
     assert_error(&response, StatusCode::FORBIDDEN, "origin not allowed");

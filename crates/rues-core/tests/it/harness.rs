@@ -50,7 +50,7 @@ impl Harness {
     pub(crate) fn open(&mut self) -> SessionId {
         let session = self
             .node
-            .handle_upgrade(self.now, "/on", &HeaderMap::new())
+            .handle_upgrade(self.now, "/on", &HeaderMap::new(), None)
             .expect("session opened");
         self.outboxes.insert(session.id, session.outbox);
         session.id

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod bounds;
 mod dispatch;
 mod fanout;
 mod model;

@@ -12,7 +12,7 @@ fn sessions_open_on_on_and_on_slash_only() {
     for path in ["/on", "/on/"] {
         let session = h
             .node
-            .handle_upgrade(h.now, path, &HeaderMap::new())
+            .handle_upgrade(h.now, path, &HeaderMap::new(), None)
             .unwrap_or_else(|_| panic!("{path} opens a session"));
         assert!(h.node.is_open(session.id), "{path}");
     }
@@ -28,7 +28,7 @@ fn sessions_open_on_on_and_on_slash_only() {
     ] {
         let refused = h
             .node
-            .handle_upgrade(h.now, path, &HeaderMap::new())
+            .handle_upgrade(h.now, path, &HeaderMap::new(), None)
             .expect_err(path);
         assert_error(
             &refused,
@@ -51,12 +51,12 @@ fn the_path_is_checked_before_the_origin_and_the_session_limit() {
     let foreign = header_map(&[("origin", "https://evil.example")]);
     let refused = h
         .node
-        .handle_upgrade(h.now, "/elsewhere", &foreign)
+        .handle_upgrade(h.now, "/elsewhere", &foreign, None)
         .expect_err("wrong path");
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     let refused = h
         .node
-        .handle_upgrade(h.now, "/on", &foreign)
+        .handle_upgrade(h.now, "/on", &foreign, None)
         .expect_err("wrong origin");
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 }

@@ -73,7 +73,7 @@ fn session_limit_is_503_and_recovers_when_a_session_closes() {
     h.open();
     let refused = h
         .node
-        .handle_upgrade(h.now, "/on", &HeaderMap::new())
+        .handle_upgrade(h.now, "/on", &HeaderMap::new(), None)
         .expect_err("limit");
     assert_error(
         &refused,
@@ -256,7 +256,7 @@ fn after_shutdown_upgrades_are_503() {
     h.node.shutdown();
     let refused = h
         .node
-        .handle_upgrade(h.now, "/on", &HeaderMap::new())
+        .handle_upgrade(h.now, "/on", &HeaderMap::new(), None)
         .expect_err("shutting down");
     assert_error(
         &refused,

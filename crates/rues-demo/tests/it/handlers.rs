@@ -181,8 +181,13 @@ async fn gas_price_is_all_ones_when_empty_then_follows_the_mempool() {
     let response = demo.post_text("/on/blocks/gas-price", "1").await;
     assert_eq!(body_json(&response)["max"], 7);
     assert_eq!(body_json(&response)["min"], 7);
+    // A body the handler cannot process is 422 (docs/protocol.md §5.2).
     let response = demo.post_text("/on/blocks/gas-price", "lots").await;
-    assert_error(&response, StatusCode::BAD_REQUEST, "invalid amount");
+    assert_error(
+        &response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid amount",
+    );
 }
 
 #[tokio::test]
@@ -206,7 +211,7 @@ async fn network_peers_returns_at_most_the_count_asked() {
     }
     for bad in ["", "-1", "three", "1.5"] {
         let response = demo.post_text("/on/network/peers", bad).await;
-        assert_error(&response, StatusCode::BAD_REQUEST, "invalid amount");
+        assert_error(&response, StatusCode::UNPROCESSABLE_ENTITY, "amount");
     }
 }
 
@@ -496,7 +501,7 @@ async fn a_subscriber_receives_the_chain_events() {
     let mut demo = Demo::new();
     let session = demo
         .node
-        .handle_upgrade(std::time::Instant::now(), "/on", &HeaderMap::new())
+        .handle_upgrade(std::time::Instant::now(), "/on", &HeaderMap::new(), None)
         .expect("a session");
     let mut headers = HeaderMap::new();
     headers.insert(

@@ -8,6 +8,7 @@ mod blocking;
 mod case_rule;
 mod delivery;
 mod hostile;
+mod hostile_limits;
 mod hostile_transport;
 mod mount;
 mod requests;

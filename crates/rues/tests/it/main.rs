@@ -5,4 +5,5 @@ mod node;
 mod browser;
 mod cli;
 mod exhaustion;
+mod hostile_limits;
 mod serve;

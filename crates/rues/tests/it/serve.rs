@@ -197,7 +197,7 @@ async fn every_dispatch_endpoint_of_the_demo_node_answers() {
         node.http(Method::POST, "/on/network/peers", &[], b"many")
             .await
             .status,
-        StatusCode::BAD_REQUEST
+        StatusCode::UNPROCESSABLE_ENTITY
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let tip = json(
