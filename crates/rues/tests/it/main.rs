@@ -5,4 +5,5 @@ mod node;
 mod browser;
 mod cli;
 mod exhaustion;
+mod graphql_hostile;
 mod serve;
