@@ -395,8 +395,7 @@ impl<'a> Sizes<'a> {
 
 /// The cost of a list of at most `len` elements, each costing `child`.
 fn list_cost(len: usize, child: usize) -> usize {
-    len.min(MAX_LIST)
-        .max(1)
+    len.clamp(1, MAX_LIST)
         .saturating_mul(child)
         .min(COST_CEILING)
 }
