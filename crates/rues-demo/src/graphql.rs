@@ -64,6 +64,41 @@ pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 /// Longest a query may execute.
 pub const QUERY_DEADLINE: Duration = Duration::from_secs(2);
 
+/// The bounds a query runs under that can differ per call (the others are
+/// the schema's). [`Default`] is [`MAX_RESPONSE_BYTES`] and
+/// [`QUERY_DEADLINE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunBounds {
+    /// Most bytes of answer (its JSON, about) the query may build.
+    pub max_response_bytes: usize,
+    /// Longest the query may execute.
+    pub deadline: Duration,
+}
+
+impl Default for RunBounds {
+    fn default() -> Self {
+        Self {
+            max_response_bytes: MAX_RESPONSE_BYTES,
+            deadline: QUERY_DEADLINE,
+        }
+    }
+}
+
+impl RunBounds {
+    /// These bounds with another answer budget.
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// These bounds with another deadline.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+}
+
 /// Most characters of the input an error message quotes.
 const QUOTE_CHARS: usize = 64;
 
@@ -127,11 +162,20 @@ pub async fn graphql_query(
     snapshot: Snapshot,
     query: &str,
 ) -> Result<serde_json::Value, GraphqlError> {
+    graphql_query_bounded(snapshot, query, RunBounds::default()).await
+}
+
+/// [`graphql_query`] under other answer and time bounds.
+pub async fn graphql_query_bounded(
+    snapshot: Snapshot,
+    query: &str,
+    bounds: RunBounds,
+) -> Result<serde_json::Value, GraphqlError> {
     check_text(query)?;
     let document =
         async_graphql::parser::parse_query(query).map_err(|e| syntax_error(query, &e))?;
     check_expanded_size(&document)?;
-    let budget = Arc::new(Budget::new(Instant::now() + QUERY_DEADLINE));
+    let budget = Arc::new(Budget::new(bounds));
     let response = schema()
         .execute(
             async_graphql::Request::new(query)
@@ -140,7 +184,7 @@ pub async fn graphql_query(
         )
         .await;
     if let Some(reason) = budget.stopped() {
-        return Err(GraphqlError::Limit(reason.to_owned()));
+        return Err(GraphqlError::Limit(reason));
     }
     if !response.errors.is_empty() {
         return Err(GraphqlError::Query(messages(&response.errors)));
@@ -430,24 +474,32 @@ const TOO_SLOW: u8 = 2;
 /// One query's running account: its deadline and the bytes of answer it
 /// has built.
 struct Budget {
+    bounds: RunBounds,
     deadline: Instant,
     bytes: AtomicUsize,
     stop: AtomicU8,
 }
 
 impl Budget {
-    fn new(deadline: Instant) -> Self {
+    fn new(bounds: RunBounds) -> Self {
         Self {
-            deadline,
+            bounds,
+            deadline: Instant::now() + bounds.deadline,
             bytes: AtomicUsize::new(0),
             stop: AtomicU8::new(RUNNING),
         }
     }
 
-    fn stopped(&self) -> Option<&'static str> {
+    fn stopped(&self) -> Option<String> {
         match self.stop.load(Ordering::Relaxed) {
-            TOO_LARGE => Some("its answer would pass 4 MiB; ask for fewer items or fields"),
-            TOO_SLOW => Some("it ran past its 2 s deadline; ask for less"),
+            TOO_LARGE => Some(format!(
+                "its answer would pass {} bytes; ask for fewer items or fields",
+                self.bounds.max_response_bytes
+            )),
+            TOO_SLOW => Some(format!(
+                "it ran past its {} ms deadline; ask for less",
+                self.bounds.deadline.as_millis()
+            )),
             _ => None,
         }
     }
@@ -457,7 +509,7 @@ impl Budget {
         if self.stop.load(Ordering::Relaxed) != RUNNING {
             return true;
         }
-        let reason = if self.bytes.load(Ordering::Relaxed) > MAX_RESPONSE_BYTES {
+        let reason = if self.bytes.load(Ordering::Relaxed) > self.bounds.max_response_bytes {
             TOO_LARGE
         } else if Instant::now() > self.deadline {
             TOO_SLOW
@@ -491,7 +543,7 @@ fn shallow_size(value: &Value) -> usize {
 }
 
 /// The extension that enforces [`MAX_RESPONSE_BYTES`] and
-/// [`QUERY_DEADLINE`] while a query executes. Each field is charged as it
+/// [`QUERY_DEADLINE`] (or a call's [`RunBounds`]) while a query executes. Each field is charged as it
 /// resolves; once the budget is spent every further field waits forever,
 /// and the execution, raced against the budget, is dropped with all it
 /// built so far. The answer so never grows past the bound plus one field.
@@ -516,7 +568,7 @@ impl Extension for Bounded {
         };
         let run = pin!(next.run(ctx, operation_name));
         let stop = pin!(std::future::poll_fn(|_| {
-            if budget.stopped().is_some() {
+            if budget.stop.load(Ordering::Relaxed) != RUNNING {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -525,7 +577,7 @@ impl Extension for Bounded {
         match select(run, stop).await {
             Either::Left((response, _)) => response,
             Either::Right(((), _)) => Response::from_errors(vec![ServerError::new(
-                budget.stopped().unwrap_or("stopped"),
+                budget.stopped().unwrap_or_default(),
                 None,
             )]),
         }

@@ -100,7 +100,13 @@ async fn aliased_list_fields_answer_a_bounded_error_and_memory_stays_bounded() {
         "{}",
         message(&answer)
     );
-    assert!(message(&answer).contains("MiB"), "{}", message(&answer));
+    // The answer budget stops it; on a slow machine the 2 s deadline may
+    // come first, which bounds the memory as well.
+    let why = message(&answer);
+    assert!(
+        why.contains("answer would pass") || why.contains("deadline"),
+        "{why}"
+    );
     assert!(answer.body.len() < 1024, "{} bytes", answer.body.len());
 
     let grown_mib = peak_kib(pid).saturating_sub(before) / 1024;
