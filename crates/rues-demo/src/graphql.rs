@@ -373,10 +373,10 @@ fn check_expanded_size(document: &ExecutableDocument) -> Result<(), GraphqlError
         }
     };
     for set in operations {
-        total = total.saturating_add(sizes.of_set(set)?);
+        total = total.saturating_add(sizes.of_set(set, 0)?.0);
     }
     for name in document.fragments.keys() {
-        total = total.saturating_add(sizes.of_fragment(name)?);
+        total = total.saturating_add(sizes.of_fragment(name, 0)?.0);
     }
     if total > MAX_SELECTIONS {
         return Err(GraphqlError::Limit(format!(
@@ -393,31 +393,61 @@ fn check_expanded_size(document: &ExecutableDocument) -> Result<(), GraphqlError
 
 struct Sizes<'a> {
     document: &'a ExecutableDocument,
-    /// `None` while a fragment is being sized: meeting it again is a cycle.
-    memo: HashMap<&'a Name, Option<usize>>,
+    /// A fragment's expanded size and its height (how deep its selections
+    /// nest, spreads included); `None` while it is being sized: meeting it
+    /// again is a cycle.
+    memo: HashMap<&'a Name, Option<(usize, usize)>>,
+}
+
+/// The refusal of selections nested past [`MAX_NESTING`], spreads included.
+fn too_deep() -> GraphqlError {
+    GraphqlError::Limit(format!(
+        "the query nests selections and fragment spreads more than {MAX_NESTING} deep"
+    ))
 }
 
 impl<'a> Sizes<'a> {
-    fn of_set(&mut self, set: &'a SelectionSet) -> Result<usize, GraphqlError> {
-        let mut size = 0usize;
+    /// The expanded size and height of `set`, met `depth` levels down.
+    /// Refusing past [`MAX_NESTING`] bounds this recursion (and the
+    /// engine's, which recurses through spreads too).
+    fn of_set(
+        &mut self,
+        set: &'a SelectionSet,
+        depth: usize,
+    ) -> Result<(usize, usize), GraphqlError> {
+        if depth > MAX_NESTING {
+            return Err(too_deep());
+        }
+        let (mut size, mut height) = (0usize, 0usize);
         for item in &set.items {
-            let own = match &item.node {
-                Selection::Field(field) => self.of_set(&field.node.selection_set.node)?,
+            let (own, below) = match &item.node {
+                Selection::Field(field) if field.node.selection_set.node.items.is_empty() => (0, 0),
+                Selection::Field(field) => {
+                    self.of_set(&field.node.selection_set.node, depth + 1)?
+                }
                 Selection::InlineFragment(inline) => {
-                    self.of_set(&inline.node.selection_set.node)?
+                    self.of_set(&inline.node.selection_set.node, depth + 1)?
                 }
                 Selection::FragmentSpread(spread) => {
-                    self.of_fragment(&spread.node.fragment_name.node)?
+                    self.of_fragment(&spread.node.fragment_name.node, depth + 1)?
                 }
             };
             size = size.saturating_add(1).saturating_add(own);
+            height = height.max(below.saturating_add(1));
         }
-        Ok(size)
+        Ok((size, height))
     }
 
-    fn of_fragment(&mut self, name: &'a Name) -> Result<usize, GraphqlError> {
+    fn of_fragment(
+        &mut self,
+        name: &'a Name,
+        depth: usize,
+    ) -> Result<(usize, usize), GraphqlError> {
         match self.memo.get(name) {
-            Some(Some(size)) => return Ok(*size),
+            Some(Some((_, height))) if depth.saturating_add(*height) > MAX_NESTING + 1 => {
+                return Err(too_deep());
+            }
+            Some(Some(sized)) => return Ok(*sized),
             Some(None) => {
                 return Err(GraphqlError::Query(format!(
                     "fragment `{}` spreads itself",
@@ -428,12 +458,12 @@ impl<'a> Sizes<'a> {
         }
         // An unknown fragment is the engine's validation error to report.
         let Some(fragment) = self.document.fragments.get(name) else {
-            return Ok(0);
+            return Ok((0, 0));
         };
         self.memo.insert(name, None);
-        let size = self.of_set(&fragment.node.selection_set.node)?;
-        self.memo.insert(name, Some(size));
-        Ok(size)
+        let sized = self.of_set(&fragment.node.selection_set.node, depth)?;
+        self.memo.insert(name, Some(sized));
+        Ok(sized)
     }
 }
 

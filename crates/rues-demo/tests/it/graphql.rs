@@ -60,18 +60,44 @@ fn text_nesting_and_expanded_fragments_are_bounded_before_the_engine_runs() {
     refused(run(&chain, &quoted), "not a hash");
 
     let mut bomb = String::from("query { ...F0 }\n");
-    for level in 0..40 {
+    for level in 0..24 {
         let next = level + 1;
         bomb.push_str(&format!(
             "fragment F{level} on Query {{ a: __typename ...F{next} b: __typename ...F{next} }}\n"
         ));
     }
-    bomb.push_str("fragment F40 on Query { __typename }\n");
+    bomb.push_str("fragment F24 on Query { __typename }\n");
     refused(run(&chain, &bomb), "fragments are expanded");
 
     let cycle =
         "query { ...A } fragment A on Query { __typename ...B } fragment B on Query { ...A }";
     refused(run(&chain, cycle), "spreads itself");
+
+    // A long chain of fragments, used or not, is refused by its depth
+    // before anything recurses through it; the query runs on a thread
+    // with a small stack, as a blocking pool's would.
+    let mut chain_of = String::from("query { __typename }\n");
+    for level in 0..800 {
+        let next = level + 1;
+        chain_of.push_str(&format!("fragment F{level} on Query {{ ...F{next} }}\n"));
+    }
+    chain_of.push_str("fragment F800 on Query { __typename }\n");
+    let snapshot = chain.snapshot();
+    let result = std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(move || graphql_query_blocking(snapshot, &chain_of))
+        .expect("a thread")
+        .join()
+        .expect("no stack overflow");
+    refused(result, "deep");
+    // The same 40 levels deep through spreads used from the query.
+    let mut used = String::from("query { ...F0 }\n");
+    for level in 0..40 {
+        let next = level + 1;
+        used.push_str(&format!("fragment F{level} on Query {{ ...F{next} }}\n"));
+    }
+    used.push_str("fragment F40 on Query { __typename }\n");
+    refused(run(&chain, &used), "deep");
 
     // Just within the bound is fine.
     let wide = format!("{{ {} }}", "a:__typename ".repeat(MAX_SELECTIONS / 2));
