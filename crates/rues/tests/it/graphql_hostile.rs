@@ -254,6 +254,18 @@ async fn syntax_errors_and_deep_nesting_answer_422() {
     let answer = graphql(&node, &deep).await;
     answer.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "deep");
 
+    // A long chain of fragments, each spreading the next.
+    let mut chain = String::from("query { __typename }\n");
+    for level in 0..800 {
+        chain.push_str(&format!(
+            "fragment F{level} on Query {{ ...F{} }}\n",
+            level + 1
+        ));
+    }
+    chain.push_str("fragment F800 on Query { __typename }\n");
+    let answer = graphql(&node, &chain).await;
+    answer.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "deep");
+
     // The node is still up.
     let answer = node.http(Method::POST, "/on/node/info", &[], b"").await;
     assert_eq!(answer.status, StatusCode::OK);
