@@ -1,9 +1,33 @@
 //! A real GraphQL engine (async-graphql) over a [`Snapshot`] of the chain,
 //! served at `graphql/query` like rusk's legacy GraphQL-over-RUES.
+//!
+//! A query is untrusted and its cost is bounded at every stage (see
+//! `docs/reliability.md`, "GraphQL cost"): its text ([`MAX_QUERY_BYTES`],
+//! [`MAX_NESTING`]) before parsing, its size with fragments expanded
+//! ([`MAX_SELECTIONS`]) before validation, its cost with list sizes
+//! ([`MAX_COMPLEXITY`], every list field capped at [`MAX_LIST`]) in
+//! validation, and the answer it builds ([`MAX_RESPONSE_BYTES`]) and the
+//! time it takes ([`QUERY_DEADLINE`]) while it executes.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+};
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, Name, Object, Response, Schema, ServerError,
+    ServerResult, SimpleObject, Value,
+};
+use futures_util::future::{Either, select};
 
 use crate::contracts::STAKE_CONTRACT;
 use crate::events;
@@ -12,8 +36,77 @@ use crate::id::{Id, TxId};
 use crate::records::{Block, ExecutedTx, Finality};
 use crate::tx::Transaction;
 
-/// Most blocks or transactions one list field returns (rusk's cap).
+/// Most blocks or transactions one list field returns (rusk's cap). Every
+/// list field is capped by it, and the cost of a list field is this many
+/// times (or its `last`/`limit` times) the cost of what it selects.
 pub const MAX_LIST: usize = 200;
+
+/// Longest query text, in bytes.
+pub const MAX_QUERY_BYTES: usize = 32 * 1024;
+
+/// Deepest nesting of `{`, `[` and `(` in the query text: the parser
+/// recurses once per level, so this bounds its stack.
+pub const MAX_NESTING: usize = 32;
+
+/// Most selections (fields, spreads, inline fragments) in the document once
+/// every fragment spread is expanded; checked in linear time before the
+/// engine's own validation, which expands spreads.
+pub const MAX_SELECTIONS: usize = 5_000;
+
+/// Most cost a query may have: a field costs 1 plus what it selects, a list
+/// field its length cap times what each element selects.
+pub const MAX_COMPLEXITY: usize = 50_000;
+
+/// Most bytes of answer (its JSON, about) a query may build; it stops as
+/// soon as it passes this, not once built.
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Longest a query may execute.
+pub const QUERY_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The bounds a query runs under that can differ per call (the others are
+/// the schema's). [`Default`] is [`MAX_RESPONSE_BYTES`] and
+/// [`QUERY_DEADLINE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunBounds {
+    /// Most bytes of answer (its JSON, about) the query may build.
+    pub max_response_bytes: usize,
+    /// Longest the query may execute.
+    pub deadline: Duration,
+}
+
+impl Default for RunBounds {
+    fn default() -> Self {
+        Self {
+            max_response_bytes: MAX_RESPONSE_BYTES,
+            deadline: QUERY_DEADLINE,
+        }
+    }
+}
+
+impl RunBounds {
+    /// These bounds with another answer budget.
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// These bounds with another deadline.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+}
+
+/// Most characters of the input an error message quotes.
+const QUOTE_CHARS: usize = 64;
+
+/// Most engine errors one error message lists.
+const MAX_MESSAGES: usize = 3;
+
+/// A ceiling for any one cost, so that sums of costs cannot overflow.
+const COST_CEILING: usize = 1 << 40;
 
 type DemoSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 
@@ -22,26 +115,35 @@ fn schema() -> &'static DemoSchema {
     SCHEMA.get_or_init(|| {
         Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
             .limit_depth(12)
-            .limit_complexity(10_000)
-            .limit_recursive_depth(32)
+            .limit_complexity(MAX_COMPLEXITY)
+            .limit_recursive_depth(MAX_NESTING)
+            .extension(Bounded)
             .finish()
     })
 }
 
-/// Why a GraphQL query failed.
+/// Why a GraphQL query failed (`graphql/query` answers 422 to each).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum GraphqlError {
-    /// The text is not GraphQL (`graphql/query` answers 400).
+    /// The text is not GraphQL.
     #[error("GraphQL syntax error: {0}")]
     Syntax(String),
     /// The query is GraphQL but asks for something wrong: an unknown field,
-    /// a bad argument, a limit passed (`graphql/query` answers 422).
+    /// a bad argument, its complexity past [`MAX_COMPLEXITY`].
     #[error("GraphQL error: {0}")]
     Query(String),
+    /// The query passed one of the bounds on its text, its expanded size,
+    /// its answer's size or its time.
+    #[error("GraphQL query refused: {0}")]
+    Limit(String),
 }
 
-/// Runs `query` against `snapshot` and returns the `data` object.
+/// Runs `query` against `snapshot` and returns the `data` object, within
+/// every bound of this module.
+///
+/// The engine never waits on anything but CPU, so a server runs this on a
+/// blocking thread through [`graphql_query_blocking`], not on its runtime.
 ///
 /// ```
 /// # tokio_test_block_on(async {
@@ -60,13 +162,32 @@ pub async fn graphql_query(
     snapshot: Snapshot,
     query: &str,
 ) -> Result<serde_json::Value, GraphqlError> {
-    async_graphql::parser::parse_query(query).map_err(|e| GraphqlError::Syntax(e.to_string()))?;
+    graphql_query_bounded(snapshot, query, RunBounds::default()).await
+}
+
+/// [`graphql_query`] under other answer and time bounds.
+pub async fn graphql_query_bounded(
+    snapshot: Snapshot,
+    query: &str,
+    bounds: RunBounds,
+) -> Result<serde_json::Value, GraphqlError> {
+    check_text(query)?;
+    let document =
+        async_graphql::parser::parse_query(query).map_err(|e| syntax_error(query, &e))?;
+    check_expanded_size(&document)?;
+    let budget = Arc::new(Budget::new(bounds));
     let response = schema()
-        .execute(async_graphql::Request::new(query).data(snapshot))
+        .execute(
+            async_graphql::Request::new(query)
+                .data(snapshot)
+                .data(Arc::clone(&budget)),
+        )
         .await;
+    if let Some(reason) = budget.stopped() {
+        return Err(GraphqlError::Limit(reason));
+    }
     if !response.errors.is_empty() {
-        let messages: Vec<String> = response.errors.iter().map(ToString::to_string).collect();
-        return Err(GraphqlError::Query(messages.join("; ")));
+        return Err(GraphqlError::Query(messages(&response.errors)));
     }
     response
         .data
@@ -74,9 +195,449 @@ pub async fn graphql_query(
         .map_err(|e| GraphqlError::Query(e.to_string()))
 }
 
+/// [`graphql_query`] run to completion on the calling thread (a blocking
+/// pool's: the query takes up to [`QUERY_DEADLINE`] of CPU).
+pub fn graphql_query_blocking(
+    snapshot: Snapshot,
+    query: &str,
+) -> Result<serde_json::Value, GraphqlError> {
+    block_on(graphql_query(snapshot, query))
+}
+
 /// The schema in GraphQL SDL (what an empty `graphql/query` body returns).
 pub fn graphql_sdl() -> String {
     schema().sdl()
+}
+
+/// Polls `future` on this thread, parking between wake-ups. The engine's
+/// futures only wait on each other, so no runtime is needed.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+/// At most [`QUOTE_CHARS`] characters of `input`, escaped, with `…` when
+/// cut: what an error message may quote of what a client sent.
+fn quote(input: &str) -> String {
+    let mut quoted: String = input
+        .chars()
+        .take(QUOTE_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if input.chars().nth(QUOTE_CHARS).is_some() {
+        quoted.push('…');
+    }
+    quoted
+}
+
+/// The engine's errors as one short message: the first few, each cut short
+/// (they quote names from the query).
+fn messages(errors: &[ServerError]) -> String {
+    let mut text = errors
+        .iter()
+        .take(MAX_MESSAGES)
+        .map(|e| quote_long(&e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if errors.len() > MAX_MESSAGES {
+        text.push_str(&format!(" (and {} more)", errors.len() - MAX_MESSAGES));
+    }
+    text
+}
+
+/// An engine message, cut at a few quotes' length.
+fn quote_long(message: &str) -> String {
+    const MAX: usize = 3 * QUOTE_CHARS;
+    let mut cut: String = message
+        .chars()
+        .take(MAX)
+        .flat_map(char::escape_debug)
+        .collect();
+    if message.chars().nth(MAX).is_some() {
+        cut.push('…');
+    }
+    cut
+}
+
+/// The parser's error without the parser's rendering of the input line
+/// (which would echo the whole line): where, and a short quote from there.
+fn syntax_error(query: &str, error: &async_graphql::parser::Error) -> GraphqlError {
+    match error {
+        async_graphql::parser::Error::Syntax { start, .. } => {
+            let near: String = query
+                .lines()
+                .nth(start.line.saturating_sub(1))
+                .unwrap_or("")
+                .chars()
+                .skip(start.column.saturating_sub(1))
+                .collect();
+            GraphqlError::Syntax(format!(
+                "at line {}, column {}, near `{}`",
+                start.line,
+                start.column,
+                quote(&near)
+            ))
+        }
+        other => GraphqlError::Syntax(quote_long(&other.to_string())),
+    }
+}
+
+/// Refuses text past [`MAX_QUERY_BYTES`] or nested past [`MAX_NESTING`],
+/// before the (recursive) parser sees it.
+fn check_text(query: &str) -> Result<(), GraphqlError> {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(GraphqlError::Limit(format!(
+            "the query is {} bytes; at most {MAX_QUERY_BYTES}",
+            query.len()
+        )));
+    }
+    let deepest = nesting(query.as_bytes());
+    if deepest > MAX_NESTING {
+        return Err(GraphqlError::Limit(format!(
+            "the query nests {{, [ or ( {deepest} deep; at most {MAX_NESTING}"
+        )));
+    }
+    Ok(())
+}
+
+/// The deepest nesting of brackets outside strings and comments.
+fn nesting(text: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < text.len() {
+        match text[i] {
+            b'#' => {
+                while i < text.len() && text[i] != b'\n' && text[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if text[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < text.len() && !text[i..].starts_with(b"\"\"\"") {
+                    i += if text[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < text.len() && text[i] != b'"' && text[i] != b'\n' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
+/// Refuses a document whose selections, every fragment spread expanded,
+/// pass [`MAX_SELECTIONS`]. Fragments form a graph; each one's expanded
+/// size is computed once, so this is linear in the text however the
+/// spreads multiply (the engine's validation, which runs next, expands
+/// them, so it is bounded by this too).
+fn check_expanded_size(document: &ExecutableDocument) -> Result<(), GraphqlError> {
+    let mut sizes = Sizes {
+        document,
+        memo: HashMap::new(),
+    };
+    let mut total = 0usize;
+    let operations: Vec<&SelectionSet> = match &document.operations {
+        DocumentOperations::Single(op) => vec![&op.node.selection_set.node],
+        DocumentOperations::Multiple(ops) => {
+            ops.values().map(|op| &op.node.selection_set.node).collect()
+        }
+    };
+    for set in operations {
+        total = total.saturating_add(sizes.of_set(set, 0)?.0);
+    }
+    for name in document.fragments.keys() {
+        total = total.saturating_add(sizes.of_fragment(name, 0)?.0);
+    }
+    if total > MAX_SELECTIONS {
+        return Err(GraphqlError::Limit(format!(
+            "the query selects {}{total} fields once its fragments are expanded; at most {MAX_SELECTIONS}",
+            if total == usize::MAX {
+                "more than "
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(())
+}
+
+struct Sizes<'a> {
+    document: &'a ExecutableDocument,
+    /// A fragment's expanded size and its height (how deep its selections
+    /// nest, spreads included); `None` while it is being sized: meeting it
+    /// again is a cycle.
+    memo: HashMap<&'a Name, Option<(usize, usize)>>,
+}
+
+/// The refusal of selections nested past [`MAX_NESTING`], spreads included.
+fn too_deep() -> GraphqlError {
+    GraphqlError::Limit(format!(
+        "the query nests selections and fragment spreads more than {MAX_NESTING} deep"
+    ))
+}
+
+impl<'a> Sizes<'a> {
+    /// The expanded size and height of `set`, met `depth` levels down.
+    /// Refusing past [`MAX_NESTING`] bounds this recursion (and the
+    /// engine's, which recurses through spreads too).
+    fn of_set(
+        &mut self,
+        set: &'a SelectionSet,
+        depth: usize,
+    ) -> Result<(usize, usize), GraphqlError> {
+        if depth > MAX_NESTING {
+            return Err(too_deep());
+        }
+        let (mut size, mut height) = (0usize, 0usize);
+        for item in &set.items {
+            let (own, below) = match &item.node {
+                Selection::Field(field) if field.node.selection_set.node.items.is_empty() => (0, 0),
+                Selection::Field(field) => {
+                    self.of_set(&field.node.selection_set.node, depth + 1)?
+                }
+                Selection::InlineFragment(inline) => {
+                    self.of_set(&inline.node.selection_set.node, depth + 1)?
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.of_fragment(&spread.node.fragment_name.node, depth + 1)?
+                }
+            };
+            size = size.saturating_add(1).saturating_add(own);
+            height = height.max(below.saturating_add(1));
+        }
+        Ok((size, height))
+    }
+
+    fn of_fragment(
+        &mut self,
+        name: &'a Name,
+        depth: usize,
+    ) -> Result<(usize, usize), GraphqlError> {
+        match self.memo.get(name) {
+            Some(Some((_, height))) if depth.saturating_add(*height) > MAX_NESTING + 1 => {
+                return Err(too_deep());
+            }
+            Some(Some(sized)) => return Ok(*sized),
+            Some(None) => {
+                return Err(GraphqlError::Query(format!(
+                    "fragment `{}` spreads itself",
+                    quote(name)
+                )));
+            }
+            None => {}
+        }
+        // An unknown fragment is the engine's validation error to report.
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return Ok((0, 0));
+        };
+        self.memo.insert(name, None);
+        let sized = self.of_set(&fragment.node.selection_set.node, depth)?;
+        self.memo.insert(name, Some(sized));
+        Ok(sized)
+    }
+}
+
+/// The cost of a list of at most `len` elements, each costing `child`.
+fn list_cost(len: usize, child: usize) -> usize {
+    len.clamp(1, MAX_LIST)
+        .saturating_mul(child)
+        .min(COST_CEILING)
+}
+
+/// A `last`/`limit` argument as a list length for [`list_cost`] (the
+/// resolver refuses what is out of range).
+fn len_arg(n: Option<i32>) -> usize {
+    n.map_or(MAX_LIST, |n| usize::try_from(n).unwrap_or(0))
+}
+
+/// The length of a `blocks` answer, for its cost.
+fn blocks_len(last: Option<i32>, range: Option<&[f64]>) -> usize {
+    match (last, range) {
+        (Some(last), _) => len_arg(Some(last)),
+        (None, Some([from, to])) if to >= from => {
+            let span = (to - from + 1.0).min(MAX_LIST as f64);
+            if span.is_finite() {
+                span as usize
+            } else {
+                MAX_LIST
+            }
+        }
+        _ => MAX_LIST,
+    }
+}
+
+/// Why a running query was stopped.
+const RUNNING: u8 = 0;
+const TOO_LARGE: u8 = 1;
+const TOO_SLOW: u8 = 2;
+
+/// One query's running account: its deadline and the bytes of answer it
+/// has built.
+struct Budget {
+    bounds: RunBounds,
+    deadline: Instant,
+    bytes: AtomicUsize,
+    stop: AtomicU8,
+}
+
+impl Budget {
+    fn new(bounds: RunBounds) -> Self {
+        Self {
+            bounds,
+            deadline: Instant::now() + bounds.deadline,
+            bytes: AtomicUsize::new(0),
+            stop: AtomicU8::new(RUNNING),
+        }
+    }
+
+    fn stopped(&self) -> Option<String> {
+        match self.stop.load(Ordering::Relaxed) {
+            TOO_LARGE => Some(format!(
+                "its answer would pass {} bytes; ask for fewer items or fields",
+                self.bounds.max_response_bytes
+            )),
+            TOO_SLOW => Some(format!(
+                "it ran past its {} ms deadline; ask for less",
+                self.bounds.deadline.as_millis()
+            )),
+            _ => None,
+        }
+    }
+
+    /// Whether the query must stop now; marks it stopped if so.
+    fn exhausted(&self) -> bool {
+        if self.stop.load(Ordering::Relaxed) != RUNNING {
+            return true;
+        }
+        let reason = if self.bytes.load(Ordering::Relaxed) > self.bounds.max_response_bytes {
+            TOO_LARGE
+        } else if Instant::now() > self.deadline {
+            TOO_SLOW
+        } else {
+            return false;
+        };
+        self.stop.store(reason, Ordering::Relaxed);
+        true
+    }
+
+    fn charge(&self, bytes: usize) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// About the bytes `value` adds to the JSON answer beyond what its own
+/// fields add (each field is charged when it resolves).
+fn shallow_size(value: &Value) -> usize {
+    match value {
+        Value::Null => 4,
+        Value::Boolean(_) => 5,
+        Value::Number(_) => 20,
+        Value::String(s) => s.len().saturating_add(2),
+        Value::Binary(b) => b.len().saturating_mul(2).saturating_add(2),
+        Value::Enum(name) => name.len().saturating_add(2),
+        Value::List(items) => items.iter().fold(2usize, |sum, item| {
+            sum.saturating_add(1).saturating_add(shallow_size(item))
+        }),
+        Value::Object(_) => 2,
+    }
+}
+
+/// The extension that enforces [`MAX_RESPONSE_BYTES`] and
+/// [`QUERY_DEADLINE`] (or a call's [`RunBounds`]) while a query executes. Each field is charged as it
+/// resolves; once the budget is spent every further field waits forever,
+/// and the execution, raced against the budget, is dropped with all it
+/// built so far. The answer so never grows past the bound plus one field.
+struct Bounded;
+
+impl ExtensionFactory for Bounded {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Bounded)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Bounded {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let Some(budget) = ctx.data_opt::<Arc<Budget>>() else {
+            return next.run(ctx, operation_name).await;
+        };
+        let run = pin!(next.run(ctx, operation_name));
+        let stop = pin!(std::future::poll_fn(|_| {
+            if budget.stop.load(Ordering::Relaxed) != RUNNING {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }));
+        match select(run, stop).await {
+            Either::Left((response, _)) => response,
+            Either::Right(((), _)) => Response::from_errors(vec![ServerError::new(
+                budget.stopped().unwrap_or_default(),
+                None,
+            )]),
+        }
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let Some(budget) = ctx.data_opt::<Arc<Budget>>() else {
+            return next.run(ctx, info).await;
+        };
+        if budget.exhausted() {
+            // Parks this field; `execute` sees the budget spent and drops
+            // the whole execution.
+            return std::future::pending().await;
+        }
+        let key = info.alias.unwrap_or(info.name).len();
+        let value = next.run(ctx, info).await?;
+        budget.charge(
+            key.saturating_add(4)
+                .saturating_add(value.as_ref().map_or(4, shallow_size)),
+        );
+        if budget.exhausted() {
+            return std::future::pending().await;
+        }
+        Ok(value)
+    }
 }
 
 fn snapshot<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Snapshot> {
@@ -126,6 +687,7 @@ impl QueryRoot {
 
     /// The last `last` blocks, or those with heights in `range: [from, to]`
     /// (inclusive); newest first for `last`, ascending for `range`; at most 200.
+    #[graphql(complexity = "list_cost(blocks_len(last, range.as_deref()), child_complexity)")]
     async fn blocks(
         &self,
         ctx: &Context<'_>,
@@ -183,6 +745,7 @@ impl QueryRoot {
     }
 
     /// The last `last` executed transactions, newest first (at most 200).
+    #[graphql(complexity = "list_cost(len_arg(Some(last)), child_complexity)")]
     async fn transactions(
         &self,
         ctx: &Context<'_>,
@@ -207,11 +770,25 @@ impl QueryRoot {
             .collect())
     }
 
-    /// The mempool, oldest first.
-    async fn mempool_txs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TxGql>> {
+    /// The mempool, oldest first: its first `limit` transactions (default
+    /// and most 200).
+    #[graphql(complexity = "list_cost(len_arg(limit), child_complexity)")]
+    async fn mempool_txs(
+        &self,
+        ctx: &Context<'_>,
+        limit: Option<i32>,
+    ) -> async_graphql::Result<Vec<TxGql>> {
         let snap = snapshot(ctx)?;
+        let limit = match limit {
+            None => MAX_LIST,
+            Some(limit) => usize::try_from(limit).map_err(|_| "`limit` must be ≥ 0")?,
+        };
+        if limit > MAX_LIST {
+            return Err(format!("`limit` is at most {MAX_LIST}").into());
+        }
         Ok(snap
             .mempool()
+            .take(limit)
             .map(|p| TxGql {
                 id: p.id,
                 tx: p.tx.clone(),
@@ -263,11 +840,13 @@ impl BlockGql {
         HeaderGql(Arc::clone(&self.0))
     }
 
-    /// Its transactions, in execution order.
+    /// Its transactions, in execution order (the first 200).
+    #[graphql(complexity = "list_cost(MAX_LIST, child_complexity)")]
     async fn transactions(&self) -> Vec<SpentTxGql> {
         self.0
             .txs
             .iter()
+            .take(MAX_LIST)
             .map(|tx| SpentTxGql {
                 block: Arc::clone(&self.0),
                 id: tx.id,

@@ -89,7 +89,7 @@ pub use crate::chain::{Chain, TxError};
 pub use crate::config::{ChainConfig, ConfigError};
 pub use crate::contracts::QueryError;
 pub use crate::driver::{SharedChain, run, unix_time_ms};
-pub use crate::graphql::{GraphqlError, graphql_query, graphql_sdl};
+pub use crate::graphql::{GraphqlError, graphql_query, graphql_query_blocking, graphql_sdl};
 pub use crate::history::Snapshot;
 pub use crate::id::{Account, BlockHash, ContractId, Id, InvalidId, TxId};
 pub use crate::records::{

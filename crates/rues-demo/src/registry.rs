@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::chain::TxError;
 use crate::contracts::QueryError;
 use crate::driver::SharedChain;
-use crate::graphql::{GraphqlError, graphql_query, graphql_sdl};
+use crate::graphql::{graphql_query_blocking, graphql_sdl};
 use crate::id::Id;
 
 /// Fake peers `network/peers` draws from: TEST-NET-1 addresses (RFC 5737),
@@ -115,22 +115,20 @@ pub fn registry(chain: Arc<SharedChain>) -> Registry {
         .with(
             ComponentSpec::new(component("graphql"))
                 .entity(EntityRule::Forbidden)
-                .handler(topic("query"), move |request: DispatchRequest| {
+                // A query is CPU work of up to its deadline: run it on the
+                // blocking pool, whose size bounds how many run at once,
+                // never on the runtime's threads.
+                .blocking_handler(topic("query"), move |request: DispatchRequest| {
+                    let query = std::str::from_utf8(request.body.as_bytes())
+                        .map_err(|_| HandlerError::unprocessable("the body must be UTF-8 text"))?;
+                    if query.trim().is_empty() {
+                        return Ok(Reply::Text(graphql_sdl()));
+                    }
                     // Snapshot under a short lock; the query runs unlocked.
                     let snapshot = graphql_chain.snapshot();
-                    async move {
-                        let query = body_text(&request.body)?;
-                        if query.trim().is_empty() {
-                            return Ok(Reply::Text(graphql_sdl()));
-                        }
-                        match graphql_query(snapshot, query).await {
-                            Ok(data) => Ok(Reply::json(&data)),
-                            Err(e @ GraphqlError::Syntax(_)) => {
-                                Err(HandlerError::bad_request(e.to_string()))
-                            }
-                            Err(e) => Err(HandlerError::unprocessable(e.to_string())),
-                        }
-                    }
+                    graphql_query_blocking(snapshot, query)
+                        .map(|data| Reply::json(&data))
+                        .map_err(|e| HandlerError::unprocessable(e.to_string()))
                 }),
         )
 }

@@ -384,7 +384,7 @@ async fn graphql_answers_the_tip_query() {
 async fn graphql_refuses_invalid_queries_and_serves_the_sdl_for_an_empty_body() {
     let mut demo = Demo::new();
     let response = demo.post_text("/on/graphql/query", "query { block(").await;
-    assert_error(&response, StatusCode::BAD_REQUEST, "syntax");
+    assert_error(&response, StatusCode::UNPROCESSABLE_ENTITY, "syntax");
     let response = demo.post_text("/on/graphql/query", "{ nope }").await;
     assert_error(&response, StatusCode::UNPROCESSABLE_ENTITY, "nope");
     let response = demo

@@ -8,5 +8,6 @@ mod support;
 mod chain;
 mod determinism;
 mod driver;
+mod graphql;
 mod handlers;
 mod txformat;

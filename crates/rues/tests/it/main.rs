@@ -5,5 +5,6 @@ mod node;
 mod browser;
 mod cli;
 mod exhaustion;
+mod graphql_hostile;
 mod hostile_limits;
 mod serve;
