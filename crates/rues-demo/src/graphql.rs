@@ -17,6 +17,8 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use rues_core::quote;
+
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
 };
@@ -99,8 +101,9 @@ impl RunBounds {
     }
 }
 
-/// Most characters of the input an error message quotes.
-const QUOTE_CHARS: usize = 64;
+/// Most characters of one engine error message (they may name fields and
+/// fragments of the query).
+const MAX_MESSAGE_CHARS: usize = 192;
 
 /// Most engine errors one error message lists.
 const MAX_MESSAGES: usize = 3;
@@ -232,20 +235,6 @@ fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// At most [`QUOTE_CHARS`] characters of `input`, escaped, with `…` when
-/// cut: what an error message may quote of what a client sent.
-fn quote(input: &str) -> String {
-    let mut quoted: String = input
-        .chars()
-        .take(QUOTE_CHARS)
-        .flat_map(char::escape_debug)
-        .collect();
-    if input.chars().nth(QUOTE_CHARS).is_some() {
-        quoted.push('…');
-    }
-    quoted
-}
-
 /// The engine's errors as one short message: the first few, each cut short
 /// (they quote names from the query).
 fn messages(errors: &[ServerError]) -> String {
@@ -263,7 +252,7 @@ fn messages(errors: &[ServerError]) -> String {
 
 /// An engine message, cut at a few quotes' length.
 fn quote_long(message: &str) -> String {
-    const MAX: usize = 3 * QUOTE_CHARS;
+    const MAX: usize = MAX_MESSAGE_CHARS;
     let mut cut: String = message
         .chars()
         .take(MAX)
@@ -288,7 +277,7 @@ fn syntax_error(query: &str, error: &async_graphql::parser::Error) -> GraphqlErr
                 .skip(start.column.saturating_sub(1))
                 .collect();
             GraphqlError::Syntax(format!(
-                "at line {}, column {}, near `{}`",
+                "at line {}, column {}, near {}",
                 start.line,
                 start.column,
                 quote(&near)
@@ -450,8 +439,8 @@ impl<'a> Sizes<'a> {
             Some(Some(sized)) => return Ok(*sized),
             Some(None) => {
                 return Err(GraphqlError::Query(format!(
-                    "fragment `{}` spreads itself",
-                    quote(name)
+                    "fragment {} spreads itself",
+                    quote(name.as_str())
                 )));
             }
             None => {}
