@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use rues_core::http::{HeaderMap, Method, Request, StatusCode};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
@@ -274,4 +274,32 @@ pub async fn http_stream(
         body,
         connection,
     }
+}
+
+/// Reads a raw HTTP/1 response head from `stream`, byte by byte so that
+/// nothing after it (a WebSocket frame) is consumed, within [`PATIENCE`];
+/// returns its status and the head's text.
+///
+/// # Panics
+///
+/// If the stream fails or ends before the head does, the head does not come
+/// in time, or it has no status.
+pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> (u16, String) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = tokio::time::timeout(PATIENCE, stream.read(&mut byte))
+            .await
+            .expect("a response head in time")
+            .expect("read");
+        assert_eq!(read, 1, "closed before the head ended");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, head)
 }

@@ -29,7 +29,8 @@
 //! - a raw HTTP/1 client: [`http`] on a fresh connection (and its fallible
 //!   form [`try_http`]), [`try_request_on`] on a stream the caller opened
 //!   (e.g. over TLS), answering an [`Answer`]; [`http_stream`], whose
-//!   [`Streamed`] body is read chunk by chunk as it arrives;
+//!   [`Streamed`] body is read chunk by chunk as it arrives; [`read_head`]
+//!   for a response head on a raw socket;
 //! - a WebSocket client holding a session: [`WsClient`];
 //! - [`within`] and [`PATIENCE`], the bound on every wait.
 
@@ -57,7 +58,7 @@ pub use response::{
 };
 
 #[cfg(feature = "server")]
-pub use http::{Answer, Streamed, http, http_stream, try_http, try_request_on};
+pub use http::{Answer, Streamed, http, http_stream, read_head, try_http, try_request_on};
 #[cfg(feature = "server")]
 pub use server::{PATIENCE, SLOW, TestServer, TestServerBuilder, with_slow, within};
 #[cfg(feature = "server")]

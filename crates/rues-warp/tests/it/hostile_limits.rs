@@ -3,11 +3,10 @@
 //! a trusted proxy.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 use rues_core::Limits;
 use rues_testkit::TestServer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 fn ip(text: &str) -> IpAddr {
@@ -27,22 +26,7 @@ async fn upgrade_from(server: SocketAddr, local: IpAddr, extra: &str) -> (u16, T
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
     );
     stream.write_all(request.as_bytes()).await.expect("write");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut byte))
-            .await
-            .expect("an answer in time")
-            .expect("read");
-        assert_eq!(read, 1, "closed before the head ended");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let (code, _) = rues_testkit::read_head(&mut stream).await;
     (code, stream)
 }
 

@@ -5,7 +5,6 @@
 //! asserts the bound: a status, a time, a memory growth, a counter.
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rues_core::http::Method;
@@ -85,16 +84,8 @@ async fn raw_session(addr: SocketAddr) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.expect("connected");
     let request = format!("GET /on HTTP/1.1\r\nHost: x\r\n{UPGRADE}{KEY}\r\n");
     stream.write_all(request.as_bytes()).await.expect("sent");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        tokio::time::timeout(PATIENCE, stream.read_exact(&mut byte))
-            .await
-            .expect("101 in time")
-            .expect("read");
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+    let (status, head) = rues_testkit::read_head(&mut stream).await;
+    assert_eq!(status, 101, "{head:?}");
     // The session id, a short Text frame: read, so that a close afterwards
     // is a clean FIN (a socket closed with unread data is reset instead).
     let mut frame = [0u8; 2];
@@ -225,27 +216,9 @@ fn ping_flood_from_a_client_that_never_reads_is_bounded() {
         runtime.block_on(measure_ping_flood());
         return;
     }
-    let exe = std::env::current_exe().expect("the test binary");
-    let output = Command::new(exe)
-        .args([
-            "hostile_transport::ping_flood_from_a_client_that_never_reads_is_bounded",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ALONE, "1")
-        .output()
-        .expect("the child runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "the child failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "the child ran no test:\n{stdout}"
+    crate::support::run_in_a_process_of_its_own(
+        "hostile_transport::ping_flood_from_a_client_that_never_reads_is_bounded",
+        ALONE,
     );
 }
 

@@ -3,7 +3,6 @@
 //! node; raw or hex, or one JSON array; cut short by a mid-stream error; and
 //! its producer dropped when the client goes away.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -200,27 +199,9 @@ fn a_64_mib_stream_is_never_buffered() {
         measure_big_stream();
         return;
     }
-    let exe = std::env::current_exe().expect("the test binary");
-    let output = Command::new(exe)
-        .args([
-            "streaming::a_64_mib_stream_is_never_buffered",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ALONE, "1")
-        .output()
-        .expect("the child runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "the child failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "the child ran no test:\n{stdout}"
+    crate::support::run_in_a_process_of_its_own(
+        "streaming::a_64_mib_stream_is_never_buffered",
+        ALONE,
     );
 }
 

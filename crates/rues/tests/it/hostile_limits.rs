@@ -10,7 +10,7 @@ use std::time::Duration;
 use hyper::{Method, StatusCode};
 use rues_demo::contracts::STAKE_CONTRACT;
 use rues_demo::{Id, Transaction};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::node::Node;
@@ -97,22 +97,7 @@ async fn upgrade_from(node: SocketAddr, local: IpAddr) -> (u16, TcpStream) {
         )
         .await
         .expect("write");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut byte))
-            .await
-            .expect("an answer in time")
-            .expect("read");
-        assert_eq!(read, 1, "closed before the head ended");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let (code, _) = rues_testkit::read_head(&mut stream).await;
     (code, stream)
 }
 
