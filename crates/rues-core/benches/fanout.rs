@@ -27,6 +27,8 @@ fn node(max_sessions: usize) -> Node {
     );
     let mut limits = Limits::default();
     limits.max_sessions = max_sessions + 1;
+    // One subscription per session here, more than the node-wide default.
+    limits.max_total_subscriptions = max_sessions + 1;
     let config = Config::new("1.6.0".parse().expect("valid")).with_limits(limits);
     Node::new(config, registry, SeededIds::new(7))
 }
