@@ -29,6 +29,11 @@ pub struct EndpointConfig {
     /// How long a call to a blocking handler may wait for a free slot
     /// before it is answered 503.
     pub blocking_wait: Duration,
+    /// How many `nice` steps below the node's own threads the blocking
+    /// handlers' threads run (Linux; 0 keeps them level, and other systems
+    /// always do): under a CPU-heavy handler load, event delivery, pings
+    /// and requests keep their latency and the handlers get what is left.
+    pub blocking_nice: u8,
     /// A dispatch body must have arrived whole within this time of its
     /// head; a later one is answered 408 and its connection closed, so a
     /// body that never completes (or is dripped) holds nothing for long.
@@ -39,12 +44,13 @@ pub struct EndpointConfig {
 }
 
 impl Default for EndpointConfig {
-    /// 16 blocking slots, waited for up to 10 s; a dispatch body within
-    /// 30 s, with no pause longer than 10 s.
+    /// 16 blocking slots, waited for up to 10 s, 10 `nice` steps down; a
+    /// dispatch body within 30 s, with no pause longer than 10 s.
     fn default() -> Self {
         Self {
             max_blocking_calls: 16,
             blocking_wait: Duration::from_secs(10),
+            blocking_nice: 10,
             body_read_timeout: Duration::from_secs(30),
             body_idle_timeout: Duration::from_secs(10),
         }
@@ -57,6 +63,13 @@ impl EndpointConfig {
     pub fn with_blocking_calls(mut self, calls: usize, wait: Duration) -> Self {
         self.max_blocking_calls = calls.max(1);
         self.blocking_wait = wait;
+        self
+    }
+
+    /// Runs the blocking handlers' threads `nice` steps below the node's
+    /// own (Linux; 0 keeps them level).
+    pub fn with_blocking_nice(mut self, nice: u8) -> Self {
+        self.blocking_nice = nice;
         self
     }
 
@@ -113,7 +126,11 @@ impl Endpoint {
     /// An endpoint with these settings.
     pub fn with_config(config: Config, registry: Registry, endpoint: EndpointConfig) -> Self {
         let node = Node::new(config, registry, OsIds);
-        let blocking = BlockingPool::new(endpoint.max_blocking_calls, endpoint.blocking_wait);
+        let blocking = BlockingPool::new(
+            endpoint.max_blocking_calls,
+            endpoint.blocking_wait,
+            endpoint.blocking_nice,
+        );
         let deadlines = BodyDeadlines {
             total: endpoint.body_read_timeout,
             idle: endpoint.body_idle_timeout,

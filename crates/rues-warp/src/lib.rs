@@ -145,6 +145,13 @@ impl TransportConfig {
         self
     }
 
+    /// Runs the blocking handlers' threads `nice` steps below the node's
+    /// own ([`EndpointConfig::with_blocking_nice`]).
+    pub fn with_blocking_nice(mut self, nice: u8) -> Self {
+        self.endpoint = self.endpoint.with_blocking_nice(nice);
+        self
+    }
+
     /// A dispatch body must arrive whole within `total`, with no pause
     /// longer than `idle` ([`EndpointConfig::with_body_deadlines`]).
     pub fn with_body_deadlines(mut self, total: Duration, idle: Duration) -> Self {

@@ -110,23 +110,35 @@ pub(crate) struct BodyDeadlines {
     pub(crate) idle: Duration,
 }
 
-/// Where blocking handlers run: tokio's blocking threads, at most `slots`
-/// at a time, so a slow handler (a prover) never occupies a thread that
-/// serves sessions and requests, and a flood of slow calls cannot start
-/// unbounded threads.
+/// Where blocking handlers run: threads of a runtime of their own, at most
+/// `slots` at a time, so a slow handler (a prover, a GraphQL query) never
+/// occupies a thread that serves sessions and requests, and a flood of slow
+/// calls cannot start unbounded threads. On Linux those threads also run
+/// `nice` steps below the node's own, so while handlers keep every core
+/// busy the threads that deliver events, answer pings and serve requests
+/// still get the CPU the moment they need it.
 pub(crate) struct BlockingPool {
     permits: Arc<Semaphore>,
     slots: usize,
     wait: Duration,
+    /// `None` only if the threads could not be started; the handlers then
+    /// run on the caller's runtime's blocking threads, at its priority.
+    threads: Option<tokio::runtime::Runtime>,
 }
 
 impl BlockingPool {
-    pub(crate) fn new(slots: usize, wait: Duration) -> Self {
+    pub(crate) fn new(slots: usize, wait: Duration, nice: u8) -> Self {
         let slots = slots.max(1);
+        let threads = handler_threads(slots, nice)
+            .inspect_err(|error| {
+                tracing::warn!(%error, "no threads of their own for blocking handlers");
+            })
+            .ok();
         Self {
             permits: Arc::new(Semaphore::new(slots)),
             slots,
             wait,
+            threads,
         }
     }
 
@@ -140,14 +152,73 @@ impl BlockingPool {
                 _ => return job.busy(self.slots),
             };
         let unfinished = job.unfinished();
-        let running = tokio::task::spawn_blocking(move || {
+        let work = move || {
             let response = job.run();
             drop(permit);
             response
-        });
+        };
+        let running = match &self.threads {
+            Some(threads) => threads.spawn_blocking(work),
+            None => tokio::task::spawn_blocking(work),
+        };
         running.await.unwrap_or(unfinished)
     }
 }
+
+impl Drop for BlockingPool {
+    /// A runtime may not be dropped (which waits for its threads) on a
+    /// thread that serves async code; a handler still running finishes on
+    /// its own thread and its answer is dropped.
+    fn drop(&mut self) {
+        if let Some(threads) = self.threads.take() {
+            threads.shutdown_background();
+        }
+    }
+}
+
+/// The runtime blocking handlers run on: `slots` blocking threads (and one
+/// idle worker, which a runtime must have), each lowered by `nice` steps
+/// when it starts.
+fn handler_threads(slots: usize, nice: u8) -> std::io::Result<tokio::runtime::Runtime> {
+    let priority = lowered_priority(nice);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(slots)
+        .thread_name("rues-handler")
+        .on_thread_start(move || set_thread_priority(priority))
+        .build()
+}
+
+/// The priority handler threads run at: `nice` steps below the calling
+/// thread's (Linux's range ends at 19). `None` where it is not changed.
+#[cfg(target_os = "linux")]
+fn lowered_priority(nice: u8) -> Option<i32> {
+    if nice == 0 {
+        return None;
+    }
+    let own = rustix::process::getpriority_process(None).unwrap_or(0);
+    Some((own + i32::from(nice)).min(19))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lowered_priority(_nice: u8) -> Option<i32> {
+    // Elsewhere `setpriority` applies to the whole process, not a thread.
+    None
+}
+
+/// Sets the calling thread's priority (on Linux, `setpriority` on the
+/// current task is per thread).
+#[cfg(target_os = "linux")]
+fn set_thread_priority(priority: Option<i32>) {
+    if let Some(priority) = priority
+        && let Err(error) = rustix::process::setpriority_process(None, priority)
+    {
+        tracing::warn!(%error, "a blocking handler thread keeps its priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_thread_priority(_priority: Option<i32>) {}
 
 /// A handle for publishing events from the application: cheap to clone,
 /// safe to use from any thread or task. Publishing never waits on a client.

@@ -96,6 +96,7 @@ pub(crate) struct TransportSection {
     pub(crate) shutdown_timeout_ms: u64,
     pub(crate) max_blocking_calls: usize,
     pub(crate) blocking_wait_ms: u64,
+    pub(crate) blocking_nice: u8,
     pub(crate) body_read_timeout_ms: u64,
     pub(crate) body_idle_timeout_ms: u64,
 }
@@ -109,6 +110,7 @@ impl Default for TransportSection {
             shutdown_timeout_ms: millis(transport.shutdown_timeout),
             max_blocking_calls: transport.endpoint.max_blocking_calls,
             blocking_wait_ms: millis(transport.endpoint.blocking_wait),
+            blocking_nice: transport.endpoint.blocking_nice,
             body_read_timeout_ms: millis(transport.endpoint.body_read_timeout),
             body_idle_timeout_ms: millis(transport.endpoint.body_idle_timeout),
         }
@@ -257,10 +259,12 @@ impl NodeConfig {
             self.transport.max_blocking_calls,
             Duration::from_millis(self.transport.blocking_wait_ms),
         );
-        let transport = transport.with_body_deadlines(
-            Duration::from_millis(self.transport.body_read_timeout_ms),
-            Duration::from_millis(self.transport.body_idle_timeout_ms),
-        );
+        let transport = transport
+            .with_body_deadlines(
+                Duration::from_millis(self.transport.body_read_timeout_ms),
+                Duration::from_millis(self.transport.body_idle_timeout_ms),
+            )
+            .with_blocking_nice(self.transport.blocking_nice);
         match &self.tls {
             Some(tls) => transport.with_tls(&tls.cert, &tls.key),
             None => transport,

@@ -77,12 +77,23 @@ const SENDERS: u64 = 64;
 /// - `nested-lists`: the deepest nesting the schema has with a list at
 ///   each level (blocks, their transactions, each one's transaction and
 ///   call data), every field at each level, 20 times under aliases;
-/// - `megabyte-aliases`: 1 MiB of `__typename` under distinct aliases.
-pub(crate) const QUERIES: [(&str, BuildQuery); 4] = [
+/// - `megabyte-aliases`: 1 MiB of `__typename` under distinct aliases;
+/// - `mempool-budget`: the most an *admitted* query can ask of the mempool:
+///   200 transactions with every field, under as many aliases as the
+///   complexity limit lets through (14), so the node does all the work the
+///   4 MiB answer budget allows;
+/// - `blocks-budget`: the same for the history: the last 200 blocks with
+///   their header and JSON, under as many aliases as the limit allows.
+///
+/// The first four are refused before they run; the last two are the
+/// costliest queries the node accepts.
+pub(crate) const QUERIES: [(&str, BuildQuery); 6] = [
     ("mempool-aliases", mempool_aliases),
     ("fragment-doubling", fragment_doubling),
     ("nested-lists", nested_lists),
     ("megabyte-aliases", megabyte_aliases),
+    ("mempool-budget", mempool_budget),
+    ("blocks-budget", blocks_budget),
 ];
 
 /// Builds a query's text.
@@ -101,6 +112,24 @@ fn mempool_aliases() -> String {
     query
 }
 
+/// `count` copies of `field` under the aliases `a0`, `a1`, ...
+fn aliased(field: &str, count: usize) -> String {
+    let mut query = String::from("query {");
+    for i in 0..count {
+        query.push_str(&format!(" a{i}: {field}"));
+    }
+    query.push_str(" }");
+    query
+}
+
+fn mempool_budget() -> String {
+    aliased(&format!("mempoolTxs(limit: 200) {{ {TX_FIELDS} }}"), 14)
+}
+
+fn blocks_budget() -> String {
+    aliased(&format!("blocks(last: 200) {{ {BLOCK_HEADER} json }}"), 15)
+}
+
 fn fragment_doubling() -> String {
     let mut query = String::new();
     for level in 0..23 {
@@ -113,9 +142,12 @@ fn fragment_doubling() -> String {
     query
 }
 
+/// Every field of a block's header.
+const BLOCK_HEADER: &str = "header { version height prevBlockHash timestamp hash stateHash \
+                            generatorBlsPubkey txRoot gasLimit seed iteration json }";
+
 fn nested_lists() -> String {
-    let header = "header { version height prevBlockHash timestamp hash stateHash \
-                  generatorBlsPubkey txRoot gasLimit seed iteration json }";
+    let header = BLOCK_HEADER;
     let spent = format!(
         "transactions {{ id blockHash blockHeight blockTimestamp gasSpent err tx {{ {TX_FIELDS} }} }}"
     );

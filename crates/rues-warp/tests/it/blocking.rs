@@ -280,3 +280,63 @@ async fn a_blocking_call_beyond_the_bound_waits_then_gets_503() {
     let _ = stop.send(());
     let _ = task.await;
 }
+
+/// The `nice` value of the calling thread, from `/proc/thread-self/stat`
+/// (field 19, counted past the parenthesised command name, which may hold
+/// spaces).
+#[cfg(target_os = "linux")]
+fn thread_nice() -> i32 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("procfs");
+    let after_name = &stat[stat.rfind(')').expect("a command name") + 1..];
+    after_name
+        .split_whitespace()
+        .nth(16)
+        .and_then(|nice| nice.parse().ok())
+        .expect("a nice field")
+}
+
+/// Blocking handlers run 10 `nice` steps below the node's threads by
+/// default (so CPU-heavy handlers leave the CPU to event delivery), and at
+/// the node's level when configured so.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn blocking_handlers_run_below_the_node_priority() {
+    let registry = || {
+        Registry::new().with(
+            ComponentSpec::new(Component::new("thread").expect("valid"))
+                .entity(EntityRule::Forbidden)
+                .blocking_handler(Topic::new("nice").expect("valid"), |_request| {
+                    Ok(Reply::Text(thread_nice().to_string()))
+                }),
+        )
+    };
+    let own = thread_nice();
+    for (transport, expected) in [
+        (
+            TransportConfig::new("127.0.0.1:0".parse().expect("valid")),
+            (own + 10).min(19),
+        ),
+        (
+            TransportConfig::new("127.0.0.1:0".parse().expect("valid")).with_blocking_nice(0),
+            own,
+        ),
+    ] {
+        let server = Server::bind(
+            Config::new("1.6.0".parse().expect("valid")),
+            registry(),
+            transport,
+        )
+        .await
+        .expect("bound");
+        let addr = server.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        let answer = http(addr, Method::POST, "/on/thread/nice", &[], b"").await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(String::from_utf8_lossy(&answer.body), expected.to_string());
+        let _ = stop.send(());
+        let _ = task.await;
+    }
+}
