@@ -78,6 +78,7 @@
 
 mod endpoint;
 mod filter;
+mod head;
 mod listener;
 mod metrics;
 mod reply;

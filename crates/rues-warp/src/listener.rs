@@ -22,8 +22,8 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use rues_core::RUSK_VERSION;
-use rues_core::http::header::{CONNECTION, CONTENT_TYPE, HOST};
-use rues_core::http::{HeaderValue, StatusCode, Version};
+use rues_core::http::header::{CONNECTION, CONTENT_TYPE, HOST, UPGRADE};
+use rues_core::http::{HeaderValue, Method, StatusCode, Version};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::endpoint::EndpointService;
+use crate::head::{Guarded, HeadLimits};
 use crate::routes;
 use crate::state::Shared;
 
@@ -63,6 +64,7 @@ impl Listener {
         // A semver version is valid header text; the fallback is never used.
         let version = HeaderValue::from_str(&shared.node().config().version.to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("0.0.0"));
+        let version_text: Arc<str> = version.to_str().unwrap_or("0.0.0").into();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
@@ -90,6 +92,7 @@ impl Listener {
                 version: version.clone(),
             };
             let builder = self.http_builder();
+            let version_text = version_text.clone();
             let tls = self.tls.clone();
             let handshake_timeout = self.tls_handshake_timeout;
             let draining = draining.clone();
@@ -114,12 +117,15 @@ impl Listener {
                         }
                     }
                 };
+                let limits = HeadLimits::default();
                 let result = match io {
                     Io::Plain(stream) => {
+                        let stream = Guarded::new(stream, limits, version_text);
                         let conn = builder.serve_connection(TokioIo::new(stream), service);
                         serve(conn.with_upgrades(), &draining).await
                     }
                     Io::Tls(stream) => {
+                        let stream = Guarded::new(stream, limits, version_text);
                         let conn = builder.serve_connection(TokioIo::new(stream), service);
                         serve(conn.with_upgrades(), &draining).await
                     }
@@ -206,6 +212,11 @@ where
             );
             return Box::pin(std::future::ready(Ok(refusal)));
         }
+        // After a head asking for an upgrade the head check lets every byte
+        // through (crate::head), so a connection whose upgrade is refused
+        // must not carry another request.
+        let upgrade =
+            request.method() == Method::CONNECT || request.headers().contains_key(UPGRADE);
         let to_endpoint = routes::websocket_key(&request).is_some()
             || routes::is_endpoint_path(request.uri().path());
         let answer = if to_endpoint {
@@ -219,6 +230,11 @@ where
         Box::pin(async move {
             let Ok(mut response) = answer.await;
             stamp(&mut response, version);
+            if upgrade && response.status() != StatusCode::SWITCHING_PROTOCOLS {
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
             Ok(response)
         })
     }

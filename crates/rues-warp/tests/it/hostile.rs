@@ -169,8 +169,8 @@ fn cases(session: &str, closed: &str) -> Vec<Case> {
         with("path: entity forbidden", "/on/node:x/info", 404, "takes no entity"),
         with("path: query string ignored", "/on/blocks:q/accepted?x=1&y", 200, ""),
         with("path: encoded space entity", "/on/blocks:%20/accepted", 200, ""),
-        Case { name: "path: raw non-UTF-8 byte", request: request("GET", b"/on/blocks:\xff/accepted", &[("Rusk-Session-Id", sid)], b""), status: 400, message: "" },
-        Case { name: "path: raw space splits the request line", request: request("GET", b"/on/blocks:a b/accepted", &[("Rusk-Session-Id", sid)], b""), status: 400, message: "" },
+        Case { name: "path: raw non-UTF-8 byte", request: request("GET", b"/on/blocks:\xff/accepted", &[("Rusk-Session-Id", sid)], b""), status: 400, message: "not valid HTTP/1.1" },
+        Case { name: "path: raw space splits the request line", request: request("GET", b"/on/blocks:a b/accepted", &[("Rusk-Session-Id", sid)], b""), status: 400, message: "not valid HTTP/1.1" },
         // Headers.
         Case { name: "header: no session", request: request("GET", b"/on/blocks/accepted", &[], b""), status: 424, message: "Rusk-Session-Id" },
         Case { name: "header: short session", request: request("GET", b"/on/blocks/accepted", &[("Rusk-Session-Id", b"abc")], b""), status: 424, message: "Rusk-Session-Id" },
@@ -189,8 +189,15 @@ fn cases(session: &str, closed: &str) -> Vec<Case> {
         Case { name: "header: strict without version", request: request("GET", b"/on/blocks/accepted", &[("Rusk-Version-Strict", b"true")], b""), status: 400, message: "required" },
         Case { name: "header: strict false without version", request: request("POST", b"/on/node/accept", &[("Rusk-Version-Strict", b"false")], b""), status: 202, message: "" },
         Case { name: "header: strict with a matching version", request: request("POST", b"/on/node/accept", &[("Rusk-Version-Strict", b"1"), ("Rusk-Version", b"1.0.0-rc.0")], b""), status: 202, message: "" },
-        Case { name: "header: huge header value", request: request("POST", b"/on/node/accept", &[("X-Junk", "x".repeat(512 * 1024).as_bytes())], b""), status: 431, message: "" },
-        Case { name: "header: too many headers", request: request("POST", b"/on/node/accept", &(0..200).map(|_| ("X-Many", &b"1"[..])).collect::<Vec<_>>(), b""), status: 431, message: "" },
+        Case { name: "header: huge header value", request: request("POST", b"/on/node/accept", &[("X-Junk", "x".repeat(512 * 1024).as_bytes())], b""), status: 431, message: "head is too large" },
+        Case { name: "header: too many headers", request: request("POST", b"/on/node/accept", &(0..200).map(|_| ("X-Many", &b"1"[..])).collect::<Vec<_>>(), b""), status: 431, message: "too many header fields" },
+        Case { name: "header: a line without a colon", request: b"GET /on HTTP/1.1\r\nHost: x\r\nNo-Colon\r\n\r\n".to_vec(), status: 400, message: "not valid HTTP/1.1" },
+        Case { name: "head: not HTTP at all", request: b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), status: 400, message: "not valid HTTP/1.1" },
+        Case { name: "head: HTTP/2 prior knowledge", request: b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(), status: 505, message: "HTTP/1.1" },
+        Case { name: "head: target over 8 KiB", request: request("GET", format!("/on/{}", "a".repeat(9000)).as_bytes(), &[], b""), status: 414, message: "too long" },
+        Case { name: "head: target over hyper's 64 KiB", request: request("GET", format!("/on/{}", "a".repeat(70_000)).as_bytes(), &[], b""), status: 414, message: "too long" },
+        Case { name: "head: two different lengths", request: b"POST /on/node/accept HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab".to_vec(), status: 400, message: "Content-Length" },
+        Case { name: "head: a transfer coding that is not chunked", request: b"POST /on/node/accept HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(), status: 400, message: "Transfer-Encoding" },
         // Bodies.
         Case { name: "body: over the limit", request: request("POST", b"/on/node/echo", &[("Content-Type", b"application/octet-stream")], &vec![0u8; 4097]), status: 413, message: "exceeds 4096 bytes" },
         Case { name: "body: announced over the limit", request: b"POST /on/node/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 10485760\r\n\r\npartial".to_vec(), status: 413, message: "exceeds 4096 bytes" },
@@ -225,6 +232,35 @@ fn chunked(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A bad head after good requests on one connection: the good ones are
+/// answered, then the bad one gets the node's own refusal and the
+/// connection closes.
+#[tokio::test]
+async fn a_bad_head_after_good_requests_is_refused_in_turn() {
+    let server = TestServer::start().await;
+    let good = b"POST /on/node/accept HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nGET ";
+    let mut pipelined = [&good[..], &good[..]].concat();
+    pipelined.extend_from_slice(b"GET /on HTTP/1.1\r\nBad Header: x\r\n\r\n");
+    let mut stream = TcpStream::connect(server.addr).await.expect("connected");
+    stream.write_all(&pipelined).await.expect("sent");
+    let mut bytes = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut bytes))
+        .await
+        .expect("answered in time");
+    let text = String::from_utf8_lossy(&bytes);
+    let statuses: Vec<&str> = text
+        .match_indices("HTTP/1.1 ")
+        .map(|(at, _)| &text[at + 9..at + 12])
+        .collect();
+    assert_eq!(statuses, ["202", "202", "400"], "{text}");
+    let last = parse(&bytes[text.rfind("HTTP/1.1 400").expect("the refusal")..]);
+    assert!(last.header("rusk-version").is_some(), "{}", last.head);
+    assert_eq!(
+        last.error_message(),
+        "the request head is not valid HTTP/1.1"
+    );
+}
+
 #[tokio::test]
 async fn hostile_input_gets_documented_answers_and_leaves_nothing_behind() {
     // No `contracts`: a component this node does not serve.
@@ -250,11 +286,14 @@ async fn hostile_input_gets_documented_answers_and_leaves_nothing_behind() {
     for case in &cases {
         let answer = raw(server.addr, &case.request).await;
         let message = answer.error_message();
+        // Every answer is the node's own (hyper's bare refusals of a head
+        // included: the listener checks heads first), and its errors JSON.
         let ours = answer.header("rusk-version").is_some();
         let ok = answer.status == case.status
             && (case.message.is_empty() || message.contains(case.message))
-            // The node's own errors are JSON.
-            && (answer.status < 400 || !ours || answer.header("content-type").as_deref() == Some("application/json"));
+            && ours
+            && (answer.status < 400
+                || answer.header("content-type").as_deref() == Some("application/json"));
         if !ok {
             failures.push(format!(
                 "{}: got {} {:?} (expected {} containing {:?})",
