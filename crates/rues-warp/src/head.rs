@@ -18,10 +18,12 @@
 //!
 //! [`HeadCheck`] is the part without I/O: bytes in, decisions out.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use rues_core::http::StatusCode;
@@ -445,11 +447,27 @@ fn follow_chunks(mut chunk: Chunk, bytes: &[u8]) -> (usize, Framing) {
 /// How much [`Guarded`] reads from the socket at a time while it checks.
 const READ_CHUNK: usize = 8 * 1024;
 
+/// What [`Guarded`] holds a connection to.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    pub(crate) limits: HeadLimits,
+    /// An answer whose bytes make no progress for this long (the client
+    /// stopped reading) ends its connection, so a client that sends
+    /// requests and never reads the answers holds nothing for long.
+    /// Not applied past an upgrade: sessions have rules of their own.
+    pub(crate) write_stall: Duration,
+    /// The node's version, for a refusal's `Rusk-Version`.
+    pub(crate) version: Arc<str>,
+}
+
 /// A connection's byte stream with every request head checked before hyper
-/// reads it (see the module's docs).
+/// reads it, and a deadline on answers that stall (see the module's docs).
 pub(crate) struct Guarded<S> {
     inner: S,
     check: HeadCheck,
+    write_stall: Duration,
+    /// Running while a write waits on a client that does not read.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Read from the socket, not yet given to hyper; its first `released`
     /// bytes are checked.
     held: BytesMut,
@@ -471,14 +489,16 @@ pub(crate) struct Guarded<S> {
 }
 
 impl<S> Guarded<S> {
-    pub(crate) fn new(inner: S, limits: HeadLimits, version: Arc<str>) -> Self {
+    pub(crate) fn new(inner: S, rules: &Rules) -> Self {
         Self {
             inner,
-            check: HeadCheck::new(limits),
+            check: HeadCheck::new(rules.limits),
+            write_stall: rules.write_stall,
+            stalled: None,
             held: BytesMut::new(),
             released: 0,
             refusal: None,
-            version,
+            version: rules.version.clone(),
             answer_pending: false,
             unexamined: false,
             parked: None,
@@ -547,6 +567,30 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
 }
 
 impl<S> Guarded<S> {
+    /// Passes a write's outcome on, with the stall deadline: a write that
+    /// is still pending `write_stall` after it first was fails.
+    fn deadline<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        outcome: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if outcome.is_ready() || self.check.is_through() {
+            self.stalled = None;
+            return outcome;
+        }
+        let write_stall = self.write_stall;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(write_stall)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                tracing::debug!("the client stopped reading an answer: connection closed");
+                Poll::Ready(Err(io::ErrorKind::TimedOut.into()))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
     /// hyper wrote (part of) an answer: the next request head may go.
     fn answered(&mut self) {
         if self.answer_pending {
@@ -566,7 +610,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let written = ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
+        let outcome = Pin::new(&mut this.inner).poll_write(cx, buf);
+        let written = ready!(this.deadline(cx, outcome))?;
         this.answered();
         Poll::Ready(Ok(written))
     }
@@ -577,7 +622,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let written = ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?;
+        let outcome = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        let written = ready!(this.deadline(cx, outcome))?;
         this.answered();
         Poll::Ready(Ok(written))
     }
@@ -587,23 +633,32 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let outcome = Pin::new(&mut this.inner).poll_flush(cx);
+        this.deadline(cx, outcome)
     }
 
     /// Writes the refusal of a head, if there is one, before shutting down.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Some((answer, written)) = &mut this.refusal {
-            while *written < answer.len() {
-                let n = ready!(Pin::new(&mut this.inner).poll_write(cx, &answer[*written..]))?;
-                if n == 0 {
-                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        if let Some((answer, mut written)) = this.refusal.take() {
+            while written < answer.len() {
+                let outcome = Pin::new(&mut this.inner).poll_write(cx, &answer[written..]);
+                match this.deadline(cx, outcome) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Poll::Ready(Ok(n)) => written += n,
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                    Poll::Pending => {
+                        this.refusal = Some((answer, written));
+                        return Poll::Pending;
+                    }
                 }
-                *written += n;
             }
-            ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
+            // Written: the stream stays ended for hyper.
+            this.refusal = Some((answer, written));
         }
-        Pin::new(&mut this.inner).poll_shutdown(cx)
+        let outcome = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.deadline(cx, outcome)
     }
 }
 

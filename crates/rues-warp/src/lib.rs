@@ -117,6 +117,10 @@ pub struct TransportConfig {
     pub head_read_timeout: Duration,
     /// A TLS handshake that has not finished in this time is dropped.
     pub tls_handshake_timeout: Duration,
+    /// An HTTP answer that makes no progress for this long (the client
+    /// stopped reading it) ends its connection. Sessions, past the upgrade,
+    /// have their own rule: the outbound queue budget and close code 4008.
+    pub write_stall_timeout: Duration,
     /// On shutdown, how long in-flight requests and closing sessions get.
     pub shutdown_timeout: Duration,
     /// The endpoint's own settings (blocking handlers).
@@ -125,7 +129,8 @@ pub struct TransportConfig {
 
 impl TransportConfig {
     /// Plain TCP on `listen`, with the default deadlines (10 s head read,
-    /// 10 s TLS handshake, 10 s shutdown) and the default
+    /// 10 s TLS handshake, 30 s of a stalled answer, 10 s shutdown) and the
+    /// default
     /// [`EndpointConfig`] (dispatch bodies within 30 s, no pause over 10 s).
     pub fn new(listen: SocketAddr) -> Self {
         Self {
@@ -133,6 +138,7 @@ impl TransportConfig {
             tls: None,
             head_read_timeout: Duration::from_secs(10),
             tls_handshake_timeout: Duration::from_secs(10),
+            write_stall_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
             endpoint: EndpointConfig::default(),
         }
@@ -231,11 +237,17 @@ impl Server {
             addr: transport.listen,
             source,
         })?;
+        let rules = head::Rules {
+            limits: head::HeadLimits::default(),
+            write_stall: transport.write_stall_timeout,
+            version: config.version.to_string().into(),
+        };
         Ok(Self {
             endpoint: Endpoint::with_config(config, registry, transport.endpoint),
             listener: listener::Listener {
                 tcp,
                 tls,
+                rules,
                 head_read_timeout: transport.head_read_timeout,
                 tls_handshake_timeout: transport.tls_handshake_timeout,
             },

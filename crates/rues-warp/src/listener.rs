@@ -32,7 +32,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::endpoint::EndpointService;
-use crate::head::{Guarded, HeadLimits};
+use crate::head::{Guarded, Rules};
 use crate::routes;
 use crate::state::Shared;
 
@@ -43,6 +43,8 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 pub(crate) struct Listener {
     pub(crate) tcp: TcpListener,
     pub(crate) tls: Option<TlsAcceptor>,
+    /// What every connection is held to (crate::head).
+    pub(crate) rules: Rules,
     pub(crate) head_read_timeout: Duration,
     pub(crate) tls_handshake_timeout: Duration,
 }
@@ -64,7 +66,6 @@ impl Listener {
         // A semver version is valid header text; the fallback is never used.
         let version = HeaderValue::from_str(&shared.node().config().version.to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("0.0.0"));
-        let version_text: Arc<str> = version.to_str().unwrap_or("0.0.0").into();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
@@ -92,7 +93,7 @@ impl Listener {
                 version: version.clone(),
             };
             let builder = self.http_builder();
-            let version_text = version_text.clone();
+            let rules = self.rules.clone();
             let tls = self.tls.clone();
             let handshake_timeout = self.tls_handshake_timeout;
             let draining = draining.clone();
@@ -117,15 +118,14 @@ impl Listener {
                         }
                     }
                 };
-                let limits = HeadLimits::default();
                 let result = match io {
                     Io::Plain(stream) => {
-                        let stream = Guarded::new(stream, limits, version_text);
+                        let stream = Guarded::new(stream, &rules);
                         let conn = builder.serve_connection(TokioIo::new(stream), service);
                         serve(conn.with_upgrades(), &draining).await
                     }
                     Io::Tls(stream) => {
-                        let stream = Guarded::new(stream, limits, version_text);
+                        let stream = Guarded::new(stream, &rules);
                         let conn = builder.serve_connection(TokioIo::new(stream), service);
                         serve(conn.with_upgrades(), &draining).await
                     }

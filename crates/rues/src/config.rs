@@ -93,6 +93,7 @@ impl Default for LimitsConfig {
 pub(crate) struct TransportSection {
     pub(crate) head_read_timeout_ms: u64,
     pub(crate) tls_handshake_timeout_ms: u64,
+    pub(crate) write_stall_timeout_ms: u64,
     pub(crate) shutdown_timeout_ms: u64,
     pub(crate) max_blocking_calls: usize,
     pub(crate) blocking_wait_ms: u64,
@@ -107,6 +108,7 @@ impl Default for TransportSection {
         Self {
             head_read_timeout_ms: millis(transport.head_read_timeout),
             tls_handshake_timeout_ms: millis(transport.tls_handshake_timeout),
+            write_stall_timeout_ms: millis(transport.write_stall_timeout),
             shutdown_timeout_ms: millis(transport.shutdown_timeout),
             max_blocking_calls: transport.endpoint.max_blocking_calls,
             blocking_wait_ms: millis(transport.endpoint.blocking_wait),
@@ -254,6 +256,8 @@ impl NodeConfig {
         transport.head_read_timeout = Duration::from_millis(self.transport.head_read_timeout_ms);
         transport.tls_handshake_timeout =
             Duration::from_millis(self.transport.tls_handshake_timeout_ms);
+        transport.write_stall_timeout =
+            Duration::from_millis(self.transport.write_stall_timeout_ms);
         transport.shutdown_timeout = Duration::from_millis(self.transport.shutdown_timeout_ms);
         let transport = transport.with_blocking_calls(
             self.transport.max_blocking_calls,

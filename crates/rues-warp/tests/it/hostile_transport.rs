@@ -394,3 +394,61 @@ async fn every_response_carries_rusk_version() {
     let _ = stop.send(());
     let _ = task.await;
 }
+
+/// A client that asks for a large answer and never reads it loses its
+/// connection once the answer has stalled for the write deadline, instead
+/// of holding the connection, its task and the answer's memory forever.
+/// Before the deadline the node waited, and a reader arriving late got all
+/// 64 MiB.
+#[tokio::test]
+async fn an_answer_the_client_never_reads_ends_its_connection() {
+    const SIZE: usize = 64 * 1024 * 1024;
+    let answer = bytes::Bytes::from(vec![b'x'; SIZE]);
+    let big = warp::path("big")
+        .map(move || warp::reply::Response::new(answer.clone().into()))
+        .boxed();
+    let mut transport = TransportConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+    transport.write_stall_timeout = Duration::from_millis(300);
+    let server = Server::bind(
+        Config::new(rues_testkit::VERSION.parse().expect("version")),
+        Registry::new(),
+        transport,
+    )
+    .await
+    .expect("bound")
+    .with_routes(big);
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    let mut stream = TcpStream::connect(addr).await.expect("connected");
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("sent");
+    // Not reading, for well past the deadline.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut received = 0usize;
+    let mut buffer = vec![0u8; 256 * 1024];
+    let ended = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received += n,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the connection was not closed");
+    assert!(
+        received < SIZE,
+        "the whole answer ({received} bytes) waited for the reader"
+    );
+    // Everyone else is served as before.
+    let info = http(addr, Method::GET, "/metrics", &[], b"").await;
+    assert_eq!(info.status, rues_core::http::StatusCode::OK);
+    let _ = stop.send(());
+    let _ = task.await;
+}
