@@ -256,6 +256,13 @@ impl HeadCheck {
             }
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(httparse::Error::TooManyHeaders) => return Err(TOO_MANY_HEADERS),
+            // Which answer a bad version gets depends on the whole request
+            // line: wait for it.
+            Err(httparse::Error::Version)
+                if !bytes.contains(&b'\n') && bytes.len() <= self.limits.max_head =>
+            {
+                return Ok(None);
+            }
             Err(httparse::Error::Version) if names_a_version(bytes) => return Err(VERSION),
             Err(_) => return Err(NOT_HTTP),
         };
@@ -885,5 +892,41 @@ mod tests {
                 body.len()
             )
         );
+    }
+
+    /// Pieces streams are made of: requests of every framing, and the
+    /// ways they go wrong.
+    const PIECES: [&[u8]; 12] = [
+        b"GET /on/a HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /on/a HTTP/1.1\r\nContent-Length: 5\r\n\r\nGET /",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n",
+        b"GET /on HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+        b"\r\n",
+        b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+        b"PRI * HTTP/2.0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"\x00\xff\r\n\r\n",
+        b"GET / HTTP/1.1\r\n",
+        b"Content-Length: 3\r\n\r\nabc",
+    ];
+
+    proptest::proptest! {
+        /// However a stream is cut into reads, the check releases the same
+        /// bytes and makes the same decision, and never releases a byte
+        /// past a refused head.
+        #[test]
+        fn the_decision_does_not_depend_on_how_the_bytes_arrive(
+            picks in proptest::collection::vec(0..PIECES.len(), 0..12),
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            piece in 1usize..64,
+        ) {
+            let mut bytes: Vec<u8> = picks.iter().flat_map(|&i| PIECES[i].to_vec()).collect();
+            bytes.extend_from_slice(&noise);
+            let whole = feed(&bytes, bytes.len().max(1));
+            let cut = feed(&bytes, piece);
+            proptest::prop_assert_eq!(whole, cut);
+            proptest::prop_assert!(whole.0 <= bytes.len());
+        }
     }
 }
