@@ -124,7 +124,15 @@ pub(crate) enum Route {
     /// Awaited on the adapter's runtime.
     Async(Arc<dyn Handler>),
     /// Run on the adapter's blocking pool.
-    Blocking(Arc<dyn BlockingHandler>),
+    Blocking(BlockingRoute),
+}
+
+/// A blocking handler, and how many of its calls may run at once beside
+/// the pool's own bound (`None`: only the pool's).
+#[derive(Clone)]
+pub(crate) struct BlockingRoute {
+    pub(crate) handler: Arc<dyn BlockingHandler>,
+    pub(crate) at_once: Option<usize>,
 }
 
 /// A component: its entity rule, its topics, its handlers.
@@ -229,8 +237,30 @@ impl ComponentSpec {
     /// exists): the adapter runs it on its bounded blocking pool, so a slow
     /// call delays no event and no other request.
     pub fn blocking_handler(mut self, topic: Topic, handler: impl BlockingHandler) -> Self {
-        self.handlers
-            .insert(topic, Route::Blocking(Arc::new(handler)));
+        let route = BlockingRoute {
+            handler: Arc::new(handler),
+            at_once: None,
+        };
+        self.handlers.insert(topic, Route::Blocking(route));
+        self
+    }
+
+    /// Like [`ComponentSpec::blocking_handler`], with at most `at_once` of
+    /// this handler's calls running at a time (at least 1); the others wait
+    /// for one of its slots as they would for the pool's. For CPU-bound
+    /// work that clients can ask for in a loop (GraphQL queries), so that
+    /// it can never take every core, whatever the pool's size.
+    pub fn blocking_handler_at_most(
+        mut self,
+        topic: Topic,
+        at_once: usize,
+        handler: impl BlockingHandler,
+    ) -> Self {
+        let route = BlockingRoute {
+            handler: Arc::new(handler),
+            at_once: Some(at_once.max(1)),
+        };
+        self.handlers.insert(topic, Route::Blocking(route));
         self
     }
 
@@ -243,7 +273,10 @@ impl ComponentSpec {
 
     /// Like [`ComponentSpec::fallback_handler`], for a blocking handler.
     pub fn blocking_fallback_handler(mut self, handler: impl BlockingHandler) -> Self {
-        self.fallback = Some(Route::Blocking(Arc::new(handler)));
+        self.fallback = Some(Route::Blocking(BlockingRoute {
+            handler: Arc::new(handler),
+            at_once: None,
+        }));
         self
     }
 

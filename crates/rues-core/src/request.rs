@@ -251,6 +251,7 @@ pub struct BlockingJob {
     // Boxed so that a `Job` is as small as its `Async` arm.
     call: Box<Call>,
     handler: Arc<dyn BlockingHandler>,
+    at_once: Option<usize>,
 }
 
 impl std::fmt::Debug for BlockingJob {
@@ -268,7 +269,7 @@ impl BlockingJob {
     /// [`Reply::Stream`] (see [`BlockingHandler`]), is the node's fault:
     /// 500.
     pub fn run(self) -> Response {
-        let BlockingJob { call, handler } = self;
+        let BlockingJob { call, handler, .. } = self;
         let Call {
             request,
             context,
@@ -285,6 +286,18 @@ impl BlockingJob {
                 "a blocking handler cannot stream its reply",
             ),
         }
+    }
+
+    /// The handler's own bound, when it was registered with
+    /// [`ComponentSpec::blocking_handler_at_most`](crate::ComponentSpec::blocking_handler_at_most):
+    /// a key that is the same for every call to that handler (and differs
+    /// between handlers), and how many of its calls may run at once. The
+    /// adapter keeps a set of slots per key.
+    pub fn own_slots(&self) -> Option<(usize, usize)> {
+        // The handler's address: stable while the registry lives, distinct
+        // between live handlers.
+        let key = Arc::as_ptr(&self.handler).cast::<()>() as usize;
+        self.at_once.map(|at_once| (key, at_once))
     }
 
     /// The 503 for a call that found every one of the adapter's `slots`
@@ -338,9 +351,10 @@ impl Call {
                 let result = handler.call(self.request).await;
                 answer(&self.context, self.binary_reply, result)
             })),
-            Route::Blocking(handler) => Job::Blocking(BlockingJob {
+            Route::Blocking(route) => Job::Blocking(BlockingJob {
                 call: Box::new(self),
-                handler,
+                handler: route.handler,
+                at_once: route.at_once,
             }),
         }
     }

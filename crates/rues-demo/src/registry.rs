@@ -116,21 +116,33 @@ pub fn registry(chain: Arc<SharedChain>) -> Registry {
             ComponentSpec::new(component("graphql"))
                 .entity(EntityRule::Forbidden)
                 // A query is CPU work of up to its deadline: run it on the
-                // blocking pool, whose size bounds how many run at once,
-                // never on the runtime's threads.
-                .blocking_handler(topic("query"), move |request: DispatchRequest| {
-                    let query = std::str::from_utf8(request.body.as_bytes())
-                        .map_err(|_| HandlerError::unprocessable("the body must be UTF-8 text"))?;
-                    if query.trim().is_empty() {
-                        return Ok(Reply::Text(graphql_sdl()));
-                    }
-                    // Snapshot under a short lock; the query runs unlocked.
-                    let snapshot = graphql_chain.snapshot();
-                    graphql_query_blocking(snapshot, query)
-                        .map(|data| Reply::json(&data))
-                        .map_err(|e| HandlerError::unprocessable(e.to_string()))
-                }),
+                // blocking pool, never on the runtime's threads, and never
+                // on every core at once (clients can send them in a loop).
+                .blocking_handler_at_most(
+                    topic("query"),
+                    graphql_at_once(),
+                    move |request: DispatchRequest| {
+                        let query = std::str::from_utf8(request.body.as_bytes()).map_err(|_| {
+                            HandlerError::unprocessable("the body must be UTF-8 text")
+                        })?;
+                        if query.trim().is_empty() {
+                            return Ok(Reply::Text(graphql_sdl()));
+                        }
+                        // Snapshot under a short lock; the query runs unlocked.
+                        let snapshot = graphql_chain.snapshot();
+                        graphql_query_blocking(snapshot, query)
+                            .map(|data| Reply::json(&data))
+                            .map_err(|e| HandlerError::unprocessable(e.to_string()))
+                    },
+                ),
         )
+}
+
+/// How many GraphQL queries run at once: one core fewer than the machine
+/// has (at least one), so that queries sent in a loop always leave a core
+/// to event delivery, pings and every other request.
+fn graphql_at_once() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1).max(1))
 }
 
 /// The body as text (a binary body must be UTF-8 too). A well-formed

@@ -3,8 +3,9 @@
 //! Nothing here routes output: each session's task waits on its own
 //! [`rues_core::Outbox`], which the core fills and wakes.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rues_core::{BlockingJob, Event, Node, PublishError, Published, Response};
@@ -121,6 +122,10 @@ pub(crate) struct BlockingPool {
     permits: Arc<Semaphore>,
     slots: usize,
     wait: Duration,
+    /// The slots of handlers with a bound of their own
+    /// (`BlockingJob::own_slots`), by handler: as many entries as such
+    /// handlers are registered.
+    own: Mutex<HashMap<usize, Arc<Semaphore>>>,
     /// `None` only if the threads could not be started; the handlers then
     /// run on the caller's runtime's blocking threads, at its priority.
     threads: Option<tokio::runtime::Runtime>,
@@ -138,15 +143,29 @@ impl BlockingPool {
             permits: Arc::new(Semaphore::new(slots)),
             slots,
             wait,
+            own: Mutex::new(HashMap::new()),
             threads,
         }
     }
 
     /// Runs `job` on a blocking thread once a slot is free; 503 (the core's
     /// answer) when none frees up within the wait.
+    /// A handler with a bound of its own first waits for one of its own
+    /// slots, then for the pool's, all within the one wait.
     pub(crate) async fn run(&self, job: BlockingJob) -> Response {
+        let deadline = tokio::time::Instant::now() + self.wait;
+        let own = match job.own_slots() {
+            Some((handler, slots)) => {
+                let own = self.own_slots(handler, slots);
+                match tokio::time::timeout_at(deadline, own.acquire_owned()).await {
+                    Ok(Ok(permit)) => Some(permit),
+                    _ => return job.busy(slots),
+                }
+            }
+            None => None,
+        };
         let permit =
-            match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+            match tokio::time::timeout_at(deadline, self.permits.clone().acquire_owned()).await {
                 Ok(Ok(permit)) => permit,
                 // Timed out, or the semaphore was closed (never, here).
                 _ => return job.busy(self.slots),
@@ -154,7 +173,7 @@ impl BlockingPool {
         let unfinished = job.unfinished();
         let work = move || {
             let response = job.run();
-            drop(permit);
+            drop((permit, own));
             response
         };
         let running = match &self.threads {
@@ -162,6 +181,14 @@ impl BlockingPool {
             None => tokio::task::spawn_blocking(work),
         };
         running.await.unwrap_or(unfinished)
+    }
+
+    /// The slots of one handler with a bound of its own.
+    fn own_slots(&self, handler: usize, slots: usize) -> Arc<Semaphore> {
+        let mut own = self.own.lock().unwrap_or_else(PoisonError::into_inner);
+        own.entry(handler)
+            .or_insert_with(|| Arc::new(Semaphore::new(slots)))
+            .clone()
     }
 }
 

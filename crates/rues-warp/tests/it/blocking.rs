@@ -340,3 +340,49 @@ async fn blocking_handlers_run_below_the_node_priority() {
         let _ = task.await;
     }
 }
+
+/// A handler registered with a bound of its own runs at most that many
+/// calls at once (the next waits, then gets 503), while the pool's other
+/// slots still serve every other blocking handler.
+#[tokio::test]
+async fn a_handler_with_its_own_bound_runs_that_many_at_once() {
+    let topic = |s: &str| Topic::new(s).expect("valid");
+    let registry = Registry::new().with(
+        ComponentSpec::new(Component::new("work").expect("valid"))
+            .entity(EntityRule::Forbidden)
+            .blocking_handler_at_most(topic("heavy"), 1, |_request| {
+                std::thread::sleep(Duration::from_secs(1));
+                Ok(Reply::Text("done".into()))
+            })
+            .blocking_handler(topic("light"), |_request| Ok(Reply::Text("done".into()))),
+    );
+    let server = Server::bind(
+        Config::new("1.6.0".parse().expect("valid")),
+        registry,
+        TransportConfig::new("127.0.0.1:0".parse().expect("valid"))
+            .with_blocking_calls(16, Duration::from_millis(300)),
+    )
+    .await
+    .expect("bound");
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let first =
+        tokio::spawn(async move { http(addr, Method::POST, "/on/work/heavy", &[], b"").await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = http(addr, Method::POST, "/on/work/heavy", &[], b"").await;
+    second.assert_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "all 1 slots for slow handlers",
+    );
+    let light = http(addr, Method::POST, "/on/work/light", &[], b"").await;
+    assert_eq!(light.status, StatusCode::OK);
+    assert_eq!(first.await.expect("no panic").status, StatusCode::OK);
+    // Its slot is free again.
+    let third = http(addr, Method::POST, "/on/work/heavy", &[], b"").await;
+    assert_eq!(third.status, StatusCode::OK);
+    let _ = stop.send(());
+    let _ = task.await;
+}
