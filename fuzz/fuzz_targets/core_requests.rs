@@ -21,7 +21,10 @@ use rues_testkit::{assert_holds_nothing, registry};
 
 #[derive(Debug, Arbitrary)]
 enum Op {
-    Open,
+    /// A session from one of a few client addresses (or from none known).
+    Open {
+        peer: u8,
+    },
     Request {
         method: u8,
         session: Option<u8>,
@@ -49,7 +52,14 @@ enum Op {
     /// An upgrade on any path: only `/on` and `/on/` open a session.
     Upgrade {
         path: String,
+        peer: u8,
     },
+}
+
+/// One of three client addresses, or none (an adapter that knows no peer),
+/// so the per-client session limit is reached, and freed, often.
+fn peer(i: u8) -> Option<std::net::IpAddr> {
+    (i % 4 != 3).then(|| std::net::IpAddr::from([127, 0, 0, i % 4]))
 }
 
 const DOCUMENTED: &[u16] = &[
@@ -70,6 +80,8 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut limits = Limits::default();
     limits.max_sessions = 8;
     limits.max_subscriptions = 4;
+    limits.max_total_subscriptions = 10;
+    limits.max_sessions_per_client = 3;
     limits.max_body = 64;
     limits.max_queue_bytes = 512;
     let config = Config::new("1.6.0".parse().expect("valid"))
@@ -92,13 +104,13 @@ fuzz_target!(|ops: Vec<Op>| {
 
     for op in ops.into_iter().take(256) {
         match op {
-            Op::Open => {
-                if let Ok(session) = node.handle_upgrade(now, "/on", &HeaderMap::new(), None) {
+            Op::Open { peer: i } => {
+                if let Ok(session) = node.handle_upgrade(now, "/on", &HeaderMap::new(), peer(i)) {
                     sessions.push((session.id, session.outbox));
                 }
             }
-            Op::Upgrade { path } => {
-                match node.handle_upgrade(now, &path, &HeaderMap::new(), None) {
+            Op::Upgrade { path, peer: i } => {
+                match node.handle_upgrade(now, &path, &HeaderMap::new(), peer(i)) {
                     Ok(session) => {
                         assert!(
                             path == "/on" || path == "/on/",
@@ -107,7 +119,7 @@ fuzz_target!(|ops: Vec<Op>| {
                         sessions.push((session.id, session.outbox));
                     }
                     Err(refusal) => assert!(
-                        [404, 503].contains(&refusal.status().as_u16()),
+                        [404, 429, 503].contains(&refusal.status().as_u16()),
                         "upgrade refused with {}",
                         refusal.status()
                     ),

@@ -22,7 +22,7 @@ use rues_core::{ComponentSpec, Config, EntityRule, Event, Registry, Reply};
 use rues_warp::{Publisher, Server, TransportConfig};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{Client, http};
+use crate::support::{Client, TestServer, http};
 
 const SESSIONS: usize = 100;
 const EVENTS_PER_SECOND: u64 = 50;
@@ -255,19 +255,12 @@ async fn blocking_handlers_delay_no_event_and_no_other_request() {
 
 #[tokio::test]
 async fn a_blocking_call_beyond_the_bound_waits_then_gets_503() {
-    let server = Server::bind(
-        Config::new("1.6.0".parse().expect("valid")),
-        registry(),
-        TransportConfig::new("127.0.0.1:0".parse().expect("valid"))
-            .with_blocking_calls(1, Duration::from_millis(200)),
-    )
-    .await
-    .expect("bound");
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let server = TestServer::builder()
+        .registry(registry())
+        .transport(|transport| transport.with_blocking_calls(1, Duration::from_millis(200)))
+        .start()
+        .await;
+    let addr = server.addr;
     let first =
         tokio::spawn(async move { http(addr, Method::POST, "/on/prover/prove", &[], b"").await });
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -277,8 +270,6 @@ async fn a_blocking_call_beyond_the_bound_waits_then_gets_503() {
         "all 1 slots for slow handlers",
     );
     assert_eq!(first.await.expect("no panic").status, StatusCode::OK);
-    let _ = stop.send(());
-    let _ = task.await;
 }
 
 /// The `nice` value of the calling thread, from `/proc/thread-self/stat`
@@ -311,33 +302,18 @@ async fn blocking_handlers_run_below_the_node_priority() {
         )
     };
     let own = thread_nice();
-    for (transport, expected) in [
-        (
-            TransportConfig::new("127.0.0.1:0".parse().expect("valid")),
-            (own + 10).min(19),
-        ),
-        (
-            TransportConfig::new("127.0.0.1:0".parse().expect("valid")).with_blocking_nice(0),
-            own,
-        ),
-    ] {
-        let server = Server::bind(
-            Config::new("1.6.0".parse().expect("valid")),
-            registry(),
-            transport,
-        )
-        .await
-        .expect("bound");
-        let addr = server.local_addr();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        let answer = http(addr, Method::POST, "/on/thread/nice", &[], b"").await;
+    for (nice, expected) in [(None, (own + 10).min(19)), (Some(0), own)] {
+        let server = TestServer::builder()
+            .registry(registry())
+            .transport(|transport| match nice {
+                Some(nice) => transport.with_blocking_nice(nice),
+                None => transport,
+            })
+            .start()
+            .await;
+        let answer = server.http(Method::POST, "/on/thread/nice", &[], b"").await;
         assert_eq!(answer.status, StatusCode::OK);
         assert_eq!(String::from_utf8_lossy(&answer.body), expected.to_string());
-        let _ = stop.send(());
-        let _ = task.await;
     }
 }
 
@@ -356,19 +332,12 @@ async fn a_handler_with_its_own_bound_runs_that_many_at_once() {
             })
             .blocking_handler(topic("light"), |_request| Ok(Reply::Text("done".into()))),
     );
-    let server = Server::bind(
-        Config::new("1.6.0".parse().expect("valid")),
-        registry,
-        TransportConfig::new("127.0.0.1:0".parse().expect("valid"))
-            .with_blocking_calls(16, Duration::from_millis(300)),
-    )
-    .await
-    .expect("bound");
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let server = TestServer::builder()
+        .registry(registry)
+        .transport(|transport| transport.with_blocking_calls(16, Duration::from_millis(300)))
+        .start()
+        .await;
+    let addr = server.addr;
     let first =
         tokio::spawn(async move { http(addr, Method::POST, "/on/work/heavy", &[], b"").await });
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -383,6 +352,4 @@ async fn a_handler_with_its_own_bound_runs_that_many_at_once() {
     // Its slot is free again.
     let third = http(addr, Method::POST, "/on/work/heavy", &[], b"").await;
     assert_eq!(third.status, StatusCode::OK);
-    let _ = stop.send(());
-    let _ = task.await;
 }
