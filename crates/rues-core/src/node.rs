@@ -267,6 +267,11 @@ impl Node {
         self.close(session, end.reason());
     }
 
+    /// Whether [`Node::shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down
+    }
+
     /// Closes every session with 1001 (graceful shutdown); from then on,
     /// upgrades are refused with 503.
     pub fn shutdown(&mut self) {

@@ -173,8 +173,7 @@ impl Endpoint {
     /// The node's metrics as OpenMetrics text, for an application that
     /// serves `/metrics` itself.
     pub fn metrics(&self) -> String {
-        let stats = self.shared.node().stats();
-        self.shared.metrics.render(&stats)
+        self.shared.render_metrics()
     }
 
     /// Graceful shutdown: closes every session with 1001 and waits, at most

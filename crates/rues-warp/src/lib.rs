@@ -79,6 +79,7 @@
 mod endpoint;
 mod filter;
 mod head;
+mod health;
 mod listener;
 mod metrics;
 mod reply;
@@ -99,6 +100,7 @@ use tokio_util::task::TaskTracker;
 use warp::filters::BoxedFilter;
 
 pub use endpoint::{Endpoint, EndpointConfig, EndpointService};
+pub use health::HealthCheck;
 pub use state::Publisher;
 pub use tls::TlsFiles;
 pub use warp;
@@ -123,6 +125,10 @@ pub struct TransportConfig {
     pub write_stall_timeout: Duration,
     /// On shutdown, how long in-flight requests and closing sessions get.
     pub shutdown_timeout: Duration,
+    /// Where `/metrics` and `/health` are served instead of `listen`
+    /// (plain HTTP, nothing else served there), so the public listener
+    /// serves RUES and the application's routes alone; `None`: on `listen`.
+    pub admin_listen: Option<SocketAddr>,
     /// The endpoint's own settings (blocking handlers).
     pub endpoint: EndpointConfig,
 }
@@ -140,6 +146,7 @@ impl TransportConfig {
             tls_handshake_timeout: Duration::from_secs(10),
             write_stall_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
+            admin_listen: None,
             endpoint: EndpointConfig::default(),
         }
     }
@@ -205,7 +212,11 @@ pub struct Server {
     endpoint: Endpoint,
     listener: listener::Listener,
     local_addr: SocketAddr,
+    /// The admin listener and its address, when `/metrics` and `/health`
+    /// are served apart.
+    admin: Option<(listener::Listener, SocketAddr)>,
     extra_routes: Option<BoxedFilter<(warp::reply::Response,)>>,
+    health_checks: Vec<(String, HealthCheck)>,
     shutdown_timeout: Duration,
 }
 
@@ -237,22 +248,37 @@ impl Server {
             addr: transport.listen,
             source,
         })?;
+        let admin = match transport.admin_listen {
+            None => None,
+            Some(addr) => {
+                let tcp = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| Error::Bind { addr, source })?;
+                let bound = tcp
+                    .local_addr()
+                    .map_err(|source| Error::Bind { addr, source })?;
+                Some((tcp, bound))
+            }
+        };
         let rules = head::Rules {
             limits: head::HeadLimits::default(),
             write_stall: transport.write_stall_timeout,
             version: config.version.to_string().into(),
         };
+        let listener = |tcp, tls| listener::Listener {
+            tcp,
+            tls,
+            rules: rules.clone(),
+            head_read_timeout: transport.head_read_timeout,
+            tls_handshake_timeout: transport.tls_handshake_timeout,
+        };
         Ok(Self {
             endpoint: Endpoint::with_config(config, registry, transport.endpoint),
-            listener: listener::Listener {
-                tcp,
-                tls,
-                rules,
-                head_read_timeout: transport.head_read_timeout,
-                tls_handshake_timeout: transport.tls_handshake_timeout,
-            },
+            admin: admin.map(|(tcp, addr)| (listener(tcp, None), addr)),
+            listener: listener(tcp, tls),
             local_addr,
             extra_routes: None,
+            health_checks: Vec::new(),
             shutdown_timeout: transport.shutdown_timeout,
         })
     }
@@ -264,9 +290,29 @@ impl Server {
         self
     }
 
+    /// Adds a check to `/health` under `name` (docs/protocol.md §13): it
+    /// returns `Ok(detail)` when healthy, `Err(reason)` when not (then
+    /// `/health` answers 503). It runs on every `/health` request and must
+    /// not block.
+    pub fn with_health_check(
+        mut self,
+        name: impl Into<String>,
+        check: impl Fn() -> Result<String, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.health_checks
+            .push((name.into(), std::sync::Arc::new(check)));
+        self
+    }
+
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The admin listener's address, when `/metrics` and `/health` are
+    /// served apart ([`TransportConfig::admin_listen`]).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, addr)| *addr)
     }
 
     /// Whether the listener serves TLS.
@@ -287,15 +333,38 @@ impl Server {
     /// Serves until `shutdown` resolves, then shuts down gracefully: stops
     /// accepting, closes every session with 1001, lets in-flight requests
     /// finish, and returns within the shutdown timeout.
+    ///
+    /// An admin listener keeps serving until the shutdown is over, so that
+    /// `/health` says "shutting down" (503) meanwhile.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let shared = self.endpoint.shared().clone();
-        let routes = routes::routes(shared.clone(), self.extra_routes);
+        let checks: std::sync::Arc<[(String, HealthCheck)]> = self.health_checks.into();
         let draining = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let admin_done = CancellationToken::new();
+        let (public_admin, admin_task) = match self.admin {
+            None => (Some(routes::admin(shared.clone(), checks)), None),
+            Some((admin, _)) => {
+                let routes = routes::admin_only(shared.clone(), checks);
+                let (shared, draining, tasks, done) = (
+                    shared.clone(),
+                    draining.clone(),
+                    tasks.clone(),
+                    admin_done.clone(),
+                );
+                let task = tokio::spawn(async move {
+                    admin
+                        .accept_until(&shared, None, routes, &draining, &tasks, done.cancelled())
+                        .await;
+                });
+                (None, Some(task))
+            }
+        };
+        let routes = routes::routes(shared.clone(), public_admin, self.extra_routes);
         self.listener
             .accept_until(
                 &shared,
-                &self.endpoint.service(),
+                Some(&self.endpoint.service()),
                 routes,
                 &draining,
                 &tasks,
@@ -316,6 +385,10 @@ impl Server {
         match finished {
             Ok(()) => tracing::info!("shutdown complete"),
             Err(_) => tracing::warn!("shutdown timed out; dropping what is left"),
+        }
+        admin_done.cancel();
+        if let Some(task) = admin_task {
+            let _ = task.await;
         }
         shared.stop_timer();
     }

@@ -56,7 +56,7 @@ impl Listener {
     pub(crate) async fn accept_until(
         &self,
         shared: &Arc<Shared>,
-        endpoint: &EndpointService,
+        endpoint: Option<&EndpointService>,
         routes: BoxedFilter<(Response,)>,
         draining: &CancellationToken,
         tasks: &TaskTracker,
@@ -88,7 +88,7 @@ impl Listener {
             let _ = stream.set_nodelay(true);
             let service = Service {
                 peer,
-                endpoint: endpoint.clone(),
+                endpoint: endpoint.cloned(),
                 routes: TowerToHyperService::new(service.clone()),
                 version: version.clone(),
             };
@@ -182,7 +182,8 @@ struct Service<R> {
     /// The connection's TCP peer, recorded on each request for the core's
     /// per-client session limit.
     peer: std::net::SocketAddr,
-    endpoint: EndpointService,
+    /// `None` on an admin listener, which serves its routes alone.
+    endpoint: Option<EndpointService>,
     routes: R,
     /// The node's version, as every response carries it.
     version: HeaderValue,
@@ -219,13 +220,11 @@ where
             request.method() == Method::CONNECT || request.headers().contains_key(UPGRADE);
         let to_endpoint = routes::websocket_key(&request).is_some()
             || routes::is_endpoint_path(request.uri().path());
-        let answer = if to_endpoint {
-            Either::Left(tower_service::Service::call(
-                &mut self.endpoint.clone(),
-                request,
-            ))
-        } else {
-            Either::Right(self.routes.call(request))
+        let answer = match &self.endpoint {
+            Some(endpoint) if to_endpoint => {
+                Either::Left(tower_service::Service::call(&mut endpoint.clone(), request))
+            }
+            _ => Either::Right(self.routes.call(request)),
         };
         Box::pin(async move {
             let Ok(mut response) = answer.await;

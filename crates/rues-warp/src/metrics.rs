@@ -8,6 +8,7 @@ use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use rues_core::{CloseReason, Stats};
 
@@ -74,9 +75,23 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The Prometheus text exposition of every metric.
-    pub(crate) fn render(&self, stats: &Stats) -> String {
-        let mut registry = Registry::with_prefix("rues");
+    /// The Prometheus text exposition of every metric: the node's
+    /// (`rues_*`, `node_version` being the `Rusk-Version` it serves) and,
+    /// on Linux, the process's (`process_*`, as Prometheus's own clients
+    /// name them).
+    pub(crate) fn render(&self, stats: &Stats, node_version: &str) -> String {
+        let mut root = Registry::default();
+        #[cfg(target_os = "linux")]
+        process::register(&mut root);
+        let registry = root.sub_registry_with_prefix("rues");
+        registry.register(
+            "build",
+            "The build of the node: its rues version and the Rusk-Version it serves",
+            Info::new(vec![
+                ("version", env!("CARGO_PKG_VERSION").to_owned()),
+                ("node_version", node_version.to_owned()),
+            ]),
+        );
         let gauge = |v: usize| ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
         registry.register(
             "sessions_open",
@@ -147,7 +162,88 @@ impl Metrics {
         );
         let mut out = String::new();
         // Writing to a String cannot fail.
-        let _ = encode(&mut out, &registry);
+        let _ = encode(&mut out, &root);
         out
+    }
+}
+
+/// `process_*` from procfs, read at scrape time.
+#[cfg(target_os = "linux")]
+mod process {
+    use prometheus_client::metrics::counter::ConstCounter;
+    use prometheus_client::metrics::gauge::ConstGauge;
+    use prometheus_client::registry::{Registry, Unit};
+
+    pub(super) fn register(registry: &mut Registry) {
+        let Some(stat) = Stat::read() else {
+            return;
+        };
+        let bytes = |v: u64| ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
+        registry.register_with_unit(
+            "process_cpu",
+            "User and system CPU time spent",
+            Unit::Seconds,
+            ConstCounter::new(stat.cpu_seconds),
+        );
+        registry.register_with_unit(
+            "process_resident_memory",
+            "Resident memory size",
+            Unit::Bytes,
+            bytes(stat.resident_bytes),
+        );
+        registry.register_with_unit(
+            "process_virtual_memory",
+            "Virtual memory size",
+            Unit::Bytes,
+            bytes(stat.virtual_bytes),
+        );
+        registry.register_with_unit(
+            "process_start_time",
+            "Start time of the process since the Unix epoch",
+            Unit::Seconds,
+            ConstGauge::new(stat.start_time_seconds),
+        );
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            registry.register(
+                "process_open_fds",
+                "Open file descriptors",
+                bytes(fds.count() as u64),
+            );
+        }
+        if let Some(max) = rustix::process::getrlimit(rustix::process::Resource::Nofile).current {
+            registry.register(
+                "process_max_fds",
+                "The limit on open file descriptors",
+                bytes(max),
+            );
+        }
+    }
+
+    struct Stat {
+        cpu_seconds: f64,
+        resident_bytes: u64,
+        virtual_bytes: u64,
+        start_time_seconds: f64,
+    }
+
+    impl Stat {
+        /// `/proc/self/stat` (fields counted past the parenthesised command
+        /// name, which may hold spaces) and the boot time of `/proc/stat`.
+        fn read() -> Option<Self> {
+            let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+            let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+            let field = |i: usize| fields.get(i)?.parse::<u64>().ok();
+            let ticks = rustix::param::clock_ticks_per_second() as f64;
+            let boot = std::fs::read_to_string("/proc/stat")
+                .ok()?
+                .lines()
+                .find_map(|line| line.strip_prefix("btime ")?.trim().parse::<u64>().ok())?;
+            Some(Self {
+                cpu_seconds: (field(11)? + field(12)?) as f64 / ticks,
+                start_time_seconds: boot as f64 + field(19)? as f64 / ticks,
+                virtual_bytes: field(20)?,
+                resident_bytes: field(21)? * rustix::param::page_size() as u64,
+            })
+        }
     }
 }

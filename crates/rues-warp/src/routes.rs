@@ -23,26 +23,49 @@ use warp::filters::BoxedFilter;
 use warp::path::FullPath;
 use warp::reply::Response;
 
+use crate::health::{self, HealthCheck};
 pub(crate) use crate::reply::into_warp;
 use crate::session::{self, SessionGuard};
 use crate::state::{BodyDeadlines, Shared};
 
 /// The routes a [`Server`](crate::Server) serves beside the endpoint (which
-/// the listener calls directly for `/on` and `/on/...`): `/metrics`, then
-/// `extra` (the application's own routes, e.g. a web page), then the core's
-/// 404 for everything else.
+/// the listener calls directly for `/on` and `/on/...`): `/metrics` and
+/// `/health` unless an admin listener serves them (`admin`), then `extra`
+/// (the application's own routes, e.g. a web page), then the core's 404 for
+/// everything else.
 pub(crate) fn routes(
     shared: Arc<Shared>,
+    admin: Option<BoxedFilter<(Response,)>>,
     extra: Option<BoxedFilter<(Response,)>>,
 ) -> BoxedFilter<(Response,)> {
+    let public = match (admin, extra) {
+        (Some(admin), Some(extra)) => admin.or(extra).unify().boxed(),
+        (Some(routes), None) | (None, Some(routes)) => routes,
+        (None, None) => return core(shared).boxed(),
+    };
+    public.or(core(shared)).unify().boxed()
+}
+
+/// `/metrics` and `/health`: on the public listener, or on an admin
+/// listener of their own.
+pub(crate) fn admin(
+    shared: Arc<Shared>,
+    checks: Arc<[(String, HealthCheck)]>,
+) -> BoxedFilter<(Response,)> {
+    let health = {
+        let shared = shared.clone();
+        warp::path("health")
+            .and(warp::path::end())
+            .and(warp::get())
+            .map(move || health::answer(&shared, &checks))
+    };
     let metrics = {
         let shared = shared.clone();
         warp::path("metrics")
             .and(warp::path::end())
             .and(warp::get())
             .map(move || {
-                let stats = shared.node().stats();
-                let mut response = Response::new(shared.metrics.render(&stats).into());
+                let mut response = Response::new(shared.render_metrics().into());
                 response.headers_mut().insert(
                     "content-type",
                     warp::http::HeaderValue::from_static(
@@ -52,10 +75,29 @@ pub(crate) fn routes(
                 response
             })
     };
-    match extra {
-        Some(extra) => metrics.or(extra).unify().or(core(shared)).unify().boxed(),
-        None => metrics.or(core(shared)).unify().boxed(),
-    }
+    metrics.or(health).unify().boxed()
+}
+
+/// What an admin listener serves: [`admin`], and a 404 for anything else
+/// (never RUES: sessions and requests are the public listener's).
+pub(crate) fn admin_only(
+    shared: Arc<Shared>,
+    checks: Arc<[(String, HealthCheck)]>,
+) -> BoxedFilter<(Response,)> {
+    let version = shared.node().config().version.to_string();
+    let not_found = warp::any().map(move || {
+        let mut response = Response::new(
+            "{\"error\":\"the admin listener serves /metrics and /health only\"}".into(),
+        );
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        let headers = response.headers_mut();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        if let Ok(version) = HeaderValue::from_str(&version) {
+            headers.insert(rues_core::RUSK_VERSION, version);
+        }
+        response
+    });
+    admin(shared, checks).or(not_found).unify().boxed()
 }
 
 /// Whether a request belongs to the endpoint: `/on` and everything under

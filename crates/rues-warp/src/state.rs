@@ -58,6 +58,16 @@ impl Shared {
         self.timer_changed.notify_one();
     }
 
+    /// The metrics as OpenMetrics text (the node's lock held only to read
+    /// its counters).
+    pub(crate) fn render_metrics(&self) -> String {
+        let (stats, version) = {
+            let node = self.node();
+            (node.stats(), node.config().version.to_string())
+        };
+        self.metrics.render(&stats, &version)
+    }
+
     /// Closes every session with 1001 (the first step of a graceful shutdown).
     pub(crate) fn close_sessions(&self) {
         self.node().shutdown();

@@ -4,6 +4,7 @@
 mod support;
 
 mod accept;
+mod admin;
 mod blocking;
 mod case_rule;
 mod delivery;
