@@ -16,10 +16,11 @@ pub(crate) async fn serve(config: NodeConfig) -> Result<()> {
     let chain = Chain::new(chain_config, rues_demo::unix_time_ms())
         .context("invalid [chain] configuration")?;
     let chain = SharedChain::new(chain);
+    let listen = config.listen_addr()?;
     let server = Server::bind(
         config.core()?,
         rues_demo::registry(chain.clone()),
-        config.transport(),
+        config.transport(listen),
     )
     .await?
     .with_routes(crate::explorer::routes());
