@@ -51,11 +51,27 @@ impl Node {
         Self::spawn(command)
     }
 
-    fn spawn(mut command: Command) -> Self {
+    /// As [`Node::start`], logging at `info` into a pipe (`child.stderr`),
+    /// with `env` set and NO_COLOR unset unless `env` sets it.
+    pub(crate) fn start_logging(extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = rues();
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--block-time-ms", "200"])
+            .args(extra)
+            .env_remove("NO_COLOR")
+            .envs(env.iter().copied());
+        Self::spawn_with(command, "info", Stdio::piped())
+    }
+
+    fn spawn(command: Command) -> Self {
+        Self::spawn_with(command, "warn", Stdio::inherit())
+    }
+
+    fn spawn_with(mut command: Command, log: &str, stderr: Stdio) -> Self {
         let mut child = command
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("rues starts");
         let stdout = child.stdout.take().expect("piped stdout");
