@@ -25,6 +25,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 #[command(
     name = "rues",
     version,
+    propagate_version = true,
     about = "RUES (Rusk Universal Event System): a demo node and client tools"
 )]
 struct Cli {
@@ -68,8 +69,13 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout, e.g. `rues man | man -l -`.
-    Man,
+    /// Print the man page (roff) on stdout, e.g. `rues man | man -l -`, or
+    /// a subcommand's (`rues man listen`, the page rues-listen(1)).
+    Man {
+        /// The subcommand whose page to print [default: rues(1) itself].
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -148,7 +154,9 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "rues", out);
             Ok(())
         }),
-        Command::Man => print_generated(|out| clap_mangen::Man::new(Cli::command()).render(out)),
+        Command::Man { subcommand } => {
+            man_page(subcommand.as_deref()).and_then(|page| print_generated(|out| page.render(out)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -157,6 +165,35 @@ fn main() -> ExitCode {
             ExitCode::from(client_cli::exit_status(&error))
         }
     }
+}
+
+/// The man page of `rues`, or of one of its subcommands (named
+/// `rues-SUBCOMMAND`, as the page of `rues` refers to it).
+fn man_page(subcommand: Option<&str>) -> Result<clap_mangen::Man> {
+    let mut command = Cli::command();
+    // Global options (--log-format) then appear on every page, and each
+    // subcommand gets its page's name.
+    command.build();
+    let Some(name) = subcommand else {
+        return Ok(clap_mangen::Man::new(command));
+    };
+    let names: Vec<&str> = command
+        .get_subcommands()
+        .map(|c| c.get_name())
+        .filter(|&n| n != "help")
+        .collect();
+    let page = command
+        .find_subcommand(name)
+        .filter(|_| names.contains(&name))
+        .cloned()
+        .with_context(|| {
+            format!(
+                "no subcommand `{name}`; pages exist for {}",
+                names.join(", ")
+            )
+        })?;
+    // Built, a subcommand is displayed as `rues-NAME` and run as `rues NAME`.
+    Ok(clap_mangen::Man::new(page))
 }
 
 /// Writes generated text to stdout; a reader that stops early (`| head`)

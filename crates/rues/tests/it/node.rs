@@ -38,6 +38,13 @@ impl Node {
         Self::spawn(command)
     }
 
+    /// `rues serve` with exactly `args` (no `--listen` of its own).
+    pub(crate) fn serve(args: &[&str]) -> Self {
+        let mut command = rues();
+        command.arg("serve").args(args);
+        Self::spawn(command)
+    }
+
     /// As [`Node::start`], with the open-file limit lowered to `limit` (via
     /// the shell's `ulimit -n`, so the test needs no libc binding).
     pub(crate) fn start_with_fd_limit(limit: u32, extra: &[&str]) -> Self {
