@@ -445,11 +445,26 @@ fn serve_refuses_a_listen_address_it_cannot_use() {
 
 #[test]
 fn completions_name_every_subcommand() {
-    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+    // How each shell's script offers a subcommand.
+    type Offer = fn(&str) -> String;
+    let offers: [(&str, Offer); 5] = [
+        ("bash", |c| format!("rues,{c})")),
+        ("zsh", |c| format!("'{c}:")),
+        ("fish", |c| format!("-a \"{c}\"")),
+        ("elvish", |c| format!("cand {c} '")),
+        ("powershell", |c| format!("new('{c}', '{c}'")),
+    ];
+    for (shell, offer) in offers {
         let script = text(&succeeded(&["completions", shell]).stdout);
         for command in ["serve", "tx", "listen", "dispatch", "completions", "man"] {
-            assert!(script.contains(command), "{shell}: no {command}");
+            let needle = offer(command);
+            assert!(script.contains(&needle), "{shell}: no {needle:?}");
         }
+        // Options too, e.g. listen's.
+        assert!(
+            script.contains("no-reconnect"),
+            "{shell}: no --no-reconnect"
+        );
     }
     let script = succeeded(&["completions", "bash"]).stdout;
     assert!(text(&script).contains("complete -F _rues"), "not bash");

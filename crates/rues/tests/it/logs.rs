@@ -8,8 +8,8 @@ use crate::node::{Node, PATIENCE};
 
 /// Starts a node logging onto a pipe, stops it with SIGTERM, and returns
 /// everything it logged (startup and shutdown lines included).
-fn logs_of(extra: &[&str], env: &[(&str, &str)]) -> String {
-    let mut node = Node::start_logging(extra, env);
+fn logs_of(extra: &[&str]) -> String {
+    let mut node = Node::start_logging(extra);
     let mut stderr = node.child.stderr.take().expect("piped stderr");
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -27,7 +27,7 @@ fn logs_of(extra: &[&str], env: &[(&str, &str)]) -> String {
 
 #[test]
 fn logs_to_a_pipe_have_no_colour_codes() {
-    let logs = logs_of(&[], &[]);
+    let logs = logs_of(&[]);
     assert!(!logs.contains("\x1b["), "escape codes in {logs:?}");
     assert!(
         logs.contains(" INFO rues::serve: RUES node started"),
@@ -37,7 +37,7 @@ fn logs_to_a_pipe_have_no_colour_codes() {
 
 #[test]
 fn json_logs_are_one_object_per_line_with_level_target_and_message() {
-    let logs = logs_of(&["--log-format", "json"], &[]);
+    let logs = logs_of(&["--log-format", "json"]);
     let mut messages = Vec::new();
     for line in logs.lines() {
         let entry: serde_json::Value = serde_json::from_str(line)

@@ -59,14 +59,13 @@ impl Node {
     }
 
     /// As [`Node::start`], logging at `info` into a pipe (`child.stderr`),
-    /// with `env` set and NO_COLOR unset unless `env` sets it.
-    pub(crate) fn start_logging(extra: &[&str], env: &[(&str, &str)]) -> Self {
+    /// with NO_COLOR unset (so no colour is the node's own decision).
+    pub(crate) fn start_logging(extra: &[&str]) -> Self {
         let mut command = rues();
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--block-time-ms", "200"])
             .args(extra)
-            .env_remove("NO_COLOR")
-            .envs(env.iter().copied());
+            .env_remove("NO_COLOR");
         Self::spawn_with(command, "info", Stdio::piped())
     }
 
