@@ -265,7 +265,7 @@ fn dispatch_takes_one_body_option_only() {
 }
 
 #[test]
-fn listen_exits_non_zero_with_the_close_code_when_the_node_stops() {
+fn listen_exits_5_with_the_close_code_when_the_node_stops() {
     use std::io::{BufRead, BufReader};
 
     let mut node = Node::start(&[]);
