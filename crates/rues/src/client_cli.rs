@@ -5,9 +5,14 @@
 //!   path and prints every event (headers, then the payload: JSON
 //!   pretty-printed, binary as hex, text as is; `--raw` writes the bytes).
 //!   Ctrl-C (or `--count N` events) unsubscribes and closes the session.
+//!   `--json` prints one JSON object per event instead, for scripts.
 //! - `rues dispatch <node-url> <path>` posts a body (`--data`, `--data-hex`,
 //!   `--json`) and prints the reply; an error status exits non-zero with
 //!   the node's message.
+//!
+//! Both exit with a status that tells a script what went wrong
+//! ([`EXIT_STATUS`]): the node refused, could not be reached, or closed
+//! the session.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -20,6 +25,73 @@ use rues_client::{Body, Client, ClientBuilder, Error, Event, IntoEventPath, Repl
 
 /// How long the goodbye (unsubscribe, close) may take on exit.
 const GOODBYE: Duration = Duration::from_secs(5);
+
+/// The exit statuses of `rues listen` and `rues dispatch`, for `--help`
+/// (docs/operations.md repeats them).
+pub(crate) const EXIT_STATUS: &str = "\
+Exit status:
+  0  success (listen: --count events printed, or Ctrl-C)
+  1  any other error (an invalid URL, path or body, a file that cannot be read)
+  2  invalid command line
+  3  the node refused the request: an error status such as 404 (unknown
+     path) or 400 (version mismatch), or a refused WebSocket upgrade
+  4  the node cannot be reached: DNS, TCP or TLS failed, the connection
+     broke, or no answer within --timeout
+  5  the session ended: the node closed it, or the connection was lost
+     (listen --no-reconnect)";
+
+/// Why a client command failed, as its exit status ([`EXIT_STATUS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Other = 1,
+    Refused = 3,
+    Unreachable = 4,
+    Closed = 5,
+}
+
+impl Exit {
+    fn of(error: &Error) -> Self {
+        match error {
+            Error::Status { .. } => Exit::Refused,
+            Error::Connect { .. } | Error::Transport { .. } | Error::Timeout { .. } => {
+                Exit::Unreachable
+            }
+            Error::SessionClosed { .. } | Error::Reconnecting | Error::Closed => Exit::Closed,
+            _ => Exit::Other,
+        }
+    }
+}
+
+/// A client error reworded with what to do about it, keeping its exit
+/// status.
+#[derive(Debug)]
+struct Explained {
+    exit: Exit,
+    message: String,
+}
+
+impl std::fmt::Display for Explained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Explained {}
+
+/// The exit status for a command's error: the first client error in its
+/// chain decides; anything else is 1.
+pub(crate) fn exit_status(error: &anyhow::Error) -> u8 {
+    let exit = error
+        .chain()
+        .find_map(|cause| {
+            cause
+                .downcast_ref::<Explained>()
+                .map(|explained| explained.exit)
+                .or_else(|| cause.downcast_ref::<Error>().map(Exit::of))
+        })
+        .unwrap_or(Exit::Other);
+    exit as u8
+}
 
 /// Settings both commands share.
 #[derive(Debug, clap::Args)]
@@ -88,6 +160,12 @@ pub(crate) struct ListenArgs {
     /// Print payloads only, without the headers.
     #[arg(long)]
     no_headers: bool,
+    /// Print one JSON object per event and line, for scripts:
+    /// {"headers": {...}, "payload": ...} when the event's Content-Type is
+    /// JSON and its payload parses, else {"headers": {...}, "payload_hex":
+    /// "..."} (every other payload, text included, as hex).
+    #[arg(long, conflicts_with_all = ["raw", "no_headers"])]
+    json: bool,
     /// Exit when the session is lost, instead of reconnecting (a reconnect
     /// is reported on stderr: events published meanwhile are lost).
     #[arg(long)]
@@ -167,6 +245,7 @@ pub(crate) async fn listen(args: ListenArgs) -> Result<()> {
     let printer = Printer {
         raw: args.raw,
         headers: !args.no_headers,
+        json: args.json,
     };
     let mut seen = 0u64;
     let interrupted = tokio::signal::ctrl_c();
@@ -196,7 +275,10 @@ pub(crate) async fn listen(args: ListenArgs) -> Result<()> {
                         .with_context(|| format!("the subscription to {path} ended"));
                 }
                 Some(Item::Ended(path, None)) => eprintln!("rues: the subscription to {path} ended"),
-                None => break Err(anyhow!("every subscription ended")),
+                None => break Err(anyhow::Error::new(Explained {
+                    exit: Exit::Closed,
+                    message: "every subscription ended".to_owned(),
+                })),
             }
         }
     };
@@ -318,29 +400,33 @@ fn body(args: &DispatchArgs) -> Result<Body> {
 
 /// Turns a client error into a message that says what to do about it.
 fn explain(error: Error, url: &str, requirement: Option<&str>) -> anyhow::Error {
-    match &error {
+    let message = match &error {
         Error::Connect { reason, .. } if reason == "connection refused" => {
             if is_local(url) {
-                anyhow!("{error} — is `rues serve` running?")
+                format!("{error} — is `rues serve` running?")
             } else {
-                anyhow!("{error} — is the node running, and is the URL right?")
+                format!("{error} — is the node running, and is the URL right?")
             }
         }
         Error::Connect { reason, .. } if reason.to_lowercase().contains("certificate") => {
-            anyhow!("{error} — for a self-signed certificate, pass --cacert FILE")
+            format!("{error} — for a self-signed certificate, pass --cacert FILE")
         }
         Error::InvalidUrl { .. } => {
-            anyhow!("{error} (expected e.g. http://127.0.0.1:8080 or wss://node.example)")
+            format!("{error} (expected e.g. http://127.0.0.1:8080 or wss://node.example)")
         }
         Error::Status { node_version, .. } if error.is_version_mismatch() => {
             let node = node_version.as_deref().unwrap_or("unknown");
             let asked = requirement.unwrap_or("none");
-            anyhow!(
+            format!(
                 "{error}\n  the node's version is {node}; this command requires Rusk-Version {asked}: change it with --rusk-version REQ, or drop it with --no-rusk-version"
             )
         }
-        _ => anyhow::Error::new(error),
-    }
+        _ => return anyhow::Error::new(error),
+    };
+    anyhow::Error::new(Explained {
+        exit: Exit::of(&error),
+        message,
+    })
 }
 
 fn is_local(url: &str) -> bool {
@@ -354,11 +440,17 @@ fn is_local(url: &str) -> bool {
 struct Printer {
     raw: bool,
     headers: bool,
+    json: bool,
 }
 
 impl Printer {
     fn event(&self, event: &Event) -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
+        if self.json {
+            let line = event_json(event);
+            writeln!(out, "{line}")?;
+            return out.flush();
+        }
         if self.headers {
             for (name, value) in event.headers().iter() {
                 writeln!(out, "{name}: {value}")?;
@@ -376,6 +468,26 @@ impl Printer {
             writeln!(out)?;
         }
         out.flush()
+    }
+}
+
+/// An event as one JSON object: its headers, and its payload as JSON
+/// (`payload`) when its Content-Type says JSON and it parses, else as hex
+/// (`payload_hex`), so a script tells the two apart by the key alone.
+fn event_json(event: &Event) -> serde_json::Value {
+    let headers: serde_json::Map<String, serde_json::Value> = event
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.to_owned(), serde_json::Value::from(value)))
+        .collect();
+    let payload = event.payload();
+    let parsed = event
+        .is_json()
+        .then(|| serde_json::from_slice::<serde_json::Value>(payload).ok())
+        .flatten();
+    match parsed {
+        Some(value) => serde_json::json!({ "headers": headers, "payload": value }),
+        None => serde_json::json!({ "headers": headers, "payload_hex": hex::encode(payload) }),
     }
 }
 

@@ -5,7 +5,7 @@
 //! dedicated flags (`--listen`, `--tls-cert`, ...), then `--set KEY=VALUE`
 //! (any key, dotted for tables: `--set chain.block_time_ms=500`).
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct NodeConfig {
-    /// Address to listen on.
-    pub(crate) listen: SocketAddr,
+    /// Address to listen on: `IP:PORT`, or `HOST:PORT` resolved at startup.
+    pub(crate) listen: String,
     /// The node version: sent as `Rusk-Version`, matched against clients'
     /// requirements. Must satisfy `^1.0.0-rc.0` for Dusk's own clients.
     pub(crate) node_version: String,
@@ -40,7 +40,7 @@ pub(crate) struct NodeConfig {
 impl Default for NodeConfig {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listen: "127.0.0.1:8080".to_owned(),
             node_version: "1.6.0".to_owned(),
             allowed_origins: vec!["*".to_owned()],
             access_rules: Vec::new(),
@@ -135,7 +135,7 @@ fn millis(duration: Duration) -> u64 {
 /// Overrides from the command line, applied over the file.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Overrides {
-    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) listen: Option<String>,
     pub(crate) node_version: Option<String>,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) access_rules: Vec<String>,
@@ -159,8 +159,8 @@ impl NodeConfig {
             None => toml::Table::new(),
         };
         let mut put = |key: &str, value: toml::Value| set_key(&mut tree, key, value);
-        if let Some(listen) = overrides.listen {
-            put("listen", toml::Value::String(listen.to_string()))?;
+        if let Some(listen) = &overrides.listen {
+            put("listen", toml::Value::String(listen.clone()))?;
         }
         if let Some(version) = &overrides.node_version {
             put("node_version", toml::Value::String(version.clone()))?;
@@ -198,6 +198,7 @@ impl NodeConfig {
 
     fn validate(&self) -> Result<()> {
         self.version()?;
+        split_host_port(&self.listen)?;
         self.access()?;
         if self.limits.ping_interval_ms == 0 || self.limits.idle_timeout_ms == 0 {
             bail!("limits.ping_interval_ms and limits.idle_timeout_ms must be positive");
@@ -250,9 +251,41 @@ impl NodeConfig {
             .with_origins(origins))
     }
 
-    /// The transport's configuration.
-    pub(crate) fn transport(&self) -> rues_warp::TransportConfig {
-        let mut transport = rues_warp::TransportConfig::new(self.listen);
+    /// The address to listen on: `listen` itself when it is an IP address
+    /// and a port, else its name resolved now. Of a name's addresses the
+    /// first IPv4 one is taken (`localhost` then serves 127.0.0.1, which
+    /// every client tries), else the first.
+    pub(crate) fn listen_addr(&self) -> Result<SocketAddr> {
+        if let Ok(addr) = self.listen.parse() {
+            return Ok(addr);
+        }
+        let (host, _) = split_host_port(&self.listen)?;
+        let addrs: Vec<SocketAddr> = self
+            .listen
+            .to_socket_addrs()
+            .map(Iterator::collect)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "listen address `{}`: cannot resolve `{host}` ({e}); give an IP address (e.g. 127.0.0.1:8080) or a host name that resolves",
+                    self.listen
+                )
+            })?;
+        addrs
+            .iter()
+            .find(|addr| addr.is_ipv4())
+            .or_else(|| addrs.first())
+            .copied()
+            .with_context(|| {
+                format!(
+                    "listen address `{}`: `{host}` resolves to no address; give an IP address (e.g. 127.0.0.1:8080)",
+                    self.listen
+                )
+            })
+    }
+
+    /// The transport's configuration, listening on `listen`.
+    pub(crate) fn transport(&self, listen: SocketAddr) -> rues_warp::TransportConfig {
+        let mut transport = rues_warp::TransportConfig::new(listen);
         transport.head_read_timeout = Duration::from_millis(self.transport.head_read_timeout_ms);
         transport.tls_handshake_timeout =
             Duration::from_millis(self.transport.tls_handshake_timeout_ms);
@@ -286,6 +319,28 @@ impl NodeConfig {
     pub(crate) fn to_toml(&self) -> Result<String> {
         toml::to_string_pretty(self).context("cannot print the configuration")
     }
+}
+
+/// Splits `HOST:PORT` (`[v6]:PORT` for IPv6), checking the port, so a
+/// malformed address is refused when the configuration loads, not when the
+/// node binds.
+fn split_host_port(listen: &str) -> Result<(&str, u16)> {
+    let malformed = || {
+        anyhow::anyhow!(
+            "listen address `{listen}` is not HOST:PORT (e.g. 127.0.0.1:8080, localhost:8080 or [::1]:8080)"
+        )
+    };
+    let (host, port) = listen.rsplit_once(':').ok_or_else(malformed)?;
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.strip_suffix(']').ok_or_else(malformed)?,
+        None if host.contains(':') => return Err(malformed()),
+        None => host,
+    };
+    let port = port.parse().map_err(|_| malformed())?;
+    if host.is_empty() {
+        return Err(malformed());
+    }
+    Ok((host, port))
 }
 
 fn strings(items: &[String]) -> toml::Value {
@@ -328,7 +383,7 @@ mod tests {
     #[test]
     fn defaults_are_the_protocol_defaults() {
         let config = NodeConfig::load(None, &Overrides::default()).expect("defaults load");
-        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.listen, "127.0.0.1:8080");
         let core = config.core().expect("valid");
         assert_eq!(core.limits, rues_core::Limits::default());
         assert!(
@@ -349,12 +404,12 @@ mod tests {
         )
         .expect("written");
         let overrides = Overrides {
-            listen: Some("127.0.0.1:9001".parse().expect("addr")),
+            listen: Some("127.0.0.1:9001".into()),
             set: vec!["limits.max_subscriptions=7".into(), "chain.seed=99".into()],
             ..Overrides::default()
         };
         let config = NodeConfig::load(Some(&file), &overrides).expect("loads");
-        assert_eq!(config.listen.port(), 9001);
+        assert_eq!(config.listen_addr().expect("an address").port(), 9001);
         assert_eq!(config.node_version, "1.7.0");
         assert_eq!(config.limits.max_sessions, 5);
         assert_eq!(config.limits.max_subscriptions, 7);
@@ -377,6 +432,9 @@ mod tests {
             ("access_rules=[\"DENY PUT /on/\"]", "unknown method `PUT`"),
             ("limits.idle_timeout_ms=10", "must be longer"),
             ("limits=3", "invalid configuration"),
+            ("listen=localhost", "is not HOST:PORT"),
+            ("listen=::1:80", "is not HOST:PORT"),
+            ("listen=127.0.0.1:http", "is not HOST:PORT"),
         ];
         for (set, needle) in cases {
             let overrides = Overrides {

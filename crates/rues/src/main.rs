@@ -5,29 +5,46 @@
 //!   `127.0.0.1:8080` by default.
 //! - `rues tx`: builds a demo-chain transaction to propagate by hand.
 //! - `rues listen` / `rues dispatch`: a command-line RUES client, in the
-//!   spirit of curl and websocat.
+//!   spirit of curl and websocat, with documented exit codes for scripts.
+//! - `rues completions SHELL` / `rues man`: shell completions and a man
+//!   page, generated from the same clap definitions as `--help`.
 
 mod client_cli;
 mod config;
 mod explorer;
 mod serve;
 
-use std::net::SocketAddr;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "rues",
     version,
+    propagate_version = true,
     about = "RUES (Rusk Universal Event System): a demo node and client tools"
 )]
 struct Cli {
+    /// How `rues serve` writes its logs on stderr: `text` for people
+    /// (coloured only when stderr is a terminal and NO_COLOR is unset or
+    /// empty), `json` for log shippers (one JSON object per line).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// One line per event, for people.
+    Text,
+    /// One JSON object per line, with `timestamp`, `level`, `target`,
+    /// `message` and the event's fields.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,9 +54,28 @@ enum Command {
     /// Build a demo-chain transaction (hex on stdout, or raw bytes to a file).
     Tx(TxArgs),
     /// Subscribe to events on a node and print them (Ctrl-C to stop).
+    #[command(after_help = client_cli::EXIT_STATUS)]
     Listen(client_cli::ListenArgs),
     /// Call a node's dispatch handler and print the reply.
+    #[command(after_help = client_cli::EXIT_STATUS)]
     Dispatch(client_cli::DispatchArgs),
+    /// Print a shell completion script on stdout.
+    #[command(after_help = "Install, e.g.:\n  \
+        rues completions bash > ~/.local/share/bash-completion/completions/rues\n  \
+        rues completions zsh > ~/.zfunc/_rues   (with fpath+=~/.zfunc before compinit)\n  \
+        rues completions fish > ~/.config/fish/completions/rues.fish")]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout, e.g. `rues man | man -l -`, or
+    /// a subcommand's (`rues man listen`, the page rues-listen(1)).
+    Man {
+        /// The subcommand whose page to print [default: rues(1) itself].
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,9 +86,10 @@ struct ServeArgs {
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     print_config: bool,
-    /// Address to listen on [default: 127.0.0.1:8080].
+    /// Address to listen on, IP:PORT or HOST:PORT (a name is resolved once,
+    /// at startup) [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
-    listen: Option<SocketAddr>,
+    listen: Option<String>,
     /// The node version sent as Rusk-Version [default: 1.6.0].
     #[arg(long, value_name = "SEMVER")]
     node_version: Option<String>,
@@ -109,21 +146,71 @@ struct TxArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve_command(args),
+        Command::Serve(args) => serve_command(args, cli.log_format),
         Command::Tx(args) => tx_command(&args),
         Command::Listen(args) => client_command(client_cli::listen(args)),
         Command::Dispatch(args) => client_command(client_cli::dispatch(args)),
+        Command::Completions { shell } => print_generated(|out| {
+            clap_complete::generate(shell, &mut Cli::command(), "rues", out);
+            Ok(())
+        }),
+        Command::Man { subcommand } => {
+            man_page(subcommand.as_deref()).and_then(|page| print_generated(|out| page.render(out)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("rues: error: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(client_cli::exit_status(&error))
         }
     }
 }
 
-fn serve_command(args: ServeArgs) -> Result<()> {
+/// The man page of `rues`, or of one of its subcommands (named
+/// `rues-SUBCOMMAND`, as the page of `rues` refers to it).
+fn man_page(subcommand: Option<&str>) -> Result<clap_mangen::Man> {
+    let mut command = Cli::command();
+    // Global options (--log-format) then appear on every page, and each
+    // subcommand gets its page's name.
+    command.build();
+    let Some(name) = subcommand else {
+        return Ok(clap_mangen::Man::new(command));
+    };
+    let names: Vec<&str> = command
+        .get_subcommands()
+        .map(|c| c.get_name())
+        .filter(|&n| n != "help")
+        .collect();
+    let page = command
+        .find_subcommand(name)
+        .filter(|_| names.contains(&name))
+        .cloned()
+        .with_context(|| {
+            format!(
+                "no subcommand `{name}`; pages exist for {}",
+                names.join(", ")
+            )
+        })?;
+    // Built, a subcommand is displayed as `rues-NAME` and run as `rues NAME`.
+    Ok(clap_mangen::Man::new(page))
+}
+
+/// Writes generated text to stdout; a reader that stops early (`| head`)
+/// is not an error.
+fn print_generated(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> Result<()> {
+    let mut text = Vec::new();
+    write(&mut text).context("cannot generate the output")?;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(&text).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::anyhow!("cannot write to stdout: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn serve_command(args: ServeArgs, log_format: LogFormat) -> Result<()> {
     let overrides = config::Overrides {
         listen: args.listen,
         node_version: args.node_version,
@@ -139,7 +226,7 @@ fn serve_command(args: ServeArgs) -> Result<()> {
         print!("{}", config.to_toml()?);
         return Ok(());
     }
-    init_logging();
+    init_logging(log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -156,13 +243,27 @@ fn client_command(command: impl std::future::Future<Output = Result<()>>) -> Res
     runtime.block_on(command)
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(colour(std::io::stderr().is_terminal()))
+            .init(),
+        // The message beside level and target, not nested in `fields`, so
+        // a shipper's query finds it where every other tool puts it.
+        LogFormat::Json => logs.with_ansi(false).json().flatten_event(true).init(),
+    }
+}
+
+/// Whether to colour logs: only on a terminal (escape codes in a file or a
+/// journal are noise), and never when NO_COLOR is set to anything but the
+/// empty string (no-color.org).
+fn colour(terminal: bool) -> bool {
+    terminal && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }
 
 fn tx_command(args: &TxArgs) -> Result<()> {

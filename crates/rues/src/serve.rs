@@ -16,13 +16,15 @@ pub(crate) async fn serve(config: NodeConfig) -> Result<()> {
     let chain = Chain::new(chain_config, rues_demo::unix_time_ms())
         .context("invalid [chain] configuration")?;
     let chain = SharedChain::new(chain);
+    let listen = config.listen_addr()?;
     let server = Server::bind(
         config.core()?,
         rues_demo::registry(chain.clone()),
-        config.transport(),
+        config.transport(listen),
     )
     .await?
     .with_routes(crate::explorer::routes());
+    let stop = stop_signal()?;
     let scheme = if server.is_tls() { "https" } else { "http" };
     let addr = server.local_addr();
     // The first line on stdout is the address, for people and for scripts.
@@ -51,9 +53,31 @@ pub(crate) async fn serve(config: NodeConfig) -> Result<()> {
         },
     ));
 
-    server.run(rues_warp::shutdown_signal()).await;
+    server.run(stop).await;
     let _ = stop_chain.send(true);
     let _ = chain_task.await;
     tracing::info!("RUES node stopped");
     Ok(())
+}
+
+/// SIGINT or SIGTERM, caught from this call on: a script that starts the
+/// node, reads its banner and stops it at once gets a graceful shutdown,
+/// where a signal before the first poll of `rues_warp::shutdown_signal`
+/// would kill the process.
+#[cfg(unix)]
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
+    Ok(rues_warp::shutdown_signal())
 }

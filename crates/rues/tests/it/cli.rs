@@ -82,6 +82,21 @@ fn failed(args: &[&str]) -> String {
     text(&output.stderr)
 }
 
+/// Runs a command that must fail with exit status `code`, and returns its
+/// stderr.
+#[track_caller]
+fn failed_with(code: i32, args: &[&str]) -> String {
+    let output = run(args);
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "rues {args:?}\nstdout: {}\nstderr: {stderr}",
+        text(&output.stdout)
+    );
+    stderr
+}
+
 /// A URL where nothing listens: a port that was just free.
 fn unreachable_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bound");
@@ -141,7 +156,7 @@ fn listen_without_headers_prints_only_payloads() {
 
 #[test]
 fn listen_refuses_a_bad_path_before_connecting() {
-    let stderr = failed(&["listen", &unreachable_url(), "blocks"]);
+    let stderr = failed_with(1, &["listen", &unreachable_url(), "blocks"]);
     assert!(stderr.contains("invalid event path \"blocks\""), "{stderr}");
     assert!(!stderr.contains("cannot connect"), "{stderr}");
 }
@@ -185,18 +200,21 @@ fn dispatch_prints_a_binary_reply_as_hex_or_raw() {
 fn dispatch_error_status_exits_non_zero_with_the_nodes_message() {
     let node = Node::start(&[]);
     let url = format!("http://{}", node.addr);
-    let stderr = failed(&["dispatch", &url, "nope/info"]);
+    let stderr = failed_with(3, &["dispatch", &url, "nope/info"]);
     assert!(stderr.contains("404 Not Found"), "{stderr}");
     assert!(stderr.contains("nope"), "{stderr}");
 
     // A body the handler cannot process: the node's 4xx and message.
-    let stderr = failed(&[
-        "dispatch",
-        &url,
-        "transactions/propagate",
-        "--data-hex",
-        "0x00",
-    ]);
+    let stderr = failed_with(
+        3,
+        &[
+            "dispatch",
+            &url,
+            "transactions/propagate",
+            "--data-hex",
+            "0x00",
+        ],
+    );
     assert!(stderr.contains("422"), "{stderr}");
 }
 
@@ -204,7 +222,7 @@ fn dispatch_error_status_exits_non_zero_with_the_nodes_message() {
 fn a_version_mismatch_says_how_to_change_the_requirement() {
     let node = Node::start(&[]);
     let url = format!("http://{}", node.addr);
-    let stderr = failed(&["dispatch", &url, "node/info", "--rusk-version", "^9"]);
+    let stderr = failed_with(3, &["dispatch", &url, "node/info", "--rusk-version", "^9"]);
     assert!(stderr.contains("400 Bad Request"), "{stderr}");
     assert!(stderr.contains("the node's version is 1.6.0"), "{stderr}");
     assert!(stderr.contains("--rusk-version"), "{stderr}");
@@ -215,16 +233,16 @@ fn an_unreachable_node_is_a_helpful_error() {
     let url = unreachable_url();
     let expected =
         format!("cannot connect to {url}: connection refused — is `rues serve` running?");
-    let stderr = failed(&["dispatch", &url, "node/info"]);
+    let stderr = failed_with(4, &["dispatch", &url, "node/info"]);
     assert!(stderr.contains(&expected), "{stderr}");
-    let stderr = failed(&["listen", &url, "blocks/accepted"]);
+    let stderr = failed_with(4, &["listen", &url, "blocks/accepted"]);
     assert!(stderr.contains(&expected), "{stderr}");
 }
 
 #[test]
 fn a_bad_url_is_a_helpful_error() {
     for url in ["127.0.0.1:8080", "ftp://127.0.0.1"] {
-        let stderr = failed(&["dispatch", url, "node/info"]);
+        let stderr = failed_with(1, &["dispatch", url, "node/info"]);
         assert!(stderr.contains("invalid node URL"), "{url}: {stderr}");
         assert!(stderr.contains("http://127.0.0.1:8080"), "{url}: {stderr}");
     }
@@ -247,7 +265,7 @@ fn dispatch_takes_one_body_option_only() {
 }
 
 #[test]
-fn listen_exits_non_zero_with_the_close_code_when_the_node_stops() {
+fn listen_exits_5_with_the_close_code_when_the_node_stops() {
     use std::io::{BufRead, BufReader};
 
     let mut node = Node::start(&[]);
@@ -291,10 +309,215 @@ fn listen_exits_non_zero_with_the_close_code_when_the_node_stops() {
     let _ = reader.join();
     let mut err = String::new();
     let _ = stderr.read_to_string(&mut err);
-    assert!(!status.success(), "{err}");
+    assert_eq!(status.code(), Some(5), "{err}");
     assert!(
         err.contains("the subscription to /on/blocks/accepted ended"),
         "{err}"
     );
     assert!(err.contains("session closed by the node: 1001"), "{err}");
+}
+
+#[test]
+fn listen_json_prints_one_object_per_event_json_payloads_as_json() {
+    let node = Node::start(&[]);
+    let url = format!("http://{}", node.addr);
+    let output = succeeded(&["listen", &url, "blocks/accepted", "--json", "--count", "2"]);
+    let stdout = text(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for line in lines {
+        let event: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let location = event["headers"]["Content-Location"]
+            .as_str()
+            .expect("a location");
+        assert!(location.starts_with("/on/blocks:"), "{line}");
+        assert_eq!(
+            event["headers"]["Content-Type"], "application/json",
+            "{line}"
+        );
+        assert!(event["payload"]["header"]["height"].is_u64(), "{line}");
+        assert!(event.get("payload_hex").is_none(), "{line}");
+    }
+}
+
+#[test]
+fn listen_json_prints_binary_payloads_as_hex() {
+    let node = Node::start(&[]);
+    let url = format!("http://{}", node.addr);
+    // The transfer contract's events: binary, with Rusk-Origin.
+    let contract = format!("contracts:01{}/moonlight", "0".repeat(62));
+    let output = succeeded(&["listen", &url, &contract, "--json", "-n", "1"]);
+    let stdout = text(&output.stdout);
+    let event: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(
+        event["headers"]["Content-Type"], "application/octet-stream",
+        "{stdout}"
+    );
+    assert!(event["headers"]["Rusk-Origin"].is_string(), "{stdout}");
+    let hex_payload = event["payload_hex"].as_str().expect("payload_hex");
+    let bytes = hex::decode(hex_payload).expect("hex");
+    let length: usize = event["headers"]["Content-Length"]
+        .as_str()
+        .and_then(|n| n.parse().ok())
+        .expect("a length");
+    assert_eq!(bytes.len(), length, "{stdout}");
+    assert!(event.get("payload").is_none(), "{stdout}");
+}
+
+#[test]
+fn listen_json_excludes_raw_and_no_headers() {
+    for flag in ["--raw", "--no-headers"] {
+        let stderr = failed_with(
+            2,
+            &[
+                "listen",
+                "http://127.0.0.1:9",
+                "blocks/accepted",
+                "--json",
+                flag,
+            ],
+        );
+        assert!(stderr.contains("cannot be used with"), "{flag}: {stderr}");
+    }
+}
+
+#[test]
+fn listen_exits_3_when_the_node_refuses_a_subscription() {
+    let node = Node::start(&[]);
+    let url = format!("http://{}", node.addr);
+    let stderr = failed_with(3, &["listen", &url, "nope/info", "-n", "1"]);
+    assert!(
+        stderr.contains("cannot subscribe to /on/nope/info"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("404 Not Found"), "{stderr}");
+}
+
+#[test]
+fn exit_statuses_are_in_the_help() {
+    for command in ["listen", "dispatch"] {
+        let help = text(&succeeded(&[command, "--help"]).stdout);
+        for line in [
+            "Exit status:",
+            "  3  the node refused the request",
+            "  4  the node cannot be reached",
+            "  5  the session ended",
+        ] {
+            assert!(
+                help.contains(line),
+                "{command} --help lacks {line:?}: {help}"
+            );
+        }
+    }
+}
+
+#[test]
+fn serve_listens_on_a_host_name() {
+    let node = Node::serve(&["--listen", "localhost:0"]);
+    // `localhost` is served on its IPv4 address, which every client tries.
+    assert!(
+        node.banner
+            .starts_with("rues: listening on http://127.0.0.1:"),
+        "{}",
+        node.banner
+    );
+    let url = format!("http://localhost:{}", node.addr.port());
+    let info = succeeded(&["dispatch", &url, "node/info"]);
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).expect("JSON");
+    assert!(info["version"].is_string(), "{info}");
+}
+
+#[test]
+fn serve_refuses_a_listen_address_it_cannot_use() {
+    // `.invalid` never resolves (RFC 6761).
+    let stderr = failed_with(1, &["serve", "--listen", "no-such-host.invalid:8080"]);
+    assert!(
+        stderr.contains("cannot resolve `no-such-host.invalid`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("give an IP address"), "{stderr}");
+    let stderr = failed_with(1, &["serve", "--listen", "localhost"]);
+    assert!(
+        stderr.contains("listen address `localhost` is not HOST:PORT"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn completions_name_every_subcommand() {
+    // How each shell's script offers a subcommand.
+    type Offer = fn(&str) -> String;
+    let offers: [(&str, Offer); 5] = [
+        ("bash", |c| format!("rues,{c})")),
+        ("zsh", |c| format!("'{c}:")),
+        ("fish", |c| format!("-a \"{c}\"")),
+        ("elvish", |c| format!("cand {c} '")),
+        ("powershell", |c| format!("new('{c}', '{c}'")),
+    ];
+    for (shell, offer) in offers {
+        let script = text(&succeeded(&["completions", shell]).stdout);
+        for command in ["serve", "tx", "listen", "dispatch", "completions", "man"] {
+            let needle = offer(command);
+            assert!(script.contains(&needle), "{shell}: no {needle:?}");
+        }
+        // Options too, e.g. listen's.
+        assert!(
+            script.contains("no-reconnect"),
+            "{shell}: no --no-reconnect"
+        );
+    }
+    let script = succeeded(&["completions", "bash"]).stdout;
+    assert!(text(&script).contains("complete -F _rues"), "not bash");
+    // The script must at least parse in bash, where bash is installed.
+    let Ok(mut bash) = std::process::Command::new("bash")
+        .args(["-n", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("note: no bash: the bash completions were not parsed");
+        return;
+    };
+    {
+        use std::io::Write;
+        let mut stdin = bash.stdin.take().expect("piped stdin");
+        stdin.write_all(&script).expect("script written");
+    }
+    let checked = bash.wait_with_output().expect("bash ran");
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+}
+
+#[test]
+fn an_unknown_shell_is_a_usage_error() {
+    let stderr = failed_with(2, &["completions", "tcsh"]);
+    assert!(stderr.contains("possible values"), "{stderr}");
+}
+
+#[test]
+fn man_prints_a_roff_page_naming_every_subcommand() {
+    let page = text(&succeeded(&["man"]).stdout);
+    assert!(page.contains(".TH rues 1"), "{page:.200}");
+    assert!(page.contains(".SH SUBCOMMANDS"), "{page}");
+    for command in ["serve", "tx", "listen", "dispatch", "completions", "man"] {
+        assert!(
+            page.contains(&format!("rues\\-{command}")),
+            "no {command}: {page}"
+        );
+    }
+}
+
+#[test]
+fn man_prints_each_subcommands_page_that_rues_1_refers_to() {
+    let page = text(&succeeded(&["man", "listen"]).stdout);
+    assert!(page.contains(".TH rues-listen 1"), "{page:.200}");
+    assert!(page.contains("\\fBrues listen\\fR"), "{page:.400}");
+    assert!(page.contains("\\-\\-json"), "{page}");
+    assert!(page.contains("Exit status:"), "{page}");
+    let stderr = failed_with(1, &["man", "nope"]);
+    assert!(
+        stderr.contains(
+            "no subcommand `nope`; pages exist for serve, tx, listen, dispatch, completions, man"
+        ),
+        "{stderr}"
+    );
 }

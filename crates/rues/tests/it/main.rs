@@ -7,4 +7,5 @@ mod cli;
 mod exhaustion;
 mod graphql_hostile;
 mod hostile_limits;
+mod logs;
 mod serve;

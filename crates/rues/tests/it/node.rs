@@ -38,6 +38,13 @@ impl Node {
         Self::spawn(command)
     }
 
+    /// `rues serve` with exactly `args` (no `--listen` of its own).
+    pub(crate) fn serve(args: &[&str]) -> Self {
+        let mut command = rues();
+        command.arg("serve").args(args);
+        Self::spawn(command)
+    }
+
     /// As [`Node::start`], with the open-file limit lowered to `limit` (via
     /// the shell's `ulimit -n`, so the test needs no libc binding).
     pub(crate) fn start_with_fd_limit(limit: u32, extra: &[&str]) -> Self {
@@ -51,11 +58,26 @@ impl Node {
         Self::spawn(command)
     }
 
-    fn spawn(mut command: Command) -> Self {
+    /// As [`Node::start`], logging at `info` into a pipe (`child.stderr`),
+    /// with NO_COLOR unset (so no colour is the node's own decision).
+    pub(crate) fn start_logging(extra: &[&str]) -> Self {
+        let mut command = rues();
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--block-time-ms", "200"])
+            .args(extra)
+            .env_remove("NO_COLOR");
+        Self::spawn_with(command, "info", Stdio::piped())
+    }
+
+    fn spawn(command: Command) -> Self {
+        Self::spawn_with(command, "warn", Stdio::inherit())
+    }
+
+    fn spawn_with(mut command: Command, log: &str, stderr: Stdio) -> Self {
         let mut child = command
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("rues starts");
         let stdout = child.stdout.take().expect("piped stdout");
