@@ -11,11 +11,12 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::StreamExt;
+use rues_client::rustls::CertificateError;
 use rues_client::{Body, Client, ClientBuilder, Error, Event, IntoEventPath, Reply, Subscription};
 
 /// How long the goodbye (unsubscribe, close) may take on exit.
@@ -34,10 +35,15 @@ pub(crate) struct ConnectArgs {
     /// Send `Rusk-Version-Strict: true` (pre-release tags compared too).
     #[arg(long)]
     strict_version: bool,
-    /// A PEM file of extra root certificates to trust (e.g. a node's
-    /// self-signed certificate).
+    /// A PEM file of certificates to trust, besides Mozilla's roots: a CA's,
+    /// or the node's own (self-signed) certificate, which is then accepted
+    /// as is when valid now and for the URL's host, as curl's --cacert does.
     #[arg(long, value_name = "FILE")]
     cacert: Option<PathBuf>,
+    /// Skip the verification of the node's TLS certificate (warned on
+    /// stderr): anyone on the path could read and change the traffic.
+    #[arg(long, short = 'k')]
+    insecure: bool,
     /// Seconds an HTTP request may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     timeout: u64,
@@ -57,6 +63,12 @@ impl ConnectArgs {
             let pem = std::fs::read(path)
                 .with_context(|| format!("cannot read --cacert {}", path.display()))?;
             builder = builder.add_root_certificates_pem(pem);
+        }
+        if self.insecure {
+            eprintln!(
+                "rues: warning: --insecure: the node's TLS certificate is not verified; anyone on the path could read and change this traffic"
+            );
+            builder = builder.danger_accept_invalid_certs(true);
         }
         Ok(builder)
     }
@@ -145,11 +157,10 @@ pub(crate) async fn listen(args: ListenArgs) -> Result<()> {
     if !args.no_reconnect {
         builder = builder.reconnect(true);
     }
-    let requirement = args.connect.requirement();
     let client = builder
         .connect()
         .await
-        .map_err(|e| explain(e, &args.node, requirement))?;
+        .map_err(|e| explain(e, &args.node, Some(&args.connect)))?;
     eprintln!("rues: session {} on {}", client.session_id(), client.url());
 
     let mut subscriptions = Vec::new();
@@ -157,7 +168,7 @@ pub(crate) async fn listen(args: ListenArgs) -> Result<()> {
         let subscription = client
             .subscribe(path)
             .await
-            .map_err(|e| explain(e, &args.node, requirement))
+            .map_err(|e| explain(e, &args.node, Some(&args.connect)))
             .with_context(|| format!("cannot subscribe to {path}"))?;
         eprintln!("rues: subscribed to {path}");
         subscriptions.push(subscription);
@@ -192,7 +203,7 @@ pub(crate) async fn listen(args: ListenArgs) -> Result<()> {
                 }
                 Some(Item::Gap(gap)) => eprintln!("rues: note: {gap}"),
                 Some(Item::Ended(path, Some(error))) => {
-                    break Err(explain(error, &args.node, requirement))
+                    break Err(explain(error, &args.node, Some(&args.connect)))
                         .with_context(|| format!("the subscription to {path} ended"));
                 }
                 Some(Item::Ended(path, None)) => eprintln!("rues: the subscription to {path} ended"),
@@ -252,12 +263,11 @@ pub(crate) async fn dispatch(args: DispatchArgs) -> Result<()> {
         .into_event_path()
         .map_err(|e| explain(e, &args.node, None))?;
     let body = body(&args)?;
-    let requirement = args.connect.requirement();
     let dispatcher = args
         .connect
         .builder(&args.node)?
         .dispatcher()
-        .map_err(|e| explain(e, &args.node, requirement))?;
+        .map_err(|e| explain(e, &args.node, Some(&args.connect)))?;
     let mut request = dispatcher.request(&path).body(body);
     for header in &args.headers {
         let (name, value) = header
@@ -268,7 +278,7 @@ pub(crate) async fn dispatch(args: DispatchArgs) -> Result<()> {
     let reply = request
         .send()
         .await
-        .map_err(|e| explain(e, &args.node, requirement))?;
+        .map_err(|e| explain(e, &args.node, Some(&args.connect)))?;
     let mut out = std::io::stdout().lock();
     let written = print_reply(&mut out, &reply, args.raw, args.include);
     match written {
@@ -316,8 +326,14 @@ fn body(args: &DispatchArgs) -> Result<Body> {
     Ok(Body::Empty)
 }
 
-/// Turns a client error into a message that says what to do about it.
-fn explain(error: Error, url: &str, requirement: Option<&str>) -> anyhow::Error {
+/// Turns a client error into a message that says what to do about it;
+/// `given` is what the command line set, when it has been read.
+fn explain(error: Error, url: &str, given: Option<&ConnectArgs>) -> anyhow::Error {
+    let cacert = given.and_then(|given| given.cacert.as_deref());
+    if let Some(refused) = error.certificate_error() {
+        return explain_certificate(&error, refused, cacert);
+    }
+    let requirement = given.and_then(ConnectArgs::requirement);
     match &error {
         Error::Connect { reason, .. } if reason == "connection refused" => {
             if is_local(url) {
@@ -325,9 +341,6 @@ fn explain(error: Error, url: &str, requirement: Option<&str>) -> anyhow::Error 
             } else {
                 anyhow!("{error} — is the node running, and is the URL right?")
             }
-        }
-        Error::Connect { reason, .. } if reason.to_lowercase().contains("certificate") => {
-            anyhow!("{error} — for a self-signed certificate, pass --cacert FILE")
         }
         Error::InvalidUrl { .. } => {
             anyhow!("{error} (expected e.g. http://127.0.0.1:8080 or wss://node.example)")
@@ -340,6 +353,48 @@ fn explain(error: Error, url: &str, requirement: Option<&str>) -> anyhow::Error 
             )
         }
         _ => anyhow::Error::new(error),
+    }
+}
+
+/// A refused certificate: what was trusted, and what would help (never the
+/// flag already given).
+fn explain_certificate(
+    error: &Error,
+    refused: &CertificateError,
+    cacert: Option<&Path>,
+) -> anyhow::Error {
+    let trusted = match cacert {
+        Some(path) => format!("Mozilla's root certificates and {}", path.display()),
+        None => "Mozilla's root certificates".to_owned(),
+    };
+    let unknown = matches!(
+        refused,
+        CertificateError::UnknownIssuer | CertificateError::Other(_)
+    );
+    let hint = match (unknown, cacert) {
+        (true, None) => {
+            "for a self-signed certificate, pass it with --cacert FILE (or -k to skip verification)"
+                .to_owned()
+        }
+        (true, Some(path)) => format!(
+            "{} holds neither the node's certificate nor its issuer's: use the file the node serves (its --tls-cert) or its CA's, or -k to skip verification",
+            path.display()
+        ),
+        (false, _) => match refused {
+            CertificateError::NotValidForNameContext { .. } => {
+                "connect with a name the certificate is for, or give the node a certificate for this one"
+                    .to_owned()
+            }
+            CertificateError::ExpiredContext { .. } | CertificateError::Expired => {
+                "give the node a new certificate (or -k to skip verification)".to_owned()
+            }
+            _ => "-k skips verification".to_owned(),
+        },
+    };
+    if unknown {
+        anyhow!("{error}\n  trusted: {trusted}\n  {hint}")
+    } else {
+        anyhow!("{error}\n  {hint}")
     }
 }
 
