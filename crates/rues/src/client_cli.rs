@@ -118,8 +118,10 @@ pub(crate) struct DispatchArgs {
     /// The handler, as /on/node/info or node/info.
     #[arg(value_name = "PATH")]
     path: String,
-    /// The body: text, or @FILE for a file's bytes (sent as binary), or @-
-    /// for standard input's bytes.
+    /// The body: text, or @FILE for a file's bytes, or @- for standard
+    /// input's (both sent as binary, byte for byte, except one line of 0x
+    /// hex, as `rues tx` prints: sent as the bytes it spells, so
+    /// `rues tx | rues dispatch URL transactions/propagate --data @-` works).
     #[arg(long, short = 'd', value_name = "TEXT|@FILE", group = "body")]
     data: Option<String>,
     /// The body as hex bytes (sent as binary), with or without 0x.
@@ -295,19 +297,20 @@ pub(crate) async fn dispatch(args: DispatchArgs) -> Result<()> {
 
 fn body(args: &DispatchArgs) -> Result<Body> {
     if let Some(data) = &args.data {
-        return Ok(match data.strip_prefix('@') {
+        return match data.strip_prefix('@') {
             Some("-") => {
                 let mut bytes = Vec::new();
                 std::io::stdin()
                     .read_to_end(&mut bytes)
                     .context("cannot read the body from standard input")?;
-                Body::from(bytes)
+                file_body(bytes, "--data @-")
             }
-            Some(file) => Body::from(
+            Some(file) => file_body(
                 std::fs::read(file).with_context(|| format!("cannot read --data @{file}"))?,
+                &format!("--data @{file}"),
             ),
-            None => Body::from(data.as_str()),
-        });
+            None => Ok(Body::from(data.as_str())),
+        };
     }
     if let Some(text) = &args.data_hex {
         let digits = text.trim();
@@ -324,6 +327,28 @@ fn body(args: &DispatchArgs) -> Result<Body> {
         return Ok(Body::from(value));
     }
     Ok(Body::Empty)
+}
+
+/// A body read from a file or standard input. One line of `0x` hex (what
+/// `rues tx` prints, its line end included) is sent as the bytes it spells;
+/// anything else is sent byte for byte, nothing trimmed. Both as binary.
+fn file_body(bytes: Vec<u8>, what: &str) -> Result<Body> {
+    let line = bytes
+        .strip_suffix(b"\r\n")
+        .or_else(|| bytes.strip_suffix(b"\n"))
+        .unwrap_or(&bytes);
+    let digits = line
+        .strip_prefix(b"0x")
+        .or_else(|| line.strip_prefix(b"0X"));
+    match digits {
+        Some(digits) if digits.iter().all(u8::is_ascii_alphanumeric) => {
+            let decoded = hex::decode(digits).map_err(|e| {
+                anyhow!("{what}: starts with 0x but is not hex ({e}); the whole content must be 0x and an even number of hex digits")
+            })?;
+            Ok(Body::from(decoded))
+        }
+        _ => Ok(Body::from(bytes)),
+    }
 }
 
 /// Turns a client error into a message that says what to do about it;
@@ -527,6 +552,32 @@ mod tests {
         assert_eq!(shown(b"hi\n", Some("text/plain; charset=utf-8")), "hi");
         assert_eq!(shown(b"[1]", None), "[\n  1\n]");
         assert_eq!(shown(&[0xff], None), "ff");
+    }
+
+    fn sent(content: &[u8]) -> Vec<u8> {
+        match file_body(content.to_vec(), "--data @-").expect("a body") {
+            Body::Binary(bytes) => bytes.to_vec(),
+            other => panic!("not binary: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_hex_line_from_a_file_is_sent_as_its_bytes() {
+        assert_eq!(sent(b"0x5255\n"), b"RU");
+        assert_eq!(sent(b"0X5255\r\n"), b"RU");
+        assert_eq!(sent(b"0x5255"), b"RU");
+        // Anything else goes byte for byte, line ends included.
+        assert_eq!(sent(b"2\n"), b"2\n");
+        assert_eq!(sent(b"0x5255\n\n"), b"0x5255\n\n");
+        assert_eq!(sent(b"0x52 55\n"), b"0x52 55\n");
+        assert_eq!(sent(&[0, 0xff, b'\n']), [0, 0xff, b'\n']);
+        let error = file_body(b"0x525\n".to_vec(), "--data @tx.hex").expect_err("odd");
+        assert!(
+            error
+                .to_string()
+                .starts_with("--data @tx.hex: starts with 0x but is not hex"),
+            "{error}"
+        );
     }
 
     #[test]

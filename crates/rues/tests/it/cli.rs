@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::node::{Node, PATIENCE, rues};
 
 /// Runs `rues <args>` to completion, bounded by [`PATIENCE`].
-fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     let mut child = rues()
         .args(args)
         .env("RUST_LOG", "warn")
@@ -53,12 +53,12 @@ fn run(args: &[&str]) -> Output {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[track_caller]
-fn succeeded(args: &[&str]) -> Output {
+pub(crate) fn succeeded(args: &[&str]) -> Output {
     let output = run(args);
     assert!(
         output.status.success(),
@@ -72,7 +72,7 @@ fn succeeded(args: &[&str]) -> Output {
 
 /// Runs a command that must fail, and returns its stderr.
 #[track_caller]
-fn failed(args: &[&str]) -> String {
+pub(crate) fn failed(args: &[&str]) -> String {
     let output = run(args);
     assert!(
         !output.status.success(),
@@ -297,4 +297,75 @@ fn listen_exits_non_zero_with_the_close_code_when_the_node_stops() {
         "{err}"
     );
     assert!(err.contains("session closed by the node: 1001"), "{err}");
+}
+
+#[test]
+fn a_transaction_from_rues_tx_piped_into_dispatch_data_stdin_is_accepted() {
+    use std::io::{BufRead, BufReader};
+
+    let node = Node::start(&[]);
+    let url = format!("http://{}", node.addr);
+    // Watch for its `included` event, so "accepted" means the chain took it.
+    let mut listener = rues()
+        .args(["listen", &url, "transactions/included", "--no-headers"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rues listen starts");
+    let mut listener_err = BufReader::new(listener.stderr.take().expect("piped stderr"));
+    let mut line = String::new();
+    while !line.contains("subscribed to") {
+        line.clear();
+        assert_ne!(listener_err.read_line(&mut line).expect("stderr"), 0);
+    }
+
+    let mut tx = rues()
+        .arg("tx")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rues tx starts");
+    let piped = tx.stdout.take().expect("piped stdout");
+    let dispatch = rues()
+        .args([
+            "dispatch",
+            &url,
+            "/on/transactions/propagate",
+            "--data",
+            "@-",
+        ])
+        .stdin(Stdio::from(piped))
+        .output()
+        .expect("rues dispatch runs");
+    let tx = tx.wait_with_output().expect("rues tx ends");
+    assert!(tx.status.success(), "{}", text(&tx.stderr));
+    assert!(dispatch.status.success(), "{}", text(&dispatch.stderr));
+    assert!(
+        text(&dispatch.stderr).contains("202 Accepted"),
+        "{}",
+        text(&dispatch.stderr)
+    );
+
+    // The id `rues tx` printed is in an `included` event.
+    let id = text(&tx.stderr)
+        .trim()
+        .strip_prefix("rues: transaction ")
+        .expect("the id on stderr")
+        .to_owned();
+    let (found_tx, found_rx) = std::sync::mpsc::channel();
+    let stdout = listener.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains(&id) {
+                let _ = found_tx.send(());
+                return;
+            }
+        }
+    });
+    let found = found_rx.recv_timeout(PATIENCE);
+    let _ = listener.kill();
+    let _ = listener.wait();
+    assert!(found.is_ok(), "no included event names the transaction");
 }

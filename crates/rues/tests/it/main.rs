@@ -8,3 +8,4 @@ mod exhaustion;
 mod graphql_hostile;
 mod hostile_limits;
 mod serve;
+mod tls;
