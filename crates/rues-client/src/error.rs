@@ -214,6 +214,18 @@ impl Error {
         }
     }
 
+    /// Whether the node's TLS certificate was refused for want of trust:
+    /// issued by no trusted root, or a CA certificate (a self-signed one,
+    /// as `openssl req -x509` makes) that is not itself among the trusted
+    /// certificates. Trusting the node's certificate or its CA's
+    /// ([`add_root_certificates_pem`](crate::ClientBuilder::add_root_certificates_pem))
+    /// is then the cure; an expired certificate or one for other names is
+    /// refused however it is trusted.
+    pub fn is_untrusted_certificate(&self) -> bool {
+        self.certificate_error()
+            .is_some_and(crate::tls::is_untrusted)
+    }
+
     pub(crate) fn invalid_url(url: &str, reason: impl Into<String>) -> Self {
         Error::InvalidUrl {
             url: url.to_owned(),

@@ -186,15 +186,25 @@ pub(crate) fn refusal(error: &CertificateError) -> String {
         CertificateError::UnknownIssuer => {
             "the node's certificate is not signed by a trusted root certificate".to_owned()
         }
-        CertificateError::Other(other)
-            if other.0.downcast_ref::<webpki::Error>()
-                == Some(&webpki::Error::CaUsedAsEndEntity) =>
-        {
+        CertificateError::Other(_) if is_untrusted(error) => {
             // webpki's words for a CA certificate (a self-signed one, as
             // `openssl req -x509` makes) that is not among the roots.
             "the node's certificate is a CA certificate (CA:TRUE, e.g. self-signed) that is not a trusted root certificate".to_owned()
         }
         other => format!("the node's certificate is refused: {other}"),
+    }
+}
+
+/// Issued by no trusted root, or a CA certificate not itself trusted
+/// (webpki's `CaUsedAsEndEntity`, which it says before looking for an
+/// issuer).
+pub(crate) fn is_untrusted(error: &CertificateError) -> bool {
+    match error {
+        CertificateError::UnknownIssuer => true,
+        CertificateError::Other(other) => {
+            other.0.downcast_ref::<webpki::Error>() == Some(&webpki::Error::CaUsedAsEndEntity)
+        }
+        _ => false,
     }
 }
 

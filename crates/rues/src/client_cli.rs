@@ -392,10 +392,7 @@ fn explain_certificate(
         Some(path) => format!("Mozilla's root certificates and {}", path.display()),
         None => "Mozilla's root certificates".to_owned(),
     };
-    let unknown = matches!(
-        refused,
-        CertificateError::UnknownIssuer | CertificateError::Other(_)
-    );
+    let unknown = error.is_untrusted_certificate();
     let hint = match (unknown, cacert) {
         (true, None) => {
             "for a self-signed certificate, pass it with --cacert FILE (or -k to skip verification)"

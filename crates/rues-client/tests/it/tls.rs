@@ -89,6 +89,7 @@ async fn a_refused_certificate_says_what_is_wrong_with_it() {
             ),
             "{error:?}"
         );
+        assert!(!error.is_untrusted_certificate(), "{error:?}");
         assert!(
             error.to_string().contains(
                 "the node's certificate expired on 2021-01-01 00:00:00 UTC (it is now 20"
@@ -112,6 +113,7 @@ async fn an_untrusted_certificate_is_a_connect_error() {
     let url = format!("https://localhost:{}", server.addr.port());
     let error = Client::connect(&url).await.expect_err("untrusted");
     assert!(matches!(error, Error::Connect { .. }), "{error:?}");
+    assert!(error.is_untrusted_certificate(), "{error:?}");
     assert!(
         error.to_string().to_lowercase().contains("certificate"),
         "{error}"
