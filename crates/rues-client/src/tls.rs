@@ -105,9 +105,9 @@ impl ServerCertVerifier for Verifier {
                 now,
             );
         }
-        // Trusted byte for byte: its signature and issuer need no check
-        // (the handshake proves the node holds its key); what is left is
-        // what webpki would check of a leaf, in webpki's order.
+        // Trusted byte for byte: its signature, issuer and CA flag need no
+        // check (the handshake proves the node holds its key); its validity
+        // period and its names still do, in webpki's order and words.
         let (not_before, not_after) = validity(end_entity).ok_or(CertificateError::BadEncoding)?;
         let (not_before, not_after) = (
             UnixTime::since_unix_epoch(std::time::Duration::from_secs(not_before)),
