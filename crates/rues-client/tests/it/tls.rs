@@ -100,6 +100,48 @@ async fn a_refused_certificate_says_what_is_wrong_with_it() {
 }
 
 #[tokio::test]
+async fn a_certificate_not_valid_yet_says_from_when() {
+    let (server, certificate) = tls_server_with("future-lib", |params| {
+        params.not_before = date_time_ymd(2090, 1, 1);
+        params.not_after = date_time_ymd(2091, 1, 1);
+    })
+    .await;
+    let url = format!("https://localhost:{}", server.addr.port());
+    let error = Client::builder(&url)
+        .add_root_certificates_pem(certificate.pem())
+        .dispatcher()
+        .expect("a dispatcher")
+        .dispatch("node/info", ())
+        .await
+        .expect_err("not valid yet");
+    assert!(
+        error.to_string().contains(
+            "the node's certificate is not valid before 2090-01-01 00:00:00 UTC (it is now 20"
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_certificate_for_other_names_says_both() {
+    let certificate = CertFiles::self_signed_ca("names-lib", &["node.example", "10.1.2.3"]);
+    let server =
+        TestServer::start_with(|c| c, |t| t.with_tls(&certificate.cert, &certificate.key)).await;
+    let url = format!("wss://localhost:{}", server.addr.port());
+    let error = Client::builder(&url)
+        .add_root_certificates_pem(certificate.pem())
+        .connect()
+        .await
+        .expect_err("another name");
+    assert!(
+        error.to_string().contains(
+            "the node's certificate is not valid for localhost: it is for node.example, 10.1.2.3"
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn accepting_invalid_certificates_skips_verification() {
     let (server, _certificate) = tls_server("insecure-lib").await;
     let url = format!("https://localhost:{}", server.addr.port());
