@@ -306,6 +306,14 @@ fn a_transaction_from_rues_tx_piped_into_dispatch_data_stdin_is_accepted() {
     let node = Node::start(&[]);
     let url = format!("http://{}", node.addr);
     // Watch for its `included` event, so "accepted" means the chain took it.
+    // Killed on drop, so a failing assertion leaves no process behind.
+    struct Listener(std::process::Child);
+    impl Drop for Listener {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut listener = rues()
         .args(["listen", &url, "transactions/included", "--no-headers"])
         .env("RUST_LOG", "warn")
@@ -313,7 +321,9 @@ fn a_transaction_from_rues_tx_piped_into_dispatch_data_stdin_is_accepted() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Listener)
         .expect("rues listen starts");
+    let listener = &mut listener.0;
     let mut listener_err = BufReader::new(listener.stderr.take().expect("piped stderr"));
     let mut line = String::new();
     while !line.contains("subscribed to") {
@@ -365,7 +375,5 @@ fn a_transaction_from_rues_tx_piped_into_dispatch_data_stdin_is_accepted() {
         }
     });
     let found = found_rx.recv_timeout(PATIENCE);
-    let _ = listener.kill();
-    let _ = listener.wait();
     assert!(found.is_ok(), "no included event names the transaction");
 }
