@@ -127,6 +127,7 @@ pub struct ClientBuilder {
     request_timeout: Option<Duration>,
     buffer: usize,
     roots_pem: Vec<Vec<u8>>,
+    insecure: bool,
     tls: Option<Arc<ClientConfig>>,
     max_message_size: usize,
 }
@@ -166,6 +167,7 @@ impl ClientBuilder {
             request_timeout: Some(Duration::from_secs(60)),
             buffer: 1024,
             roots_pem: Vec::new(),
+            insecure: false,
             tls: None,
             max_message_size: 64 << 20,
         }
@@ -248,14 +250,33 @@ impl ClientBuilder {
 
     /// Trusts the certificates in this PEM data as roots, besides Mozilla's
     /// (e.g. a node's self-signed certificate).
+    ///
+    /// Each is also trusted as itself, as curl's `--cacert` does: a node
+    /// presenting exactly one of them is accepted when the certificate is
+    /// valid now and for the URL's host, even when it is marked as a CA
+    /// (`CA:TRUE`, as `openssl req -x509` makes a self-signed certificate),
+    /// which webpki alone refuses in the server's place.
     pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.roots_pem.push(pem.into());
         self
     }
 
+    /// Accepts any server certificate, unverified (curl's `--insecure`):
+    /// whoever sits between this client and the node can read and change
+    /// the traffic. For tests against a node whose certificate is at hand
+    /// only; prefer
+    /// [`add_root_certificates_pem`](ClientBuilder::add_root_certificates_pem)
+    /// with the node's certificate.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.insecure = accept;
+        self
+    }
+
     /// Uses this rustls configuration for HTTPS and WSS, instead of the
     /// built-in one (ring, Mozilla's roots and
-    /// [`add_root_certificates_pem`](ClientBuilder::add_root_certificates_pem)).
+    /// [`add_root_certificates_pem`](ClientBuilder::add_root_certificates_pem));
+    /// [`danger_accept_invalid_certs`](ClientBuilder::danger_accept_invalid_certs)
+    /// does not apply to it.
     pub fn tls_config(mut self, config: Arc<ClientConfig>) -> Self {
         self.tls = Some(config);
         self
@@ -304,7 +325,7 @@ impl ClientBuilder {
         }
         let tls = match &self.tls {
             Some(config) => config.clone(),
-            None => crate::tls::config(&self.roots_pem)?,
+            None => crate::tls::config(&self.roots_pem, self.insecure)?,
         };
         let dispatcher = Dispatcher::build(
             endpoint.clone(),

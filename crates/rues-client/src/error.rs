@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
+use tokio_rustls::rustls;
 
 /// A shareable error source, so that [`Error`] can be cloned and handed to
 /// every subscription a failure ends.
@@ -199,6 +200,32 @@ impl Error {
         }
     }
 
+    /// Why the node's TLS certificate was refused, for a
+    /// [`Connect`](Error::Connect) error that a certificate caused (then
+    /// its `reason` already says it in words: expired when, valid for
+    /// which names, or issued by whom).
+    pub fn certificate_error(&self) -> Option<&rustls::CertificateError> {
+        match self {
+            Error::Connect {
+                source: Some(source),
+                ..
+            } => certificate_error(source.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// Whether the node's TLS certificate was refused for want of trust:
+    /// issued by no trusted root, or a CA certificate (a self-signed one,
+    /// as `openssl req -x509` makes) that is not itself among the trusted
+    /// certificates. Trusting the node's certificate or its CA's
+    /// ([`add_root_certificates_pem`](crate::ClientBuilder::add_root_certificates_pem))
+    /// is then the cure; an expired certificate or one for other names is
+    /// refused however it is trusted.
+    pub fn is_untrusted_certificate(&self) -> bool {
+        self.certificate_error()
+            .is_some_and(crate::tls::is_untrusted)
+    }
+
     pub(crate) fn invalid_url(url: &str, reason: impl Into<String>) -> Self {
         Error::InvalidUrl {
             url: url.to_owned(),
@@ -258,6 +285,9 @@ fn describe_close(code: Option<u16>, reason: &str) -> String {
 /// I/O error's kind when there is one (`connection refused`), else the
 /// chain of messages.
 pub(crate) fn short_reason(error: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(refused) = certificate_error(error) {
+        return crate::tls::refusal(refused);
+    }
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
     let mut io_kind = None;
     let mut messages: Vec<String> = Vec::new();
@@ -285,6 +315,23 @@ pub(crate) fn short_reason(error: &(dyn std::error::Error + 'static)) -> String 
         .map(String::as_str)
         .collect();
     useful.join(": ")
+}
+
+/// The rustls certificate error in an error's chain. An `io::Error`'s
+/// `source` skips the error it wraps (rustls's, in a TLS handshake, itself
+/// wrapped again by hyper-rustls), so wrapped errors are looked into too.
+fn certificate_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::CertificateError> {
+    if let Some(rustls::Error::InvalidCertificate(refused)) = error.downcast_ref::<rustls::Error>()
+    {
+        return Some(refused);
+    }
+    let wrapped = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::get_ref)
+        .and_then(|inner| certificate_error(inner));
+    wrapped.or_else(|| error.source().and_then(certificate_error))
 }
 
 fn io_kind_text(kind: std::io::ErrorKind) -> Option<&'static str> {

@@ -33,10 +33,19 @@
 //!   for a response head on a raw socket;
 //! - a WebSocket client holding a session: [`WsClient`];
 //! - [`within`] and [`PATIENCE`], the bound on every wait.
+//!
+//! # The `cert` feature
+//!
+//! - [`cert::CertFiles`]: a certificate and key as PEM files (self-signed,
+//!   as a CA like `openssl req -x509` makes them, or shaped by the test:
+//!   expired, for other names), for a node's `[tls]` and a client's
+//!   `--cacert`.
 
 // The links above name the `server` part, absent without the feature.
 #![cfg_attr(not(feature = "server"), allow(rustdoc::broken_intra_doc_links))]
 
+#[cfg(feature = "cert")]
+pub mod cert;
 mod procfs;
 mod registry;
 mod response;

@@ -16,11 +16,12 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::StreamExt;
+use rues_client::rustls::CertificateError;
 use rues_client::{Body, Client, ClientBuilder, Error, Event, IntoEventPath, Reply, Subscription};
 
 /// How long the goodbye (unsubscribe, close) may take on exit.
@@ -106,10 +107,15 @@ pub(crate) struct ConnectArgs {
     /// Send `Rusk-Version-Strict: true` (pre-release tags compared too).
     #[arg(long)]
     strict_version: bool,
-    /// A PEM file of extra root certificates to trust (e.g. a node's
-    /// self-signed certificate).
+    /// A PEM file of certificates to trust, besides Mozilla's roots: a CA's,
+    /// or the node's own (self-signed) certificate, which is then accepted
+    /// as is when valid now and for the URL's host, as curl's --cacert does.
     #[arg(long, value_name = "FILE")]
     cacert: Option<PathBuf>,
+    /// Skip the verification of the node's TLS certificate (warned on
+    /// stderr): anyone on the path could read and change the traffic.
+    #[arg(long, short = 'k')]
+    insecure: bool,
     /// Seconds an HTTP request may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     timeout: u64,
@@ -129,6 +135,12 @@ impl ConnectArgs {
             let pem = std::fs::read(path)
                 .with_context(|| format!("cannot read --cacert {}", path.display()))?;
             builder = builder.add_root_certificates_pem(pem);
+        }
+        if self.insecure {
+            eprintln!(
+                "rues: warning: --insecure: the node's TLS certificate is not verified; anyone on the path could read and change this traffic"
+            );
+            builder = builder.danger_accept_invalid_certs(true);
         }
         Ok(builder)
     }
@@ -184,8 +196,10 @@ pub(crate) struct DispatchArgs {
     /// The handler, as /on/node/info or node/info.
     #[arg(value_name = "PATH")]
     path: String,
-    /// The body: text, or @FILE for a file's bytes (sent as binary), or @-
-    /// for standard input's bytes.
+    /// The body: text, or @FILE for a file's bytes, or @- for standard
+    /// input's (both sent as binary, byte for byte, except one line of 0x
+    /// hex, as `rues tx` prints: sent as the bytes it spells, so
+    /// `rues tx | rues dispatch URL transactions/propagate --data @-` works).
     #[arg(long, short = 'd', value_name = "TEXT|@FILE", group = "body")]
     data: Option<String>,
     /// The body as hex bytes (sent as binary), with or without 0x.
@@ -223,11 +237,10 @@ pub(crate) async fn listen(args: ListenArgs) -> Result<()> {
     if !args.no_reconnect {
         builder = builder.reconnect(true);
     }
-    let requirement = args.connect.requirement();
     let client = builder
         .connect()
         .await
-        .map_err(|e| explain(e, &args.node, requirement))?;
+        .map_err(|e| explain(e, &args.node, Some(&args.connect)))?;
     eprintln!("rues: session {} on {}", client.session_id(), client.url());
 
     let mut subscriptions = Vec::new();
@@ -235,7 +248,7 @@ pub(crate) async fn listen(args: ListenArgs) -> Result<()> {
         let subscription = client
             .subscribe(path)
             .await
-            .map_err(|e| explain(e, &args.node, requirement))
+            .map_err(|e| explain(e, &args.node, Some(&args.connect)))
             .with_context(|| format!("cannot subscribe to {path}"))?;
         eprintln!("rues: subscribed to {path}");
         subscriptions.push(subscription);
@@ -271,7 +284,7 @@ pub(crate) async fn listen(args: ListenArgs) -> Result<()> {
                 }
                 Some(Item::Gap(gap)) => eprintln!("rues: note: {gap}"),
                 Some(Item::Ended(path, Some(error))) => {
-                    break Err(explain(error, &args.node, requirement))
+                    break Err(explain(error, &args.node, Some(&args.connect)))
                         .with_context(|| format!("the subscription to {path} ended"));
                 }
                 Some(Item::Ended(path, None)) => eprintln!("rues: the subscription to {path} ended"),
@@ -334,12 +347,11 @@ pub(crate) async fn dispatch(args: DispatchArgs) -> Result<()> {
         .into_event_path()
         .map_err(|e| explain(e, &args.node, None))?;
     let body = body(&args)?;
-    let requirement = args.connect.requirement();
     let dispatcher = args
         .connect
         .builder(&args.node)?
         .dispatcher()
-        .map_err(|e| explain(e, &args.node, requirement))?;
+        .map_err(|e| explain(e, &args.node, Some(&args.connect)))?;
     let mut request = dispatcher.request(&path).body(body);
     for header in &args.headers {
         let (name, value) = header
@@ -350,7 +362,7 @@ pub(crate) async fn dispatch(args: DispatchArgs) -> Result<()> {
     let reply = request
         .send()
         .await
-        .map_err(|e| explain(e, &args.node, requirement))?;
+        .map_err(|e| explain(e, &args.node, Some(&args.connect)))?;
     let mut out = std::io::stdout().lock();
     let written = print_reply(&mut out, &reply, args.raw, args.include);
     match written {
@@ -367,19 +379,20 @@ pub(crate) async fn dispatch(args: DispatchArgs) -> Result<()> {
 
 fn body(args: &DispatchArgs) -> Result<Body> {
     if let Some(data) = &args.data {
-        return Ok(match data.strip_prefix('@') {
+        return match data.strip_prefix('@') {
             Some("-") => {
                 let mut bytes = Vec::new();
                 std::io::stdin()
                     .read_to_end(&mut bytes)
                     .context("cannot read the body from standard input")?;
-                Body::from(bytes)
+                file_body(bytes, "--data @-")
             }
-            Some(file) => Body::from(
+            Some(file) => file_body(
                 std::fs::read(file).with_context(|| format!("cannot read --data @{file}"))?,
+                &format!("--data @{file}"),
             ),
-            None => Body::from(data.as_str()),
-        });
+            None => Ok(Body::from(data.as_str())),
+        };
     }
     if let Some(text) = &args.data_hex {
         let digits = text.trim();
@@ -398,8 +411,40 @@ fn body(args: &DispatchArgs) -> Result<Body> {
     Ok(Body::Empty)
 }
 
-/// Turns a client error into a message that says what to do about it.
-fn explain(error: Error, url: &str, requirement: Option<&str>) -> anyhow::Error {
+/// A body read from a file or standard input. One line of `0x` hex (what
+/// `rues tx` prints, its line end included) is sent as the bytes it spells;
+/// anything else is sent byte for byte, nothing trimmed. Both as binary.
+fn file_body(bytes: Vec<u8>, what: &str) -> Result<Body> {
+    let line = bytes
+        .strip_suffix(b"\r\n")
+        .or_else(|| bytes.strip_suffix(b"\n"))
+        .unwrap_or(&bytes);
+    let digits = line
+        .strip_prefix(b"0x")
+        .or_else(|| line.strip_prefix(b"0X"));
+    match digits {
+        Some(digits) if digits.iter().all(u8::is_ascii_alphanumeric) => {
+            let decoded = hex::decode(digits).map_err(|e| {
+                anyhow!("{what}: starts with 0x but is not hex ({e}); the whole content must be 0x and an even number of hex digits")
+            })?;
+            Ok(Body::from(decoded))
+        }
+        _ => Ok(Body::from(bytes)),
+    }
+}
+
+/// Turns a client error into a message that says what to do about it;
+/// `given` is what the command line set, when it has been read.
+fn explain(error: Error, url: &str, given: Option<&ConnectArgs>) -> anyhow::Error {
+    let cacert = given.and_then(|given| given.cacert.as_deref());
+    if let Some(refused) = error.certificate_error() {
+        let message = explain_certificate(&error, refused, cacert).to_string();
+        return anyhow::Error::new(Explained {
+            exit: Exit::of(&error),
+            message,
+        });
+    }
+    let requirement = given.and_then(ConnectArgs::requirement);
     let message = match &error {
         Error::Connect { reason, .. } if reason == "connection refused" => {
             if is_local(url) {
@@ -407,9 +452,6 @@ fn explain(error: Error, url: &str, requirement: Option<&str>) -> anyhow::Error 
             } else {
                 format!("{error} — is the node running, and is the URL right?")
             }
-        }
-        Error::Connect { reason, .. } if reason.to_lowercase().contains("certificate") => {
-            format!("{error} — for a self-signed certificate, pass --cacert FILE")
         }
         Error::InvalidUrl { .. } => {
             format!("{error} (expected e.g. http://127.0.0.1:8080 or wss://node.example)")
@@ -427,6 +469,45 @@ fn explain(error: Error, url: &str, requirement: Option<&str>) -> anyhow::Error 
         exit: Exit::of(&error),
         message,
     })
+}
+
+/// A refused certificate: what was trusted, and what would help (never the
+/// flag already given).
+fn explain_certificate(
+    error: &Error,
+    refused: &CertificateError,
+    cacert: Option<&Path>,
+) -> anyhow::Error {
+    let trusted = match cacert {
+        Some(path) => format!("Mozilla's root certificates and {}", path.display()),
+        None => "Mozilla's root certificates".to_owned(),
+    };
+    let unknown = error.is_untrusted_certificate();
+    let hint = match (unknown, cacert) {
+        (true, None) => {
+            "for a self-signed certificate, pass it with --cacert FILE (or -k to skip verification)"
+                .to_owned()
+        }
+        (true, Some(path)) => format!(
+            "{} holds neither the node's certificate nor its issuer's: use the file the node serves (its --tls-cert) or its CA's, or -k to skip verification",
+            path.display()
+        ),
+        (false, _) => match refused {
+            CertificateError::NotValidForNameContext { .. } => {
+                "connect with a name the certificate is for, or give the node a certificate for this one"
+                    .to_owned()
+            }
+            CertificateError::ExpiredContext { .. } | CertificateError::Expired => {
+                "give the node a new certificate (or -k to skip verification)".to_owned()
+            }
+            _ => "-k skips verification".to_owned(),
+        },
+    };
+    if unknown {
+        anyhow!("{error}\n  trusted: {trusted}\n  {hint}")
+    } else {
+        anyhow!("{error}\n  {hint}")
+    }
 }
 
 fn is_local(url: &str) -> bool {
@@ -584,6 +665,32 @@ mod tests {
         assert_eq!(shown(b"hi\n", Some("text/plain; charset=utf-8")), "hi");
         assert_eq!(shown(b"[1]", None), "[\n  1\n]");
         assert_eq!(shown(&[0xff], None), "ff");
+    }
+
+    fn sent(content: &[u8]) -> Vec<u8> {
+        match file_body(content.to_vec(), "--data @-").expect("a body") {
+            Body::Binary(bytes) => bytes.to_vec(),
+            other => panic!("not binary: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_hex_line_from_a_file_is_sent_as_its_bytes() {
+        assert_eq!(sent(b"0x5255\n"), b"RU");
+        assert_eq!(sent(b"0X5255\r\n"), b"RU");
+        assert_eq!(sent(b"0x5255"), b"RU");
+        // Anything else goes byte for byte, line ends included.
+        assert_eq!(sent(b"2\n"), b"2\n");
+        assert_eq!(sent(b"0x5255\n\n"), b"0x5255\n\n");
+        assert_eq!(sent(b"0x52 55\n"), b"0x52 55\n");
+        assert_eq!(sent(&[0, 0xff, b'\n']), [0, 0xff, b'\n']);
+        let error = file_body(b"0x525\n".to_vec(), "--data @tx.hex").expect_err("odd");
+        assert!(
+            error
+                .to_string()
+                .starts_with("--data @tx.hex: starts with 0x but is not hex"),
+            "{error}"
+        );
     }
 
     #[test]

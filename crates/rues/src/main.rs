@@ -137,8 +137,9 @@ struct TxArgs {
     memo: Option<String>,
     /// Write the raw transaction bytes to this file, and print only the
     /// transaction id on stdout. Without it, stdout gets the transaction as
-    /// `0x` hex (a body `transactions/propagate` accepts as is) and stderr
-    /// the id.
+    /// `0x` hex (a body `transactions/propagate` accepts as is: `rues tx |
+    /// rues dispatch URL transactions/propagate --data @-`) and stderr the
+    /// id.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::node::{Node, PATIENCE, rues};
 
 /// Runs `rues <args>` to completion, bounded by [`PATIENCE`].
-fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     let mut child = rues()
         .args(args)
         .env("RUST_LOG", "warn")
@@ -53,12 +53,12 @@ fn run(args: &[&str]) -> Output {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[track_caller]
-fn succeeded(args: &[&str]) -> Output {
+pub(crate) fn succeeded(args: &[&str]) -> Output {
     let output = run(args);
     assert!(
         output.status.success(),
@@ -72,7 +72,7 @@ fn succeeded(args: &[&str]) -> Output {
 
 /// Runs a command that must fail, and returns its stderr.
 #[track_caller]
-fn failed(args: &[&str]) -> String {
+pub(crate) fn failed(args: &[&str]) -> String {
     let output = run(args);
     assert!(
         !output.status.success(),
@@ -520,4 +520,83 @@ fn man_prints_each_subcommands_page_that_rues_1_refers_to() {
         ),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_transaction_from_rues_tx_piped_into_dispatch_data_stdin_is_accepted() {
+    use std::io::{BufRead, BufReader};
+
+    let node = Node::start(&[]);
+    let url = format!("http://{}", node.addr);
+    // Watch for its `included` event, so "accepted" means the chain took it.
+    // Killed on drop, so a failing assertion leaves no process behind.
+    struct Listener(std::process::Child);
+    impl Drop for Listener {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut listener = rues()
+        .args(["listen", &url, "transactions/included", "--no-headers"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Listener)
+        .expect("rues listen starts");
+    let listener = &mut listener.0;
+    let mut listener_err = BufReader::new(listener.stderr.take().expect("piped stderr"));
+    let mut line = String::new();
+    while !line.contains("subscribed to") {
+        line.clear();
+        assert_ne!(listener_err.read_line(&mut line).expect("stderr"), 0);
+    }
+
+    let mut tx = rues()
+        .arg("tx")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rues tx starts");
+    let piped = tx.stdout.take().expect("piped stdout");
+    let dispatch = rues()
+        .args([
+            "dispatch",
+            &url,
+            "/on/transactions/propagate",
+            "--data",
+            "@-",
+        ])
+        .stdin(Stdio::from(piped))
+        .output()
+        .expect("rues dispatch runs");
+    let tx = tx.wait_with_output().expect("rues tx ends");
+    assert!(tx.status.success(), "{}", text(&tx.stderr));
+    assert!(dispatch.status.success(), "{}", text(&dispatch.stderr));
+    assert!(
+        text(&dispatch.stderr).contains("202 Accepted"),
+        "{}",
+        text(&dispatch.stderr)
+    );
+
+    // The id `rues tx` printed is in an `included` event.
+    let id = text(&tx.stderr)
+        .trim()
+        .strip_prefix("rues: transaction ")
+        .expect("the id on stderr")
+        .to_owned();
+    let (found_tx, found_rx) = std::sync::mpsc::channel();
+    let stdout = listener.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains(&id) {
+                let _ = found_tx.send(());
+                return;
+            }
+        }
+    });
+    let found = found_rx.recv_timeout(PATIENCE);
+    assert!(found.is_ok(), "no included event names the transaction");
 }

@@ -9,3 +9,4 @@ mod graphql_hostile;
 mod hostile_limits;
 mod logs;
 mod serve;
+mod tls;
