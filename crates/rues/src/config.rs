@@ -19,6 +19,11 @@ use serde::{Deserialize, Serialize};
 pub(crate) struct NodeConfig {
     /// Address to listen on: `IP:PORT`, or `HOST:PORT` resolved at startup.
     pub(crate) listen: String,
+    /// Where `/metrics` and `/health` are served instead of `listen`
+    /// (plain HTTP), as `listen` is written; absent: on `listen`.
+    pub(crate) admin_listen: Option<String>,
+    /// Whether the browser explorer is served at `/`.
+    pub(crate) explorer: bool,
     /// The node version: sent as `Rusk-Version`, matched against clients'
     /// requirements. Must satisfy `^1.0.0-rc.0` for Dusk's own clients.
     pub(crate) node_version: String,
@@ -41,6 +46,8 @@ impl Default for NodeConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".to_owned(),
+            admin_listen: None,
+            explorer: true,
             node_version: "1.6.0".to_owned(),
             allowed_origins: vec!["*".to_owned()],
             access_rules: Vec::new(),
@@ -136,6 +143,8 @@ fn millis(duration: Duration) -> u64 {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Overrides {
     pub(crate) listen: Option<String>,
+    pub(crate) admin_listen: Option<String>,
+    pub(crate) no_explorer: bool,
     pub(crate) node_version: Option<String>,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) access_rules: Vec<String>,
@@ -161,6 +170,12 @@ impl NodeConfig {
         let mut put = |key: &str, value: toml::Value| set_key(&mut tree, key, value);
         if let Some(listen) = &overrides.listen {
             put("listen", toml::Value::String(listen.clone()))?;
+        }
+        if let Some(admin) = &overrides.admin_listen {
+            put("admin_listen", toml::Value::String(admin.clone()))?;
+        }
+        if overrides.no_explorer {
+            put("explorer", toml::Value::Boolean(false))?;
         }
         if let Some(version) = &overrides.node_version {
             put("node_version", toml::Value::String(version.clone()))?;
@@ -199,6 +214,9 @@ impl NodeConfig {
     fn validate(&self) -> Result<()> {
         self.version()?;
         split_host_port(&self.listen)?;
+        if let Some(admin) = &self.admin_listen {
+            split_host_port(admin)?;
+        }
         self.access()?;
         if self.limits.ping_interval_ms == 0 || self.limits.idle_timeout_ms == 0 {
             bail!("limits.ping_interval_ms and limits.idle_timeout_ms must be positive");
@@ -256,31 +274,15 @@ impl NodeConfig {
     /// first IPv4 one is taken (`localhost` then serves 127.0.0.1, which
     /// every client tries), else the first.
     pub(crate) fn listen_addr(&self) -> Result<SocketAddr> {
-        if let Ok(addr) = self.listen.parse() {
-            return Ok(addr);
-        }
-        let (host, _) = split_host_port(&self.listen)?;
-        let addrs: Vec<SocketAddr> = self
-            .listen
-            .to_socket_addrs()
-            .map(Iterator::collect)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "listen address `{}`: cannot resolve `{host}` ({e}); give an IP address (e.g. 127.0.0.1:8080) or a host name that resolves",
-                    self.listen
-                )
-            })?;
-        addrs
-            .iter()
-            .find(|addr| addr.is_ipv4())
-            .or_else(|| addrs.first())
-            .copied()
-            .with_context(|| {
-                format!(
-                    "listen address `{}`: `{host}` resolves to no address; give an IP address (e.g. 127.0.0.1:8080)",
-                    self.listen
-                )
-            })
+        resolve("listen", &self.listen)
+    }
+
+    /// The admin listener's address (`admin_listen`, resolved as `listen`).
+    pub(crate) fn admin_addr(&self) -> Result<Option<SocketAddr>> {
+        self.admin_listen
+            .as_deref()
+            .map(|admin| resolve("admin_listen", admin))
+            .transpose()
     }
 
     /// The transport's configuration, listening on `listen`.
@@ -324,6 +326,30 @@ impl NodeConfig {
 /// Splits `HOST:PORT` (`[v6]:PORT` for IPv6), checking the port, so a
 /// malformed address is refused when the configuration loads, not when the
 /// node binds.
+/// `addr` (the value of the key `key`) as a socket address: itself when it
+/// is an IP address and a port, else its name resolved now.
+fn resolve(key: &str, addr: &str) -> Result<SocketAddr> {
+    if let Ok(addr) = addr.parse() {
+        return Ok(addr);
+    }
+    let (host, _) = split_host_port(addr)?;
+    let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map(Iterator::collect).map_err(|e| {
+        anyhow::anyhow!(
+            "{key} address `{addr}`: cannot resolve `{host}` ({e}); give an IP address (e.g. 127.0.0.1:8080) or a host name that resolves"
+        )
+    })?;
+    addrs
+        .iter()
+        .find(|addr| addr.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .with_context(|| {
+            format!(
+                "{key} address `{addr}`: `{host}` resolves to no address; give an IP address (e.g. 127.0.0.1:8080)"
+            )
+        })
+}
+
 fn split_host_port(listen: &str) -> Result<(&str, u16)> {
     let malformed = || {
         anyhow::anyhow!(

@@ -90,6 +90,14 @@ struct ServeArgs {
     /// at startup) [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// Serve /metrics and /health on this address (plain HTTP) instead, so
+    /// the public listener serves RUES and the explorer alone.
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<String>,
+    /// Do not serve the browser explorer at / (the public listener then
+    /// serves RUES, /metrics and /health).
+    #[arg(long)]
+    no_explorer: bool,
     /// The node version sent as Rusk-Version [default: 1.6.0].
     #[arg(long, value_name = "SEMVER")]
     node_version: Option<String>,
@@ -214,6 +222,8 @@ fn print_generated(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> R
 fn serve_command(args: ServeArgs, log_format: LogFormat) -> Result<()> {
     let overrides = config::Overrides {
         listen: args.listen,
+        admin_listen: args.admin_listen,
+        no_explorer: args.no_explorer,
         node_version: args.node_version,
         allowed_origins: args.allowed_origins,
         access_rules: args.access_rules,

@@ -17,13 +17,20 @@ pub(crate) async fn serve(config: NodeConfig) -> Result<()> {
         .context("invalid [chain] configuration")?;
     let chain = SharedChain::new(chain);
     let listen = config.listen_addr()?;
+    let mut transport = config.transport(listen);
+    transport.admin_listen = config.admin_addr()?;
     let server = Server::bind(
         config.core()?,
         rues_demo::registry(chain.clone()),
-        config.transport(listen),
+        transport,
     )
     .await?
-    .with_routes(crate::explorer::routes());
+    .with_health_check("chain", chain_health(chain.clone(), block_time));
+    let server = if config.explorer {
+        server.with_routes(crate::explorer::routes())
+    } else {
+        server
+    };
     let stop = stop_signal()?;
     let scheme = if server.is_tls() { "https" } else { "http" };
     let addr = server.local_addr();
@@ -34,6 +41,19 @@ pub(crate) async fn serve(config: NodeConfig) -> Result<()> {
         stdout,
         "rues: listening on {scheme}://{addr}/on (demo chain, a block every {block_time} ms, node version {})",
         config.node_version
+    );
+    if config.explorer {
+        let _ = writeln!(stdout, "rues: the explorer is at {scheme}://{addr}/");
+    }
+    let admin = server.admin_addr().unwrap_or(addr);
+    let admin_scheme = if server.admin_addr().is_some() {
+        "http"
+    } else {
+        scheme
+    };
+    let _ = writeln!(
+        stdout,
+        "rues: metrics at {admin_scheme}://{admin}/metrics, health at {admin_scheme}://{admin}/health"
     );
     let _ = stdout.flush();
     tracing::info!(%addr, tls = server.is_tls(), "RUES node started");
@@ -58,6 +78,32 @@ pub(crate) async fn serve(config: NodeConfig) -> Result<()> {
     let _ = chain_task.await;
     tracing::info!("RUES node stopped");
     Ok(())
+}
+
+/// `/health`'s check of the chain: healthy while its last block is no older
+/// than three block times (and 10 s at least, for a clock's steps).
+fn chain_health(
+    chain: std::sync::Arc<SharedChain>,
+    block_time_ms: u64,
+) -> impl Fn() -> Result<String, String> + Send + Sync + 'static {
+    move || {
+        let (height, made_ms) = {
+            let chain = chain.lock();
+            let tip = &chain.tip().header;
+            (tip.height, tip.timestamp.saturating_mul(1000))
+        };
+        let age_ms = rues_demo::unix_time_ms().saturating_sub(made_ms);
+        let limit_ms = block_time_ms.saturating_mul(3).max(10_000);
+        if age_ms <= limit_ms {
+            Ok(format!("block {height}, made {} s ago", age_ms / 1000))
+        } else {
+            Err(format!(
+                "no block for {} s (block {height}); one is due every {} ms",
+                age_ms / 1000,
+                block_time_ms
+            ))
+        }
+    }
 }
 
 /// SIGINT or SIGTERM, caught from this call on: a script that starts the

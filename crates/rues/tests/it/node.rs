@@ -25,6 +25,8 @@ pub(crate) struct Node {
     pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
     pub(crate) banner: String,
+    /// Where `/metrics` and `/health` are served (the banner's last line).
+    pub(crate) admin: SocketAddr,
 }
 
 impl Node {
@@ -81,10 +83,19 @@ impl Node {
             .spawn()
             .expect("rues starts");
         let stdout = child.stdout.take().expect("piped stdout");
+        let mut stdout = BufReader::new(stdout);
         let mut banner = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut banner)
-            .expect("a banner line");
+        stdout.read_line(&mut banner).expect("a banner line");
+        // The banner ends with the line that says where the metrics are.
+        let mut admin = None;
+        let mut line = String::new();
+        while admin.is_none() && stdout.read_line(&mut line).unwrap_or(0) > 0 {
+            admin = line
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix("http://")?.strip_suffix("/metrics,"))
+                .and_then(|addr| addr.parse().ok());
+            line.clear();
+        }
         let addr = banner
             .split_whitespace()
             .find_map(|word| {
@@ -97,6 +108,7 @@ impl Node {
             child,
             addr,
             banner,
+            admin: admin.unwrap_or(addr),
         }
     }
 

@@ -38,6 +38,60 @@ async fn banner_names_the_address_and_node_info_answers() {
     }
 }
 
+/// `/health` checks the node and the chain; by default it and `/metrics`
+/// are on the public listener, beside the explorer.
+#[tokio::test]
+async fn health_checks_the_node_and_the_chain() {
+    let node = Node::start(&[]);
+    assert_eq!(node.admin, node.addr);
+    let health = node.http(Method::GET, "/health", &[], b"").await;
+    assert_eq!(health.status, StatusCode::OK);
+    let body = health.json();
+    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(body["checks"]["node"]["status"], "ok", "{body}");
+    assert_eq!(body["checks"]["chain"]["status"], "ok", "{body}");
+    assert!(
+        body["checks"]["chain"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("block ")),
+        "{body}"
+    );
+    assert_eq!(
+        node.http(Method::GET, "/", &[], b"").await.status,
+        StatusCode::OK
+    );
+}
+
+/// With `--admin-listen` and `--no-explorer`, the public listener serves
+/// RUES alone, and the admin listener `/metrics` and `/health` alone.
+#[tokio::test]
+async fn an_admin_listener_leaves_the_public_one_to_rues() {
+    let node = Node::start(&["--admin-listen", "127.0.0.1:0", "--no-explorer"]);
+    assert_ne!(node.admin, node.addr);
+    for path in ["/", "/metrics", "/health"] {
+        let answer = node.http(Method::GET, path, &[], b"").await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "public {path}");
+    }
+    let info = node.http(Method::POST, "/on/node/info", &[], b"").await;
+    assert_eq!(info.status, StatusCode::OK);
+
+    let admin = |path: &'static str| rues_testkit::http(node.admin, Method::GET, path, &[], b"");
+    let health = admin("/health").await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.json()["checks"]["chain"]["status"], "ok");
+    let metrics = admin("/metrics").await;
+    let text = String::from_utf8_lossy(&metrics.body);
+    for name in [
+        "rues_build_info{",
+        "process_open_fds ",
+        "process_resident_memory_bytes ",
+    ] {
+        assert!(text.contains(name), "no {name} in {text}");
+    }
+    let elsewhere = rues_testkit::http(node.admin, Method::POST, "/on/node/info", &[], b"").await;
+    assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn block_events_arrive_with_their_headers() {
     let node = Node::start(&[]);
