@@ -327,7 +327,14 @@ impl Registry {
         let spec = self
             .components
             .get(component)
-            .ok_or_else(|| format!("unknown component {}", crate::quote(component.as_str())))?;
+            .ok_or_else(|| {
+                let names = self.components.keys().map(Component::as_str);
+                format!(
+                    "unknown component {}{}",
+                    crate::quote(component.as_str()),
+                    suggestion(component.as_str(), names)
+                )
+            })?;
         match (spec.entity, path.entity()) {
             (EntityRule::Required, None) => {
                 return Err(format!(
@@ -341,9 +348,16 @@ impl Registry {
             _ => {}
         }
         if !spec.topic_exists(path.topic()) {
+            let names = spec
+                .topics
+                .iter()
+                .flatten()
+                .chain(spec.handlers.keys())
+                .map(Topic::as_str);
             return Err(format!(
-                "unknown topic {} of component `{component}`",
-                crate::quote(path.topic().as_str())
+                "unknown topic {} of component `{component}`{}",
+                crate::quote(path.topic().as_str()),
+                suggestion(path.topic().as_str(), names)
             ));
         }
         Ok(spec)
@@ -389,5 +403,64 @@ impl Registry {
         spec.handler_for(path.topic())
             .cloned()
             .ok_or_else(|| format!("{} has no dispatch handler", crate::quote(path.to_string())))
+    }
+}
+
+/// `; did you mean `x`?` when one of `names` is within two edits of
+/// `asked` (and shorter in edits than itself, so `a` suggests nothing), the
+/// closest first; else nothing. Names are short, and a long `asked` is
+/// never close to one, so the work is bounded.
+fn suggestion<'a>(asked: &str, names: impl Iterator<Item = &'a str>) -> String {
+    const MAX_EDITS: usize = 2;
+    let asked = asked.to_ascii_lowercase();
+    names
+        .filter(|name| name.len().abs_diff(asked.len()) <= MAX_EDITS)
+        .map(|name| (edits(&asked, name), name))
+        .filter(|&(edits, name)| edits <= MAX_EDITS && edits < name.len())
+        .min()
+        .map_or(String::new(), |(_, name)| format!("; did you mean `{name}`?"))
+}
+
+/// The Levenshtein distance between two short byte strings.
+fn edits(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &x) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &y) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(x != y);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_near_miss_gets_a_suggestion_and_a_far_one_none() {
+        let names = ["blocks", "transactions", "node"];
+        let suggest = |asked: &str| suggestion(asked, names.iter().copied());
+        assert_eq!(suggest("block"), "; did you mean `blocks`?");
+        assert_eq!(suggest("BLOKS"), "; did you mean `blocks`?");
+        assert_eq!(suggest("transactons"), "; did you mean `transactions`?");
+        assert_eq!(suggest("nod"), "; did you mean `node`?");
+        assert_eq!(suggest("contracts"), "");
+        assert_eq!(suggest("x"), "");
+        assert_eq!(suggest(&"b".repeat(200)), "");
+    }
+
+    #[test]
+    fn edits_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edits("", ""), 0);
+        assert_eq!(edits("abc", "abc"), 0);
+        assert_eq!(edits("abc", "abd"), 1);
+        assert_eq!(edits("abc", "ab"), 1);
+        assert_eq!(edits("ab", "abc"), 1);
+        assert_eq!(edits("kitten", "sitting"), 3);
     }
 }

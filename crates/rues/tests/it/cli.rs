@@ -196,6 +196,23 @@ fn dispatch_prints_a_binary_reply_as_hex_or_raw() {
     assert_eq!(hex::encode(&raw), hex_text);
 }
 
+/// A near miss of a component or topic: the node's 404 says what was
+/// probably meant, so every client shows it.
+#[test]
+fn a_misspelt_component_or_topic_gets_a_suggestion() {
+    let node = Node::start(&[]);
+    let url = format!("http://{}", node.addr);
+    let stderr = failed_with(3, &["dispatch", &url, "nod/info"]);
+    assert!(
+        stderr.contains("unknown component `nod`; did you mean `node`?"),
+        "{stderr}"
+    );
+    let stderr = failed_with(3, &["dispatch", &url, "node/inf"]);
+    assert!(stderr.contains("did you mean `info`?"), "{stderr}");
+    let stderr = failed_with(3, &["dispatch", &url, "zzzzzz/info"]);
+    assert!(!stderr.contains("did you mean"), "{stderr}");
+}
+
 #[test]
 fn dispatch_error_status_exits_non_zero_with_the_nodes_message() {
     let node = Node::start(&[]);
