@@ -324,17 +324,14 @@ impl Registry {
     /// entity rule, the topic. The message names the unknown part.
     pub(crate) fn check(&self, path: &EventPath) -> Result<&ComponentSpec, String> {
         let component = path.component();
-        let spec = self
-            .components
-            .get(component)
-            .ok_or_else(|| {
-                let names = self.components.keys().map(Component::as_str);
-                format!(
-                    "unknown component {}{}",
-                    crate::quote(component.as_str()),
-                    suggestion(component.as_str(), names)
-                )
-            })?;
+        let spec = self.components.get(component).ok_or_else(|| {
+            let names = self.components.keys().map(Component::as_str);
+            format!(
+                "unknown component {}{}",
+                crate::quote(component.as_str()),
+                suggestion(component.as_str(), names)
+            )
+        })?;
         match (spec.entity, path.entity()) {
             (EntityRule::Required, None) => {
                 return Err(format!(
@@ -418,7 +415,9 @@ fn suggestion<'a>(asked: &str, names: impl Iterator<Item = &'a str>) -> String {
         .map(|name| (edits(&asked, name), name))
         .filter(|&(edits, name)| edits <= MAX_EDITS && edits < name.len())
         .min()
-        .map_or(String::new(), |(_, name)| format!("; did you mean `{name}`?"))
+        .map_or(String::new(), |(_, name)| {
+            format!("; did you mean `{name}`?")
+        })
 }
 
 /// The Levenshtein distance between two short byte strings.
