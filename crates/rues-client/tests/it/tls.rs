@@ -20,6 +20,17 @@ async fn tls_server(label: &str) -> (TestServer, CertFiles) {
     tls_server_with(label, |_| {}).await
 }
 
+/// [`works`] over HTTPS and over WSS, trusting `certificate`.
+async fn works_trusting(server: &TestServer, certificate: &CertFiles) {
+    for url in [
+        format!("https://localhost:{}", server.addr.port()),
+        format!("wss://127.0.0.1:{}/on", server.addr.port()),
+    ] {
+        let builder = Client::builder(&url).add_root_certificates_pem(certificate.pem());
+        works(server, builder, &url).await;
+    }
+}
+
 /// Subscribes, receives an event and dispatches over `url`.
 async fn works(server: &TestServer, builder: rues_client::ClientBuilder, url: &str) {
     let client = builder
@@ -40,13 +51,7 @@ async fn works(server: &TestServer, builder: rues_client::ClientBuilder, url: &s
 #[tokio::test]
 async fn https_and_wss_work_with_a_trusted_root() {
     let (server, certificate) = tls_server("trusted").await;
-    for url in [
-        format!("https://localhost:{}", server.addr.port()),
-        format!("wss://127.0.0.1:{}/on", server.addr.port()),
-    ] {
-        let builder = Client::builder(&url).add_root_certificates_pem(certificate.pem());
-        works(&server, builder, &url).await;
-    }
+    works_trusting(&server, &certificate).await;
 }
 
 #[tokio::test]
@@ -57,13 +62,7 @@ async fn a_self_signed_ca_certificate_given_as_root_is_trusted_as_itself() {
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     })
     .await;
-    for url in [
-        format!("https://localhost:{}", server.addr.port()),
-        format!("wss://127.0.0.1:{}/on", server.addr.port()),
-    ] {
-        let builder = Client::builder(&url).add_root_certificates_pem(certificate.pem());
-        works(&server, builder, &url).await;
-    }
+    works_trusting(&server, &certificate).await;
 }
 
 #[tokio::test]

@@ -111,13 +111,7 @@ fn an_expired_certificate_says_when_it_expired() {
     });
     let node = tls_node(&files);
     let base = format!("https://localhost:{}", node.addr.port());
-    let stderr = failed(&[
-        "dispatch",
-        &base,
-        "node/info",
-        "--cacert",
-        path(&files.cert),
-    ]);
+    let stderr = dispatch_trusting(&base, &files);
     assert!(
         stderr.contains("the node's certificate expired on 2021-01-01 00:00:00 UTC (it is now 20"),
         "{stderr}"
@@ -130,13 +124,7 @@ fn a_certificate_for_another_name_says_which_names_it_has() {
     let files = CertFiles::self_signed_ca("cli-name", &["node.example", "10.1.2.3"]);
     let node = tls_node(&files);
     let base = format!("https://localhost:{}", node.addr.port());
-    let stderr = failed(&[
-        "dispatch",
-        &base,
-        "node/info",
-        "--cacert",
-        path(&files.cert),
-    ]);
+    let stderr = dispatch_trusting(&base, &files);
     assert!(
         stderr.contains(
             "the node's certificate is not valid for localhost: it is for node.example, 10.1.2.3"
@@ -152,13 +140,7 @@ fn a_cacert_that_is_not_the_nodes_names_the_file_trusted() {
     let other = CertFiles::self_signed_ca("cli-other", &["localhost"]);
     let node = tls_node(&served);
     let base = format!("https://localhost:{}", node.addr.port());
-    let stderr = failed(&[
-        "dispatch",
-        &base,
-        "node/info",
-        "--cacert",
-        path(&other.cert),
-    ]);
+    let stderr = dispatch_trusting(&base, &other);
     let trusted = format!(
         "trusted: Mozilla's root certificates and {}\n  {} holds neither the node's certificate nor its issuer's",
         path(&other.cert),
@@ -179,4 +161,10 @@ fn insecure_skips_verification_and_warns() {
         assert_eq!(dispatched.matches(warning).count(), 1, "{dispatched}");
         assert_eq!(listened.matches(warning).count(), 1, "{listened}");
     }
+}
+
+/// `rues dispatch BASE node/info --cacert FILES.cert`, expected to fail:
+/// its stderr.
+fn dispatch_trusting(base: &str, files: &CertFiles) -> String {
+    failed(&["dispatch", base, "node/info", "--cacert", path(&files.cert)])
 }
