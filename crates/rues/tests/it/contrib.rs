@@ -41,8 +41,8 @@ impl Drop for Scratch {
 /// The value of `key=` in the unit (the last one wins, as in systemd).
 fn unit_value<'a>(unit: &'a str, key: &str) -> Option<&'a str> {
     unit.lines()
-        .filter_map(|line| line.trim().strip_prefix(key)?.strip_prefix('='))
-        .last()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix(key)?.strip_prefix('='))
 }
 
 /// `systemd-analyze verify` needs the `ExecStart` binary to exist, so it
@@ -163,7 +163,11 @@ fn queries(dashboard: &serde_json::Value) -> Vec<(String, String)> {
     }
     let mut out = Vec::new();
     panels(&dashboard["panels"], &mut out);
-    for variable in dashboard["templating"]["list"].as_array().into_iter().flatten() {
+    for variable in dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if variable["type"] == "query" {
             let query = &variable["query"];
             let query = query["query"].as_str().or(query.as_str()).unwrap_or("");
@@ -226,7 +230,15 @@ async fn every_dashboard_query_names_a_metric_the_node_exports() {
         .filter_map(|line| line.strip_prefix("# TYPE "))
         .filter_map(|line| line.split_whitespace().next())
         .filter(|family| !shown(family))
-        .filter(|family| !matches!(*family, "process_virtual_memory_bytes" | "process_start_time_seconds"))
+        .filter(|family| {
+            !matches!(
+                *family,
+                "process_virtual_memory_bytes" | "process_start_time_seconds"
+            )
+        })
         .collect();
-    assert!(unshown.is_empty(), "no panel of the dashboard shows {unshown:?}");
+    assert!(
+        unshown.is_empty(),
+        "no panel of the dashboard shows {unshown:?}"
+    );
 }
