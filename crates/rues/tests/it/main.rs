@@ -4,6 +4,7 @@ mod node;
 
 mod browser;
 mod cli;
+mod contrib;
 mod exhaustion;
 mod graphql_hostile;
 mod hostile_limits;
