@@ -36,7 +36,7 @@
 //!
 //! # The `cert` feature
 //!
-//! - [`cert::CertFiles`]: a certificate and key as PEM files (self-signed,
+//! - `cert::CertFiles`: a certificate and key as PEM files (self-signed,
 //!   as a CA like `openssl req -x509` makes them, or shaped by the test:
 //!   expired, for other names), for a node's `[tls]` and a client's
 //!   `--cacert`.
