@@ -89,11 +89,19 @@ impl Node {
         // The banner ends with the line that says where the metrics are.
         let mut admin = None;
         let mut line = String::new();
-        while admin.is_none() && stdout.read_line(&mut line).unwrap_or(0) > 0 {
-            admin = line
-                .split_whitespace()
-                .find_map(|word| word.strip_prefix("http://")?.strip_suffix("/metrics,"))
-                .and_then(|addr| addr.parse().ok());
+        while stdout.read_line(&mut line).unwrap_or(0) > 0 {
+            if line.starts_with("rues: metrics at ") {
+                admin = line
+                    .split_whitespace()
+                    .find_map(|word| {
+                        let url = word
+                            .strip_prefix("http://")
+                            .or_else(|| word.strip_prefix("https://"))?;
+                        url.strip_suffix("/metrics,")
+                    })
+                    .and_then(|addr| addr.parse().ok());
+                break;
+            }
             line.clear();
         }
         let addr = banner
