@@ -44,6 +44,14 @@
     subscriptions: new Map(),
     /** Events received in this session list (also those dropped). */
     eventCount: 0,
+    /** Whether the list is paused: rows are kept aside, not shown. */
+    paused: false,
+    /** Rows received while paused, oldest first (at most MAX_EVENTS). */
+    held: [],
+    /** Events received while paused, also those beyond MAX_EVENTS. */
+    heldCount: 0,
+    /** The path filter, lower case ("" shows every row). */
+    filter: "",
   };
 
   // ---- small helpers -------------------------------------------------
@@ -446,14 +454,85 @@
       const message = `A malformed event frame (${buffer.byteLength} bytes): ${error.message}`;
       showError(message);
       item = element("li", { className: "event malformed", "data-kind": "malformed" });
-      item.append(
-        element("div", { className: "event-head" }, `${clock()} malformed frame`),
+      const head = rowHead(clock(), "malformed frame", "", buffer.byteLength);
+      const body = element("div", { className: "event-body" });
+      body.append(
         element("p", { className: "event-error" }, message),
         element("pre", { className: "payload", "data-kind": "hex", tabindex: "0" }, hex(new Uint8Array(buffer))));
+      item.append(head, body);
     }
+    applyFilter(item);
+    if (state.paused) {
+      state.heldCount += 1;
+      state.held.push(item);
+      if (state.held.length > MAX_EVENTS) state.held.shift();
+      renderPause();
+      return;
+    }
+    showRow(item);
+  }
+
+  function showRow(item) {
     const list = $("events");
     list.prepend(item);
     while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
+  }
+
+  /** Hides a row whose path does not contain the filter text. */
+  function applyFilter(item) {
+    const path = (item.dataset.location || "").toLowerCase();
+    item.hidden = state.filter !== "" && !path.includes(state.filter);
+  }
+
+  function setFilter(text) {
+    state.filter = text.trim().toLowerCase();
+    for (const item of $("events").children) applyFilter(item);
+  }
+
+  /** While paused, events are counted and kept aside; resume shows them. */
+  function setPaused(paused) {
+    state.paused = paused;
+    const button = $("pause");
+    button.textContent = paused ? "Resume" : "Pause";
+    button.setAttribute("aria-pressed", String(paused));
+    if (!paused) {
+      for (const item of state.held) showRow(item);
+      const dropped = state.heldCount - state.held.length;
+      say("pause-state", state.heldCount === 0 ? ""
+        : `resumed: ${plural(state.heldCount, "event")} received while paused`
+          + (dropped > 0 ? ` (${dropped} oldest dropped)` : ""), "info");
+      state.held = [];
+      state.heldCount = 0;
+    } else {
+      renderPause();
+    }
+    document.body.dataset.paused = String(paused);
+  }
+
+  function renderPause() {
+    say("pause-state", `paused: ${plural(state.heldCount, "event")} waiting`, "paused");
+  }
+
+  function toggleRow(item) {
+    const expanded = !item.classList.contains("expanded");
+    item.classList.toggle("expanded", expanded);
+    const head = item.querySelector(".event-head");
+    if (head) head.setAttribute("aria-expanded", String(expanded));
+  }
+
+  /** The one-line summary of an event: time, path, content type, size. */
+  function rowHead(time, path, contentType, size) {
+    const head = element("button", {
+      type: "button",
+      className: "event-head",
+      "aria-expanded": "false",
+    });
+    head.append(
+      element("time", {}, time),
+      element("code", { className: "location" }, path),
+      element("span", { className: "content-type" }, contentType || "no Content-Type"),
+      element("span", { className: "content-length" }, plural(size, "byte")));
+    return head;
   }
 
   function renderEvent({ headers, payload }) {
@@ -466,19 +545,15 @@
       "data-content-type": contentType,
       "data-kind": shown.kind,
     });
-    const head = element("div", { className: "event-head" });
-    head.append(element("time", {}, clock()), " ", element("code", { className: "location" }, location));
-    const meta = element("div", { className: "event-meta" });
-    meta.append(
-      element("span", { className: "content-type" }, contentType || "no Content-Type"),
-      " · ",
-      element("span", { className: "content-length" }, plural(payload.length, "byte")));
+    // Every header, as received, in the expanded view.
+    const list = element("dl", { className: "event-headers" });
     for (const [key, value] of Object.entries(headers)) {
-      if (["content-location", "content-type", "content-length"].includes(key.toLowerCase())) continue;
-      meta.append(" · ", element("span", { className: "extra-header" }, `${key}: ${value}`));
+      list.append(element("dt", {}, key), element("dd", {}, value));
     }
-    item.append(head, meta,
+    const body = element("div", { className: "event-body" });
+    body.append(list,
       element("pre", { className: "payload", "data-kind": shown.kind, tabindex: "0" }, shown.text));
+    item.append(rowHead(clock(), location, contentType, payload.length), body);
     return item;
   }
 
@@ -571,6 +646,15 @@
       event.preventDefault();
       dispatch();
     });
+    $("events").addEventListener("click", (event) => {
+      const head = event.target.closest(".event-head");
+      if (head) toggleRow(head.closest(".event"));
+    });
+    // "change" too: clearing a field from a script or a tool fires only that.
+    for (const kind of ["input", "change"]) {
+      $("event-filter").addEventListener(kind, (event) => setFilter(event.target.value));
+    }
+    $("pause").addEventListener("click", () => setPaused(!state.paused));
     $("clear-events").addEventListener("click", () => {
       state.eventCount = 0;
       $("event-count").textContent = "0";

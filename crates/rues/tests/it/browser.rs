@@ -649,3 +649,138 @@ async fn explorer_shows_a_node_refusing_its_origin() {
         .await;
     browser.finish().await;
 }
+
+/// The number of rows in the event list, and of those shown (not filtered).
+const ROWS: &str = "const rows = [...document.querySelectorAll('#events .event')];";
+
+#[tokio::test]
+async fn explorer_rows_expand_filter_and_pause() {
+    let node = Node::start(&["--set", "chain.block_time_ms=200"]);
+    let browser = Browser::start("explorer_rows_expand_filter_and_pause").await;
+    browser.open(&format!("http://{}/", node.addr)).await;
+    browser.connect().await;
+    browser
+        .subscribe("blocks/accepted", "/on/blocks/accepted")
+        .await;
+    let moonlight = format!("/on/contracts:{TRANSFER_CONTRACT}/moonlight");
+    browser.subscribe(&moonlight, &moonlight).await;
+    browser.events("/on/blocks:", 2).await;
+    browser.events(&moonlight, 1).await;
+
+    // A row is one line: time, path, content type, size; its payload is
+    // not shown until the row is clicked.
+    let row = browser
+        .wait_js(
+            "a collapsed block row",
+            "const row = document.querySelector('#events .event[data-location^=\"/on/blocks:\"]'); \
+             const head = row.querySelector('.event-head'); \
+             return { payload: row.querySelector('.payload').offsetHeight, \
+                      height: head.offsetHeight, \
+                      parts: [...head.children].map(c => c.className || c.tagName) };",
+        )
+        .await;
+    assert_eq!(row["payload"], 0, "collapsed rows hide the payload: {row}");
+    assert_eq!(
+        row["parts"],
+        json!(["TIME", "location", "content-type", "content-length"]),
+        "{row}"
+    );
+    assert!(
+        row["height"].as_f64().expect("a height") < 40.0,
+        "one line: {row}"
+    );
+
+    // A click expands it: headers and the pretty-printed JSON payload.
+    browser
+        .click("#events .event[data-location^=\"/on/blocks:\"] .event-head")
+        .await;
+    let expanded = browser
+        .wait_js(
+            "the clicked row expanded",
+            "const row = document.querySelector('#events .event.expanded'); \
+             return row && row.querySelector('.payload').offsetHeight > 0 \
+               ? { headers: row.querySelector('.event-headers').innerText, \
+                   payload: row.querySelector('.payload').innerText } : null;",
+        )
+        .await;
+    let headers = expanded["headers"].as_str().expect("headers");
+    assert!(headers.contains("Content-Location"), "{headers}");
+    assert!(headers.contains("Content-Type"), "{headers}");
+    let block: Value =
+        serde_json::from_str(expanded["payload"].as_str().expect("a payload")).expect("JSON");
+    assert!(block["header"]["hash"].is_string(), "{block}");
+
+    // The filter hides rows whose path lacks the text, also new ones.
+    browser.fill("#event-filter", "moonlight").await;
+    let before = browser
+        .wait_js(
+            "only moonlight rows shown",
+            &format!(
+                "{ROWS} const shown = rows.filter(r => !r.hidden && r.offsetHeight > 0); \
+                 return shown.length > 0 && shown.every(r => r.dataset.location.includes('moonlight')) \
+                   && rows.some(r => r.hidden) ? rows.length : null;"
+            ),
+        )
+        .await;
+    browser
+        .wait_js(
+            "new block rows arrive hidden",
+            &format!(
+                "{ROWS} return rows.length > {before} \
+                   && rows.filter(r => r.dataset.location.startsWith('/on/blocks:')).every(r => r.hidden) \
+                   && rows.filter(r => !r.hidden).every(r => r.dataset.location.includes('moonlight'));"
+            ),
+        )
+        .await;
+    browser.fill("#event-filter", "").await;
+    browser
+        .wait_js(
+            "every row shown again",
+            &format!("{ROWS} return rows.every(r => !r.hidden);"),
+        )
+        .await;
+
+    // Pause: events are counted but no row is added; resume shows them.
+    browser.click("#pause").await;
+    let paused_rows = browser
+        .wait_js(
+            "the list paused",
+            &format!("{ROWS} return document.body.dataset.paused === 'true' ? rows.length : null;"),
+        )
+        .await;
+    let waiting = browser
+        .wait_js(
+            "events waiting while paused",
+            "const text = document.getElementById('pause-state').textContent; \
+             const n = Number((text.match(/paused: (\\d+) event/) || [])[1]); \
+             return n >= 3 ? n : null;",
+        )
+        .await;
+    let rows_now = browser
+        .wait_js("the rows", &format!("{ROWS} return rows.length;"))
+        .await;
+    assert_eq!(
+        rows_now, paused_rows,
+        "no row added while paused ({waiting} waiting)"
+    );
+    assert_eq!(
+        browser.find("#pause").await.text().await.expect("text"),
+        "Resume"
+    );
+    browser.click("#pause").await;
+    let resumed = browser
+        .wait_js(
+            "the held rows shown on resume",
+            &format!(
+                "{ROWS} const text = document.getElementById('pause-state').textContent; \
+                 return document.body.dataset.paused === 'false' \
+                   && rows.length >= {paused_rows} + {waiting} ? text : null;"
+            ),
+        )
+        .await;
+    assert!(
+        resumed.as_str().expect("text").starts_with("resumed: "),
+        "{resumed}"
+    );
+    browser.finish().await;
+}
