@@ -12,6 +12,10 @@
   const MAX_EVENTS = 200;
   /** Errors kept in the error list. */
   const MAX_ERRORS = 20;
+  /** Seconds shown by the events-per-second chart. */
+  const RATE_SECONDS = 60;
+  /** Blocks kept in the strip of recent blocks. */
+  const MAX_BLOCKS = 12;
   /** Payload bytes shown per event or reply (the rest is summarized). */
   const MAX_SHOWN_BYTES = 16 * 1024;
 
@@ -52,6 +56,12 @@
     heldCount: 0,
     /** The path filter, lower case ("" shows every row). */
     filter: "",
+    /** Events per second, oldest first; the last is the current second. */
+    rate: new Array(RATE_SECONDS).fill(0),
+    /** The second (Unix time) of the last bucket of `rate`. */
+    rateSecond: Math.floor(Date.now() / 1000),
+    /** Recent blocks: hash -> strip item. */
+    blocks: new Map(),
   };
 
   // ---- small helpers -------------------------------------------------
@@ -443,13 +453,125 @@
     return { headers, payload };
   }
 
+  // ---- the events-per-second chart ----------------------------------
+
+  /** Moves the chart's window to the current second. */
+  function rollRate() {
+    const now = Math.floor(Date.now() / 1000);
+    const steps = Math.min(now - state.rateSecond, RATE_SECONDS);
+    for (let i = 0; i < steps; i++) {
+      state.rate.shift();
+      state.rate.push(0);
+    }
+    if (now > state.rateSecond) state.rateSecond = now;
+  }
+
+  function renderRate() {
+    rollRate();
+    const svg = $("rate-chart");
+    if (svg.childElementCount !== RATE_SECONDS) {
+      const bars = [];
+      for (let i = 0; i < RATE_SECONDS; i++) {
+        bars.push(document.createElementNS("http://www.w3.org/2000/svg", "rect"));
+      }
+      svg.replaceChildren(...bars);
+    }
+    const max = Math.max(1, ...state.rate);
+    const width = 300 / RATE_SECONDS;
+    state.rate.forEach((count, i) => {
+      const bar = svg.children[i];
+      const height = (count / max) * 46;
+      bar.setAttribute("x", String(i * width + 0.5));
+      bar.setAttribute("width", String(width - 1));
+      bar.setAttribute("y", String(48 - height));
+      bar.setAttribute("height", String(height));
+    });
+    const total = state.rate.reduce((a, b) => a + b, 0);
+    // The last complete second: the current one is still filling.
+    const last = state.rate[RATE_SECONDS - 2];
+    svg.dataset.total = String(total);
+    svg.dataset.last = String(last);
+    svg.dataset.max = String(max);
+    $("rate-text").textContent =
+      `${last} events/s · ${total} in the last ${RATE_SECONDS} s · peak ${Math.max(...state.rate)}/s`;
+  }
+
+  function countRate() {
+    rollRate();
+    state.rate[RATE_SECONDS - 1] += 1;
+  }
+
+  // ---- the strip of recent blocks -------------------------------------
+
+  /** Updates the strip from a block event; other events are ignored. */
+  function trackBlock(headers, payload) {
+    const location = header(headers, "content-location") || "";
+    const match = /^\/on\/blocks:([0-9a-f]{64})\/(accepted|statechange|reverted)$/i.exec(location);
+    if (!match) return;
+    const [, hash, topic] = match;
+    let body;
+    try {
+      body = JSON.parse(utf8.decode(payload));
+    } catch {
+      return; // Not the JSON the demo chain and rusk publish: nothing to show.
+    }
+    if (topic === "accepted") {
+      const height = body && body.header ? body.header.height : undefined;
+      const txs = body && Array.isArray(body.transactions) ? body.transactions.length : 0;
+      addBlock(hash.toLowerCase(), height, txs);
+    } else {
+      const item = state.blocks.get(hash.toLowerCase());
+      if (!item) return; // Accepted before the strip saw it.
+      setFinality(item, topic === "reverted" ? "reverted" : String((body && body.state) || "unknown"));
+    }
+  }
+
+  function addBlock(hash, height, txs) {
+    if (state.blocks.has(hash)) return;
+    const item = element("li", {
+      className: "block",
+      "data-hash": hash,
+      "data-height": String(height),
+      "data-txs": String(txs),
+      title: `block ${hash}`,
+    });
+    item.append(
+      element("span", { className: "block-height" }, `#${height}`),
+      element("span", { className: "block-txs" }, plural(txs, "tx")),
+      element("span", { className: "block-finality" }));
+    setFinality(item, "accepted");
+    const strip = $("blocks");
+    strip.prepend(item);
+    state.blocks.set(hash, item);
+    while (strip.children.length > MAX_BLOCKS) {
+      state.blocks.delete(strip.lastElementChild.dataset.hash);
+      strip.lastElementChild.remove();
+    }
+    $("no-blocks").hidden = true;
+  }
+
+  function setFinality(item, finality) {
+    item.dataset.finality = finality;
+    item.querySelector(".block-finality").textContent = finality;
+  }
+
+  async function followBlocks() {
+    for (const topic of ["accepted", "statechange"]) {
+      const path = `/on/blocks/${topic}`;
+      if (!state.subscriptions.has(path)) await changeSubscription(path, true);
+    }
+  }
+
   function onFrame(buffer) {
     state.eventCount += 1;
     $("event-count").textContent = String(state.eventCount);
     $("no-events").hidden = true;
+    countRate();
     let item;
     try {
-      item = renderEvent(decodeFrame(buffer));
+      const frame = decodeFrame(buffer);
+      trackBlock(frame.headers, frame.payload);
+      item = renderEvent(frame);
     } catch (error) {
       const message = `A malformed event frame (${buffer.byteLength} bytes): ${error.message}`;
       showError(message);
@@ -655,6 +777,9 @@
       $("event-filter").addEventListener(kind, (event) => setFilter(event.target.value));
     }
     $("pause").addEventListener("click", () => setPaused(!state.paused));
+    $("follow-blocks").addEventListener("click", followBlocks);
+    renderRate();
+    setInterval(renderRate, 1000);
     $("clear-events").addEventListener("click", () => {
       state.eventCount = 0;
       $("event-count").textContent = "0";

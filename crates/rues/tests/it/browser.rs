@@ -784,3 +784,96 @@ async fn explorer_rows_expand_filter_and_pause() {
     );
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn explorer_charts_the_rate_and_follows_block_finality() {
+    let node = Node::start(&["--set", "chain.block_time_ms=200"]);
+    let browser = Browser::start("explorer_rate_and_blocks").await;
+    browser.open(&format!("http://{}/", node.addr)).await;
+    browser.connect().await;
+    browser.click("#follow-blocks").await;
+    for topic in ["accepted", "statechange"] {
+        browser
+            .wait_js(
+                &format!("the subscription to blocks/{topic}"),
+                &format!(
+                    "return document.querySelector('#subscriptions [data-path=\"/on/blocks/{topic}\"]') !== null;"
+                ),
+            )
+            .await;
+    }
+
+    // The strip shows blocks: height and transaction count from `accepted`.
+    let newest = browser
+        .wait_js(
+            "an accepted block in the strip",
+            "const block = document.querySelector('#blocks .block[data-finality=\"accepted\"]'); \
+             return block && document.querySelectorAll('#blocks .block').length >= 2 \
+               ? { hash: block.dataset.hash, height: Number(block.dataset.height), \
+                   txs: block.dataset.txs, text: block.innerText, \
+                   color: getComputedStyle(block.querySelector('.block-finality')).color } : null;",
+        )
+        .await;
+    let hash = newest["hash"].as_str().expect("a hash").to_owned();
+    let height = newest["height"].as_u64().expect("a height");
+    assert!(height >= 1, "{newest}");
+    let text = newest["text"].as_str().expect("text");
+    assert!(text.contains(&format!("#{height}")), "{text}");
+    assert!(text.contains("tx"), "{text}");
+    // The shown height and count are those of the block's own event.
+    let accepted = browser
+        .events(&format!("/on/blocks:{hash}/accepted"), 1)
+        .await;
+    let block: Value =
+        serde_json::from_str(accepted[0]["payload"].as_str().expect("a payload")).expect("JSON");
+    assert_eq!(block["header"]["height"], height, "{block}");
+    let txs = block["transactions"]
+        .as_array()
+        .expect("transactions")
+        .len();
+    assert_eq!(newest["txs"], txs.to_string(), "{newest}");
+
+    // Its statechange events turn it confirmed, then finalized: the finality
+    // shown and its colour change.
+    let finalized = browser
+        .wait_js(
+            "the block finalized",
+            &format!(
+                "const block = document.querySelector('#blocks .block[data-hash=\"{hash}\"]'); \
+                 return block && block.dataset.finality === 'finalized' \
+                   ? {{ text: block.innerText, \
+                       color: getComputedStyle(block.querySelector('.block-finality')).color }} : null;"
+            ),
+        )
+        .await;
+    assert!(
+        finalized["text"]
+            .as_str()
+            .expect("text")
+            .contains("finalized"),
+        "{finalized}"
+    );
+    assert_ne!(finalized["color"], newest["color"], "the colour changes");
+
+    // The chart counts events per second and moves on.
+    let first = browser
+        .wait_js(
+            "events charted",
+            "const chart = document.getElementById('rate-chart'); \
+             const total = Number(chart.dataset.total); \
+             return total > 0 && Number(chart.dataset.last) > 0 \
+               && [...chart.querySelectorAll('rect')].some(r => Number(r.getAttribute('height')) > 0) \
+               ? total : null;",
+        )
+        .await;
+    browser
+        .wait_js(
+            "the chart updated",
+            &format!(
+                "return Number(document.getElementById('rate-chart').dataset.total) > {first} \
+                   && document.getElementById('rate-text').textContent.includes('events/s');"
+            ),
+        )
+        .await;
+    browser.finish().await;
+}
