@@ -14,6 +14,9 @@
   const MAX_ERRORS = 20;
   /** Seconds shown by the events-per-second chart. */
   const RATE_SECONDS = 60;
+  /** The first wait before reconnecting, doubled per attempt up to the last. */
+  const RECONNECT_FIRST_MS = 500;
+  const RECONNECT_MAX_MS = 8000;
   /** Blocks kept in the strip of recent blocks. */
   const MAX_BLOCKS = 12;
   /** Payload bytes shown per event or reply (the rest is summarized). */
@@ -62,6 +65,15 @@
     rateSecond: Math.floor(Date.now() / 1000),
     /** Recent blocks: hash -> strip item. */
     blocks: new Map(),
+    /** Reconnecting after the node closed the session (restart, crash). */
+    retry: {
+      /** The pending reconnect, or null. */
+      timer: null,
+      /** Attempts since the last session. */
+      attempt: 0,
+      /** What was subscribed when the session was lost, to subscribe again. */
+      paths: [],
+    },
   };
 
   // ---- small helpers -------------------------------------------------
@@ -242,7 +254,7 @@
     const target = $("connection-state");
     target.dataset.state = kind;
     target.textContent = text;
-    const active = state.ws !== null;
+    const active = state.ws !== null || state.retry.timer !== null;
     $("disconnect").disabled = !active;
     document.body.dataset.connection = kind;
   }
@@ -252,7 +264,27 @@
     $("session-id").textContent = id || "";
   }
 
-  function connect() {
+  function cancelRetry() {
+    clearTimeout(state.retry.timer);
+    Object.assign(state.retry, { timer: null, attempt: 0, paths: [] });
+  }
+
+  /** Reconnects later, waiting longer after each failed attempt. */
+  function scheduleReconnect(detail) {
+    state.retry.attempt += 1;
+    const wait = Math.min(RECONNECT_FIRST_MS * 2 ** (state.retry.attempt - 1), RECONNECT_MAX_MS);
+    state.retry.timer = setTimeout(() => {
+      state.retry.timer = null;
+      connect({ retry: true });
+    }, wait);
+    setConnection("reconnecting",
+      `session lost (${detail}); reconnecting in ${(wait / 1000).toFixed(1)} s (attempt ${state.retry.attempt})`);
+    document.body.dataset.reconnects = String(Number(document.body.dataset.reconnects || 0) + 1);
+  }
+
+  function connect({ retry = false } = {}) {
+    // A connection the user asks for replaces any pending reconnect.
+    if (!retry) cancelRetry();
     let node;
     try {
       node = nodeBase($("node-url").value);
@@ -306,13 +338,36 @@
       return;
     }
     setSessionId(text.toLowerCase());
-    setConnection("connected", `connected to ${state.node}`);
+    const again = state.retry.paths;
+    const reconnected = state.retry.attempt > 0;
+    cancelRetry();
+    if (!reconnected) {
+      setConnection("connected", `connected to ${state.node}`);
+      return;
+    }
+    // A new session has no subscriptions: make the old ones again.
+    setConnection("connected", `reconnected to ${state.node}, subscribing again to ${plural(again.length, "event")}`);
+    resubscribe(again);
+  }
+
+  async function resubscribe(paths) {
+    for (const path of paths) await changeSubscription(path, true);
+    if (state.sessionId) {
+      const made = paths.filter((path) => state.subscriptions.has(path)).length;
+      setConnection("connected",
+        `reconnected to ${state.node}` + (paths.length ? ` (subscribed again: ${made} of ${paths.length})` : ""));
+    }
   }
 
   function onClosed(event, wsUrl) {
     const why = CLOSE_CODES[event.code] || "";
     const detail = `code ${event.code}${why ? `: ${why}` : ""}${event.reason ? ` (${event.reason})` : ""}`;
-    if (!state.opened) {
+    const retrying = state.retry.attempt > 0;
+    let reconnect = false;
+    if (!state.opened && retrying && !state.closing) {
+      // The node is not back yet: try again, later.
+      reconnect = true;
+    } else if (!state.opened) {
       showError(
         `Could not open a session on ${wsUrl}: the node refused it or is unreachable. ` +
         "A browser does not say which; a node answers 403 to origins it does not allow " +
@@ -321,20 +376,35 @@
     } else if (state.closing) {
       setConnection("disconnected", `disconnected (${detail})`);
     } else {
-      showError(`The session closed: ${detail}.`);
-      setConnection("closed", `closed by the node (${detail})`);
+      showError(`The session closed: ${detail}. Reconnecting; Disconnect stops it.`);
+      reconnect = true;
     }
     state.ws = null;
-    $("disconnect").disabled = true;
     setSessionId(null);
-    if (state.subscriptions.size > 0) {
-      say("subscribe-message", "The session ended, and its subscriptions with it.", "info");
+    if (reconnect) {
+      if (state.subscriptions.size > 0) {
+        state.retry.paths = [...state.subscriptions.keys()];
+        say("subscribe-message",
+          `The session ended; ${plural(state.retry.paths.length, "subscription")} will be made again on reconnect.`, "info");
+      }
+      scheduleReconnect(detail);
+    } else {
+      $("disconnect").disabled = true;
+      if (state.subscriptions.size > 0) {
+        say("subscribe-message", "The session ended, and its subscriptions with it.", "info");
+      }
     }
     clearSubscriptions();
   }
 
   function closeSession() {
     const ws = state.ws;
+    if (!ws && state.retry.timer !== null) {
+      cancelRetry();
+      setConnection("disconnected", "disconnected (reconnecting stopped)");
+      return;
+    }
+    cancelRetry();
     if (!ws) return;
     state.closing = true;
     if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) {

@@ -877,3 +877,82 @@ async fn explorer_charts_the_rate_and_follows_block_finality() {
         .await;
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn explorer_reconnects_after_a_node_restart_and_subscribes_again() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["--listen", listen.as_str(), "--block-time-ms", "200"];
+    let node = Node::serve(&args);
+    let browser = Browser::start("explorer_reconnects").await;
+    browser.open(&format!("http://{listen}/")).await;
+    let first = browser.connect().await;
+    browser
+        .subscribe("blocks/accepted", "/on/blocks/accepted")
+        .await;
+    let moonlight = format!("/on/contracts:{TRANSFER_CONTRACT}/moonlight");
+    browser.subscribe(&moonlight, &moonlight).await;
+    browser.events("/on/blocks:", 1).await;
+
+    // The node goes away: the page says it reconnects, and keeps trying
+    // while nothing listens.
+    drop(node);
+    let shown = browser
+        .wait_js(
+            "the page reconnecting",
+            "const s = document.getElementById('connection-state'); \
+             return s.dataset.state === 'reconnecting' ? s.textContent : null;",
+        )
+        .await;
+    assert!(
+        shown.as_str().expect("text").contains("reconnecting in"),
+        "{shown}"
+    );
+    browser
+        .wait_js(
+            "a failed attempt, then another",
+            "return Number(document.body.dataset.reconnects) >= 2;",
+        )
+        .await;
+
+    // The node is back on the same port: a new session, subscribed again.
+    let _node = Node::serve(&args);
+    let reconnected = browser
+        .wait_js(
+            "the page reconnected and subscribed again",
+            "const s = document.getElementById('connection-state'); \
+             return s.dataset.state === 'connected' && s.textContent.includes('subscribed again: 2 of 2') \
+               ? { text: s.textContent, id: document.getElementById('session-id').textContent, \
+                   events: Number(document.getElementById('event-count').textContent) } : null;",
+        )
+        .await;
+    let second = reconnected["id"].as_str().expect("an id");
+    assert!(
+        second.len() == 32 && second != first,
+        "a new session: {reconnected}"
+    );
+    for path in ["/on/blocks/accepted", moonlight.as_str()] {
+        browser
+            .wait_js(
+                &format!("{path} listed again"),
+                &format!(
+                    "return document.querySelector('#subscriptions .subscription[data-path=\"{path}\"]') !== null;"
+                ),
+            )
+            .await;
+    }
+    // Events flow again, through the new session.
+    let before = reconnected["events"].as_u64().expect("a count");
+    browser
+        .wait_js(
+            "events after the reconnect",
+            &format!(
+                "return Number(document.getElementById('event-count').textContent) >= {before} + 2;"
+            ),
+        )
+        .await;
+    browser.finish().await;
+}
