@@ -833,17 +833,19 @@ async fn explorer_charts_the_rate_and_follows_block_finality() {
         .len();
     assert_eq!(newest["txs"], txs.to_string(), "{newest}");
 
-    // Its statechange events turn it confirmed, then finalized: the finality
-    // shown and its colour change.
+    // Statechange events turn blocks confirmed, then finalized: the finality
+    // shown and its colour change. A tip may be reverted instead, so every
+    // block seen as accepted while polling is watched.
     let finalized = browser
         .wait_js(
-            "the block finalized",
-            &format!(
-                "const block = document.querySelector('#blocks .block[data-hash=\"{hash}\"]'); \
-                 return block && block.dataset.finality === 'finalized' \
-                   ? {{ text: block.innerText, \
-                       color: getComputedStyle(block.querySelector('.block-finality')).color }} : null;"
-            ),
+            "a block seen accepted, then finalized",
+            "const seen = window.seenAccepted = window.seenAccepted || new Set(); \
+             const blocks = [...document.querySelectorAll('#blocks .block')]; \
+             for (const b of blocks) if (b.dataset.finality === 'accepted') seen.add(b.dataset.hash); \
+             const block = blocks.find(b => seen.has(b.dataset.hash) && b.dataset.finality === 'finalized'); \
+             return block \
+               ? { text: block.innerText, \
+                   color: getComputedStyle(block.querySelector('.block-finality')).color } : null;",
         )
         .await;
     assert!(
