@@ -855,6 +855,10 @@
       $("event-count").textContent = "0";
       $("events").replaceChildren();
       $("no-events").hidden = false;
+      // Rows held by a pause are cleared too, not shown on resume.
+      state.held = [];
+      state.heldCount = 0;
+      if (state.paused) renderPause();
     });
     $("clear-errors").addEventListener("click", () => {
       $("error-list").replaceChildren();
