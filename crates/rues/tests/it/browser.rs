@@ -740,7 +740,8 @@ async fn explorer_rows_expand_filter_and_pause() {
         )
         .await;
 
-    // Pause: events are counted but no row is added; resume shows them.
+    // Pause: events are counted but no row is added; resume shows them (the
+    // list keeps 200 rows).
     browser.click("#pause").await;
     let paused_rows = browser
         .wait_js(
@@ -774,7 +775,7 @@ async fn explorer_rows_expand_filter_and_pause() {
             &format!(
                 "{ROWS} const text = document.getElementById('pause-state').textContent; \
                  return document.body.dataset.paused === 'false' \
-                   && rows.length >= {paused_rows} + {waiting} ? text : null;"
+                   && rows.length >= Math.min({paused_rows} + {waiting}, 200) ? text : null;"
             ),
         )
         .await;
