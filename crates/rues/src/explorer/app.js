@@ -12,6 +12,13 @@
   const MAX_EVENTS = 200;
   /** Errors kept in the error list. */
   const MAX_ERRORS = 20;
+  /** Seconds shown by the events-per-second chart. */
+  const RATE_SECONDS = 60;
+  /** The first wait before reconnecting, doubled per attempt up to the last. */
+  const RECONNECT_FIRST_MS = 500;
+  const RECONNECT_MAX_MS = 8000;
+  /** Blocks kept in the strip of recent blocks. */
+  const MAX_BLOCKS = 12;
   /** Payload bytes shown per event or reply (the rest is summarized). */
   const MAX_SHOWN_BYTES = 16 * 1024;
 
@@ -44,6 +51,29 @@
     subscriptions: new Map(),
     /** Events received in this session list (also those dropped). */
     eventCount: 0,
+    /** Whether the list is paused: rows are kept aside, not shown. */
+    paused: false,
+    /** Rows received while paused, oldest first (at most MAX_EVENTS). */
+    held: [],
+    /** Events received while paused, also those beyond MAX_EVENTS. */
+    heldCount: 0,
+    /** The path filter, lower case ("" shows every row). */
+    filter: "",
+    /** Events per second, oldest first; the last is the current second. */
+    rate: new Array(RATE_SECONDS).fill(0),
+    /** The second (Unix time) of the last bucket of `rate`. */
+    rateSecond: Math.floor(Date.now() / 1000),
+    /** Recent blocks: hash -> strip item. */
+    blocks: new Map(),
+    /** Reconnecting after the node closed the session (restart, crash). */
+    retry: {
+      /** The pending reconnect, or null. */
+      timer: null,
+      /** Attempts since the last session. */
+      attempt: 0,
+      /** What was subscribed when the session was lost, to subscribe again. */
+      paths: [],
+    },
   };
 
   // ---- small helpers -------------------------------------------------
@@ -224,7 +254,7 @@
     const target = $("connection-state");
     target.dataset.state = kind;
     target.textContent = text;
-    const active = state.ws !== null;
+    const active = state.ws !== null || state.retry.timer !== null;
     $("disconnect").disabled = !active;
     document.body.dataset.connection = kind;
   }
@@ -234,7 +264,27 @@
     $("session-id").textContent = id || "";
   }
 
-  function connect() {
+  function cancelRetry() {
+    clearTimeout(state.retry.timer);
+    Object.assign(state.retry, { timer: null, attempt: 0, paths: [] });
+  }
+
+  /** Reconnects later, waiting longer after each failed attempt. */
+  function scheduleReconnect(detail) {
+    state.retry.attempt += 1;
+    const wait = Math.min(RECONNECT_FIRST_MS * 2 ** (state.retry.attempt - 1), RECONNECT_MAX_MS);
+    state.retry.timer = setTimeout(() => {
+      state.retry.timer = null;
+      connect({ retry: true });
+    }, wait);
+    setConnection("reconnecting",
+      `session lost (${detail}); reconnecting in ${(wait / 1000).toFixed(1)} s (attempt ${state.retry.attempt})`);
+    document.body.dataset.reconnects = String(Number(document.body.dataset.reconnects || 0) + 1);
+  }
+
+  function connect({ retry = false } = {}) {
+    // A connection the user asks for replaces any pending reconnect.
+    if (!retry) cancelRetry();
     let node;
     try {
       node = nodeBase($("node-url").value);
@@ -288,13 +338,36 @@
       return;
     }
     setSessionId(text.toLowerCase());
-    setConnection("connected", `connected to ${state.node}`);
+    const again = state.retry.paths;
+    const reconnected = state.retry.attempt > 0;
+    cancelRetry();
+    if (!reconnected) {
+      setConnection("connected", `connected to ${state.node}`);
+      return;
+    }
+    // A new session has no subscriptions: make the old ones again.
+    setConnection("connected", `reconnected to ${state.node}, subscribing again to ${plural(again.length, "event")}`);
+    resubscribe(again);
+  }
+
+  async function resubscribe(paths) {
+    for (const path of paths) await changeSubscription(path, true);
+    if (state.sessionId) {
+      const made = paths.filter((path) => state.subscriptions.has(path)).length;
+      setConnection("connected",
+        `reconnected to ${state.node}` + (paths.length ? ` (subscribed again: ${made} of ${paths.length})` : ""));
+    }
   }
 
   function onClosed(event, wsUrl) {
     const why = CLOSE_CODES[event.code] || "";
     const detail = `code ${event.code}${why ? `: ${why}` : ""}${event.reason ? ` (${event.reason})` : ""}`;
-    if (!state.opened) {
+    const retrying = state.retry.attempt > 0;
+    let reconnect = false;
+    if (!state.opened && retrying && !state.closing) {
+      // The node is not back yet: try again, later.
+      reconnect = true;
+    } else if (!state.opened) {
       showError(
         `Could not open a session on ${wsUrl}: the node refused it or is unreachable. ` +
         "A browser does not say which; a node answers 403 to origins it does not allow " +
@@ -303,20 +376,35 @@
     } else if (state.closing) {
       setConnection("disconnected", `disconnected (${detail})`);
     } else {
-      showError(`The session closed: ${detail}.`);
-      setConnection("closed", `closed by the node (${detail})`);
+      showError(`The session closed: ${detail}. Reconnecting; Disconnect stops it.`);
+      reconnect = true;
     }
     state.ws = null;
-    $("disconnect").disabled = true;
     setSessionId(null);
-    if (state.subscriptions.size > 0) {
-      say("subscribe-message", "The session ended, and its subscriptions with it.", "info");
+    if (reconnect) {
+      if (state.subscriptions.size > 0) {
+        state.retry.paths = [...state.subscriptions.keys()];
+        say("subscribe-message",
+          `The session ended; ${plural(state.retry.paths.length, "subscription")} will be made again on reconnect.`, "info");
+      }
+      scheduleReconnect(detail);
+    } else {
+      $("disconnect").disabled = true;
+      if (state.subscriptions.size > 0) {
+        say("subscribe-message", "The session ended, and its subscriptions with it.", "info");
+      }
     }
     clearSubscriptions();
   }
 
   function closeSession() {
     const ws = state.ws;
+    if (!ws && state.retry.timer !== null) {
+      cancelRetry();
+      setConnection("disconnected", "disconnected (reconnecting stopped)");
+      return;
+    }
+    cancelRetry();
     if (!ws) return;
     state.closing = true;
     if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) {
@@ -435,25 +523,208 @@
     return { headers, payload };
   }
 
+  // ---- the events-per-second chart ----------------------------------
+
+  /** Moves the chart's window to the current second. */
+  function rollRate() {
+    const now = Math.floor(Date.now() / 1000);
+    const steps = Math.min(now - state.rateSecond, RATE_SECONDS);
+    for (let i = 0; i < steps; i++) {
+      state.rate.shift();
+      state.rate.push(0);
+    }
+    if (now > state.rateSecond) state.rateSecond = now;
+  }
+
+  function renderRate() {
+    rollRate();
+    const svg = $("rate-chart");
+    if (svg.childElementCount !== RATE_SECONDS) {
+      const bars = [];
+      for (let i = 0; i < RATE_SECONDS; i++) {
+        bars.push(document.createElementNS("http://www.w3.org/2000/svg", "rect"));
+      }
+      svg.replaceChildren(...bars);
+    }
+    const max = Math.max(1, ...state.rate);
+    const width = 300 / RATE_SECONDS;
+    state.rate.forEach((count, i) => {
+      const bar = svg.children[i];
+      const height = (count / max) * 46;
+      bar.setAttribute("x", String(i * width + 0.5));
+      bar.setAttribute("width", String(width - 1));
+      bar.setAttribute("y", String(48 - height));
+      bar.setAttribute("height", String(height));
+    });
+    const total = state.rate.reduce((a, b) => a + b, 0);
+    // The last complete second: the current one is still filling.
+    const last = state.rate[RATE_SECONDS - 2];
+    svg.dataset.total = String(total);
+    svg.dataset.last = String(last);
+    svg.dataset.max = String(max);
+    $("rate-text").textContent =
+      `${last} events/s · ${total} in the last ${RATE_SECONDS} s · peak ${Math.max(...state.rate)}/s`;
+  }
+
+  function countRate() {
+    rollRate();
+    state.rate[RATE_SECONDS - 1] += 1;
+  }
+
+  // ---- the strip of recent blocks -------------------------------------
+
+  /** Updates the strip from a block event; other events are ignored. */
+  function trackBlock(headers, payload) {
+    const location = header(headers, "content-location") || "";
+    const match = /^\/on\/blocks:([0-9a-f]{64})\/(accepted|statechange|reverted)$/i.exec(location);
+    if (!match) return;
+    const [, hash, topic] = match;
+    let body;
+    try {
+      body = JSON.parse(utf8.decode(payload));
+    } catch {
+      return; // Not the JSON the demo chain and rusk publish: nothing to show.
+    }
+    if (topic === "accepted") {
+      const height = body && body.header ? body.header.height : undefined;
+      const txs = body && Array.isArray(body.transactions) ? body.transactions.length : 0;
+      addBlock(hash.toLowerCase(), height, txs);
+    } else {
+      const item = state.blocks.get(hash.toLowerCase());
+      if (!item) return; // Accepted before the strip saw it.
+      setFinality(item, topic === "reverted" ? "reverted" : String((body && body.state) || "unknown"));
+    }
+  }
+
+  function addBlock(hash, height, txs) {
+    if (state.blocks.has(hash)) return;
+    const item = element("li", {
+      className: "block",
+      "data-hash": hash,
+      "data-height": String(height),
+      "data-txs": String(txs),
+      title: `block ${hash}`,
+    });
+    item.append(
+      element("span", { className: "block-height" }, `#${height}`),
+      element("span", { className: "block-txs" }, plural(txs, "tx")),
+      element("span", { className: "block-finality" }));
+    setFinality(item, "accepted");
+    const strip = $("blocks");
+    strip.prepend(item);
+    state.blocks.set(hash, item);
+    while (strip.children.length > MAX_BLOCKS) {
+      state.blocks.delete(strip.lastElementChild.dataset.hash);
+      strip.lastElementChild.remove();
+    }
+    $("no-blocks").hidden = true;
+  }
+
+  function setFinality(item, finality) {
+    item.dataset.finality = finality;
+    item.querySelector(".block-finality").textContent = finality;
+  }
+
+  async function followBlocks() {
+    for (const topic of ["accepted", "statechange"]) {
+      const path = `/on/blocks/${topic}`;
+      if (!state.subscriptions.has(path)) await changeSubscription(path, true);
+    }
+  }
+
   function onFrame(buffer) {
     state.eventCount += 1;
     $("event-count").textContent = String(state.eventCount);
     $("no-events").hidden = true;
+    countRate();
     let item;
     try {
-      item = renderEvent(decodeFrame(buffer));
+      const frame = decodeFrame(buffer);
+      trackBlock(frame.headers, frame.payload);
+      item = renderEvent(frame);
     } catch (error) {
       const message = `A malformed event frame (${buffer.byteLength} bytes): ${error.message}`;
       showError(message);
       item = element("li", { className: "event malformed", "data-kind": "malformed" });
-      item.append(
-        element("div", { className: "event-head" }, `${clock()} malformed frame`),
+      const head = rowHead(clock(), "malformed frame", "", buffer.byteLength);
+      const body = element("div", { className: "event-body" });
+      body.append(
         element("p", { className: "event-error" }, message),
         element("pre", { className: "payload", "data-kind": "hex", tabindex: "0" }, hex(new Uint8Array(buffer))));
+      item.append(head, body);
     }
+    applyFilter(item);
+    if (state.paused) {
+      state.heldCount += 1;
+      state.held.push(item);
+      if (state.held.length > MAX_EVENTS) state.held.shift();
+      renderPause();
+      return;
+    }
+    showRow(item);
+  }
+
+  function showRow(item) {
     const list = $("events");
     list.prepend(item);
     while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
+  }
+
+  /** Hides a row whose path does not contain the filter text. */
+  function applyFilter(item) {
+    const path = (item.dataset.location || "").toLowerCase();
+    item.hidden = state.filter !== "" && !path.includes(state.filter);
+  }
+
+  function setFilter(text) {
+    state.filter = text.trim().toLowerCase();
+    for (const item of $("events").children) applyFilter(item);
+  }
+
+  /** While paused, events are counted and kept aside; resume shows them. */
+  function setPaused(paused) {
+    state.paused = paused;
+    const button = $("pause");
+    button.textContent = paused ? "Resume" : "Pause";
+    button.setAttribute("aria-pressed", String(paused));
+    if (!paused) {
+      for (const item of state.held) showRow(item);
+      const dropped = state.heldCount - state.held.length;
+      say("pause-state", state.heldCount === 0 ? ""
+        : `resumed: ${plural(state.heldCount, "event")} received while paused`
+          + (dropped > 0 ? ` (${dropped} oldest dropped)` : ""), "info");
+      state.held = [];
+      state.heldCount = 0;
+    } else {
+      renderPause();
+    }
+    document.body.dataset.paused = String(paused);
+  }
+
+  function renderPause() {
+    say("pause-state", `paused: ${plural(state.heldCount, "event")} waiting`, "paused");
+  }
+
+  function toggleRow(item) {
+    const expanded = !item.classList.contains("expanded");
+    item.classList.toggle("expanded", expanded);
+    const head = item.querySelector(".event-head");
+    if (head) head.setAttribute("aria-expanded", String(expanded));
+  }
+
+  /** The one-line summary of an event: time, path, content type, size. */
+  function rowHead(time, path, contentType, size) {
+    const head = element("button", {
+      type: "button",
+      className: "event-head",
+      "aria-expanded": "false",
+    });
+    head.append(
+      element("time", {}, time),
+      element("code", { className: "location" }, path),
+      element("span", { className: "content-type" }, contentType || "no Content-Type"),
+      element("span", { className: "content-length" }, plural(size, "byte")));
+    return head;
   }
 
   function renderEvent({ headers, payload }) {
@@ -466,19 +737,15 @@
       "data-content-type": contentType,
       "data-kind": shown.kind,
     });
-    const head = element("div", { className: "event-head" });
-    head.append(element("time", {}, clock()), " ", element("code", { className: "location" }, location));
-    const meta = element("div", { className: "event-meta" });
-    meta.append(
-      element("span", { className: "content-type" }, contentType || "no Content-Type"),
-      " · ",
-      element("span", { className: "content-length" }, plural(payload.length, "byte")));
+    // Every header, as received, in the expanded view.
+    const list = element("dl", { className: "event-headers" });
     for (const [key, value] of Object.entries(headers)) {
-      if (["content-location", "content-type", "content-length"].includes(key.toLowerCase())) continue;
-      meta.append(" · ", element("span", { className: "extra-header" }, `${key}: ${value}`));
+      list.append(element("dt", {}, key), element("dd", {}, value));
     }
-    item.append(head, meta,
+    const body = element("div", { className: "event-body" });
+    body.append(list,
       element("pre", { className: "payload", "data-kind": shown.kind, tabindex: "0" }, shown.text));
+    item.append(rowHead(clock(), location, contentType, payload.length), body);
     return item;
   }
 
@@ -571,11 +838,27 @@
       event.preventDefault();
       dispatch();
     });
+    $("events").addEventListener("click", (event) => {
+      const head = event.target.closest(".event-head");
+      if (head) toggleRow(head.closest(".event"));
+    });
+    // "change" too: clearing a field from a script or a tool fires only that.
+    for (const kind of ["input", "change"]) {
+      $("event-filter").addEventListener(kind, (event) => setFilter(event.target.value));
+    }
+    $("pause").addEventListener("click", () => setPaused(!state.paused));
+    $("follow-blocks").addEventListener("click", followBlocks);
+    renderRate();
+    setInterval(renderRate, 1000);
     $("clear-events").addEventListener("click", () => {
       state.eventCount = 0;
       $("event-count").textContent = "0";
       $("events").replaceChildren();
       $("no-events").hidden = false;
+      // Rows held by a pause are cleared too, not shown on resume.
+      state.held = [];
+      state.heldCount = 0;
+      if (state.paused) renderPause();
     });
     $("clear-errors").addEventListener("click", () => {
       $("error-list").replaceChildren();

@@ -649,3 +649,313 @@ async fn explorer_shows_a_node_refusing_its_origin() {
         .await;
     browser.finish().await;
 }
+
+/// The number of rows in the event list, and of those shown (not filtered).
+const ROWS: &str = "const rows = [...document.querySelectorAll('#events .event')];";
+
+#[tokio::test]
+async fn explorer_rows_expand_filter_and_pause() {
+    let node = Node::start(&["--set", "chain.block_time_ms=200"]);
+    let browser = Browser::start("explorer_rows_expand_filter_and_pause").await;
+    browser.open(&format!("http://{}/", node.addr)).await;
+    browser.connect().await;
+    browser
+        .subscribe("blocks/accepted", "/on/blocks/accepted")
+        .await;
+    let moonlight = format!("/on/contracts:{TRANSFER_CONTRACT}/moonlight");
+    browser.subscribe(&moonlight, &moonlight).await;
+    browser.events("/on/blocks:", 2).await;
+    browser.events(&moonlight, 1).await;
+
+    // A row is one line: time, path, content type, size; its payload is
+    // not shown until the row is clicked.
+    let row = browser
+        .wait_js(
+            "a collapsed block row",
+            "const row = document.querySelector('#events .event[data-location^=\"/on/blocks:\"]'); \
+             const head = row.querySelector('.event-head'); \
+             return { payload: row.querySelector('.payload').offsetHeight, \
+                      height: head.offsetHeight, \
+                      parts: [...head.children].map(c => c.className || c.tagName) };",
+        )
+        .await;
+    assert_eq!(row["payload"], 0, "collapsed rows hide the payload: {row}");
+    assert_eq!(
+        row["parts"],
+        json!(["TIME", "location", "content-type", "content-length"]),
+        "{row}"
+    );
+    assert!(
+        row["height"].as_f64().expect("a height") < 40.0,
+        "one line: {row}"
+    );
+
+    // A click expands it: headers and the pretty-printed JSON payload.
+    browser
+        .click("#events .event[data-location^=\"/on/blocks:\"] .event-head")
+        .await;
+    let expanded = browser
+        .wait_js(
+            "the clicked row expanded",
+            "const row = document.querySelector('#events .event.expanded'); \
+             return row && row.querySelector('.payload').offsetHeight > 0 \
+               ? { headers: row.querySelector('.event-headers').innerText, \
+                   payload: row.querySelector('.payload').innerText } : null;",
+        )
+        .await;
+    let headers = expanded["headers"].as_str().expect("headers");
+    assert!(headers.contains("Content-Location"), "{headers}");
+    assert!(headers.contains("Content-Type"), "{headers}");
+    let block: Value =
+        serde_json::from_str(expanded["payload"].as_str().expect("a payload")).expect("JSON");
+    assert!(block["header"]["hash"].is_string(), "{block}");
+
+    // The filter hides rows whose path lacks the text, also new ones.
+    browser.fill("#event-filter", "moonlight").await;
+    let before = browser
+        .wait_js(
+            "only moonlight rows shown",
+            &format!(
+                "{ROWS} const shown = rows.filter(r => !r.hidden && r.offsetHeight > 0); \
+                 return shown.length > 0 && shown.every(r => r.dataset.location.includes('moonlight')) \
+                   && rows.some(r => r.hidden) ? rows.length : null;"
+            ),
+        )
+        .await;
+    browser
+        .wait_js(
+            "new block rows arrive hidden",
+            &format!(
+                "{ROWS} return rows.length > {before} \
+                   && rows.filter(r => r.dataset.location.startsWith('/on/blocks:')).every(r => r.hidden) \
+                   && rows.filter(r => !r.hidden).every(r => r.dataset.location.includes('moonlight'));"
+            ),
+        )
+        .await;
+    browser.fill("#event-filter", "").await;
+    browser
+        .wait_js(
+            "every row shown again",
+            &format!("{ROWS} return rows.every(r => !r.hidden);"),
+        )
+        .await;
+
+    // Pause: events are counted but no row is added; resume shows them (the
+    // list keeps 200 rows).
+    browser.click("#pause").await;
+    let paused_rows = browser
+        .wait_js(
+            "the list paused",
+            &format!("{ROWS} return document.body.dataset.paused === 'true' ? rows.length : null;"),
+        )
+        .await;
+    let waiting = browser
+        .wait_js(
+            "events waiting while paused",
+            "const text = document.getElementById('pause-state').textContent; \
+             const n = Number((text.match(/paused: (\\d+) event/) || [])[1]); \
+             return n >= 3 ? n : null;",
+        )
+        .await;
+    let rows_now = browser
+        .wait_js("the rows", &format!("{ROWS} return rows.length;"))
+        .await;
+    assert_eq!(
+        rows_now, paused_rows,
+        "no row added while paused ({waiting} waiting)"
+    );
+    assert_eq!(
+        browser.find("#pause").await.text().await.expect("text"),
+        "Resume"
+    );
+    browser.click("#pause").await;
+    let resumed = browser
+        .wait_js(
+            "the held rows shown on resume",
+            &format!(
+                "{ROWS} const text = document.getElementById('pause-state').textContent; \
+                 return document.body.dataset.paused === 'false' \
+                   && rows.length >= Math.min({paused_rows} + {waiting}, 200) ? text : null;"
+            ),
+        )
+        .await;
+    assert!(
+        resumed.as_str().expect("text").starts_with("resumed: "),
+        "{resumed}"
+    );
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn explorer_charts_the_rate_and_follows_block_finality() {
+    let node = Node::start(&["--set", "chain.block_time_ms=200"]);
+    let browser = Browser::start("explorer_rate_and_blocks").await;
+    browser.open(&format!("http://{}/", node.addr)).await;
+    browser.connect().await;
+    browser.click("#follow-blocks").await;
+    for topic in ["accepted", "statechange"] {
+        browser
+            .wait_js(
+                &format!("the subscription to blocks/{topic}"),
+                &format!(
+                    "return document.querySelector('#subscriptions [data-path=\"/on/blocks/{topic}\"]') !== null;"
+                ),
+            )
+            .await;
+    }
+
+    // The strip shows blocks: height and transaction count from `accepted`.
+    let newest = browser
+        .wait_js(
+            "an accepted block in the strip",
+            "const block = document.querySelector('#blocks .block[data-finality=\"accepted\"]'); \
+             return block && document.querySelectorAll('#blocks .block').length >= 2 \
+               ? { hash: block.dataset.hash, height: Number(block.dataset.height), \
+                   txs: block.dataset.txs, text: block.innerText, \
+                   color: getComputedStyle(block.querySelector('.block-finality')).color } : null;",
+        )
+        .await;
+    let hash = newest["hash"].as_str().expect("a hash").to_owned();
+    let height = newest["height"].as_u64().expect("a height");
+    assert!(height >= 1, "{newest}");
+    let text = newest["text"].as_str().expect("text");
+    assert!(text.contains(&format!("#{height}")), "{text}");
+    assert!(text.contains("tx"), "{text}");
+    // The shown height and count are those of the block's own event.
+    let accepted = browser
+        .events(&format!("/on/blocks:{hash}/accepted"), 1)
+        .await;
+    let block: Value =
+        serde_json::from_str(accepted[0]["payload"].as_str().expect("a payload")).expect("JSON");
+    assert_eq!(block["header"]["height"], height, "{block}");
+    let txs = block["transactions"]
+        .as_array()
+        .expect("transactions")
+        .len();
+    assert_eq!(newest["txs"], txs.to_string(), "{newest}");
+
+    // Statechange events turn blocks confirmed, then finalized: the finality
+    // shown and its colour change. A tip may be reverted instead, so every
+    // block seen as accepted while polling is watched.
+    let finalized = browser
+        .wait_js(
+            "a block seen accepted, then finalized",
+            "const seen = window.seenAccepted = window.seenAccepted || new Set(); \
+             const blocks = [...document.querySelectorAll('#blocks .block')]; \
+             for (const b of blocks) if (b.dataset.finality === 'accepted') seen.add(b.dataset.hash); \
+             const block = blocks.find(b => seen.has(b.dataset.hash) && b.dataset.finality === 'finalized'); \
+             return block \
+               ? { text: block.innerText, \
+                   color: getComputedStyle(block.querySelector('.block-finality')).color } : null;",
+        )
+        .await;
+    assert!(
+        finalized["text"]
+            .as_str()
+            .expect("text")
+            .contains("finalized"),
+        "{finalized}"
+    );
+    assert_ne!(finalized["color"], newest["color"], "the colour changes");
+
+    // The chart counts events per second and moves on.
+    let first = browser
+        .wait_js(
+            "events charted",
+            "const chart = document.getElementById('rate-chart'); \
+             const total = Number(chart.dataset.total); \
+             return total > 0 && Number(chart.dataset.last) > 0 \
+               && [...chart.querySelectorAll('rect')].some(r => Number(r.getAttribute('height')) > 0) \
+               ? total : null;",
+        )
+        .await;
+    browser
+        .wait_js(
+            "the chart updated",
+            &format!(
+                "return Number(document.getElementById('rate-chart').dataset.total) > {first} \
+                   && document.getElementById('rate-text').textContent.includes('events/s');"
+            ),
+        )
+        .await;
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn explorer_reconnects_after_a_node_restart_and_subscribes_again() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["--listen", listen.as_str(), "--block-time-ms", "200"];
+    let node = Node::serve(&args);
+    let browser = Browser::start("explorer_reconnects").await;
+    browser.open(&format!("http://{listen}/")).await;
+    let first = browser.connect().await;
+    browser
+        .subscribe("blocks/accepted", "/on/blocks/accepted")
+        .await;
+    let moonlight = format!("/on/contracts:{TRANSFER_CONTRACT}/moonlight");
+    browser.subscribe(&moonlight, &moonlight).await;
+    browser.events("/on/blocks:", 1).await;
+
+    // The node goes away: the page says it reconnects, and keeps trying
+    // while nothing listens.
+    drop(node);
+    let shown = browser
+        .wait_js(
+            "the page reconnecting",
+            "const s = document.getElementById('connection-state'); \
+             return s.dataset.state === 'reconnecting' ? s.textContent : null;",
+        )
+        .await;
+    assert!(
+        shown.as_str().expect("text").contains("reconnecting in"),
+        "{shown}"
+    );
+    browser
+        .wait_js(
+            "a failed attempt, then another",
+            "return Number(document.body.dataset.reconnects) >= 2;",
+        )
+        .await;
+
+    // The node is back on the same port: a new session, subscribed again.
+    let _node = Node::serve(&args);
+    let reconnected = browser
+        .wait_js(
+            "the page reconnected and subscribed again",
+            "const s = document.getElementById('connection-state'); \
+             return s.dataset.state === 'connected' && s.textContent.includes('subscribed again: 2 of 2') \
+               ? { text: s.textContent, id: document.getElementById('session-id').textContent, \
+                   events: Number(document.getElementById('event-count').textContent) } : null;",
+        )
+        .await;
+    let second = reconnected["id"].as_str().expect("an id");
+    assert!(
+        second.len() == 32 && second != first,
+        "a new session: {reconnected}"
+    );
+    for path in ["/on/blocks/accepted", moonlight.as_str()] {
+        browser
+            .wait_js(
+                &format!("{path} listed again"),
+                &format!(
+                    "return document.querySelector('#subscriptions .subscription[data-path=\"{path}\"]') !== null;"
+                ),
+            )
+            .await;
+    }
+    // Events flow again, through the new session.
+    let before = reconnected["events"].as_u64().expect("a count");
+    browser
+        .wait_js(
+            "events after the reconnect",
+            &format!(
+                "return Number(document.getElementById('event-count').textContent) >= {before} + 2;"
+            ),
+        )
+        .await;
+    browser.finish().await;
+}
