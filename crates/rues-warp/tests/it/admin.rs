@@ -8,7 +8,7 @@ use rues_core::Config;
 use rues_core::http::{Method, StatusCode};
 use rues_warp::{Server, TransportConfig};
 
-use crate::support::http;
+use crate::support::{Running, http};
 
 fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
@@ -33,12 +33,9 @@ async fn health_and_metrics_are_on_the_public_listener_by_default() {
     let server = bind(TransportConfig::new(loopback()))
         .await
         .with_health_check("disk", || Ok("plenty".to_owned()));
-    let addr = server.local_addr();
     assert_eq!(server.admin_addr(), None);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let running = Running::start(server);
+    let addr = running.addr;
 
     let health = http(addr, Method::GET, "/health", &[], b"").await;
     assert_eq!(health.status, StatusCode::OK);
@@ -71,8 +68,7 @@ async fn health_and_metrics_are_on_the_public_listener_by_default() {
     // OpenMetrics: one `# EOF`, at the end.
     assert_eq!(text.matches("# EOF").count(), 1, "{text}");
     assert!(text.ends_with("# EOF\n"), "{text}");
-    let _ = stop.send(());
-    let _ = task.await;
+    running.stop().await;
 }
 
 #[tokio::test]
@@ -82,12 +78,9 @@ async fn an_admin_listener_serves_health_and_metrics_alone() {
     let server = bind(transport)
         .await
         .with_health_check("upstream", || Err("no answer for 12 s".to_owned()));
-    let public = server.local_addr();
     let admin = server.admin_addr().expect("an admin listener");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let running = Running::start(server);
+    let public = running.addr;
 
     // The public listener serves RUES, not the admin routes.
     for path in ["/health", "/metrics"] {
@@ -119,6 +112,5 @@ async fn an_admin_listener_serves_health_and_metrics_alone() {
     let elsewhere = http(admin, Method::POST, "/on/node/info", &[], b"").await;
     elsewhere.assert_error(StatusCode::NOT_FOUND, "/metrics and /health only");
 
-    let _ = stop.send(());
-    let _ = task.await;
+    running.stop().await;
 }

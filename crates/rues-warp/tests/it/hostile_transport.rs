@@ -15,7 +15,7 @@ use rues_warp::{Server, TransportConfig, warp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{PATIENCE, TestServer, http};
+use crate::support::{PATIENCE, Running, TestServer, http};
 
 /// A response read off a raw socket up to its end (the node closes it).
 #[derive(Debug)]
@@ -398,11 +398,8 @@ async fn every_response_carries_rusk_version() {
     .await
     .expect("bound")
     .with_routes(page);
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let running = Running::start(server);
+    let addr = running.addr;
     for path in ["/metrics", "/page", "/nowhere", "/on/node/info"] {
         let answer = http(addr, Method::GET, path, &[], b"").await;
         assert_eq!(
@@ -412,8 +409,7 @@ async fn every_response_carries_rusk_version() {
             answer.status
         );
     }
-    let _ = stop.send(());
-    let _ = task.await;
+    running.stop().await;
 }
 
 /// A client that asks for a large answer and never reads it loses its
@@ -438,11 +434,8 @@ async fn an_answer_the_client_never_reads_ends_its_connection() {
     .await
     .expect("bound")
     .with_routes(big);
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let running = Running::start(server);
+    let addr = running.addr;
 
     let mut stream = TcpStream::connect(addr).await.expect("connected");
     stream
@@ -470,6 +463,5 @@ async fn an_answer_the_client_never_reads_ends_its_connection() {
     // Everyone else is served as before.
     let info = http(addr, Method::GET, "/metrics", &[], b"").await;
     assert_eq!(info.status, rues_core::http::StatusCode::OK);
-    let _ = stop.send(());
-    let _ = task.await;
+    running.stop().await;
 }

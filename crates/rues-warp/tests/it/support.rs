@@ -26,3 +26,30 @@ pub(crate) fn run_in_a_process_of_its_own(test: &str, alone: &str) {
         "the child ran no test:\n{stdout}"
     );
 }
+
+/// A `rues_warp::Server` running on a task of its own, for tests that need
+/// what `TestServer` does not set (extra routes, health checks): stops when
+/// [`Running::stop`] is called.
+pub(crate) struct Running {
+    pub(crate) addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Runs `server` until [`Running::stop`].
+    pub(crate) fn start(server: rues_warp::Server) -> Self {
+        let addr = server.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Self { addr, stop, task }
+    }
+
+    /// Shuts the server down gracefully and waits for it.
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
