@@ -13,6 +13,7 @@ mod tidy;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -216,7 +217,11 @@ fn soak(args: &[String]) -> Result<()> {
     ]))
 }
 
+/// Set by `ci`: every cargo it starts builds lean (see [`cargo`]).
+static LEAN_BUILD: AtomicBool = AtomicBool::new(false);
+
 fn ci() -> Result<()> {
+    LEAN_BUILD.store(true, Ordering::Relaxed);
     let started = Instant::now();
     step("lint", lint)?;
     step("tidy", tidy::run)?;
@@ -252,7 +257,16 @@ fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
 }
 
 fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    if LEAN_BUILD.load(Ordering::Relaxed) {
+        // CI builds everything once, from scratch, on a disk it shares: incremental caches
+        // are never reused there, and full debug info in every test binary is most of
+        // target/. Line tables keep panic backtraces readable. (A full-debug, incremental
+        // CI build once filled the CI disk and failed with "No space left on device".)
+        cmd.env("CARGO_INCREMENTAL", "0")
+            .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only");
+    }
+    cmd
 }
 
 /// Runs a command with inherited stdio; a non-zero exit is an error.
