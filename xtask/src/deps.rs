@@ -1,5 +1,6 @@
 //! System packages the test suite needs beyond the Rust toolchain, installed
-//! on demand: Chromium and ChromeDriver for the browser tests.
+//! on demand: Chromium and ChromeDriver for the browser tests, curl for the
+//! tests that run the docs' curl examples.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,6 +13,7 @@ use crate::run;
 const PACKAGES: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
+    ("curl", "/usr/bin/curl"),
 ];
 
 /// Installs whatever is missing with apt-get (as root), or says what to
@@ -32,12 +34,12 @@ pub(crate) fn ensure() -> Result<()> {
     let has_apt = Path::new("/usr/bin/apt-get").exists();
     if !(is_root && has_apt) {
         bail!(
-            "the browser tests need {}: install them (Debian: `sudo apt-get install {}`) and run again",
+            "the tests need {}: install them (Debian: `sudo apt-get install {}`) and run again",
             missing.join(" and "),
             missing.join(" ")
         );
     }
-    eprintln!("installing {} for the browser tests", missing.join(", "));
+    eprintln!("installing {} for the tests", missing.join(", "));
     run(Command::new("apt-get")
         .args(["update", "-q"])
         .env("DEBIAN_FRONTEND", "noninteractive"))?;

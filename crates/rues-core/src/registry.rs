@@ -285,6 +285,20 @@ impl ComponentSpec {
         &self.name
     }
 
+    /// Its entity rule.
+    pub fn entity_rule(&self) -> EntityRule {
+        self.entity
+    }
+
+    /// The topics with a dispatch handler of their own, sorted (a fallback
+    /// handler, which answers any topic, is not listed). For documentation
+    /// and tools that list what a node serves.
+    pub fn handler_topics(&self) -> Vec<&Topic> {
+        let mut topics: Vec<&Topic> = self.handlers.keys().collect();
+        topics.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        topics
+    }
+
     fn topic_exists(&self, topic: &Topic) -> bool {
         match &self.topics {
             None => true,

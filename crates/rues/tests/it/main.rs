@@ -5,6 +5,7 @@ mod node;
 mod browser;
 mod cli;
 mod contrib;
+mod doc_examples;
 mod exhaustion;
 mod graphql_hostile;
 mod hostile_limits;
