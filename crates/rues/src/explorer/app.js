@@ -805,6 +805,24 @@
     }
   }
 
+  // The body and format the last suggestion filled in, so that choosing
+  // another suggestion replaces it, while a body the user typed is kept.
+  let presetBody = "";
+
+  // A suggestion of the dispatch list may carry an example body
+  // (`data-body`) and its format (`data-content-type`): choosing it fills
+  // them in, unless the user has written a body of their own.
+  function applyDispatchPreset() {
+    const value = $("dispatch-path").value;
+    const option = [...$("dispatch-suggestions").options].find((o) => o.value === value);
+    if (!option) return;
+    const body = $("dispatch-body");
+    if (body.value !== "" && body.value !== presetBody) return;
+    presetBody = option.dataset.body || "";
+    body.value = presetBody;
+    $("dispatch-content-type").value = option.dataset.contentType || "text/plain";
+  }
+
   // ---- wiring --------------------------------------------------------
 
   function start() {
@@ -838,6 +856,9 @@
       event.preventDefault();
       dispatch();
     });
+    for (const kind of ["input", "change"]) {
+      $("dispatch-path").addEventListener(kind, applyDispatchPreset);
+    }
     $("events").addEventListener("click", (event) => {
       const head = event.target.closest(".event-head");
       if (head) toggleRow(head.closest(".event"));

@@ -571,6 +571,22 @@ async fn explorer_served_by_the_node_streams_events_and_dispatches() {
     assert!(status.starts_with("200"), "{status}");
     let digits: String = crs.split_whitespace().collect();
     assert_eq!(digits.len(), 8192, "4096 bytes as hex");
+    // A suggestion brings its example body: three peers.
+    let (status, peers) = browser.dispatch("network/peers", "ok").await;
+    assert!(status.starts_with("200"), "{status}: {peers}");
+    assert_eq!(browser.value("#dispatch-body").await, "3");
+    let peers: Value = serde_json::from_str(&peers).expect("peers shown as JSON");
+    assert_eq!(peers.as_array().map(Vec::len), Some(3), "{peers}");
+    // Another suggestion replaces that example body (node/info has none),
+    // while a body of the user's own is kept.
+    let (status, _) = browser.dispatch("node/info", "ok").await;
+    assert!(status.starts_with("200"), "{status}");
+    assert_eq!(browser.value("#dispatch-body").await, "");
+    browser.fill("#dispatch-body", "5").await;
+    let (status, peers) = browser.dispatch("network/peers", "ok").await;
+    assert!(status.starts_with("200"), "{status}: {peers}");
+    assert_eq!(browser.value("#dispatch-body").await, "5");
+    browser.fill("#dispatch-body", "").await;
     let (status, result) = browser.dispatch("node/nothing", "error").await;
     assert!(status.starts_with("404"), "{status}: {result}");
     browser
