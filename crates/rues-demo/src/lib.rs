@@ -70,12 +70,16 @@
 //! # }
 //! ```
 
+mod accounts;
 mod bs58;
 mod chain;
 pub mod config;
+mod contract_api;
 pub mod contracts;
+pub mod data_driver;
 mod driver;
 pub mod events;
+mod feeders;
 pub mod graphql;
 mod history;
 mod id;
@@ -85,6 +89,7 @@ pub mod registry;
 mod rng;
 pub mod tx;
 
+pub use crate::accounts::address;
 pub use crate::chain::{Chain, TxError};
 pub use crate::config::{ChainConfig, ConfigError};
 pub use crate::contracts::QueryError;

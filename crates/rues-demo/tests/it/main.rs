@@ -3,11 +3,16 @@
 //! `rues_core::Node` exactly as a transport drives it, determinism, and the
 //! tokio driver with paused time.
 
+mod api;
 mod support;
 
+mod accounts;
 mod chain;
+mod contracts_api;
+mod data_driver;
 mod determinism;
 mod driver;
+mod feeders;
 mod graphql;
 mod handlers;
 mod txformat;
