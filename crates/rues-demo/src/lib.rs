@@ -15,6 +15,12 @@
 //! - [`registry()`] builds the `rues_core::Registry` of the demo node:
 //!   `blocks`, `transactions`, `contracts`, `node`, `network` and a real
 //!   GraphQL engine at `graphql/query`.
+//! - [`data_driver`] maps the demo contracts' function inputs, outputs and
+//!   events between JSON and their bytes, one table per contract
+//!   (`driver:<id>/…`, and `contracts:<id>/<fn>` in JSON); the registry also
+//!   serves `account:<address>/status`, `contract:<id>/…`,
+//!   `contract_owner:<id>/…` and the feeders `leaves_from_height` and
+//!   `stakes` (streamed records).
 //! - [`run`] drives a [`SharedChain`] on tokio and hands every event to a
 //!   publish callback, in chain order.
 //!
