@@ -69,9 +69,14 @@ pub(crate) fn status(chain: &SharedChain, request: &DispatchRequest) -> Result {
             .lock()
             .query(&id.to_string(), "total_stake", &[])
             .map_err(query_error)?;
-        let mut le = [0u8; 8];
-        le.copy_from_slice(&total[..8]);
-        u64::from_le_bytes(le)
+        <[u8; 8]>::try_from(total.as_slice())
+            .map(u64::from_le_bytes)
+            .map_err(|_| {
+                HandlerError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "total_stake is not a u64",
+                )
+            })?
     } else {
         0
     };
@@ -256,20 +261,22 @@ pub(crate) fn query(chain: &SharedChain, request: &DispatchRequest) -> Result {
 /// A feeder's stream: records raw (or hex), or in JSON mode one JSON value
 /// per record in a streamed array.
 fn feed(chain: &SharedChain, function: &'static Function, args: &[u8], json: bool) -> Result {
-    if args.len() != function.input.size() {
-        return Err(HandlerError::unprocessable(format!(
+    let bad_length = || {
+        HandlerError::unprocessable(format!(
             "`{}` takes {} bytes, got {}",
             function.name,
             function.input.size(),
             args.len()
-        )));
+        ))
+    };
+    if args.len() != function.input.size() {
+        return Err(bad_length());
     }
     let chunks: Box<dyn Iterator<Item = Vec<u8>> + Send> = match function.name {
         "leaves_from_height" => {
-            let mut le = [0u8; 8];
-            le.copy_from_slice(args);
+            let from = <[u8; 8]>::try_from(args).map_err(|_| bad_length())?;
             let snapshot = chain.snapshot();
-            Box::new(Transfers::new(snapshot, u64::from_le_bytes(le)))
+            Box::new(Transfers::new(snapshot, u64::from_le_bytes(from)))
         }
         "stakes" => {
             let stakes = chain
