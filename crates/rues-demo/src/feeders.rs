@@ -173,6 +173,57 @@ mod tests {
         assert_eq!(value["eligibility"], "3");
     }
 
+    /// A chain of `blocks` blocks after `transfers` transfers were propagated.
+    fn chain_with(transfers: u64, blocks: u64) -> crate::Chain {
+        let mut config = crate::ChainConfig::default();
+        config.tx_per_second = 0.0;
+        config.revert_one_in = 0;
+        let mut chain = crate::Chain::new(config, 0).expect("valid config");
+        for nonce in 0..transfers {
+            let tx = crate::Transaction::builder()
+                .sender(Id::from_bytes([1; 32]))
+                .receiver(Id::from_bytes([2; 32]))
+                .value(1)
+                .nonce(nonce)
+                .build()
+                .expect("valid");
+            chain.propagate(&tx.encode()).expect("accepted");
+        }
+        for b in 1..=blocks {
+            let _ = chain.tick(b * 2000);
+        }
+        chain
+    }
+
+    #[test]
+    fn transfers_come_in_bounded_chunks_that_resume_inside_a_block() {
+        // 100 transfers a block: 300 over blocks 1..=3, then two empty blocks.
+        let chain = chain_with(300, 5);
+        let chunks: Vec<Vec<u8>> = Transfers::new(chain.snapshot(), 0).collect();
+        assert!(chunks.len() >= 2, "300 records need two chunks of 256");
+        assert!(chunks.iter().all(|c| c.len() <= RECORDS_PER_CHUNK * 112));
+        let all: Vec<u8> = chunks.concat();
+        assert_eq!(all.len(), 300 * 112);
+        let ids: std::collections::HashSet<&[u8]> = all.chunks(112).map(|r| &r[8..40]).collect();
+        assert_eq!(ids.len(), 300, "every transfer once");
+        let heights: Vec<u64> = all
+            .chunks(112)
+            .map(|r| u64::from_le_bytes(<[u8; 8]>::try_from(&r[..8]).expect("8 bytes")))
+            .collect();
+        assert!(heights.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+        // From a height past the tip, and from u64::MAX: nothing at all.
+        assert_eq!(Transfers::new(chain.snapshot(), 6).count(), 0);
+        assert_eq!(Transfers::new(chain.snapshot(), u64::MAX).count(), 0);
+    }
+
+    #[test]
+    fn a_long_run_of_empty_blocks_still_yields() {
+        let chain = chain_with(0, 3);
+        let chunks: Vec<Vec<u8>> = Transfers::new(chain.snapshot(), 0).collect();
+        assert!(chunks.iter().all(Vec::is_empty));
+        assert!(chunks.len() <= 1);
+    }
+
     #[test]
     fn stake_chunks_split_at_the_chunk_size() {
         let stakes: Vec<(Account, Stake)> = (0..=RECORDS_PER_CHUNK)
