@@ -175,9 +175,11 @@ mod tests {
 
     /// A chain of `blocks` blocks after `transfers` transfers were propagated.
     fn chain_with(transfers: u64, blocks: u64) -> crate::Chain {
-        let mut config = crate::ChainConfig::default();
-        config.tx_per_second = 0.0;
-        config.revert_one_in = 0;
+        let config = crate::ChainConfig {
+            tx_per_second: 0.0,
+            revert_one_in: 0,
+            ..crate::ChainConfig::default()
+        };
         let mut chain = crate::Chain::new(config, 0).expect("valid config");
         for nonce in 0..transfers {
             let tx = crate::Transaction::builder()
