@@ -1,5 +1,5 @@
-//! Base58 (Bitcoin alphabet) encoding, for provisioner keys: rusk shows BLS
-//! public keys in base58.
+//! Base58 (Bitcoin alphabet), for provisioner keys and account addresses:
+//! rusk shows BLS public keys and accounts in base58.
 
 const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
@@ -31,9 +31,82 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
     out
 }
 
+/// Decodes base58 text into exactly `N` bytes; `None` when the text has a
+/// character outside the alphabet or does not decode to `N` bytes (each
+/// leading `1` is a leading zero byte). The work is bounded by `N`: text
+/// longer than base58 of `N` bytes can need is refused before decoding.
+pub(crate) fn decode<const N: usize>(text: &str) -> Option<[u8; N]> {
+    // Base58 of N bytes is at most N leading '1's, or about 1.37 N digits.
+    if text.len() > N * 138 / 100 + 1 {
+        return None;
+    }
+    let zeros = text.bytes().take_while(|&b| b == b'1').count();
+    // Base-256 digits, least significant first.
+    let mut bytes: Vec<u8> = Vec::with_capacity(N);
+    for c in text.bytes().skip(zeros) {
+        let mut carry = ALPHABET.iter().position(|&a| a == c)? as u32;
+        for byte in &mut bytes {
+            carry += u32::from(*byte) * 58;
+            *byte = (carry & 0xff) as u8;
+            carry >>= 8;
+        }
+        while carry > 0 {
+            bytes.push((carry & 0xff) as u8);
+            carry >>= 8;
+        }
+        if zeros + bytes.len() > N {
+            return None;
+        }
+    }
+    if zeros + bytes.len() != N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (slot, byte) in out[zeros..].iter_mut().zip(bytes.iter().rev()) {
+        *slot = *byte;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::encode;
+    use super::{decode, encode};
+    use proptest::prelude::*;
+
+    #[test]
+    fn base58_decodes_known_vectors_to_their_length() {
+        assert_eq!(decode::<1>("2g"), Some([0x61]));
+        assert_eq!(decode::<3>("a3gV"), Some([0x62, 0x62, 0x62]));
+        assert_eq!(
+            decode::<7>("111233QC4"),
+            Some([0x00, 0x00, 0x00, 0x28, 0x7f, 0xb4, 0xcd])
+        );
+        assert_eq!(decode::<3>("111"), Some([0, 0, 0]));
+        assert_eq!(decode::<0>(""), Some([]));
+    }
+
+    #[test]
+    fn base58_decode_refuses_other_lengths_and_foreign_characters() {
+        assert_eq!(decode::<4>("a3gV"), None, "3 bytes are not 4");
+        assert_eq!(decode::<2>("a3gV"), None, "3 bytes are not 2");
+        assert_eq!(decode::<3>("a3g0"), None, "0 is not in the alphabet");
+        assert_eq!(decode::<3>("a3gO"), None, "O is not in the alphabet");
+        assert_eq!(decode::<3>("a3gé"), None);
+        assert_eq!(decode::<32>(&"z".repeat(1000)), None);
+        assert_eq!(decode::<32>(&"1".repeat(33)), None);
+    }
+
+    proptest! {
+        #[test]
+        fn base58_round_trips_32_bytes(bytes in any::<[u8; 32]>()) {
+            prop_assert_eq!(decode::<32>(&encode(&bytes)), Some(bytes));
+        }
+
+        #[test]
+        fn base58_decode_never_panics(text in "\\PC{0,80}") {
+            let _ = decode::<32>(&text);
+        }
+    }
 
     #[test]
     fn base58_matches_known_vectors() {

@@ -15,6 +15,12 @@
 //! - [`registry()`] builds the `rues_core::Registry` of the demo node:
 //!   `blocks`, `transactions`, `contracts`, `node`, `network` and a real
 //!   GraphQL engine at `graphql/query`.
+//! - [`data_driver`] maps the demo contracts' function inputs, outputs and
+//!   events between JSON and their bytes, one table per contract
+//!   (`driver:<id>/…`, and `contracts:<id>/<fn>` in JSON); the registry also
+//!   serves `account:<address>/status`, `contract:<id>/…`,
+//!   `contract_owner:<id>/…` and the feeders `leaves_from_height` and
+//!   `stakes` (streamed records).
 //! - [`run`] drives a [`SharedChain`] on tokio and hands every event to a
 //!   publish callback, in chain order.
 //!
@@ -70,12 +76,16 @@
 //! # }
 //! ```
 
+mod accounts;
 mod bs58;
 mod chain;
 pub mod config;
+mod contract_api;
 pub mod contracts;
+pub mod data_driver;
 mod driver;
 pub mod events;
+mod feeders;
 pub mod graphql;
 mod history;
 mod id;
@@ -85,6 +95,7 @@ pub mod registry;
 mod rng;
 pub mod tx;
 
+pub use crate::accounts::address;
 pub use crate::chain::{Chain, TxError};
 pub use crate::config::{ChainConfig, ConfigError};
 pub use crate::contracts::QueryError;

@@ -4,7 +4,6 @@
 use std::future::{Ready, ready};
 use std::sync::Arc;
 
-use futures_util::stream;
 use rues_core::bytes::Bytes;
 use rues_core::http::StatusCode;
 use rues_core::rues_target::{Component, Topic};
@@ -14,7 +13,6 @@ use rues_core::{
 use serde_json::json;
 
 use crate::chain::TxError;
-use crate::contracts::QueryError;
 use crate::driver::SharedChain;
 use crate::graphql::{graphql_query_blocking, graphql_sdl};
 use crate::id::Id;
@@ -61,7 +59,11 @@ fn sync(
 /// |---|---|---|---|
 /// | `blocks` | optional | `accepted`, `statechange`, `reverted` | `gas-price` |
 /// | `transactions` | optional | `included`, `removed`, `executed` | `preverify`, `propagate` |
-/// | `contracts` | required | any | any `<fn>`: contract queries |
+/// | `contracts` | required | any | any `<fn>`: contract queries (binary or JSON, feeders) |
+/// | `account` | required (base58) | | `status` |
+/// | `contract` | required | | `status`, `metadata`, `download_driver`, `upload_driver` |
+/// | `contract_owner` | required | | any |
+/// | `driver` | required | | `get_schema`, `get_version`, `<method>:<target>` |
 /// | `node` | none | | `info`, `provisioners`, `crs` |
 /// | `network` | none | | `peers` |
 /// | `graphql` | none | | `query` |
@@ -98,7 +100,48 @@ pub fn registry(chain: Arc<SharedChain>) -> Registry {
                 .entity(EntityRule::Required)
                 .hex_entities()
                 .open_topics()
-                .fallback_handler(sync(&chain, contract_query)),
+                .fallback_handler(sync(&chain, crate::contract_api::query)),
+        )
+        .with(
+            // Base58 is case-sensitive: no entity canonicalisation here.
+            ComponentSpec::new(component("account"))
+                .entity(EntityRule::Required)
+                .handler(topic("status"), sync(&chain, crate::accounts::status)),
+        )
+        .with(
+            ComponentSpec::new(component("contract"))
+                .entity(EntityRule::Required)
+                .hex_entities()
+                .handler(topic("status"), sync(&chain, crate::contract_api::status))
+                .handler(
+                    topic("metadata"),
+                    sync(&chain, crate::contract_api::metadata),
+                )
+                .handler(
+                    topic("download_driver"),
+                    sync(&chain, crate::contract_api::download_driver),
+                )
+                .handler(
+                    topic("upload_driver"),
+                    sync(&chain, crate::contract_api::upload_driver),
+                ),
+        )
+        .with(
+            ComponentSpec::new(component("contract_owner"))
+                .entity(EntityRule::Required)
+                .hex_entities()
+                .open_topics()
+                .fallback_handler(sync(&chain, crate::contract_api::owner)),
+        )
+        .with(
+            crate::contract_api::driver_topics().iter().fold(
+                ComponentSpec::new(component("driver"))
+                    .entity(EntityRule::Required)
+                    .hex_entities(),
+                |spec, name| {
+                    spec.handler(topic(name), sync(&chain, crate::contract_api::data_driver))
+                },
+            ),
         )
         .with(
             ComponentSpec::new(component("node"))
@@ -194,33 +237,6 @@ fn preverify(chain: &SharedChain, request: &DispatchRequest) -> Result {
 fn propagate(chain: &SharedChain, request: &DispatchRequest) -> Result {
     chain.propagate(request.body.as_bytes()).map_err(tx_error)?;
     Ok(Reply::Accepted)
-}
-
-fn contract_query(chain: &SharedChain, request: &DispatchRequest) -> Result {
-    let Some(entity) = request.path.entity() else {
-        // The registry requires an entity; keep a clear answer regardless.
-        return Err(HandlerError::not_found(
-            "contracts need an id: contracts:<id>/<fn>",
-        ));
-    };
-    let function = request.path.topic().as_str();
-    let result = chain
-        .lock()
-        .query(entity.as_str(), function, request.body.as_bytes());
-    match result {
-        // A feeder query (`Rusk-Feeder`) is answered as a streamed reply,
-        // as rusk answers its feeder calls; the demo's replies are small,
-        // so the stream is one chunk.
-        Ok(bytes) if request.feeder => {
-            Ok(Reply::binary_stream(stream::iter([Ok(Bytes::from(bytes))])))
-        }
-        Ok(bytes) => Ok(Reply::Binary(Bytes::from(bytes))),
-        Err(e @ QueryError::MalformedContract(_)) => Err(HandlerError::bad_request(e.to_string())),
-        Err(e @ (QueryError::UnknownContract(_) | QueryError::UnknownFunction { .. })) => {
-            Err(HandlerError::not_found(e.to_string()))
-        }
-        Err(e) => Err(HandlerError::unprocessable(e.to_string())),
-    }
 }
 
 fn node_info(chain: &SharedChain, _request: &DispatchRequest) -> Result {
