@@ -587,6 +587,24 @@ async fn explorer_served_by_the_node_streams_events_and_dispatches() {
     assert!(status.starts_with("200"), "{status}: {peers}");
     assert_eq!(browser.value("#dispatch-body").await, "5");
     browser.fill("#dispatch-body", "").await;
+    // A suggestion with a binary example body sets the body format too: the
+    // data driver decodes the 16 bytes of an `account` reply.
+    let (status, decoded) = browser
+        .dispatch(
+            &format!("driver:{TRANSFER_CONTRACT}/decode_output_fn:account"),
+            "ok",
+        )
+        .await;
+    assert!(status.starts_with("200"), "{status}: {decoded}");
+    assert_eq!(
+        browser.value("#dispatch-content-type").await,
+        "application/octet-stream"
+    );
+    let decoded: Value = serde_json::from_str(&decoded).expect("decoded as JSON");
+    assert_eq!(
+        decoded,
+        serde_json::json!({"balance": "1000000000", "nonce": "7"})
+    );
     let (status, result) = browser.dispatch("node/nothing", "error").await;
     assert!(status.starts_with("404"), "{status}: {result}");
     browser
