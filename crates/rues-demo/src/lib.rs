@@ -93,7 +93,8 @@ pub use crate::graphql::{GraphqlError, graphql_query, graphql_query_blocking, gr
 pub use crate::history::Snapshot;
 pub use crate::id::{Account, BlockHash, ContractId, Id, InvalidId, TxId};
 pub use crate::records::{
-    Block, ExecutedTx, Finality, GasPrice, Header, PendingTx, Provisioner, Stake, TxStatus,
+    Block, ContractEvent, ExecutedTx, Finality, GasPrice, Header, PendingTx, Provisioner, Stake,
+    TxStatus,
 };
 pub use crate::registry::registry;
 pub use crate::tx::{DecodeError, Transaction, TxBuilder};

@@ -9,5 +9,6 @@ mod chain;
 mod determinism;
 mod driver;
 mod graphql;
+mod graphql_schema;
 mod handlers;
 mod txformat;
