@@ -174,28 +174,124 @@ pub async fn graphql_query_bounded(
     query: &str,
     bounds: RunBounds,
 ) -> Result<serde_json::Value, GraphqlError> {
+    let request = GraphqlRequest {
+        query: query.to_owned(),
+        ..GraphqlRequest::default()
+    };
+    let executed = graphql_execute(snapshot, &request, bounds).await?;
+    if !executed.errors.is_empty() {
+        return Err(GraphqlError::Query(executed.messages()));
+    }
+    Ok(executed.data)
+}
+
+/// A GraphQL request: the query, its variables, and which of its
+/// operations to run (the fields of GraphQL over HTTP's JSON body).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct GraphqlRequest {
+    /// The query text.
+    pub query: String,
+    /// The variables, by name.
+    pub variables: serde_json::Map<String, serde_json::Value>,
+    /// The operation to run, when the query has several.
+    pub operation_name: Option<String>,
+}
+
+impl GraphqlRequest {
+    /// A request for `query`, without variables.
+    pub fn new(query: impl Into<String>) -> Self {
+        Self {
+            query: query.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// What an executed query answered: its `data` (null where a field
+/// failed) and its field errors, each cut short.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Executed {
+    /// The answer.
+    pub data: serde_json::Value,
+    /// The field errors (the first few), each cut short.
+    pub errors: Vec<String>,
+    /// How many field errors there were in all.
+    pub error_count: usize,
+}
+
+impl Executed {
+    /// The errors as one message, as [`GraphqlError::Query`] gives them.
+    pub fn messages(&self) -> String {
+        let mut text = self.errors.join("; ");
+        if self.error_count > self.errors.len() {
+            text.push_str(&format!(
+                " (and {} more)",
+                self.error_count - self.errors.len()
+            ));
+        }
+        text
+    }
+}
+
+/// Runs `request` against `snapshot` within every bound of this module:
+/// the one entry point of the engine (`graphql/query`, `/graphql` and
+/// [`graphql_query`] all come here). `Err` is a request that did not run
+/// (not GraphQL, invalid, past a bound); field errors of a query that ran
+/// are in [`Executed::errors`].
+pub async fn graphql_execute(
+    snapshot: Snapshot,
+    request: &GraphqlRequest,
+    bounds: RunBounds,
+) -> Result<Executed, GraphqlError> {
+    let query = request.query.as_str();
     check_text(query)?;
     let document =
         async_graphql::parser::parse_query(query).map_err(|e| syntax_error(query, &e))?;
     check_expanded_size(&document)?;
     let budget = Arc::new(Budget::new(bounds));
-    let response = schema()
-        .execute(
-            async_graphql::Request::new(query)
-                .data(snapshot)
-                .data(Arc::clone(&budget)),
-        )
-        .await;
+    let mut engine_request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(
+            serde_json::Value::Object(request.variables.clone()),
+        ))
+        .data(snapshot)
+        .data(Arc::clone(&budget));
+    if let Some(name) = &request.operation_name {
+        engine_request = engine_request.operation_name(name.as_str());
+    }
+    let response = schema().execute(engine_request).await;
     if let Some(reason) = budget.stopped() {
         return Err(GraphqlError::Limit(reason));
     }
-    if !response.errors.is_empty() {
+    // Errors without a path are the request's (validation, variables, an
+    // unknown operation): nothing ran.
+    if response.errors.iter().any(|e| e.path.is_empty()) {
         return Err(GraphqlError::Query(messages(&response.errors)));
     }
-    response
+    let data = response
         .data
         .into_json()
-        .map_err(|e| GraphqlError::Query(e.to_string()))
+        .map_err(|e| GraphqlError::Query(e.to_string()))?;
+    Ok(Executed {
+        data,
+        errors: response
+            .errors
+            .iter()
+            .take(MAX_MESSAGES)
+            .map(|e| quote_long(&e.message))
+            .collect(),
+        error_count: response.errors.len(),
+    })
+}
+
+/// [`graphql_execute`] run to completion on the calling thread (a
+/// blocking pool's).
+pub fn graphql_execute_blocking(
+    snapshot: Snapshot,
+    request: &GraphqlRequest,
+) -> Result<Executed, GraphqlError> {
+    block_on(graphql_execute(snapshot, request, RunBounds::default()))
 }
 
 /// [`graphql_query`] run to completion on the calling thread (a blocking

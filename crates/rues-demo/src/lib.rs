@@ -77,6 +77,7 @@ pub mod contracts;
 mod driver;
 pub mod events;
 pub mod graphql;
+pub mod graphql_http;
 mod history;
 mod id;
 pub mod params;
@@ -89,7 +90,10 @@ pub use crate::chain::{Chain, TxError};
 pub use crate::config::{ChainConfig, ConfigError};
 pub use crate::contracts::QueryError;
 pub use crate::driver::{SharedChain, run, unix_time_ms};
-pub use crate::graphql::{GraphqlError, graphql_query, graphql_query_blocking, graphql_sdl};
+pub use crate::graphql::{
+    Executed, GraphqlError, GraphqlRequest, graphql_execute, graphql_execute_blocking,
+    graphql_query, graphql_query_blocking, graphql_sdl,
+};
 pub use crate::history::Snapshot;
 pub use crate::id::{Account, BlockHash, ContractId, Id, InvalidId, TxId};
 pub use crate::records::{
