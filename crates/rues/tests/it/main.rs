@@ -7,6 +7,7 @@ mod cli;
 mod contrib;
 mod exhaustion;
 mod graphql_hostile;
+mod graphql_rusk;
 mod hostile_limits;
 mod logs;
 mod serve;
