@@ -1005,15 +1005,13 @@ impl QueryRoot {
                 return Err(format!("ord {} is not `asc` or `desc`", quote(other)).into());
             }
         };
-        let groups = moonlight_groups(
+        let mut groups = moonlight_groups(
             snap,
-            from_block,
-            to_block,
-            MAX_GROUPS,
-            "narrow it with fromBlock and toBlock",
+            (from_block, to_block),
+            (0, MAX_GROUPS),
+            Some("narrow it with fromBlock and toBlock"),
             |tx| tx.sender() == &address || (!tx.is_stake() && tx.receiver() == &address),
         )?;
-        let mut groups = groups;
         if descending {
             groups.reverse();
         }
@@ -1049,43 +1047,23 @@ impl QueryRoot {
         if page == 0 {
             return Err("pageCount starts at 1".into());
         }
+        // Without `maxCount`, one answer of every match, up to the cap.
+        let overflow = max_count
+            .is_none()
+            .then_some("page it with maxCount and pageCount");
         let max_count = max_count.unwrap_or(MAX_GROUPS);
         if max_count > MAX_GROUPS {
             return Err(format!("maxCount is at most {MAX_GROUPS}").into());
         }
         let skip = (page - 1).saturating_mul(max_count);
-        let keep = skip.saturating_add(max_count);
-        let groups = moonlight_groups(
-            snap,
-            from_block,
-            to_block,
-            keep,
-            "ask with maxCount",
-            |tx| {
-                sender.is_none_or(|s| tx.sender() == &s)
-                    && receiver.is_none_or(|r| !tx.is_stake() && tx.receiver() == &r)
-            },
-        );
-        // A page past the cap is still a page: its groups were not collected.
-        let groups = match groups {
-            Ok(groups) => groups,
-            Err(_) if max_count < MAX_GROUPS || page_count.is_some() => {
-                // `keep` groups were found before the cap: take the page.
-                moonlight_groups(snap, from_block, to_block, usize::MAX, "", |tx| {
-                    sender.is_none_or(|s| tx.sender() == &s)
-                        && receiver.is_none_or(|r| !tx.is_stake() && tx.receiver() == &r)
-                })
-                .unwrap_or_default()
-                .into_iter()
-                .take(keep)
-                .collect()
-            }
-            Err(e) => return Err(e),
-        };
-        Ok(MoonlightTransfers::of(
-            ctx,
-            groups.into_iter().skip(skip).take(max_count).collect(),
-        ))
+        // A page is at most `maxCount` groups: the ones before it are
+        // counted, not built.
+        let range = (from_block, to_block);
+        let groups = moonlight_groups(snap, range, (skip, max_count), overflow, |tx| {
+            sender.is_none_or(|s| tx.sender() == &s)
+                && receiver.is_none_or(|r| !tx.is_stake() && tx.receiver() == &r)
+        })?;
+        Ok(MoonlightTransfers::of(ctx, groups))
     }
 
     /// The transactions whose memo is exactly `memo`'s bytes (UTF-8, as
@@ -1100,10 +1078,9 @@ impl QueryRoot {
         let memo = memo.into_bytes();
         let groups = moonlight_groups(
             snap,
-            None,
-            None,
-            MAX_GROUPS,
-            "use a more distinctive memo",
+            (None, None),
+            (0, MAX_GROUPS),
+            Some("use a more distinctive memo"),
             |tx| !memo.is_empty() && tx.memo() == memo.as_slice(),
         )?;
         Ok(MoonlightTransfers::of(ctx, groups))
@@ -1284,18 +1261,20 @@ fn select_blocks(
 }
 
 /// The groups (a transaction with the events it caused) of the executed
-/// transactions in `[from, to]` that `keep` selects and that emitted an
-/// event, oldest first. Refused past `cap` groups, saying `narrow`.
+/// transactions in the `[from, to]` heights that `keep` selects and that
+/// emitted an event, oldest first: `take` of them after the first `skip`.
+/// With `overflow`, more than `take` is refused, saying how to narrow it;
+/// without, the rest is left.
 fn moonlight_groups(
     snap: &Snapshot,
-    from: Option<u64>,
-    to: Option<u64>,
-    cap: usize,
-    narrow: &str,
+    (from, to): (Option<u64>, Option<u64>),
+    (skip, take): (usize, usize),
+    overflow: Option<&str>,
     keep: impl Fn(&Transaction) -> bool,
 ) -> async_graphql::Result<Vec<serde_json::Value>> {
     let (from, to) = (from.unwrap_or(0), to.unwrap_or(u64::MAX));
     let mut groups = Vec::new();
+    let mut skipped = 0usize;
     for block in snap.history.blocks() {
         let height = block.header.height;
         if height < from {
@@ -1305,8 +1284,22 @@ fn moonlight_groups(
             break;
         }
         for tx in &block.txs {
-            if !keep(&tx.tx) {
+            // A failed transaction emitted nothing and moved no value but
+            // its fee: it is in no group.
+            if !keep(&tx.tx) || !block.events.iter().any(|e| e.origin == tx.id) {
                 continue;
+            }
+            if skipped < skip {
+                skipped += 1;
+                continue;
+            }
+            if groups.len() == take {
+                return match overflow {
+                    Some(narrow) => {
+                        Err(format!("more than {take} transactions match; {narrow}").into())
+                    }
+                    None => Ok(groups),
+                };
             }
             let events: Vec<serde_json::Value> = block
                 .events
@@ -1320,13 +1313,6 @@ fn moonlight_groups(
                     })
                 })
                 .collect();
-            if events.is_empty() {
-                // A failed transaction moved no value but its fee.
-                continue;
-            }
-            if groups.len() == cap {
-                return Err(format!("more than {cap} transactions match; {narrow}").into());
-            }
             groups.push(serde_json::json!({
                 "events": events,
                 "origin": tx.id,

@@ -463,3 +463,57 @@ fn archive_answers_count_in_the_response_budget() {
         .collect();
     refused(run(&chain, &format!("{{ {many} }}")), "too complex");
 }
+
+#[test]
+fn archive_answers_past_their_cap_are_refused_or_paged() {
+    let mut chain = quiet_chain();
+    let cap = rues_demo::graphql::MAX_GROUPS;
+    for nonce in 0..=cap as u64 {
+        let tx = rues_demo::Transaction::builder()
+            .sender(account(6))
+            .receiver(account(7))
+            .value(1)
+            .nonce(nonce)
+            .memo(b"same".to_vec())
+            .build()
+            .expect("valid");
+        chain.propagate(&tx.encode()).expect("accepted");
+    }
+    let block_time = chain.config().block_time_ms;
+    for i in 1..=30 {
+        chain.tick(i * block_time);
+    }
+    let sender = account(6).to_string();
+    refused(
+        run(&chain, r#"{ transactionsByMemo(memo: "same") { json } }"#),
+        "more than 1000 transactions match",
+    );
+    refused(
+        run(
+            &chain,
+            &format!(r#"{{ moonlightHistory(sender: "{sender}") {{ json }} }}"#),
+        ),
+        "page it with maxCount",
+    );
+    refused(
+        run(
+            &chain,
+            &format!(r#"{{ fullMoonlightHistory(address: "{sender}") {{ json }} }}"#),
+        ),
+        "fromBlock",
+    );
+    let data = run(
+        &chain,
+        &format!(
+            r#"{{ first: moonlightHistory(sender: "{sender}", maxCount: 1000) {{ json }}
+                 last: moonlightHistory(sender: "{sender}", maxCount: 1000, pageCount: 2) {{ json }} }}"#
+        ),
+    )
+    .expect("pages");
+    assert_eq!(data["first"]["json"].as_array().map(Vec::len), Some(cap));
+    assert_eq!(data["last"]["json"].as_array().map(Vec::len), Some(1));
+    assert_ne!(
+        data["first"]["json"][0]["origin"],
+        data["last"]["json"][0]["origin"]
+    );
+}
