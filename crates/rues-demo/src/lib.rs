@@ -14,7 +14,9 @@
 //!   memo), with a [`TxBuilder`] for the CLI.
 //! - [`registry()`] builds the `rues_core::Registry` of the demo node:
 //!   `blocks`, `transactions`, `contracts`, `node`, `network` and a real
-//!   GraphQL engine at `graphql/query`.
+//!   GraphQL engine with rusk's schema at `graphql/query` ([`graphql`];
+//!   [`graphql_http`] reads its text or JSON bodies and `rusk-gqlvar-*`
+//!   headers).
 //! - [`run`] drives a [`SharedChain`] on tokio and hands every event to a
 //!   publish callback, in chain order.
 //!
