@@ -38,8 +38,8 @@ const STANDARD_SHAPE: &str = rues_demo::graphql_http::STANDARD_SHAPE;
 /// budget and some room for its errors.
 const MAX_ANSWER: usize = rues_demo::graphql::MAX_RESPONSE_BYTES * 2;
 
-/// `GET` and `POST` of `/graphql` (and `/graphql/`); any other method is
-/// 405 with `Allow: GET, POST`. `version` is the node's, for
+/// `GET` and `POST` of `/graphql`, and `OPTIONS` (a CORS preflight, the
+/// core's answer); any other method is 405 with `Allow: GET, POST`. `version` is the node's, for
 /// `Rusk-Version` on the answers made here.
 pub(crate) fn routes(service: EndpointService, version: String) -> BoxedFilter<(Response,)> {
     let path = warp::path("graphql").and(warp::path::end());
@@ -59,6 +59,23 @@ pub(crate) fn routes(service: EndpointService, version: String) -> BoxedFilter<(
                     let body = get_body(&params);
                     let request = forward(&headers, Full::new(Bytes::from(body)));
                     standard(service, request).await
+                }
+            })
+    };
+    // A browser's CORS preflight: the core's answer for `graphql/query`.
+    let options = {
+        let service = service.clone();
+        warp::options()
+            .and(path)
+            .and(warp::header::headers_cloned())
+            .then(move |headers: HeaderMap| {
+                let mut service = service.clone();
+                async move {
+                    use tower_service::Service;
+                    let mut request = forward(&headers, Full::new(Bytes::new()));
+                    *request.method_mut() = Method::OPTIONS;
+                    let Ok(response) = service.call(request).await;
+                    response
                 }
             })
     };
@@ -84,7 +101,13 @@ pub(crate) fn routes(service: EndpointService, version: String) -> BoxedFilter<(
             .insert(ALLOW, HeaderValue::from_static("GET, POST"));
         response
     });
-    get.or(post).unify().or(other).unify().boxed()
+    get.or(post)
+        .unify()
+        .or(options)
+        .unify()
+        .or(other)
+        .unify()
+        .boxed()
 }
 
 /// A body stream as the frames of an HTTP body.

@@ -230,6 +230,41 @@ async fn the_graphql_endpoint_serves_get_and_post_in_the_standard_shape() {
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(answer.json()["errors"][0]["message"].is_string());
 
+    // Browsers: the preflight and the answer carry the core's CORS
+    // headers, and `rusk-gqlvar-*` headers may be sent.
+    let answer = node
+        .http(
+            Method::OPTIONS,
+            "/graphql",
+            &[
+                ("origin", "http://example.com"),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "content-type, rusk-gqlvar-h",
+                ),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT);
+    assert!(answer.header("access-control-allow-origin").is_some());
+    assert!(
+        answer
+            .header("access-control-allow-headers")
+            .is_some_and(|h| h.contains("rusk-gqlvar-h")),
+        "{:?}",
+        answer.headers
+    );
+    let answer = post_graphql(
+        &node,
+        &json!({"query": "{ nextPhoenix(height: 1) }"}),
+        &[("origin", "http://example.com")],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.header("access-control-allow-origin").is_some());
+
     // Other methods: 405, with what is allowed.
     let answer = node.http(Method::PUT, "/graphql", &[], b"").await;
     assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
