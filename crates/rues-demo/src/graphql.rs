@@ -290,8 +290,9 @@ pub async fn graphql_execute(
 pub fn graphql_execute_blocking(
     snapshot: Snapshot,
     request: &GraphqlRequest,
+    bounds: RunBounds,
 ) -> Result<Executed, GraphqlError> {
-    block_on(graphql_execute(snapshot, request, RunBounds::default()))
+    block_on(graphql_execute(snapshot, request, bounds))
 }
 
 /// [`graphql_query`] run to completion on the calling thread (a blocking

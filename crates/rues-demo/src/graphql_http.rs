@@ -12,7 +12,10 @@ use rues_core::{DispatchRequest, HandlerError, Reply, quote};
 use serde_json::{Map, Value, json};
 
 use crate::driver::SharedChain;
-use crate::graphql::{GraphqlRequest, graphql_execute_blocking, graphql_sdl};
+use crate::graphql::{
+    Executed, GraphqlError, GraphqlRequest, MAX_RESPONSE_BYTES, QUERY_DEADLINE, RunBounds,
+    graphql_execute_blocking, graphql_sdl,
+};
 
 /// Headers whose name starts with this give a variable each: the rest of
 /// the name (lower case, as HTTP carries it) is the variable's, the value
@@ -23,6 +26,10 @@ pub const GQLVAR_PREFIX: &str = "rusk-gqlvar-";
 /// makes `graphql/query` answer `{"data": ..., "errors": [...]}` (as
 /// `application/json`) instead of rusk's bare `data` and 422.
 pub const STANDARD_SHAPE: &str = "application/graphql-response+json";
+
+/// Most requests in one batch (a JSON array body, standard shape only).
+/// The batch shares one deadline and one answer budget.
+pub const MAX_BATCH: usize = 16;
 
 /// Whether the request asks for GraphQL over HTTP's answer shape.
 fn wants_standard(headers: &HeaderMap) -> bool {
@@ -62,6 +69,9 @@ pub(crate) fn handle(
         }
         return Ok(Reply::Text(graphql_sdl()));
     }
+    if standard && text.trim_start().starts_with('[') {
+        return batch(chain, text, &request.headers);
+    }
     let mut gql = match parse_body(text) {
         Ok(gql) => gql,
         Err(message) => return refuse(message),
@@ -73,31 +83,85 @@ pub(crate) fn handle(
         return refuse("the request has no query".to_owned());
     }
     let snapshot = chain.snapshot();
-    match graphql_execute_blocking(snapshot, &gql) {
-        Ok(executed) if standard => {
-            let mut answer = json!({"data": executed.data});
-            if executed.error_count > 0 {
-                let mut errors: Vec<Value> = executed
-                    .errors
-                    .iter()
-                    .map(|m| json!({"message": m}))
-                    .collect();
-                if executed.error_count > errors.len() {
-                    errors.push(json!({"message": format!(
-                        "and {} more errors",
-                        executed.error_count - errors.len()
-                    )}));
-                }
-                answer["errors"] = Value::Array(errors);
-            }
-            Ok(Reply::json(&answer))
-        }
+    let result = graphql_execute_blocking(snapshot, &gql, RunBounds::default());
+    if standard {
+        return Ok(Reply::json(&standard_answer(result)));
+    }
+    match result {
         Ok(executed) if executed.error_count > 0 => {
             Err(HandlerError::unprocessable(executed.messages()))
         }
         Ok(executed) => Ok(Reply::json(&executed.data)),
-        Err(e) => refuse(e.to_string()),
+        Err(e) => Err(HandlerError::unprocessable(e.to_string())),
     }
+}
+
+/// An answer in GraphQL over HTTP's shape: `{"data", "errors"?}` for a
+/// query that ran, `{"errors"}` without `data` for one that did not.
+fn standard_answer(result: Result<Executed, GraphqlError>) -> Value {
+    let executed = match result {
+        Ok(executed) => executed,
+        Err(e) => return json!({"errors": [{"message": e.to_string()}]}),
+    };
+    let mut answer = json!({"data": executed.data});
+    if executed.error_count > 0 {
+        let mut errors: Vec<Value> = executed
+            .errors
+            .iter()
+            .map(|m| json!({"message": m}))
+            .collect();
+        if executed.error_count > errors.len() {
+            errors.push(json!({"message": format!(
+                "and {} more errors",
+                executed.error_count - errors.len()
+            )}));
+        }
+        answer["errors"] = Value::Array(errors);
+    }
+    answer
+}
+
+/// A batch: a JSON array of requests, answered with the array of their
+/// answers, in order, all from one snapshot, within one deadline and one
+/// answer budget (each request gets an equal share of the budget and
+/// what is left of the deadline).
+fn batch(chain: &SharedChain, text: &str, headers: &HeaderMap) -> Result<Reply, HandlerError> {
+    let refuse = |message: &str| Ok(Reply::json(&json!({"errors": [{"message": message}]})));
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
+        return refuse("a batch is a JSON array of requests");
+    };
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return refuse(&format!("a batch holds 1 to {MAX_BATCH} requests"));
+    }
+    let snapshot = chain.snapshot();
+    let started = std::time::Instant::now();
+    let share = MAX_RESPONSE_BYTES / items.len();
+    let mut answers = Vec::with_capacity(items.len());
+    for item in items {
+        let request = match item {
+            Value::Object(object) => from_object(object),
+            _ => Err("each request of a batch is a JSON object".to_owned()),
+        }
+        .and_then(|mut gql| {
+            add_header_variables(headers, &mut gql.variables)?;
+            if gql.query.trim().is_empty() {
+                return Err("the request has no query".to_owned());
+            }
+            Ok(gql)
+        });
+        let answer = match request {
+            Ok(gql) => {
+                let left = QUERY_DEADLINE.saturating_sub(started.elapsed());
+                let bounds = RunBounds::default()
+                    .with_deadline(left)
+                    .with_max_response_bytes(share);
+                standard_answer(graphql_execute_blocking(snapshot.clone(), &gql, bounds))
+            }
+            Err(message) => json!({"errors": [{"message": message}]}),
+        };
+        answers.push(answer);
+    }
+    Ok(Reply::json(&Value::Array(answers)))
 }
 
 /// The body as a request: GraphQL over HTTP's JSON when it is a JSON
@@ -106,11 +170,19 @@ fn parse_body(text: &str) -> Result<GraphqlRequest, String> {
     if !text.trim_start().starts_with('{') {
         return Ok(GraphqlRequest::new(text));
     }
-    let Ok(Value::Object(mut body)) = serde_json::from_str::<Value>(text) else {
+    let Ok(Value::Object(body)) = serde_json::from_str::<Value>(text) else {
         return Ok(GraphqlRequest::new(text));
     };
-    let Some(Value::String(query)) = body.remove("query") else {
+    if !matches!(body.get("query"), Some(Value::String(_))) {
         return Ok(GraphqlRequest::new(text));
+    }
+    from_object(body)
+}
+
+/// A JSON request object `{"query", "variables", "operationName"}`.
+fn from_object(mut body: Map<String, Value>) -> Result<GraphqlRequest, String> {
+    let Some(Value::String(query)) = body.remove("query") else {
+        return Err("a request needs a string `query`".to_owned());
     };
     let variables = match body.remove("variables") {
         None | Some(Value::Null) => Map::new(),

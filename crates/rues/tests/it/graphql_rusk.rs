@@ -155,6 +155,43 @@ async fn the_graphql_endpoint_serves_get_and_post_in_the_standard_shape() {
     assert_eq!(content_type(&answer), "application/json");
     assert_eq!(answer.json()["data"]["block"]["header"]["height"], 0);
 
+    // A batch: the answers in order, each in the standard shape.
+    let answer = post_graphql(
+        &node,
+        &json!([
+            {"query": "{ block(height: 0) { header { height } } }"},
+            {"query": "query($h: Float) { block(height: $h) { header { height } } }", "variables": {"h": 0}},
+            {"query": "{ nope }"},
+            {"variables": {}},
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let answers = answer.json();
+    assert_eq!(
+        answers[0]["data"]["block"]["header"]["height"], 0,
+        "{answers}"
+    );
+    assert_eq!(
+        answers[1]["data"]["block"]["header"]["height"], 0,
+        "{answers}"
+    );
+    assert!(answers[2].get("data").is_none(), "{answers}");
+    assert!(answers[2]["errors"][0]["message"].is_string(), "{answers}");
+    assert!(answers[3]["errors"][0]["message"].is_string(), "{answers}");
+    assert_eq!(answers.as_array().map(Vec::len), Some(4));
+    let too_many: Vec<Value> = (0..=rues_demo::graphql_http::MAX_BATCH)
+        .map(|_| json!({"query": "{ __typename }"}))
+        .collect();
+    let answer = post_graphql(&node, &Value::Array(too_many), &[]).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.json()["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("1 to 16"))
+    );
+
     // A field error: the query ran, 200, the error in `errors`.
     let answer = post_graphql(
         &node,
