@@ -92,6 +92,15 @@ async fn graphql_query_takes_a_json_body_and_gqlvar_headers() {
     assert_eq!(data["block"]["header"]["height"], 0, "{data}");
     assert_eq!(data["checkBlock"], true, "{data}");
 
+    // Asked for with `Accept`, the standard shape on graphql/query too.
+    let data = query_ok(
+        &node,
+        "{ nextPhoenix(height: 0) }",
+        &[("accept", "application/graphql-response+json")],
+    )
+    .await;
+    assert_eq!(data, json!({"data": {"nextPhoenix": null}}));
+
     // Errors: rusk's shape on graphql/query, 422 with a short message.
     for (body, headers, needle) in [
         (
