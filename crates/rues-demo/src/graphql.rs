@@ -1761,6 +1761,29 @@ impl TxGql {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_cursor_text_decodes_or_is_refused_without_panicking(text in "\\PC{0,80}") {
+            if let Some(id) = decode_cursor(&text) {
+                prop_assert_eq!(decode_cursor(&encode_cursor(id)), Some(id));
+            }
+        }
+
+        #[test]
+        fn any_event_payload_decodes_to_json(data in proptest::collection::vec(any::<u8>(), 0..100)) {
+            for (contract, topic) in [
+                (TRANSFER_CONTRACT, topics::MOONLIGHT),
+                (STAKE_CONTRACT, topics::STAKE),
+                (STAKE_CONTRACT, topics::REWARD),
+            ] {
+                let event = ContractEvent { contract, topic, data: data.clone(), origin: Id::ZERO };
+                let value = event_data(&event);
+                prop_assert!(value.is_object() || value == serde_json::Value::String(hex::encode(&data)));
+            }
+        }
+    }
 
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {

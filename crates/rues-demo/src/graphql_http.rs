@@ -233,6 +233,16 @@ fn add_header_variables(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_body_is_read_without_panicking(text in "\\PC{0,200}") {
+            let _ = parse_body(&text);
+            let json_like = format!(r#"{{"query": {}, "variables": {}}}"#, serde_json::json!(text), text);
+            let _ = parse_body(&json_like);
+        }
+    }
 
     #[test]
     fn a_json_body_is_read_only_when_it_is_a_request() {
