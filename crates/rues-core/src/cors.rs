@@ -71,7 +71,8 @@ pub(crate) const ALLOWED_METHODS: &str = "GET, POST, DELETE";
 /// How long a browser may cache a preflight answer (Chromium caps it at 2 h).
 pub(crate) const PREFLIGHT_MAX_AGE_SECS: &str = "7200";
 
-/// The `X-*` headers named in `Access-Control-Request-Headers`, lower-cased.
+/// The `X-*` headers named in `Access-Control-Request-Headers`, and
+/// rusk's `rusk-gqlvar-<name>` GraphQL variables, lower-cased.
 pub(crate) fn requested_x_headers(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
@@ -80,7 +81,8 @@ pub(crate) fn requested_x_headers(headers: &HeaderMap) -> Vec<String> {
         .flat_map(|v| v.split(','))
         .map(|name| name.trim().to_ascii_lowercase())
         .filter(|name| {
-            name.starts_with("x-") && http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            (name.starts_with("x-") || name.starts_with("rusk-gqlvar-"))
+                && http::HeaderName::from_bytes(name.as_bytes()).is_ok()
         })
         .collect()
 }
@@ -125,10 +127,13 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             http::header::ACCESS_CONTROL_REQUEST_HEADERS,
-            "rusk-version, X-Request-Id,x-trace , authorization"
+            "rusk-version, X-Request-Id,x-trace , authorization, Rusk-Gqlvar-Height"
                 .parse()
                 .expect("valid"),
         );
-        assert_eq!(requested_x_headers(&headers), ["x-request-id", "x-trace"]);
+        assert_eq!(
+            requested_x_headers(&headers),
+            ["x-request-id", "x-trace", "rusk-gqlvar-height"]
+        );
     }
 }

@@ -47,6 +47,10 @@ pub struct DispatchRequest {
     /// The handler decides: it may answer [`Reply::binary_stream`] or
     /// [`Reply::json_stream`], or whole all the same.
     pub feeder: bool,
+    /// The request's headers, for handlers that read their own (e.g.
+    /// rusk's `rusk-gqlvar-<name>` GraphQL variables). Bounded by the
+    /// transport's request-head limits.
+    pub headers: http::HeaderMap,
     /// The decoded body.
     pub body: RequestBody,
 }

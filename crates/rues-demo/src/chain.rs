@@ -18,7 +18,8 @@ use crate::params::{
     demo_account, provisioner_account, provisioner_key,
 };
 use crate::records::{
-    Block, ExecutedTx, Finality, GasPrice, Header, PendingTx, Provisioner, Stake, TxStatus,
+    Block, ContractEvent, ExecutedTx, Finality, GasPrice, Header, PendingTx, Provisioner, Stake,
+    TxStatus,
 };
 use crate::rng::Rng;
 use crate::tx::{DEFAULT_GAS_LIMIT, DecodeError, Transaction};
@@ -223,6 +224,7 @@ impl Chain {
             reward: 0,
             fees: 0,
             gas_spent: 0,
+            events: Vec::new(),
         });
         let tx_interval_ms = config.tx_interval_ms();
         Ok(Self {
@@ -736,6 +738,12 @@ impl Chain {
         };
         header.hash = block_hash(&header);
         let hash = header.hash;
+        contract_events.push((
+            STAKE_CONTRACT,
+            topics::REWARD,
+            contracts::reward_event(&generator, reward, height),
+            hash,
+        ));
         let block = Block {
             header,
             txs,
@@ -743,20 +751,27 @@ impl Chain {
             reward,
             fees,
             gas_spent,
+            events: contract_events
+                .into_iter()
+                .map(|(contract, topic, data, origin)| ContractEvent {
+                    contract,
+                    topic,
+                    data,
+                    origin,
+                })
+                .collect(),
         };
 
         // Events, in rusk's order: contract events, executed, statechange,
         // removed, accepted.
-        for (contract, topic, payload, origin) in contract_events {
-            self.outbox
-                .push(events::contract(&contract, topic, payload, &origin));
+        for event in &block.events {
+            self.outbox.push(events::contract(
+                &event.contract,
+                event.topic,
+                event.data.clone(),
+                &event.origin,
+            ));
         }
-        self.outbox.push(events::contract(
-            &STAKE_CONTRACT,
-            topics::REWARD,
-            contracts::reward_event(&generator, reward, height),
-            &hash,
-        ));
         for tx in &block.txs {
             self.outbox.push(events::executed(height, tx));
         }

@@ -14,7 +14,9 @@
 //!   memo), with a [`TxBuilder`] for the CLI.
 //! - [`registry()`] builds the `rues_core::Registry` of the demo node:
 //!   `blocks`, `transactions`, `contracts`, `node`, `network` and a real
-//!   GraphQL engine at `graphql/query`.
+//!   GraphQL engine with rusk's schema at `graphql/query` ([`graphql`];
+//!   [`graphql_http`] reads its text or JSON bodies and `rusk-gqlvar-*`
+//!   headers).
 //! - [`data_driver`] maps the demo contracts' function inputs, outputs and
 //!   events between JSON and their bytes, one table per contract
 //!   (`driver:<id>/…`, and `contracts:<id>/<fn>` in JSON); the registry also
@@ -87,6 +89,7 @@ mod driver;
 pub mod events;
 mod feeders;
 pub mod graphql;
+pub mod graphql_http;
 mod history;
 mod id;
 pub mod params;
@@ -100,11 +103,15 @@ pub use crate::chain::{Chain, TxError};
 pub use crate::config::{ChainConfig, ConfigError};
 pub use crate::contracts::QueryError;
 pub use crate::driver::{SharedChain, run, unix_time_ms};
-pub use crate::graphql::{GraphqlError, graphql_query, graphql_query_blocking, graphql_sdl};
+pub use crate::graphql::{
+    Executed, GraphqlError, GraphqlRequest, graphql_execute, graphql_execute_blocking,
+    graphql_query, graphql_query_blocking, graphql_sdl,
+};
 pub use crate::history::Snapshot;
 pub use crate::id::{Account, BlockHash, ContractId, Id, InvalidId, TxId};
 pub use crate::records::{
-    Block, ExecutedTx, Finality, GasPrice, Header, PendingTx, Provisioner, Stake, TxStatus,
+    Block, ContractEvent, ExecutedTx, Finality, GasPrice, Header, PendingTx, Provisioner, Stake,
+    TxStatus,
 };
 pub use crate::registry::registry;
 pub use crate::tx::{DecodeError, Transaction, TxBuilder};

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::id::{Account, BlockHash, Id, TxId};
+use crate::id::{Account, BlockHash, ContractId, Id, TxId};
 use crate::tx::Transaction;
 
 /// Where a block is on its way to finality.
@@ -93,6 +93,24 @@ pub struct Block {
     pub fees: u64,
     /// Gas its transactions spent.
     pub gas_spent: u64,
+    /// The contract events it emitted, in order (those its
+    /// `contracts:<id>/<topic>` events carried), kept as an archive node
+    /// keeps them: as long as the block is in memory.
+    pub events: Vec<ContractEvent>,
+}
+
+/// A contract event as a block emitted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ContractEvent {
+    /// The contract that emitted it.
+    pub contract: ContractId,
+    /// Its topic.
+    pub topic: &'static str,
+    /// Its payload (the layouts of docs/demo-chain.md).
+    pub data: Vec<u8>,
+    /// What caused it: the transaction id, or the block hash for a reward.
+    pub origin: Id,
 }
 
 impl Block {

@@ -14,7 +14,6 @@ use serde_json::json;
 
 use crate::chain::TxError;
 use crate::driver::SharedChain;
-use crate::graphql::{graphql_query_blocking, graphql_sdl};
 use crate::id::Id;
 
 /// Fake peers `network/peers` draws from: TEST-NET-1 addresses (RFC 5737),
@@ -165,17 +164,7 @@ pub fn registry(chain: Arc<SharedChain>) -> Registry {
                     topic("query"),
                     graphql_at_once(),
                     move |request: DispatchRequest| {
-                        let query = std::str::from_utf8(request.body.as_bytes()).map_err(|_| {
-                            HandlerError::unprocessable("the body must be UTF-8 text")
-                        })?;
-                        if query.trim().is_empty() {
-                            return Ok(Reply::Text(graphql_sdl()));
-                        }
-                        // Snapshot under a short lock; the query runs unlocked.
-                        let snapshot = graphql_chain.snapshot();
-                        graphql_query_blocking(snapshot, query)
-                            .map(|data| Reply::json(&data))
-                            .map_err(|e| HandlerError::unprocessable(e.to_string()))
+                        crate::graphql_http::handle(&graphql_chain, &request)
                     },
                 ),
         )

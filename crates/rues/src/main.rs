@@ -12,6 +12,7 @@
 mod client_cli;
 mod config;
 mod explorer;
+mod graphql_http;
 mod serve;
 
 use std::io::{IsTerminal, Write};

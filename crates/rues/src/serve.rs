@@ -6,6 +6,7 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use rues_demo::{Chain, SharedChain};
 use rues_warp::Server;
+use rues_warp::warp::Filter;
 use tokio::sync::watch;
 
 use crate::config::NodeConfig;
@@ -26,10 +27,15 @@ pub(crate) async fn serve(config: NodeConfig) -> Result<()> {
     )
     .await?
     .with_health_check("chain", chain_health(chain.clone(), block_time));
+    // `/graphql` is the node's API, not the explorer's: it stays with
+    // `--no-explorer`. It is on the public listener only (the admin one
+    // serves /metrics and /health).
+    let graphql =
+        crate::graphql_http::routes(server.endpoint().service(), config.node_version.to_string());
     let server = if config.explorer {
-        server.with_routes(crate::explorer::routes())
+        server.with_routes(graphql.or(crate::explorer::routes()).unify().boxed())
     } else {
-        server
+        server.with_routes(graphql)
     };
     let stop = stop_signal()?;
     let scheme = if server.is_tls() { "https" } else { "http" };

@@ -8,7 +8,9 @@ use rues_demo::graphql::{
 };
 use rues_demo::{Chain, ChainConfig, GraphqlError, graphql_query_blocking};
 
-use crate::support::quiet_chain;
+use rues_demo::contracts::{STAKE_CONTRACT, TRANSFER_CONTRACT};
+
+use crate::support::{account, quiet_chain};
 
 /// A chain with a few blocks and thousands of pending transactions.
 fn busy_chain() -> Chain {
@@ -203,4 +205,315 @@ fn errors_quote_the_query_short() {
     assert!(error.contains("\\u{1}"), "escaped: {error}");
     let many: String = (0..50).map(|i| format!("f{i} ")).collect();
     refused(run(&chain, &format!("{{ {many} }}")), "(and 47 more)");
+}
+
+/// A quiet chain with one transfer with `memo` from account 1 to account
+/// 2, one stake from account 3 and a transfer from account 4 to 5 whose
+/// memo starts with `memo`, executed and finalized under more blocks:
+/// (chain, transfer id, stake id).
+fn chain_with_history(memo: &str) -> (Chain, String, String) {
+    let mut chain = quiet_chain();
+    let transfer = rues_demo::Transaction::builder()
+        .sender(account(1))
+        .receiver(account(2))
+        .value(1_000)
+        .gas_price(3)
+        .memo(memo.as_bytes().to_vec())
+        .build()
+        .expect("valid");
+    let stake = rues_demo::Transaction::builder()
+        .sender(account(3))
+        .receiver(STAKE_CONTRACT)
+        .value(5_000)
+        .gas_price(2)
+        .build()
+        .expect("valid");
+    let other = rues_demo::Transaction::builder()
+        .sender(account(4))
+        .receiver(account(5))
+        .value(7)
+        .memo(format!("{memo}!").into_bytes())
+        .build()
+        .expect("valid");
+    let transfer_id = chain.propagate(&transfer.encode()).expect("accepted");
+    let stake_id = chain.propagate(&stake.encode()).expect("accepted");
+    chain.propagate(&other.encode()).expect("accepted");
+    let block_time = chain.config().block_time_ms;
+    for i in 1..=40 {
+        chain.tick(i * block_time);
+    }
+    (chain, transfer_id.to_string(), stake_id.to_string())
+}
+
+#[test]
+fn archive_fields_answer_what_the_chain_did() {
+    let (chain, transfer, stake) = chain_with_history("gql memo");
+    let sender = account(1).to_string();
+    let receiver = account(2).to_string();
+    let data = run(
+        &chain,
+        &format!(
+            r#"{{
+                memo: transactionsByMemo(memo: "gql memo") {{ json }}
+                none: transactionsByMemo(memo: "no such memo") {{ json }}
+                sent: moonlightHistory(sender: "{sender}") {{ json }}
+                got: moonlightHistory(receiver: "{receiver}", maxCount: 1, pageCount: 1) {{ json }}
+                page2: moonlightHistory(receiver: "{receiver}", maxCount: 1, pageCount: 2) {{ json }}
+                full: fullMoonlightHistory(address: "{receiver}", ord: "desc") {{ json }}
+                tx(hash: "{transfer}") {{ blockHeight raw tx {{ txType memo callData {{ fnName }} }} }}
+                stake: tx(hash: "{stake}") {{ tx {{ callData {{ contractId fnName }} }} }}
+                lastBlockPair {{ json }}
+                nextPhoenix(height: 0)
+            }}"#
+        ),
+    )
+    .expect("runs");
+    let group = &data["memo"]["json"][0];
+    assert_eq!(group["origin"], transfer, "{data}");
+    assert_eq!(data["memo"]["json"].as_array().map(Vec::len), Some(1));
+    assert_eq!(group["events"][0]["topic"], "moonlight");
+    assert_eq!(group["events"][0]["target"], TRANSFER_CONTRACT.to_string());
+    assert_eq!(group["events"][0]["data"]["sender"], sender);
+    assert_eq!(group["events"][0]["data"]["receiver"], receiver);
+    assert_eq!(group["events"][0]["data"]["value"], 1_000);
+    assert_eq!(group["block_height"], data["tx"]["blockHeight"]);
+    assert!(data["none"].is_null(), "{data}");
+    assert_eq!(data["sent"]["json"][0]["origin"], transfer);
+    assert_eq!(data["got"]["json"][0]["origin"], transfer);
+    assert!(data["page2"].is_null(), "one transfer, one page: {data}");
+    assert_eq!(data["full"]["json"][0]["origin"], transfer);
+    // `raw` is the encoding `transactions/propagate` took.
+    let raw = hex::decode(data["tx"]["raw"].as_str().expect("hex")).expect("hex");
+    let decoded = rues_demo::Transaction::decode(&raw).expect("the demo format");
+    assert_eq!(decoded.id().to_string(), transfer);
+    assert_eq!(data["tx"]["tx"]["txType"], "Moonlight");
+    assert_eq!(data["tx"]["tx"]["memo"], hex::encode("gql memo"));
+    assert!(data["tx"]["tx"]["callData"].is_null());
+    assert_eq!(data["stake"]["tx"]["callData"]["fnName"], "stake");
+    let pair = &data["lastBlockPair"]["json"];
+    assert_eq!(pair["last_block"][0], chain.tip().height());
+    assert!(pair["last_finalized_block"][0].as_u64() < pair["last_block"][0].as_u64());
+    assert!(data["nextPhoenix"].is_null());
+}
+
+#[test]
+fn contract_events_are_the_blocks_and_finalized_events_page_by_cursor() {
+    let (chain, transfer, stake) = chain_with_history("events");
+    let height = run(
+        &chain,
+        &format!(r#"{{ tx(hash: "{transfer}") {{ blockHeight }} }}"#),
+    )
+    .expect("runs")["tx"]["blockHeight"]
+        .as_u64()
+        .expect("a height");
+    let data = run(
+        &chain,
+        &format!(
+            r#"{{ contractEvents(height: {height}) {{ json }}
+                 gone: contractEvents(height: 100000) {{ json }} }}"#
+        ),
+    )
+    .expect("runs");
+    let events = data["contractEvents"]["json"].as_array().expect("a list");
+    // The transfer, the stake, the block's reward.
+    let topics: Vec<&str> = events.iter().filter_map(|e| e["topic"].as_str()).collect();
+    assert_eq!(
+        topics,
+        ["moonlight", "stake", "moonlight", "reward"],
+        "{data}"
+    );
+    assert_eq!(events[0]["origin"], transfer);
+    assert_eq!(events[1]["origin"], stake);
+    assert_eq!(events[1]["source"], STAKE_CONTRACT.to_string());
+    assert_eq!(
+        events[0]["data"].as_str().map(str::len),
+        Some(144),
+        "72 bytes, hex"
+    );
+    assert!(data["gone"].is_null(), "{data}");
+
+    // Every reward of the stake contract's finalized blocks, two at a time.
+    let mut cursor = None::<String>;
+    let mut seen = Vec::new();
+    loop {
+        let after = cursor
+            .as_ref()
+            .map_or(String::new(), |c| format!(r#", cursor: "{c}""#));
+        let page = run(
+            &chain,
+            &format!(
+                r#"{{ finalizedEvents(contractId: "{STAKE_CONTRACT}", limit: 2{after}) {{ json }} }}"#
+            ),
+        )
+        .expect("runs");
+        let page = &page["finalizedEvents"]["json"];
+        for event in page["events"].as_array().expect("events") {
+            seen.push((event["block_height"].as_u64(), event["topic"].clone()));
+        }
+        if page["hasNextPage"] != true {
+            break;
+        }
+        cursor = page["endCursor"].as_str().map(str::to_owned);
+        assert!(seen.len() < 1000, "the pages end");
+    }
+    let finalized = chain
+        .snapshot()
+        .blocks()
+        .filter(|b| b.finality == rues_demo::Finality::Finalized && b.height() > 0)
+        .count();
+    let rewards = seen.iter().filter(|(_, t)| t == "reward").count();
+    assert_eq!(rewards, finalized, "{seen:?}");
+    assert_eq!(seen.len(), finalized + 1, "the rewards and the stake");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "oldest first");
+
+    for (query, needle) in [
+        (
+            r#"{ finalizedEvents(contractId: "01") { json } }"#,
+            "Invalid contract_id",
+        ),
+        (
+            r#"{ finalizedEvents(contractId: "0100000000000000000000000000000000000000000000000000000000000000", cursor: "nope") { json } }"#,
+            "Invalid cursor",
+        ),
+        (r#"{ contractEvents { json } }"#, "Specify height or hash"),
+        (
+            r#"{ moonlightHistory { json } }"#,
+            "give `sender`, `receiver` or both",
+        ),
+        (
+            r#"{ moonlightHistory(sender: "zz") { json } }"#,
+            "not a demo account",
+        ),
+        (
+            r#"{ fullMoonlightHistory(address: "0101010101010101010101010101010101010101010101010101010101010101", ord: "up") { json } }"#,
+            "`asc` or `desc`",
+        ),
+        (
+            r#"{ blockTxs(last: 1, contract: "zz") { id } }"#,
+            "not a contract id",
+        ),
+        (r#"{ blocks(range: [5, 1]) { reward } }"#, "ascending"),
+    ] {
+        refused(run(&chain, query), needle);
+    }
+}
+
+#[test]
+fn block_txs_filter_by_contract_and_blocks_carry_rusks_fields() {
+    let (chain, transfer, stake) = chain_with_history("blocks");
+    let data = run(
+        &chain,
+        &format!(
+            r#"{{ all: blockTxs(last: 40) {{ id }}
+                 transfers: blockTxs(range: [0, 40], contract: "{TRANSFER_CONTRACT}") {{ id }}
+                 stakes: blockTxs(last: 40, contract: "{STAKE_CONTRACT}") {{ id }}
+                 blocks(last: 1) {{ status reward fees gasSpent header {{ txRoot }} }}
+                 checkBlock(height: 0, hash: "{genesis}", onlyFinalized: true)
+                 wrong: checkBlock(height: 1, hash: "{genesis}") }}"#,
+            genesis = chain.snapshot().block(0).expect("genesis").hash()
+        ),
+    )
+    .expect("runs");
+    let ids = |key: &str| -> Vec<String> {
+        data[key]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|t| t["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(ids("all").len(), 3, "{data}");
+    assert_eq!(ids("all")[..2], [transfer.clone(), stake.clone()], "{data}");
+    assert_eq!(ids("transfers").len(), 2);
+    assert_eq!(ids("transfers")[0], transfer);
+    assert_eq!(ids("stakes"), [stake]);
+    assert_eq!(
+        data["blocks"][0]["status"],
+        serde_json::json!({"Accepted": 0})
+    );
+    assert_eq!(data["checkBlock"], true);
+    assert_eq!(data["wrong"], false);
+}
+
+#[test]
+fn archive_answers_count_in_the_response_budget() {
+    let (chain, ..) = chain_with_history("budget");
+    let one =
+        format!(r#"{{ finalizedEvents(contractId: "{STAKE_CONTRACT}", limit: 200) {{ json }} }}"#);
+    let len = run(&chain, &one).expect("runs").to_string().len();
+    assert!(len > 1_000, "{len}");
+    let aliases: String = (0..20)
+        .map(|i| {
+            format!(
+                r#"a{i}: finalizedEvents(contractId: "{STAKE_CONTRACT}", limit: 200) {{ json }} "#
+            )
+        })
+        .collect();
+    let bounds = RunBounds::default()
+        .with_deadline(Duration::from_secs(3600))
+        .with_max_response_bytes(len * 5);
+    let error = bounded(&chain, &format!("{{ {aliases} }}"), bounds);
+    assert!(
+        matches!(&error, Err(GraphqlError::Limit(m)) if m.contains("answer would pass")),
+        "{error:?}"
+    );
+    // Each archive field costs as much as a whole list: aliases add up.
+    let many: String = (0..300)
+        .map(|i| format!(r#"a{i}: transactionsByMemo(memo: "x") {{ json }} "#))
+        .collect();
+    refused(run(&chain, &format!("{{ {many} }}")), "too complex");
+}
+
+#[test]
+fn archive_answers_past_their_cap_are_refused_or_paged() {
+    let mut chain = quiet_chain();
+    let cap = rues_demo::graphql::MAX_GROUPS;
+    for nonce in 0..=cap as u64 {
+        let tx = rues_demo::Transaction::builder()
+            .sender(account(6))
+            .receiver(account(7))
+            .value(1)
+            .nonce(nonce)
+            .memo(b"same".to_vec())
+            .build()
+            .expect("valid");
+        chain.propagate(&tx.encode()).expect("accepted");
+    }
+    let block_time = chain.config().block_time_ms;
+    for i in 1..=30 {
+        chain.tick(i * block_time);
+    }
+    let sender = account(6).to_string();
+    refused(
+        run(&chain, r#"{ transactionsByMemo(memo: "same") { json } }"#),
+        "more than 1000 transactions match",
+    );
+    refused(
+        run(
+            &chain,
+            &format!(r#"{{ moonlightHistory(sender: "{sender}") {{ json }} }}"#),
+        ),
+        "page it with maxCount",
+    );
+    refused(
+        run(
+            &chain,
+            &format!(r#"{{ fullMoonlightHistory(address: "{sender}") {{ json }} }}"#),
+        ),
+        "fromBlock",
+    );
+    let data = run(
+        &chain,
+        &format!(
+            r#"{{ first: moonlightHistory(sender: "{sender}", maxCount: 1000) {{ json }}
+                 last: moonlightHistory(sender: "{sender}", maxCount: 1000, pageCount: 2) {{ json }} }}"#
+        ),
+    )
+    .expect("pages");
+    assert_eq!(data["first"]["json"].as_array().map(Vec::len), Some(cap));
+    assert_eq!(data["last"]["json"].as_array().map(Vec::len), Some(1));
+    assert_ne!(
+        data["first"]["json"][0]["origin"],
+        data["last"]["json"][0]["origin"]
+    );
 }

@@ -15,5 +15,6 @@ mod determinism;
 mod driver;
 mod feeders;
 mod graphql;
+mod graphql_schema;
 mod handlers;
 mod txformat;

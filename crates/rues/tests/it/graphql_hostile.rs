@@ -28,6 +28,17 @@ async fn graphql(node: &Node, query: &str) -> rues_testkit::Answer {
     .await
 }
 
+/// `query` through the standard `/graphql` endpoint.
+async fn standard(node: &Node, query: &str) -> rues_testkit::Answer {
+    node.http(
+        Method::POST,
+        "/graphql",
+        &[("content-type", "application/json")],
+        serde_json::json!({ "query": query }).to_string().as_bytes(),
+    )
+    .await
+}
+
 /// The error message, or the start of the body (never all of a large one).
 fn message(answer: &rues_testkit::Answer) -> String {
     let text = String::from_utf8_lossy(&answer.body);
@@ -87,6 +98,18 @@ async fn aliased_list_fields_answer_a_bounded_error_and_memory_stays_bounded() {
     );
     assert!(message(&answer).contains("complex"), "{}", message(&answer));
     assert!(answer.body.len() < 1024, "{} bytes", answer.body.len());
+    // The same through `/graphql`: the same engine and bounds, refused 400
+    // in the standard shape.
+    let answer = standard(&node, &format!("{{ {bomb} }}")).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.json()["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("complex")),
+        "{:?}",
+        answer.body
+    );
+    assert!(answer.body.len() < 1024, "{} bytes", answer.body.len());
 
     // Under the complexity limit but with a large answer: stopped as it
     // passes the response budget, not once built.
@@ -103,6 +126,18 @@ async fn aliased_list_fields_answer_a_bounded_error_and_memory_stays_bounded() {
     // The answer budget stops it; on a slow machine the 2 s deadline may
     // come first, which bounds the memory as well.
     let why = message(&answer);
+    assert!(
+        why.contains("answer would pass") || why.contains("deadline"),
+        "{why}"
+    );
+    assert!(answer.body.len() < 1024, "{} bytes", answer.body.len());
+
+    let answer = standard(&node, &format!("{{ {big} }}")).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    let why = answer.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(
         why.contains("answer would pass") || why.contains("deadline"),
         "{why}"
@@ -158,11 +193,46 @@ async fn fragment_bombs_are_refused_quickly_and_the_node_keeps_answering() {
         slowest < Duration::from_millis(500),
         "node/info took {slowest:?}"
     );
+
+    // Through `/graphql` too: refused the same way, on the same pool.
+    let body = serde_json::json!({ "query": bomb }).to_string();
+    let answer = node
+        .http(
+            Method::POST,
+            "/graphql",
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        String::from_utf8_lossy(&answer.body).contains("fragments are expanded"),
+        "{:?}",
+        answer.body
+    );
+    let slowest = flooded(&node, "/graphql", body, StatusCode::BAD_REQUEST).await;
+    assert!(
+        slowest < Duration::from_millis(500),
+        "node/info took {slowest:?}"
+    );
 }
 
 /// The slowest of ten `node/info` answers while two clients send `query`
-/// in a loop (each answered 422).
+/// to `graphql/query` in a loop (each answered 422).
 async fn while_flooded(node: &Node, query: &str) -> Duration {
+    flooded(
+        node,
+        "/on/graphql/query",
+        query.to_owned(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+/// The slowest of ten `node/info` answers while two clients send `body`
+/// to `path` in a loop (each answered `status`).
+async fn flooded(node: &Node, path: &'static str, body: String, status: StatusCode) -> Duration {
+    let query = body.as_str();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let addr = node.addr;
     let attackers: Vec<_> = (0..2)
@@ -170,15 +240,9 @@ async fn while_flooded(node: &Node, query: &str) -> Duration {
             let (stop, query) = (std::sync::Arc::clone(&stop), query.to_owned());
             tokio::spawn(async move {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let answer = rues_testkit::http(
-                        addr,
-                        Method::POST,
-                        "/on/graphql/query",
-                        &[],
-                        query.as_bytes(),
-                    )
-                    .await;
-                    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+                    let answer =
+                        rues_testkit::http(addr, Method::POST, path, &[], query.as_bytes()).await;
+                    assert_eq!(answer.status, status);
                 }
             })
         })

@@ -8,6 +8,7 @@ mod contrib;
 mod doc_examples;
 mod exhaustion;
 mod graphql_hostile;
+mod graphql_rusk;
 mod hostile_limits;
 mod logs;
 mod serve;
