@@ -765,16 +765,20 @@ fn id_arg(hash: &str) -> async_graphql::Result<Id> {
         .map_err(|_| format!("{} is not a hash: 64 hexadecimal characters", quote(hash)).into())
 }
 
-/// An account argument: the demo chain's accounts are 32-byte ids, in hex
-/// (where rusk takes a base58 BLS key).
+/// An account argument: the demo chain's accounts are 32-byte ids, taken
+/// in base58, as Dusk writes account keys and as `account:<address>/status`
+/// takes them, or in hex, as this schema writes them.
 fn account_arg(what: &str, text: &str) -> async_graphql::Result<Account> {
-    Id::parse(text).map_err(|_| {
-        format!(
-            "{what} {} is not a demo account: 64 hexadecimal characters",
-            quote(text)
-        )
-        .into()
-    })
+    Id::parse(text)
+        .ok()
+        .or_else(|| crate::bs58::decode::<32>(text).map(Id::from_bytes))
+        .ok_or_else(|| {
+            format!(
+                "{what} {} is not a demo account: the base58 of its 32 bytes, or 64 hexadecimal characters",
+                quote(text)
+            )
+            .into()
+        })
 }
 
 /// The contract a transaction calls, as rusk's `blockTxs(contract:)` sees

@@ -250,6 +250,9 @@ fn archive_fields_answer_what_the_chain_did() {
     let (chain, transfer, stake) = chain_with_history("gql memo");
     let sender = account(1).to_string();
     let receiver = account(2).to_string();
+    // The address form `account:<address>/status` takes (base58) names the
+    // same account as hex does.
+    let receiver_base58 = rues_demo::address(&account(2));
     let data = run(
         &chain,
         &format!(
@@ -260,6 +263,7 @@ fn archive_fields_answer_what_the_chain_did() {
                 got: moonlightHistory(receiver: "{receiver}", maxCount: 1, pageCount: 1) {{ json }}
                 page2: moonlightHistory(receiver: "{receiver}", maxCount: 1, pageCount: 2) {{ json }}
                 full: fullMoonlightHistory(address: "{receiver}", ord: "desc") {{ json }}
+                full58: fullMoonlightHistory(address: "{receiver_base58}", ord: "desc") {{ json }}
                 tx(hash: "{transfer}") {{ blockHeight raw tx {{ txType memo callData {{ fnName }} }} }}
                 stake: tx(hash: "{stake}") {{ tx {{ callData {{ contractId fnName }} }} }}
                 lastBlockPair {{ json }}
@@ -282,6 +286,7 @@ fn archive_fields_answer_what_the_chain_did() {
     assert_eq!(data["got"]["json"][0]["origin"], transfer);
     assert!(data["page2"].is_null(), "one transfer, one page: {data}");
     assert_eq!(data["full"]["json"][0]["origin"], transfer);
+    assert_eq!(data["full58"], data["full"]);
     // `raw` is the encoding `transactions/propagate` took.
     let raw = hex::decode(data["tx"]["raw"].as_str().expect("hex")).expect("hex");
     let decoded = rues_demo::Transaction::decode(&raw).expect("the demo format");
