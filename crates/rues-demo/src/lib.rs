@@ -70,8 +70,10 @@
 //! # }
 //! ```
 
+pub mod blob;
 mod bs58;
 mod chain;
+mod chain_api;
 pub mod config;
 pub mod contracts;
 mod driver;
@@ -83,9 +85,11 @@ pub mod params;
 mod records;
 pub mod registry;
 mod rng;
+mod stats;
 pub mod tx;
 
-pub use crate::chain::{Chain, TxError};
+pub use crate::blob::Blob;
+pub use crate::chain::{Chain, Simulation, TxError};
 pub use crate::config::{ChainConfig, ConfigError};
 pub use crate::contracts::QueryError;
 pub use crate::driver::{SharedChain, run, unix_time_ms};

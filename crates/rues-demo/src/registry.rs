@@ -91,7 +91,8 @@ pub fn registry(chain: Arc<SharedChain>) -> Registry {
                 .topic(topic("removed"))
                 .topic(topic("executed"))
                 .handler(topic("preverify"), sync(&chain, preverify))
-                .handler(topic("propagate"), sync(&chain, propagate)),
+                .handler(topic("propagate"), sync(&chain, propagate))
+                .handler(topic("simulate"), sync(&chain, crate::chain_api::simulate)),
         )
         .with(
             ComponentSpec::new(component("contracts"))
@@ -110,8 +111,15 @@ pub fn registry(chain: Arc<SharedChain>) -> Registry {
         .with(
             ComponentSpec::new(component("network"))
                 .entity(EntityRule::Forbidden)
-                .handler(topic("peers"), sync(&chain, peers)),
+                .handler(topic("peers"), sync(&chain, peers))
+                .handler(
+                    topic("peers_location"),
+                    sync(&chain, crate::chain_api::peers_location),
+                ),
         )
+        .with(crate::chain_api::blobs(&chain))
+        .with(crate::chain_api::stats(&chain))
+        .with(crate::chain_api::prover())
         .with(
             ComponentSpec::new(component("graphql"))
                 .entity(EntityRule::Forbidden)

@@ -6,6 +6,7 @@
 mod support;
 
 mod chain;
+mod chain_api;
 mod determinism;
 mod driver;
 mod graphql;
