@@ -11,16 +11,19 @@
 //!   same seed and inputs give the same chain.
 //! - [`Transaction`] is the demo chain's small binary transaction format
 //!   (`RUESDEMO`, version, chain id, sender, receiver, value, nonce, gas,
-//!   memo), with a [`TxBuilder`] for the CLI.
+//!   memo, and from version 2 up to six [`Blob`]s, each with its commitment
+//!   and versioned hash), with a [`TxBuilder`] for the CLI.
 //! - [`registry()`] builds the `rues_core::Registry` of the demo node:
-//!   `blocks`, `transactions`, `contracts`, `node`, `network` and a real
-//!   GraphQL engine at `graphql/query`.
+//!   `blocks`, `transactions`, `contracts`, `node`, `network`, `blobs`,
+//!   `stats`, `prover` (refused: no prover) and a real GraphQL engine at
+//!   `graphql/query`.
 //! - [`run`] drives a [`SharedChain`] on tokio and hands every event to a
 //!   publish callback, in chain order.
 //!
 //! The crate root holds the types; the constants and the functions that
 //! derive them are in their modules: [`params`] (units, gas, rewards, the
 //! genesis accounts), [`tx`] (the transaction format's constants),
+//! [`blob`] (blob limits and the versioned hash),
 //! [`contracts`] (the demo contracts' ids and topics), [`events`] (payload
 //! types), [`config`], [`graphql`] and [`registry`](mod@registry) (the
 //! `network` and `node` endpoints' fixed data).
