@@ -24,7 +24,10 @@ fn tx_with_blobs_carries_them_and_the_gas_they_need() {
     let plain = decoded(&[]);
     assert!(plain.blobs().is_empty());
     assert_eq!(plain.gas_limit(), rues_demo::tx::DEFAULT_GAS_LIMIT);
-    assert_eq!(decoded(&["--blob", "x", "--gas-limit", "42"]).gas_limit(), 42);
+    assert_eq!(
+        decoded(&["--blob", "x", "--gas-limit", "42"]).gas_limit(),
+        42
+    );
 }
 
 #[test]
