@@ -16,8 +16,8 @@ use crate::id::{Account, BlockHash, Id, TxId};
 use crate::params::{
     BLOCK_GAS_LIMIT, BLOCK_REWARD, DEMO_ACCOUNT_BALANCE, DEMO_ACCOUNTS, GAS_PER_BLOB,
     GENERATED_BLOB_EVERY, GENESIS_BLOB_DATA, GENESIS_STAKE, INSUFFICIENT_BALANCE, LUX_PER_DUSK,
-    MAX_BLOCK_BLOBS, MEMO_BYTE_GAS, STAKE_GAS, STAKE_MATURITY, TRANSFER_GAS, demo_account,
-    provisioner_account, provisioner_key,
+    MAX_BLOCK_BLOBS, MAX_MEMPOOL_BLOB_BYTES, MEMO_BYTE_GAS, STAKE_GAS, STAKE_MATURITY,
+    TRANSFER_GAS, demo_account, provisioner_account, provisioner_key,
 };
 use crate::records::{
     Block, ExecutedTx, Finality, GasPrice, Header, PendingTx, Provisioner, Stake, TxStatus,
@@ -78,6 +78,13 @@ pub enum TxError {
         needed: u64,
         /// The transaction's gas limit.
         got: u64,
+    },
+    /// The blobs waiting in the mempool already hold
+    /// [`MAX_MEMPOOL_BLOB_BYTES`](crate::params::MAX_MEMPOOL_BLOB_BYTES).
+    #[error("the mempool holds {max} bytes of blobs already; try again later")]
+    MempoolBlobsFull {
+        /// The bound, in bytes.
+        max: usize,
     },
     /// The mempool is full.
     #[error("the mempool is full ({max} transactions); try again later")]
@@ -157,6 +164,10 @@ pub struct Chain {
     history: Arc<History>,
     mempool: VecDeque<Arc<PendingTx>>,
     mempool_ids: HashSet<TxId>,
+    /// Bytes of blob data in the mempool, bounded by
+    /// [`MAX_MEMPOOL_BLOB_BYTES`]: blob transactions leave at most six blobs
+    /// a block, so without a bound they could pile up.
+    mempool_blob_bytes: usize,
     state: State,
     /// The state before the tip was applied: what a revert restores.
     undo: Option<State>,
@@ -273,6 +284,7 @@ impl Chain {
             history: Arc::new(history),
             mempool: VecDeque::new(),
             mempool_ids: HashSet::new(),
+            mempool_blob_bytes: 0,
             state,
             undo: None,
             outbox: Vec::new(),
@@ -648,6 +660,13 @@ impl Chain {
                 max: self.config.max_mempool,
             });
         }
+        let blob_bytes = blob_bytes(&tx);
+        if blob_bytes > 0 && self.mempool_blob_bytes + blob_bytes > MAX_MEMPOOL_BLOB_BYTES {
+            return Err(TxError::MempoolBlobsFull {
+                max: MAX_MEMPOOL_BLOB_BYTES,
+            });
+        }
+        self.mempool_blob_bytes += blob_bytes;
         self.outbox.push(events::included(&id, &tx));
         self.mempool_ids.insert(id);
         self.mempool.push_back(Arc::new(PendingTx {
@@ -749,6 +768,8 @@ impl Chain {
             .push(events::reverted(&block.header.hash, block.header.height));
         for executed in block.txs.iter().rev() {
             self.mempool_ids.insert(executed.id);
+            // Back from a block: admitted once, so never refused now.
+            self.mempool_blob_bytes += blob_bytes(&executed.tx);
             self.mempool.push_front(Arc::new(PendingTx {
                 id: executed.id,
                 tx: executed.tx.clone(),
@@ -788,6 +809,7 @@ impl Chain {
             blobs += next.tx.blobs().len();
             if let Some(pending) = self.mempool.pop_front() {
                 self.mempool_ids.remove(&pending.id);
+                self.mempool_blob_bytes -= blob_bytes(&pending.tx);
                 selected.push(pending);
             }
         }
@@ -1051,6 +1073,11 @@ fn required_gas(tx: &Transaction) -> u64 {
     }
     .saturating_add(memo_gas)
     .saturating_add(blob_gas(tx))
+}
+
+/// Bytes of blob data a transaction carries.
+fn blob_bytes(tx: &Transaction) -> usize {
+    tx.blobs().iter().map(|b| b.data().len()).sum()
 }
 
 /// [`GAS_PER_BLOB`] for each blob.

@@ -23,6 +23,10 @@ pub const GAS_PER_BLOB: u64 = 1_000_000;
 /// transactions at the first whose blobs would pass it, so that the blobs
 /// the history holds stay bounded.
 pub const MAX_BLOCK_BLOBS: usize = 6;
+/// The most blob data the mempool holds, in bytes (1024 of the largest
+/// blobs): propagating a blob transaction past it is refused with 503, as
+/// into a full mempool.
+pub const MAX_MEMPOOL_BLOB_BYTES: usize = 4 * 1024 * 1024;
 /// One generated transaction in this many carries a blob (the 10th, the
 /// 20th, ...).
 pub const GENERATED_BLOB_EVERY: u64 = 10;

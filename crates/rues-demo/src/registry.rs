@@ -179,7 +179,9 @@ fn count_arg(body: &RequestBody, what: &str) -> std::result::Result<Option<usize
 fn tx_error(error: TxError) -> HandlerError {
     match error {
         TxError::Decode(e) => HandlerError::unprocessable(e.to_string()),
-        TxError::MempoolFull { .. } => HandlerError::unavailable(error.to_string()),
+        TxError::MempoolFull { .. } | TxError::MempoolBlobsFull { .. } => {
+            HandlerError::unavailable(error.to_string())
+        }
         e if e.is_duplicate() => HandlerError::new(StatusCode::CONFLICT, e.to_string()),
         e => HandlerError::unprocessable(e.to_string()),
     }

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use rues_core::http::{Method, StatusCode};
+use rues_demo::blob::MAX_BLOB_DATA;
 use rues_demo::params::{
-    GAS_PER_BLOB, GENERATED_BLOB_EVERY, GENESIS_BLOB_DATA, MAX_BLOCK_BLOBS, TRANSFER_GAS,
-    demo_account,
+    GAS_PER_BLOB, GENERATED_BLOB_EVERY, GENESIS_BLOB_DATA, MAX_BLOCK_BLOBS, MAX_MEMPOOL_BLOB_BYTES,
+    TRANSFER_GAS, demo_account,
 };
 use rues_demo::{Blob, Chain, Id, SharedChain, Transaction, TxError, registry};
 use rues_testkit::{Answer, TestServer};
@@ -552,4 +553,47 @@ async fn gas_price_rounds_its_average_up_as_rusk_does() {
         json_ok(&answer),
         json!({"average": 2, "max": 2, "median": 2, "min": 2})
     );
+}
+
+#[tokio::test]
+async fn the_mempool_holds_a_bounded_amount_of_blob_data() {
+    let (server, chain) = serve().await;
+    let full_blob = |nonce: u64| {
+        let mut data = vec![0u8; MAX_BLOB_DATA];
+        data[..8].copy_from_slice(&nonce.to_le_bytes());
+        blob_tx(nonce, &data)
+    };
+    let fits = (MAX_MEMPOOL_BLOB_BYTES / MAX_BLOB_DATA) as u64;
+    for nonce in 0..fits {
+        chain.propagate(&full_blob(nonce).encode()).expect("room");
+    }
+    let binary = [("content-type", "application/octet-stream")];
+    post(
+        &server,
+        "/on/transactions/propagate",
+        &binary,
+        &full_blob(fits).encode(),
+    )
+    .await
+    .assert_error(StatusCode::SERVICE_UNAVAILABLE, "bytes of blobs");
+    // A transaction without blobs still enters.
+    let answer = post(
+        &server,
+        "/on/transactions/propagate",
+        &binary,
+        &transfer(0).encode(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
+    // A block takes six blobs: room for six more.
+    chain.lock().tick(2000);
+    for nonce in fits..fits + MAX_BLOCK_BLOBS as u64 {
+        chain
+            .propagate(&full_blob(nonce).encode())
+            .expect("room again");
+    }
+    assert!(matches!(
+        chain.propagate(&full_blob(fits + 100).encode()),
+        Err(TxError::MempoolBlobsFull { .. })
+    ));
 }
