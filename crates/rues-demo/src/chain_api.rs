@@ -106,12 +106,15 @@ fn wants_json(request: &DispatchRequest) -> bool {
     })
 }
 
-fn blob_reply(chain: &SharedChain, request: &DispatchRequest, hash: &Id) -> Result {
+/// The sidecar of the blob with versioned hash `hash`; `named_by` says
+/// what the request named it by, for the 404 (which repeats nothing of the
+/// request).
+fn blob_reply(chain: &SharedChain, request: &DispatchRequest, hash: &Id, named_by: &str) -> Result {
     let chain = chain.lock();
     let Some(blob) = chain.blob(hash) else {
-        return Err(HandlerError::not_found(
-            "Blob not found: no block this node holds carries a blob with that versioned hash",
-        ));
+        return Err(HandlerError::not_found(format!(
+            "Blob not found: no block this node holds carries a blob with that {named_by}"
+        )));
     };
     if wants_json(request) {
         Ok(Reply::json(&blob.sidecar_json()))
@@ -133,7 +136,7 @@ fn blob_by_commitment(chain: &SharedChain, request: &DispatchRequest) -> Result 
             commitment.len()
         )));
     }
-    blob_reply(chain, request, &versioned_hash(&commitment))
+    blob_reply(chain, request, &versioned_hash(&commitment), "commitment")
 }
 
 fn blob_by_hash(chain: &SharedChain, request: &DispatchRequest) -> Result {
@@ -148,7 +151,7 @@ fn blob_by_hash(chain: &SharedChain, request: &DispatchRequest) -> Result {
             bytes.len()
         ))
     })?;
-    blob_reply(chain, request, &hash)
+    blob_reply(chain, request, &hash, "versioned hash")
 }
 
 fn account_count(chain: &SharedChain, _request: &DispatchRequest) -> Result {

@@ -387,9 +387,13 @@ async fn blob_requests_that_name_no_blob_are_refused_without_echoing_them() {
     }
     let missing_hash = format!("/on/blobs:{}/hash", "0f".repeat(32));
     let missing_commitment = format!("/on/blobs:{}/commitment", "0f".repeat(48));
-    for path in [&missing_hash, &missing_commitment] {
+    for (path, named_by) in [
+        (&missing_hash, "that versioned hash"),
+        (&missing_commitment, "that commitment"),
+    ] {
         let answer = post(&server, path, &[], b"").await;
         answer.assert_error(StatusCode::NOT_FOUND, "Blob not found");
+        assert!(answer.error().ends_with(named_by), "{}", answer.error());
         assert!(!answer.error().contains("0f0f"), "{}", answer.error());
     }
     let long = format!("/on/blobs:{}/hash", "q".repeat(200));
