@@ -244,6 +244,7 @@ fn node_info(chain: &SharedChain, _request: &DispatchRequest) -> Result {
         "kadcast_address": "127.0.0.1:9000",
         "vm_config": {
             "block_gas_limit": crate::params::BLOCK_GAS_LIMIT,
+            "gas_per_blob": crate::params::GAS_PER_BLOB,
             "gas_per_deploy_byte": 100,
             "min_deploy_points": 5_000_000,
             "min_deployment_gas_price": 2000,

@@ -601,3 +601,10 @@ async fn the_mempool_holds_a_bounded_amount_of_blob_data() {
         Err(TxError::MempoolBlobsFull { .. })
     ));
 }
+
+#[tokio::test]
+async fn node_info_names_the_gas_each_blob_spends() {
+    let (server, _chain) = serve().await;
+    let info = post(&server, "/on/node/info", &[], b"").await;
+    assert_eq!(json_ok(&info)["vm_config"]["gas_per_blob"], GAS_PER_BLOB);
+}
