@@ -1,6 +1,6 @@
 //! Blobs: data a transaction carries beside it, as Dusk's blob transactions
 //! do (EIP-4844 style), named by a 48-byte commitment and the 32-byte
-//! versioned hash derived from it; and [`BlobIndex`], the chain's blobs by
+//! versioned hash derived from it; and `BlobIndex`, the chain's blobs by
 //! versioned hash.
 //!
 //! The demo chain has no KZG: a demo commitment is a domain-separated
