@@ -53,6 +53,9 @@ const COMPONENTS: &[&str] = &[
     "network",
     "graphql",
     "Blocks",
+    "blobs",
+    "stats",
+    "prover",
 ];
 
 const TOPICS: &[&str] = &[
@@ -67,6 +70,13 @@ const TOPICS: &[&str] = &[
     "query",
     "QUERY",
     "stake",
+    "simulate",
+    "peers_location",
+    "commitment",
+    "hash",
+    "account_count",
+    "tx_count",
+    "prove",
 ];
 
 impl PathInput {

@@ -7,21 +7,24 @@ use std::sync::Arc;
 
 use rues_core::Event;
 
+use crate::blob::{Blob, BlobIndex};
 use crate::config::{ChainConfig, ConfigError};
 use crate::contracts::{self, QueryError, STAKE_CONTRACT, TRANSFER_CONTRACT, topics};
 use crate::events;
 use crate::history::{History, Snapshot, transaction_status};
 use crate::id::{Account, BlockHash, Id, TxId};
 use crate::params::{
-    BLOCK_GAS_LIMIT, BLOCK_REWARD, DEMO_ACCOUNT_BALANCE, DEMO_ACCOUNTS, GENESIS_STAKE,
-    INSUFFICIENT_BALANCE, LUX_PER_DUSK, MEMO_BYTE_GAS, STAKE_GAS, STAKE_MATURITY, TRANSFER_GAS,
-    demo_account, provisioner_account, provisioner_key,
+    BLOCK_GAS_LIMIT, BLOCK_REWARD, DEMO_ACCOUNT_BALANCE, DEMO_ACCOUNTS, GAS_PER_BLOB,
+    GENERATED_BLOB_EVERY, GENESIS_BLOB_DATA, GENESIS_STAKE, INSUFFICIENT_BALANCE, LUX_PER_DUSK,
+    MAX_BLOCK_BLOBS, MAX_MEMPOOL_BLOB_BYTES, MEMO_BYTE_GAS, STAKE_GAS, STAKE_MATURITY,
+    TRANSFER_GAS, demo_account, provisioner_account, provisioner_key,
 };
 use crate::records::{
     Block, ContractEvent, ExecutedTx, Finality, GasPrice, Header, PendingTx, Provisioner, Stake,
     TxStatus,
 };
 use crate::rng::Rng;
+use crate::stats::ArchiveCounts;
 use crate::tx::{DEFAULT_GAS_LIMIT, DecodeError, Transaction};
 
 /// A tick that finds more blocks due produces this many and moves the
@@ -64,6 +67,25 @@ pub enum TxError {
         id: TxId,
         /// The block's height.
         height: u64,
+    },
+    /// The gas limit does not cover the transaction's blobs.
+    #[error(
+        "not enough gas for blobs: {blobs} blob(s) need a gas limit of at least {needed}, this one is {got}"
+    )]
+    BlobGas {
+        /// How many blobs.
+        blobs: usize,
+        /// Their gas ([`GAS_PER_BLOB`](crate::params::GAS_PER_BLOB) each).
+        needed: u64,
+        /// The transaction's gas limit.
+        got: u64,
+    },
+    /// The blobs waiting in the mempool already hold
+    /// [`MAX_MEMPOOL_BLOB_BYTES`](crate::params::MAX_MEMPOOL_BLOB_BYTES).
+    #[error("the mempool holds {max} bytes of blobs already; try again later")]
+    MempoolBlobsFull {
+        /// The bound, in bytes.
+        max: usize,
     },
     /// The mempool is full.
     #[error("the mempool is full ({max} transactions); try again later")]
@@ -143,6 +165,10 @@ pub struct Chain {
     history: Arc<History>,
     mempool: VecDeque<Arc<PendingTx>>,
     mempool_ids: HashSet<TxId>,
+    /// Bytes of blob data in the mempool, bounded by
+    /// [`MAX_MEMPOOL_BLOB_BYTES`]: blob transactions leave at most six blobs
+    /// a block, so without a bound they could pile up.
+    mempool_blob_bytes: usize,
     state: State,
     /// The state before the tip was applied: what a revert restores.
     undo: Option<State>,
@@ -158,6 +184,21 @@ pub struct Chain {
     generated: u64,
     /// Genesis provisioners: they take turns generating blocks.
     generators: Vec<Account>,
+    /// The blobs of the blocks in memory.
+    blobs: BlobIndex,
+    /// `stats/*` counts over the finalized blocks in memory.
+    archive: ArchiveCounts,
+}
+
+/// What [`Chain::simulate`] finds: what the transaction would spend and
+/// why it would fail, if it would, executed on the tip's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Simulation {
+    /// Gas it would spend.
+    pub gas_spent: u64,
+    /// Why it would fail, or `None` when it would succeed.
+    pub err: Option<String>,
 }
 
 impl Chain {
@@ -215,23 +256,37 @@ impl Chain {
             iteration: 0,
             hash: Id::ZERO,
         };
+        let genesis_tx = genesis_blob_tx(config.chain_id);
+        let genesis_txs = vec![ExecutedTx {
+            id: genesis_tx.id(),
+            tx: genesis_tx,
+            gas_spent: 0,
+            err: None,
+        }];
+        header.txroot = txroot(&[genesis_txs[0].id]);
         header.hash = block_hash(&header);
-        let mut history = History::default();
-        history.push(Block {
+        let genesis = Block {
             header,
-            txs: Vec::new(),
+            txs: genesis_txs,
             finality: Finality::Finalized,
             reward: 0,
             fees: 0,
             gas_spent: 0,
             events: Vec::new(),
-        });
+        };
+        let mut blobs = BlobIndex::default();
+        let mut archive = ArchiveCounts::default();
+        blobs.add(genesis.txs.iter().flat_map(|t| t.tx.blobs()));
+        archive.add(&genesis);
+        let mut history = History::default();
+        history.push(genesis);
         let tx_interval_ms = config.tx_interval_ms();
         Ok(Self {
             rng: Rng::new(config.seed),
             history: Arc::new(history),
             mempool: VecDeque::new(),
             mempool_ids: HashSet::new(),
+            mempool_blob_bytes: 0,
             state,
             undo: None,
             outbox: Vec::new(),
@@ -243,6 +298,8 @@ impl Chain {
             demo_nonces: vec![0; usize::from(DEMO_ACCOUNTS)],
             generated: 0,
             generators,
+            blobs,
+            archive,
             config,
         })
     }
@@ -334,6 +391,46 @@ impl Chain {
         self.admit(tx, self.now_ms)
     }
 
+    /// What a transaction would do if the next block executed it on the
+    /// tip's state: the gas it would spend and why it would fail. Nothing is
+    /// executed and the mempool is not touched; transactions waiting in the
+    /// mempool are not taken into account (as rusk simulates on the tip). The
+    /// bytes must decode and pass the checks that do not depend on what the
+    /// node holds (chain id, gas price, gas limit, blob gas); whether the
+    /// node already has the transaction is not checked.
+    pub fn simulate(&self, bytes: &[u8]) -> Result<Simulation, TxError> {
+        let tx = Transaction::decode(bytes)?;
+        self.check_gas(&tx)?;
+        let verdict = judge(&tx, self.balance(tx.sender()));
+        Ok(Simulation {
+            gas_spent: verdict.gas_spent,
+            err: verdict.err,
+        })
+    }
+
+    /// The blob with this versioned hash, if a block in memory carries it.
+    pub fn blob(&self, versioned_hash: &Id) -> Option<&Blob> {
+        self.blobs.get(versioned_hash)
+    }
+
+    /// How many distinct blobs the blocks in memory carry.
+    pub fn blob_count(&self) -> usize {
+        self.blobs.len()
+    }
+
+    /// How many distinct public accounts sent or received in the finalized
+    /// blocks in memory (a stake's receiver, the stake contract, is not an
+    /// account): `stats/account_count`.
+    pub fn account_count(&self) -> u64 {
+        self.archive.accounts()
+    }
+
+    /// How many transactions the finalized blocks in memory hold
+    /// (successful or failed): `stats/tx_count`.
+    pub fn tx_count(&self) -> u64 {
+        self.archive.txs()
+    }
+
     /// The tip.
     pub fn tip(&self) -> &Block {
         self.history.tip()
@@ -416,7 +513,8 @@ impl Chain {
         };
         let n = prices.len();
         let sum: u128 = prices.iter().map(|&p| u128::from(p)).sum();
-        let average = u64::try_from(sum / n as u128).unwrap_or(u64::MAX);
+        // Rounded up, as rusk rounds it.
+        let average = u64::try_from(sum.div_ceil(n as u128)).unwrap_or(u64::MAX);
         let median = if n % 2 == 1 {
             prices[n / 2]
         } else {
@@ -516,7 +614,10 @@ impl Chain {
             })
     }
 
-    fn check(&self, tx: &Transaction, id: &TxId) -> Result<(), TxError> {
+    /// The checks of [`check`](Self::check) that do not depend on what the
+    /// node already holds (what [`simulate`](Self::simulate) checks too):
+    /// chain id, gas price, gas limit, blob gas.
+    fn check_gas(&self, tx: &Transaction) -> Result<(), TxError> {
         if tx.chain_id() != self.config.chain_id {
             return Err(TxError::WrongChain {
                 expected: self.config.chain_id,
@@ -531,6 +632,19 @@ impl Chain {
                 got: tx.gas_limit(),
             });
         }
+        let needed = blob_gas(tx);
+        if tx.gas_limit() < needed {
+            return Err(TxError::BlobGas {
+                blobs: tx.blobs().len(),
+                needed,
+                got: tx.gas_limit(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check(&self, tx: &Transaction, id: &TxId) -> Result<(), TxError> {
+        self.check_gas(tx)?;
         if self.mempool_ids.contains(id) {
             return Err(TxError::InMempool(*id));
         }
@@ -548,6 +662,13 @@ impl Chain {
                 max: self.config.max_mempool,
             });
         }
+        let blob_bytes = blob_bytes(&tx);
+        if blob_bytes > 0 && self.mempool_blob_bytes + blob_bytes > MAX_MEMPOOL_BLOB_BYTES {
+            return Err(TxError::MempoolBlobsFull {
+                max: MAX_MEMPOOL_BLOB_BYTES,
+            });
+        }
+        self.mempool_blob_bytes += blob_bytes;
         self.outbox.push(events::included(&id, &tx));
         self.mempool_ids.insert(id);
         self.mempool.push_back(Arc::new(PendingTx {
@@ -585,8 +706,9 @@ impl Chain {
         let slot = usize::from(sender);
         let nonce = self.demo_nonces[slot];
         self.demo_nonces[slot] += 1;
+        let number = self.generated;
         self.generated += 1;
-        let tx = Transaction::builder()
+        let mut builder = Transaction::builder()
             .chain_id(self.config.chain_id)
             .sender(demo_account(sender))
             .receiver(receiver)
@@ -594,9 +716,17 @@ impl Chain {
             .nonce(nonce)
             .gas_limit(DEFAULT_GAS_LIMIT)
             .gas_price(gas_price)
-            .memo(memo)
+            .memo(memo);
+        // Every tenth carries a blob, drawn from no randomness, so the rest
+        // of the generated traffic is what it was without blobs.
+        if number % GENERATED_BLOB_EVERY == GENERATED_BLOB_EVERY - 1 {
+            builder = builder
+                .gas_limit(DEFAULT_GAS_LIMIT + GAS_PER_BLOB)
+                .blob(generated_blob_data(number));
+        }
+        let tx = builder
             .build()
-            .expect("a generated memo is far below MAX_MEMO");
+            .expect("a generated memo and blob are far below their maximums");
         let id = tx.id();
         // Nonces make generated ids unique; a clash with a client's identical
         // transaction is skipped, as a real mempool would.
@@ -632,12 +762,16 @@ impl Chain {
         let Some(block) = history.pop_tip() else {
             return;
         };
+        self.blobs
+            .remove(block.txs.iter().flat_map(|t| t.tx.blobs()));
         self.state = undo;
         self.next_iteration = block.header.iteration.saturating_add(1);
         self.outbox
             .push(events::reverted(&block.header.hash, block.header.height));
         for executed in block.txs.iter().rev() {
             self.mempool_ids.insert(executed.id);
+            // Back from a block: admitted once, so never refused now.
+            self.mempool_blob_bytes += blob_bytes(&executed.tx);
             self.mempool.push_front(Arc::new(PendingTx {
                 id: executed.id,
                 tx: executed.tx.clone(),
@@ -663,16 +797,21 @@ impl Chain {
         // Select: oldest first, within the block's transaction count and gas.
         let mut selected = Vec::new();
         let mut gas = 0u64;
+        let mut blobs = 0usize;
         while selected.len() < self.config.max_block_txs {
             let Some(next) = self.mempool.front() else {
                 break;
             };
-            if gas.saturating_add(next.tx.gas_limit()) > BLOCK_GAS_LIMIT {
+            if gas.saturating_add(next.tx.gas_limit()) > BLOCK_GAS_LIMIT
+                || blobs + next.tx.blobs().len() > MAX_BLOCK_BLOBS
+            {
                 break;
             }
             gas += next.tx.gas_limit();
+            blobs += next.tx.blobs().len();
             if let Some(pending) = self.mempool.pop_front() {
                 self.mempool_ids.remove(&pending.id);
+                self.mempool_blob_bytes -= blob_bytes(&pending.tx);
                 selected.push(pending);
             }
         }
@@ -777,6 +916,7 @@ impl Chain {
         }
         let removed: Vec<Event> = block.txs.iter().map(|t| events::removed(&t.id)).collect();
         let accepted = events::accepted(&block);
+        self.blobs.add(block.txs.iter().flat_map(|t| t.tx.blobs()));
         Arc::make_mut(&mut self.history).push(block);
         self.undo = Some(undo);
         self.update_finality(height);
@@ -826,6 +966,7 @@ impl Chain {
                     Finality::Finalized,
                     tip,
                 ));
+                self.archive.add(block);
             }
             block.finality = target;
         }
@@ -846,54 +987,32 @@ impl Chain {
             if !finalized {
                 break;
             }
-            history.pop_oldest();
+            if let Some(block) = history.pop_oldest() {
+                self.blobs
+                    .remove(block.txs.iter().flat_map(|t| t.tx.blobs()));
+                self.archive.remove(&block);
+            }
         }
     }
 
     /// Applies one transaction to the state.
     fn execute(&mut self, tx: &Transaction, height: u64) -> Outcome {
-        let memo_gas = MEMO_BYTE_GAS.saturating_mul(tx.memo().len() as u64);
-        let required = if tx.is_stake() {
-            STAKE_GAS
-        } else {
-            TRANSFER_GAS
-        }
-        .saturating_add(memo_gas);
         let mut sender = self.account(tx.sender());
         sender.nonce = sender.nonce.saturating_add(1);
-        if tx.gas_limit() < required {
-            let fee = tx
-                .gas_limit()
-                .saturating_mul(tx.gas_price())
-                .min(sender.balance);
-            sender.balance -= fee;
+        let verdict = judge(tx, sender.balance);
+        if let Some(err) = verdict.err {
+            sender.balance -= verdict.fee;
             self.state
                 .set_account(*tx.sender(), sender, self.config.max_accounts);
             return Outcome {
-                gas_spent: tx.gas_limit(),
-                fee,
-                err: Some(format!(
-                    "out of gas: the transaction needs {required}, its limit is {}",
-                    tx.gas_limit()
-                )),
+                gas_spent: verdict.gas_spent,
+                fee: verdict.fee,
+                err: Some(err),
                 event: None,
             };
         }
-        let fee = required.saturating_mul(tx.gas_price());
-        let total = tx.value().saturating_add(fee);
-        if total > sender.balance {
-            let fee = fee.min(sender.balance);
-            sender.balance -= fee;
-            self.state
-                .set_account(*tx.sender(), sender, self.config.max_accounts);
-            return Outcome {
-                gas_spent: required,
-                fee,
-                err: Some(INSUFFICIENT_BALANCE.to_owned()),
-                event: None,
-            };
-        }
-        sender.balance -= total;
+        let fee = verdict.fee;
+        sender.balance -= tx.value().saturating_add(fee);
         self.state
             .set_account(*tx.sender(), sender, self.config.max_accounts);
         let event = if tx.is_stake() {
@@ -913,12 +1032,96 @@ impl Chain {
             (TRANSFER_CONTRACT, topics::MOONLIGHT, payload)
         };
         Outcome {
-            gas_spent: required,
+            gas_spent: verdict.gas_spent,
             fee,
             err: None,
             event: Some(event),
         }
     }
+}
+
+/// What a transaction would spend, pay and fail with, given its sender's
+/// balance: the one rule of [`Chain::execute`] and [`Chain::simulate`].
+struct Verdict {
+    gas_spent: u64,
+    /// The fee, at most the balance; with `err: None`, value plus fee fit
+    /// the balance.
+    fee: u64,
+    err: Option<String>,
+}
+
+fn judge(tx: &Transaction, balance: u64) -> Verdict {
+    let required = required_gas(tx);
+    if tx.gas_limit() < required {
+        return Verdict {
+            gas_spent: tx.gas_limit(),
+            fee: tx.gas_limit().saturating_mul(tx.gas_price()).min(balance),
+            err: Some(format!(
+                "out of gas: the transaction needs {required}, its limit is {}",
+                tx.gas_limit()
+            )),
+        };
+    }
+    let fee = required.saturating_mul(tx.gas_price());
+    if tx.value().saturating_add(fee) > balance {
+        return Verdict {
+            gas_spent: required,
+            fee: fee.min(balance),
+            err: Some(INSUFFICIENT_BALANCE.to_owned()),
+        };
+    }
+    Verdict {
+        gas_spent: required,
+        fee,
+        err: None,
+    }
+}
+
+/// The gas a transaction spends when it succeeds: its kind's, its memo's
+/// and its blobs'.
+fn required_gas(tx: &Transaction) -> u64 {
+    let memo_gas = MEMO_BYTE_GAS.saturating_mul(tx.memo().len() as u64);
+    if tx.is_stake() {
+        STAKE_GAS
+    } else {
+        TRANSFER_GAS
+    }
+    .saturating_add(memo_gas)
+    .saturating_add(blob_gas(tx))
+}
+
+/// Bytes of blob data a transaction carries.
+fn blob_bytes(tx: &Transaction) -> usize {
+    tx.blobs().iter().map(|b| b.data().len()).sum()
+}
+
+/// [`GAS_PER_BLOB`] for each blob.
+fn blob_gas(tx: &Transaction) -> u64 {
+    GAS_PER_BLOB.saturating_mul(tx.blobs().len() as u64)
+}
+
+/// The genesis block's one transaction: demo account 0 sends nothing to
+/// demo account 1 with a blob of [`GENESIS_BLOB_DATA`], so that every demo
+/// chain holds a blob from the start. Genesis transactions are given, not
+/// executed: they spend no gas and change no state.
+pub(crate) fn genesis_blob_tx(chain_id: u8) -> Transaction {
+    Transaction::builder()
+        .chain_id(chain_id)
+        .sender(demo_account(0))
+        .receiver(demo_account(1))
+        .gas_limit(TRANSFER_GAS + GAS_PER_BLOB)
+        .memo("rues-demo genesis")
+        .blob(GENESIS_BLOB_DATA)
+        .build()
+        .expect("the genesis memo and blob are far below their maximums")
+}
+
+/// The blob of the `number`th generated transaction (counting from 0):
+/// 128 bytes, `"rues demo blob #<number>"` padded with `.`.
+fn generated_blob_data(number: u64) -> Vec<u8> {
+    let mut data = format!("rues demo blob #{number}").into_bytes();
+    data.resize(128, b'.');
+    data
 }
 
 /// What executing one transaction did.

@@ -12,9 +12,10 @@
 //! The layouts are the data driver's ([`crate::data_driver`]): a test
 //! decodes these records with its table.
 
-use crate::data_driver::{STAKE_RECORD, TRANSFER_RECORD};
+use crate::contracts::{TRANSFER_CONTRACT, topics};
+use crate::data_driver::STAKE_RECORD;
 use crate::history::Snapshot;
-use crate::id::{Account, TxId};
+use crate::id::Account;
 use crate::records::{Block, Stake};
 
 /// Most records in one chunk of a stream.
@@ -23,24 +24,10 @@ pub(crate) const RECORDS_PER_CHUNK: usize = 256;
 /// transfer still yields (an empty chunk, which sends nothing).
 const BLOCKS_PER_CHUNK: usize = 1024;
 
-/// A `leaves_from_height` record: height ‖ transaction id ‖ sender ‖
-/// receiver ‖ value (the last 72 bytes are the `moonlight` event payload).
-pub(crate) fn transfer_record(
-    height: u64,
-    id: &TxId,
-    sender: &Account,
-    receiver: &Account,
-    value: u64,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(TRANSFER_RECORD.size());
-    out.extend_from_slice(&height.to_le_bytes());
-    out.extend_from_slice(id.as_bytes());
-    out.extend_from_slice(sender.as_bytes());
-    out.extend_from_slice(receiver.as_bytes());
-    out.extend_from_slice(&value.to_le_bytes());
-    out
-}
-
+/// A `leaves_from_height` record is height u64 LE ‖ transaction id ‖ the
+/// `moonlight` event's payload (sender ‖ receiver ‖ value u64 LE), 112
+/// bytes ([`TRANSFER_RECORD`]).
+///
 /// A `stakes` record: account ‖ amount ‖ reward ‖ eligibility.
 pub(crate) fn stake_record(account: &Account, stake: &Stake) -> Vec<u8> {
     let mut out = Vec::with_capacity(STAKE_RECORD.size());
@@ -94,24 +81,24 @@ impl Iterator for Transfers {
                 self.done = true;
                 break;
             };
+            // A transfer is what the transfer contract says it is: its
+            // `moonlight` events (not every transaction without an error:
+            // genesis's carries a blob and moves nothing).
             let transfers = block
-                .txs
+                .events
                 .iter()
                 .enumerate()
                 .skip(self.index)
-                .filter(|(_, t)| t.err.is_none() && !t.tx.is_stake());
-            for (i, t) in transfers {
+                .filter(|(_, e)| e.contract == TRANSFER_CONTRACT && e.topic == topics::MOONLIGHT);
+            for (i, event) in transfers {
                 if records == RECORDS_PER_CHUNK {
                     self.index = i;
                     return Some(chunk);
                 }
-                chunk.extend(transfer_record(
-                    block.height(),
-                    &t.id,
-                    t.tx.sender(),
-                    t.tx.receiver(),
-                    t.tx.value(),
-                ));
+                // The event's payload is the record's last 72 bytes.
+                chunk.extend_from_slice(&block.height().to_le_bytes());
+                chunk.extend_from_slice(event.origin.as_bytes());
+                chunk.extend_from_slice(&event.data);
                 records += 1;
             }
             self.index = 0;
@@ -141,9 +128,28 @@ pub(crate) fn stake_chunks(stakes: Vec<(Account, Stake)>) -> impl Iterator<Item 
 
 #[cfg(test)]
 mod tests {
+    /// A `leaves_from_height` record built field by field, to check the
+    /// stream's records (built from `moonlight` events) against.
+    fn transfer_record(
+        height: u64,
+        id: &TxId,
+        sender: &Account,
+        receiver: &Account,
+        value: u64,
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(TRANSFER_RECORD.size());
+        out.extend_from_slice(&height.to_le_bytes());
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(sender.as_bytes());
+        out.extend_from_slice(receiver.as_bytes());
+        out.extend_from_slice(&value.to_le_bytes());
+        out
+    }
+
     use super::*;
-    use crate::data_driver::TRANSFER_DRIVER;
+    use crate::data_driver::{TRANSFER_DRIVER, TRANSFER_RECORD};
     use crate::id::Id;
+    use crate::id::TxId;
     use serde_json::json;
 
     #[test]

@@ -11,9 +11,11 @@
 //!   same seed and inputs give the same chain.
 //! - [`Transaction`] is the demo chain's small binary transaction format
 //!   (`RUESDEMO`, version, chain id, sender, receiver, value, nonce, gas,
-//!   memo), with a [`TxBuilder`] for the CLI.
+//!   memo, and from version 2 up to six [`Blob`]s, each with its commitment
+//!   and versioned hash), with a [`TxBuilder`] for the CLI.
 //! - [`registry()`] builds the `rues_core::Registry` of the demo node:
-//!   `blocks`, `transactions`, `contracts`, `node`, `network` and a real
+//!   `blocks`, `transactions`, `contracts`, `node`, `network`, `blobs`,
+//!   `stats`, `prover` (refused: no prover) and a real
 //!   GraphQL engine with rusk's schema at `graphql/query` ([`graphql`];
 //!   [`graphql_http`] reads its text or JSON bodies and `rusk-gqlvar-*`
 //!   headers).
@@ -29,6 +31,7 @@
 //! The crate root holds the types; the constants and the functions that
 //! derive them are in their modules: [`params`] (units, gas, rewards, the
 //! genesis accounts), [`tx`] (the transaction format's constants),
+//! [`blob`] (blob limits and the versioned hash),
 //! [`contracts`] (the demo contracts' ids and topics), [`events`] (payload
 //! types), [`config`], [`graphql`] and [`registry`](mod@registry) (the
 //! `network` and `node` endpoints' fixed data).
@@ -79,8 +82,10 @@
 //! ```
 
 mod accounts;
+pub mod blob;
 mod bs58;
 mod chain;
+mod chain_api;
 pub mod config;
 mod contract_api;
 pub mod contracts;
@@ -96,10 +101,12 @@ pub mod params;
 mod records;
 pub mod registry;
 mod rng;
+mod stats;
 pub mod tx;
 
 pub use crate::accounts::address;
-pub use crate::chain::{Chain, TxError};
+pub use crate::blob::Blob;
+pub use crate::chain::{Chain, Simulation, TxError};
 pub use crate::config::{ChainConfig, ConfigError};
 pub use crate::contracts::QueryError;
 pub use crate::driver::{SharedChain, run, unix_time_ms};

@@ -16,6 +16,23 @@ pub const TRANSFER_GAS: u64 = 100_000;
 pub const STAKE_GAS: u64 = 250_000;
 /// Extra gas per memo byte.
 pub const MEMO_BYTE_GAS: u64 = 100;
+/// Gas each blob of a transaction spends (rusk's default `gas_per_blob`);
+/// a transaction whose gas limit is below its blobs' gas is refused.
+pub const GAS_PER_BLOB: u64 = 1_000_000;
+/// The most blobs one block carries: a block stops taking mempool
+/// transactions at the first whose blobs would pass it, so that the blobs
+/// the history holds stay bounded.
+pub const MAX_BLOCK_BLOBS: usize = 6;
+/// The most blob data the mempool holds, in bytes (1024 of the largest
+/// blobs): propagating a blob transaction past it is refused with 503, as
+/// into a full mempool.
+pub const MAX_MEMPOOL_BLOB_BYTES: usize = 4 * 1024 * 1024;
+/// One generated transaction in this many carries a blob (the 10th, the
+/// 20th, ...).
+pub const GENERATED_BLOB_EVERY: u64 = 10;
+/// The data of the genesis block's blob: the same on every demo chain, so
+/// its commitment and versioned hash can be written down (docs/demo-chain.md).
+pub const GENESIS_BLOB_DATA: &[u8] = b"rues-demo genesis blob";
 /// Blocks after a first stake before it is eligible.
 pub const STAKE_MATURITY: u64 = 10;
 /// How many demo accounts the generated transactions move funds between.

@@ -183,7 +183,7 @@ pub struct Provisioner {
 /// Gas price statistics over the mempool (`blocks/gas-price`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct GasPrice {
-    /// Mean, rounded down.
+    /// Mean, rounded up (as rusk rounds it).
     pub average: u64,
     /// Highest.
     pub max: u64,

@@ -92,7 +92,8 @@ pub fn registry(chain: Arc<SharedChain>) -> Registry {
                 .topic(topic("removed"))
                 .topic(topic("executed"))
                 .handler(topic("preverify"), sync(&chain, preverify))
-                .handler(topic("propagate"), sync(&chain, propagate)),
+                .handler(topic("propagate"), sync(&chain, propagate))
+                .handler(topic("simulate"), sync(&chain, crate::chain_api::simulate)),
         )
         .with(
             ComponentSpec::new(component("contracts"))
@@ -152,8 +153,15 @@ pub fn registry(chain: Arc<SharedChain>) -> Registry {
         .with(
             ComponentSpec::new(component("network"))
                 .entity(EntityRule::Forbidden)
-                .handler(topic("peers"), sync(&chain, peers)),
+                .handler(topic("peers"), sync(&chain, peers))
+                .handler(
+                    topic("peers_location"),
+                    sync(&chain, crate::chain_api::peers_location),
+                ),
         )
+        .with(crate::chain_api::blobs(&chain))
+        .with(crate::chain_api::stats(&chain))
+        .with(crate::chain_api::prover())
         .with(
             ComponentSpec::new(component("graphql"))
                 .entity(EntityRule::Forbidden)
@@ -203,7 +211,9 @@ fn count_arg(body: &RequestBody, what: &str) -> std::result::Result<Option<usize
 fn tx_error(error: TxError) -> HandlerError {
     match error {
         TxError::Decode(e) => HandlerError::unprocessable(e.to_string()),
-        TxError::MempoolFull { .. } => HandlerError::unavailable(error.to_string()),
+        TxError::MempoolFull { .. } | TxError::MempoolBlobsFull { .. } => {
+            HandlerError::unavailable(error.to_string())
+        }
         e if e.is_duplicate() => HandlerError::new(StatusCode::CONFLICT, e.to_string()),
         e => HandlerError::unprocessable(e.to_string()),
     }
@@ -239,6 +249,7 @@ fn node_info(chain: &SharedChain, _request: &DispatchRequest) -> Result {
         "kadcast_address": "127.0.0.1:9000",
         "vm_config": {
             "block_gas_limit": crate::params::BLOCK_GAS_LIMIT,
+            "gas_per_blob": crate::params::GAS_PER_BLOB,
             "gas_per_deploy_byte": 100,
             "min_deploy_points": 5_000_000,
             "min_deployment_gas_price": 2000,

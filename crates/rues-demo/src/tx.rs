@@ -1,14 +1,21 @@
 //! The demo chain's transaction format (see `docs/demo-chain.md` for the
 //! byte-by-byte layout).
 
+use rues_core::bytes::Bytes;
+
+pub use crate::blob::{Blob, BlobTooLarge, MAX_BLOB_DATA, MAX_BLOBS};
 use crate::contracts::STAKE_CONTRACT;
 use crate::id::{Account, Id, TxId};
 
 /// The format's magic bytes: every demo transaction starts with them.
 pub const MAGIC: [u8; 8] = *b"RUESDEMO";
-/// The only format version this crate reads and writes.
+/// The format version of a transaction without blobs.
 pub const FORMAT_VERSION: u8 = 1;
-/// The fixed part's length: everything but the memo.
+/// The format version of a transaction with blobs: version 1's layout
+/// followed by a blob section. A transaction without blobs is always
+/// written as version 1, so every transaction has one encoding.
+pub const BLOB_FORMAT_VERSION: u8 = 2;
+/// The fixed part's length: everything but the memo (and the blobs).
 pub const FIXED_LEN: usize = 108;
 /// The longest memo, in bytes.
 pub const MAX_MEMO: usize = 512;
@@ -33,6 +40,7 @@ pub struct Transaction {
     gas_limit: u64,
     gas_price: u64,
     memo: Vec<u8>,
+    blobs: Vec<Blob>,
 }
 
 /// Why bytes are not a demo-chain transaction.
@@ -51,7 +59,7 @@ pub enum DecodeError {
         len: usize,
     },
     /// A format version this node does not read.
-    #[error("transaction format version {0} is not supported (this node reads version 1)")]
+    #[error("transaction format version {0} is not supported (this node reads versions 1 and 2)")]
     UnsupportedVersion(u8),
     /// The memo length field is over [`MAX_MEMO`].
     #[error("memo is {len} bytes, over the maximum of {MAX_MEMO}")]
@@ -68,6 +76,33 @@ pub enum DecodeError {
         expected: usize,
         /// The input's length.
         actual: usize,
+    },
+    /// A version-2 transaction whose blob count is 0 or over [`MAX_BLOBS`]
+    /// (or a builder given too many blobs).
+    #[error("a transaction with blobs carries 1 to {MAX_BLOBS} of them, this one {count}")]
+    BlobCount {
+        /// The count the transaction claims or was built with.
+        count: usize,
+    },
+    /// A blob's data length is over [`MAX_BLOB_DATA`].
+    #[error("blob {index} is {len} bytes, over the maximum of {MAX_BLOB_DATA}")]
+    BlobTooLarge {
+        /// Which blob, from 0.
+        index: usize,
+        /// Its length.
+        len: usize,
+    },
+    /// The input ends inside the blob section.
+    #[error("transaction is {len} bytes and ends inside its blobs")]
+    BlobsTruncated {
+        /// The input's length.
+        len: usize,
+    },
+    /// Bytes after the last blob.
+    #[error("transaction has {extra} bytes after its last blob")]
+    TrailingBytes {
+        /// How many.
+        extra: usize,
     },
 }
 
@@ -117,21 +152,37 @@ impl Transaction {
         &self.memo
     }
 
+    /// The blobs it carries, in order (none for a version-1 transaction).
+    pub fn blobs(&self) -> &[Blob] {
+        &self.blobs
+    }
+
     /// Whether this is a stake (its receiver is the stake contract).
     pub fn is_stake(&self) -> bool {
         self.receiver == STAKE_CONTRACT
     }
 
-    /// The encoding's length: [`FIXED_LEN`] plus the memo.
+    /// The encoding's length: [`FIXED_LEN`] plus the memo, plus the blob
+    /// section when there are blobs (a count byte, then a 2-byte length and
+    /// the data of each).
     pub fn encoded_len(&self) -> usize {
-        FIXED_LEN + self.memo.len()
+        let blobs = if self.blobs.is_empty() {
+            0
+        } else {
+            1 + self.blobs.iter().map(|b| 2 + b.data().len()).sum::<usize>()
+        };
+        FIXED_LEN + self.memo.len() + blobs
     }
 
     /// The binary encoding (see `docs/demo-chain.md`).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len());
         out.extend_from_slice(&MAGIC);
-        out.push(FORMAT_VERSION);
+        out.push(if self.blobs.is_empty() {
+            FORMAT_VERSION
+        } else {
+            BLOB_FORMAT_VERSION
+        });
         out.push(self.chain_id);
         out.extend_from_slice(self.sender.as_bytes());
         out.extend_from_slice(self.receiver.as_bytes());
@@ -143,6 +194,15 @@ impl Transaction {
         let memo_len = u16::try_from(self.memo.len()).expect("memo length is capped at MAX_MEMO");
         out.extend_from_slice(&memo_len.to_le_bytes());
         out.extend_from_slice(&self.memo);
+        if !self.blobs.is_empty() {
+            // Both cap the count at MAX_BLOBS and each blob at MAX_BLOB_DATA.
+            out.push(u8::try_from(self.blobs.len()).expect("blob count is capped at MAX_BLOBS"));
+            for blob in &self.blobs {
+                let len = u16::try_from(blob.data().len()).expect("blob data is capped");
+                out.extend_from_slice(&len.to_le_bytes());
+                out.extend_from_slice(blob.data());
+            }
+        }
         out
     }
 
@@ -156,7 +216,7 @@ impl Transaction {
         let version = *bytes
             .get(MAGIC.len())
             .ok_or(DecodeError::TooShort { len: bytes.len() })?;
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != BLOB_FORMAT_VERSION {
             return Err(DecodeError::UnsupportedVersion(version));
         }
         let Some(fixed) = bytes.get(..FIXED_LEN) else {
@@ -177,13 +237,21 @@ impl Transaction {
         if memo_len > MAX_MEMO {
             return Err(DecodeError::MemoTooLong { len: memo_len });
         }
-        let expected = FIXED_LEN + memo_len;
-        if bytes.len() != expected {
-            return Err(DecodeError::LengthMismatch {
-                expected,
-                actual: bytes.len(),
-            });
-        }
+        let memo_end = FIXED_LEN + memo_len;
+        let blobs = if version == FORMAT_VERSION {
+            if bytes.len() != memo_end {
+                return Err(DecodeError::LengthMismatch {
+                    expected: memo_end,
+                    actual: bytes.len(),
+                });
+            }
+            Vec::new()
+        } else {
+            let section = bytes
+                .get(memo_end..)
+                .ok_or(DecodeError::BlobsTruncated { len: bytes.len() })?;
+            decode_blobs(section, bytes.len())?
+        };
         Ok(Self {
             chain_id,
             sender,
@@ -192,7 +260,8 @@ impl Transaction {
             nonce,
             gas_limit,
             gas_price,
-            memo: bytes[FIXED_LEN..].to_vec(),
+            memo: bytes[FIXED_LEN..memo_end].to_vec(),
+            blobs,
         })
     }
 
@@ -200,6 +269,41 @@ impl Transaction {
     pub fn id(&self) -> TxId {
         Id::hash(&[&self.encode()])
     }
+}
+
+/// The blob section of a version-2 transaction (`section` is everything
+/// after the memo; `total` the whole input's length, for the messages):
+/// a count (1..=[`MAX_BLOBS`]), then per blob a u16 LE length
+/// (≤ [`MAX_BLOB_DATA`]) and the data, and nothing after.
+fn decode_blobs(section: &[u8], total: usize) -> Result<Vec<Blob>, DecodeError> {
+    let (&count, mut rest) = section
+        .split_first()
+        .ok_or(DecodeError::BlobsTruncated { len: total })?;
+    let count = usize::from(count);
+    if count == 0 || count > MAX_BLOBS {
+        return Err(DecodeError::BlobCount { count });
+    }
+    let mut blobs = Vec::with_capacity(count);
+    for index in 0..count {
+        let Some((len, after)) = rest.split_first_chunk::<2>() else {
+            return Err(DecodeError::BlobsTruncated { len: total });
+        };
+        let len = usize::from(u16::from_le_bytes(*len));
+        if len > MAX_BLOB_DATA {
+            return Err(DecodeError::BlobTooLarge { index, len });
+        }
+        let (data, after) = after
+            .split_at_checked(len)
+            .ok_or(DecodeError::BlobsTruncated { len: total })?;
+        let blob = Blob::new(Bytes::copy_from_slice(data))
+            .map_err(|e| DecodeError::BlobTooLarge { index, len: e.len })?;
+        blobs.push(blob);
+        rest = after;
+    }
+    if !rest.is_empty() {
+        return Err(DecodeError::TrailingBytes { extra: rest.len() });
+    }
+    Ok(blobs)
 }
 
 /// Reads fixed-size fields from a slice whose length was checked first.
@@ -249,6 +353,7 @@ impl Reader<'_> {
 #[must_use]
 pub struct TxBuilder {
     tx: Transaction,
+    blobs: Vec<Vec<u8>>,
 }
 
 impl Default for TxBuilder {
@@ -273,7 +378,9 @@ impl TxBuilder {
                 gas_limit: DEFAULT_GAS_LIMIT,
                 gas_price: DEFAULT_GAS_PRICE,
                 memo: Vec::new(),
+                blobs: Vec::new(),
             },
+            blobs: Vec::new(),
         }
     }
 
@@ -325,14 +432,37 @@ impl TxBuilder {
         self
     }
 
-    /// The transaction; fails only when the memo is over [`MAX_MEMO`].
+    /// Adds a blob carrying `data` (at most [`MAX_BLOB_DATA`] bytes, and at
+    /// most [`MAX_BLOBS`] blobs, checked by `build`). A transaction with
+    /// blobs is encoded as version 2; each blob costs
+    /// [`GAS_PER_BLOB`](crate::params::GAS_PER_BLOB), so raise the gas limit
+    /// to match.
+    pub fn blob(mut self, data: impl Into<Vec<u8>>) -> Self {
+        self.blobs.push(data.into());
+        self
+    }
+
+    /// The transaction; fails only when the memo is over [`MAX_MEMO`] or the
+    /// blobs are over [`MAX_BLOBS`] or [`MAX_BLOB_DATA`].
     pub fn build(self) -> Result<Transaction, DecodeError> {
-        if self.tx.memo.len() > MAX_MEMO {
-            return Err(DecodeError::MemoTooLong {
-                len: self.tx.memo.len(),
+        let mut tx = self.tx;
+        if tx.memo.len() > MAX_MEMO {
+            return Err(DecodeError::MemoTooLong { len: tx.memo.len() });
+        }
+        if self.blobs.len() > MAX_BLOBS {
+            return Err(DecodeError::BlobCount {
+                count: self.blobs.len(),
             });
         }
-        Ok(self.tx)
+        tx.blobs = self
+            .blobs
+            .into_iter()
+            .enumerate()
+            .map(|(index, data)| {
+                Blob::new(data).map_err(|e| DecodeError::BlobTooLarge { index, len: e.len })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(tx)
     }
 }
 

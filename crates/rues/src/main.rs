@@ -144,6 +144,13 @@ struct TxArgs {
     /// A memo (UTF-8 text).
     #[arg(long)]
     memo: Option<String>,
+    /// Carry a blob of this UTF-8 text (repeatable, at most 6 blobs of
+    /// 4096 bytes each); the transaction is then format version 2.
+    #[arg(long, value_name = "TEXT")]
+    blob: Vec<String>,
+    /// Gas limit [default: 500000, plus 1000000 per blob].
+    #[arg(long, value_name = "GAS")]
+    gas_limit: Option<u64>,
     /// Write the raw transaction bytes to this file, and print only the
     /// transaction id on stdout. Without it, stdout gets the transaction as
     /// `0x` hex (a body `transactions/propagate` accepts as is: `rues tx |
@@ -297,6 +304,15 @@ fn tx_command(args: &TxArgs) -> Result<()> {
     if let Some(memo) = &args.memo {
         builder = builder.memo(memo.as_bytes().to_vec());
     }
+    for blob in &args.blob {
+        builder = builder.blob(blob.as_bytes().to_vec());
+    }
+    // Each blob spends its own gas: by default the limit covers them.
+    let blob_gas = rues_demo::params::GAS_PER_BLOB.saturating_mul(args.blob.len() as u64);
+    builder = builder.gas_limit(
+        args.gas_limit
+            .unwrap_or(rues_demo::tx::DEFAULT_GAS_LIMIT.saturating_add(blob_gas)),
+    );
     let tx = builder.build().map_err(|e| anyhow::anyhow!("{e}"))?;
     let bytes = tx.encode();
     match &args.out {

@@ -9,6 +9,7 @@ mod support;
 
 mod accounts;
 mod chain;
+mod chain_api;
 mod contracts_api;
 mod data_driver;
 mod determinism;

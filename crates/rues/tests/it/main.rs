@@ -2,6 +2,7 @@
 
 mod node;
 
+mod blob_tx;
 mod browser;
 mod cli;
 mod contrib;
