@@ -5,12 +5,11 @@
 //! refuses (it has no prover). `registry` registers them; their requests
 //! and replies are in `docs/demo-chain.md` §5.
 
-use std::future::{Ready, ready};
+use std::future::ready;
 use std::sync::Arc;
 
 use rues_core::bytes::Bytes;
 use rues_core::http::StatusCode;
-use rues_core::rues_target::{Component, Topic};
 use rues_core::{ComponentSpec, DispatchRequest, EntityRule, HandlerError, Reply};
 use serde_json::json;
 
@@ -18,6 +17,7 @@ use crate::blob::{COMMITMENT_LEN, versioned_hash};
 use crate::chain::TxError;
 use crate::driver::SharedChain;
 use crate::id::Id;
+use crate::registry::{component, sync, topic};
 
 type Result = std::result::Result<Reply, HandlerError>;
 
@@ -36,23 +36,6 @@ pub(crate) const PEER_LOCATIONS: [(f64, f64, &str, &str, &str); 8] = [
     (-23.5505, -46.6333, "São Paulo", "Brazil", "BR"),
     (-33.8688, 151.2093, "Sydney", "Australia", "AU"),
 ];
-
-fn component(name: &str) -> Component {
-    Component::new(name).expect("a fixed component name is valid")
-}
-
-fn topic(name: &str) -> Topic {
-    Topic::new(name).expect("a fixed topic name is valid")
-}
-
-/// A handler run synchronously under a short lock, as the registry's own.
-fn sync(
-    chain: &Arc<SharedChain>,
-    f: fn(&SharedChain, &DispatchRequest) -> Result,
-) -> impl Fn(DispatchRequest) -> Ready<Result> + Send + Sync + 'static {
-    let chain = Arc::clone(chain);
-    move |request| ready(f(&chain, &request))
-}
 
 /// `blobs:<commitment>/commitment` and `blobs:<versioned hash>/hash`. The
 /// entities are hex, so the core lower-cases them (docs/protocol.md §3).

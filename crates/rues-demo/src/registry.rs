@@ -32,11 +32,11 @@ pub const PEERS: [&str; 8] = [
 /// Size of the `node/crs` reply.
 pub const CRS_LEN: usize = 4096;
 
-fn component(name: &str) -> Component {
+pub(crate) fn component(name: &str) -> Component {
     Component::new(name).expect("a fixed component name is valid")
 }
 
-fn topic(name: &str) -> Topic {
+pub(crate) fn topic(name: &str) -> Topic {
     Topic::new(name).expect("a fixed topic name is valid")
 }
 
@@ -44,7 +44,7 @@ type Result = std::result::Result<Reply, HandlerError>;
 
 /// A handler that runs synchronously under a short lock; the future it
 /// returns is already complete, so nothing is held across an await.
-fn sync(
+pub(crate) fn sync(
     chain: &Arc<SharedChain>,
     f: fn(&SharedChain, &DispatchRequest) -> Result,
 ) -> impl Fn(DispatchRequest) -> Ready<Result> + Send + Sync + 'static {
