@@ -130,12 +130,16 @@ impl Outlet for RuesOutlet {
 /// on a thread of its own with its own timer; with `demo`, the demo node's
 /// registry and chain run beside the bench component (and the orders are
 /// served on a thread of their own).
-pub(crate) async fn run(publish_thread: bool, demo: bool) -> Result<()> {
+/// `budget` replaces the slow-consumer budget (`max_queue_bytes`).
+pub(crate) async fn run(publish_thread: bool, demo: bool, budget: Option<usize>) -> Result<()> {
     let publish_thread = publish_thread || demo;
     let mut limits = Limits::default();
     limits.max_sessions = 100_000;
     // Every load client connects from the one loopback address.
     limits.max_sessions_per_client = 0;
+    if let Some(bytes) = budget {
+        limits.max_queue_bytes = bytes;
+    }
     let config = Config::new(VERSION.parse()?).with_limits(limits);
     let chain = if demo {
         let chain = Chain::new(ChainConfig::default(), rues_demo::unix_time_ms())
