@@ -492,22 +492,27 @@ mod tests {
     }
 
     /// A socket that takes at most `step` bytes per write (vectored or
-    /// not) and keeps them, and reads `input` `step` bytes at a time, then
-    /// pends forever.
+    /// not) and keeps them, counting them in `written`; and reads `input`
+    /// `step` bytes at a time once `written` reached `open_at`, then pends
+    /// forever.
     struct Trickle {
         step: usize,
         out: Vec<u8>,
         writes: usize,
+        written: Arc<AtomicUsize>,
         input: Vec<u8>,
+        open_at: usize,
     }
 
     impl Trickle {
-        fn new(step: usize, input: Vec<u8>) -> Self {
+        fn new(step: usize, input: Vec<u8>, written: Arc<AtomicUsize>, open_at: usize) -> Self {
             Trickle {
                 step,
                 out: Vec::new(),
                 writes: 0,
+                written,
                 input,
+                open_at,
             }
         }
     }
@@ -538,6 +543,7 @@ mod tests {
                 }
             }
             self.writes += 1;
+            self.written.fetch_add(taken, Ordering::Relaxed);
             Poll::Ready(Ok(taken))
         }
 
@@ -557,10 +563,15 @@ mod tests {
     impl AsyncRead for Trickle {
         fn poll_read(
             mut self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
+            cx: &mut Context<'_>,
             buf: &mut tokio::io::ReadBuf<'_>,
         ) -> Poll<std::io::Result<()>> {
             if self.input.is_empty() {
+                return Poll::Pending;
+            }
+            if self.written.load(Ordering::Relaxed) < self.open_at {
+                // The writer is always ready, so it runs before this again.
+                cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
             let n = self.input.len().min(buf.remaining()).min(self.step);
@@ -571,11 +582,16 @@ mod tests {
     }
 
     /// Serves `payloads` (queued before the task starts) over a writer
-    /// taking `step` bytes a write, reading `input` a byte at a time;
-    /// without input the queue's sender is dropped, which ends the task
-    /// once all is written. Returns what was written and in how many
-    /// writes.
-    async fn serve_all(payloads: &[Vec<u8>], step: usize, input: Vec<u8>) -> (Vec<u8>, usize) {
+    /// taking `step` bytes a write, reading `input` a byte at a time once
+    /// `open_at` bytes were written; without input the queue's sender is
+    /// dropped, which ends the task once all is written. Returns what was
+    /// written and in how many writes.
+    async fn serve_all(
+        payloads: &[Vec<u8>],
+        step: usize,
+        input: Vec<u8>,
+        open_at: usize,
+    ) -> (Vec<u8>, usize) {
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = AtomicUsize::new(0);
         for data in payloads {
@@ -587,11 +603,14 @@ mod tests {
         if !closes {
             drop(tx);
         }
-        let mut writer = Trickle::new(step, Vec::new());
-        let mut reader = Trickle::new(1, input);
+        let written = Arc::new(AtomicUsize::new(0));
+        let mut writer = Trickle::new(step, Vec::new(), written.clone(), 0);
+        let mut reader = Trickle::new(1, input, written, open_at);
         let dropped = Dropped::default();
-        serve(&mut reader, &mut writer, rx, &queued, &dropped)
+        let serving = serve(&mut reader, &mut writer, rx, &queued, &dropped);
+        tokio::time::timeout(std::time::Duration::from_secs(10), serving)
             .await
+            .expect("the task ended")
             .expect("served");
         if !closes {
             assert_eq!(
@@ -609,7 +628,7 @@ mod tests {
         let mut expected = vec![Message::text("ok")];
         expected.extend(payloads.iter().cloned().map(Message::binary));
         for step in [1, 3, 125, 4096, 70_000, usize::MAX] {
-            let (out, _) = serve_all(&payloads, step, Vec::new()).await;
+            let (out, _) = serve_all(&payloads, step, Vec::new(), 0).await;
             assert_eq!(decode(out), expected, "step {step}");
         }
     }
@@ -617,7 +636,7 @@ mod tests {
     #[tokio::test]
     async fn many_frames_go_in_one_write() {
         let payloads = vec![payload(256); 1000];
-        let (out, writes) = serve_all(&payloads, usize::MAX, Vec::new()).await;
+        let (out, writes) = serve_all(&payloads, usize::MAX, Vec::new(), 0).await;
         assert_eq!(decode(out).len(), 1001);
         // 1001 frames at most MAX_SLICES a write.
         assert_eq!(writes, 1001usize.div_ceil(MAX_SLICES), "{writes}");
@@ -642,7 +661,7 @@ mod tests {
             Message::Close(None),
         ]);
         // Sent a byte at a time, so headers arrive across reads.
-        let (out, _) = serve_all(&[payload(10)], 1, input).await;
+        let (out, _) = serve_all(&[payload(10)], 1, input, 0).await;
         let messages = decode(out);
         assert_eq!(
             messages[..2],
@@ -652,6 +671,24 @@ mod tests {
             panic!("no Close: {messages:?}")
         };
         assert_eq!(close.code, CloseCode::Normal);
+    }
+
+    #[tokio::test]
+    async fn a_close_in_the_middle_of_a_frame_waits_for_its_end() {
+        let input = client_frames(vec![Message::Close(None)]);
+        // The Close arrives after 5 000 bytes of the 200 000-byte frame.
+        let (out, _) = serve_all(&[payload(200_000), payload(10)], 1000, input, 5000).await;
+        let messages = decode(out);
+        assert_eq!(messages.len(), 3, "the frame not begun is dropped");
+        assert_eq!(
+            messages[..2],
+            [Message::text("ok"), Message::binary(payload(200_000))]
+        );
+        assert!(
+            matches!(messages[2], Message::Close(Some(_))),
+            "{:?}",
+            messages[2]
+        );
     }
 
     #[test]
