@@ -481,6 +481,24 @@ mod tests {
     }
 
     #[test]
+    fn limit_is_a_default_server_and_the_raised_budget_is_on_in_full_runs() {
+        let full = plan(&[]).expect("valid");
+        assert!(full.servers.contains(&Kind::Limit));
+        assert_eq!(full.rues_budget, Some(64 * 1024 * 1024));
+        assert_eq!(plan(&["--quick"]).expect("valid").rues_budget, None);
+        let set = plan(&["--quick", "--rues-budget", "4194304"]).expect("valid");
+        assert_eq!(set.rues_budget, Some(4 << 20));
+        assert_eq!(
+            plan(&["--rues-budget", "0"]).expect("valid").rues_budget,
+            None
+        );
+        assert_eq!(
+            plan(&["--servers", "limit,rues"]).expect("valid").servers,
+            [Kind::Limit, Kind::Rues]
+        );
+    }
+
+    #[test]
     fn the_graphql_scenario_runs_only_when_named() {
         let named = plan(&["--scenarios", "graphql", "--servers", "rues"]).expect("valid");
         assert_eq!(named.scenarios, ["graphql"]);

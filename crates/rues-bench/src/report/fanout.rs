@@ -157,3 +157,115 @@ fn budgets(out: &mut String, plan: &Plan, results: &Results, columns: &Columns<'
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Step;
+
+    fn step(rate: f64, ok: bool, close_codes: Vec<u64>) -> Step {
+        Step {
+            rate,
+            msgs_per_sec: rate * 100.0,
+            expected: 100,
+            received: 100,
+            closed: close_codes.len(),
+            close_codes,
+            p50_ms: 1.0,
+            p99_ms: 2.0,
+            max_ms: 3.0,
+            publish_secs: 1.0,
+            server_us_per_msg: 1.0,
+            loadavg: 1.0,
+            retry: false,
+            ok,
+        }
+    }
+
+    /// A run that reached `max` events/s at N = 100, 256 B, with `us` of
+    /// CPU per message at the moderate rate; its failed rung closed with
+    /// `codes`.
+    fn record(
+        server: Kind,
+        budget: Option<usize>,
+        max: f64,
+        us: f64,
+        codes: Vec<u64>,
+    ) -> FanoutRun {
+        FanoutRun {
+            server,
+            budget,
+            n: 100,
+            size: 256,
+            run: 0,
+            steps: vec![step(max, true, Vec::new()), step(max * 2.0, false, codes)],
+            max_rate: max,
+            moderate_p99_ms: Some(2.0),
+            moderate_us_per_msg: Some(us),
+            error: None,
+        }
+    }
+
+    /// The cells of the table row that starts with `first`, after the
+    /// heading `title`.
+    fn row(report: &str, title: &str, first: &str) -> Vec<String> {
+        let table = &report[report.find(title).expect("the table")..];
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {first} |")))
+            .expect("the row");
+        line.trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn rues_is_compared_with_limit_and_at_both_budgets() {
+        let plan = crate::tests::plan(&[
+            "--fanout-n",
+            "100",
+            "--payloads",
+            "256",
+            "--servers",
+            "rues,baseline,limit",
+            "--rues-budget",
+            "67108864",
+        ])
+        .expect("valid");
+        let mut results = Results::default();
+        results.fanout = vec![
+            record(Kind::Rues, None, 1000.0, 1.5, vec![4008]),
+            record(Kind::Rues, Some(64 << 20), 4000.0, 1.2, Vec::new()),
+            record(Kind::Baseline, None, 2000.0, 2.0, Vec::new()),
+            record(Kind::Limit, None, 8000.0, 1.0, Vec::new()),
+        ];
+        let mut out = String::new();
+        section(&mut out, &plan, &results, &Columns::new(&plan.servers));
+        // The main tables: rues at the normative budget only, with rues/limit.
+        assert_eq!(
+            row(&out, "highest sustained rate", "100"),
+            [
+                "100", "256 B", "50 ms", "0.10 M", "0.20 M", "0.80 M", "0.50×", "0.12×"
+            ]
+        );
+        assert_eq!(
+            row(&out, "server CPU per delivered message", "100"),
+            ["100", "256 B", "1.50", "2.00", "1.00", "0.75×", "1.50×"]
+        );
+        // The budgets side by side, and the 4008 closes of the failed rung.
+        assert_eq!(
+            row(&out, "and at 64 MiB", "100"),
+            [
+                "100", "256 B", "0.10 M", "0.40 M", "0.20 M", "0.80 M", "0.50×", "2.00×", "0.12×",
+                "0.50×", "1/1"
+            ]
+        );
+        let header = row(&out, "and at 64 MiB", "N");
+        assert_eq!(header[3], "rues @ 64 MiB");
+        assert_eq!(
+            header.last().map(String::as_str),
+            Some("failed rungs with 4008 @ 1 MiB")
+        );
+    }
+}
