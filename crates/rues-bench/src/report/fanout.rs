@@ -233,13 +233,15 @@ mod tests {
             "67108864",
         ])
         .expect("valid");
-        let mut results = Results::default();
-        results.fanout = vec![
-            record(Kind::Rues, None, 1000.0, 1.5, vec![4008]),
-            record(Kind::Rues, Some(64 << 20), 4000.0, 1.2, Vec::new()),
-            record(Kind::Baseline, None, 2000.0, 2.0, Vec::new()),
-            record(Kind::Limit, None, 8000.0, 1.0, Vec::new()),
-        ];
+        let results = Results {
+            fanout: vec![
+                record(Kind::Rues, None, 1000.0, 1.5, vec![4008]),
+                record(Kind::Rues, Some(64 << 20), 4000.0, 1.2, Vec::new()),
+                record(Kind::Baseline, None, 2000.0, 2.0, Vec::new()),
+                record(Kind::Limit, None, 8000.0, 1.0, Vec::new()),
+            ],
+            ..Results::default()
+        };
         let mut out = String::new();
         section(&mut out, &plan, &results, &Columns::new(&plan.servers));
         // The main tables: rues at the normative budget only, with rues/limit.
