@@ -92,11 +92,23 @@ struct Dropped {
     notify: Notify,
 }
 
-#[derive(Default)]
 struct Hub {
     next_id: u64,
     connections: usize,
     topics: HashMap<String, Vec<Receiver>>,
+    /// Bytes queued for one connection before it is dropped.
+    max_queued: usize,
+}
+
+impl Hub {
+    fn new(max_queued: usize) -> Arc<Mutex<Hub>> {
+        Arc::new(Mutex::new(Hub {
+            next_id: 0,
+            connections: 0,
+            topics: HashMap::new(),
+            max_queued,
+        }))
+    }
 }
 
 fn lock(hub: &Mutex<Hub>) -> std::sync::MutexGuard<'_, Hub> {
@@ -124,7 +136,7 @@ impl Outlet for LimitOutlet {
         let framed = frame(BINARY, &payload);
         for receiver in receivers {
             let queued = receiver.queued.fetch_add(framed.len(), Ordering::Relaxed);
-            if queued + framed.len() > MAX_QUEUED {
+            if queued + framed.len() > hub.max_queued {
                 receiver.dropped.flag.store(true, Ordering::Relaxed);
                 receiver.dropped.notify.notify_one();
                 continue;
@@ -138,20 +150,8 @@ impl Outlet for LimitOutlet {
 pub(crate) async fn run() -> Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
-    let hub = Arc::new(Mutex::new(Hub::default()));
-    let accepting = {
-        let hub = hub.clone();
-        tokio::spawn(async move {
-            loop {
-                match listener.accept().await {
-                    Ok((stream, _)) => {
-                        tokio::spawn(connection(stream, hub.clone()));
-                    }
-                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-                }
-            }
-        })
-    };
+    let hub = Hub::new(MAX_QUEUED);
+    let accepting = tokio::spawn(accept(listener, hub.clone()));
     let mut outlet = LimitOutlet {
         hub,
         keys: Vec::new(),
@@ -159,6 +159,18 @@ pub(crate) async fn run() -> Result<()> {
     let result = control::serve_orders(port, &mut outlet).await;
     accepting.abort();
     result
+}
+
+/// Accepts connections for as long as it runs.
+async fn accept(listener: TcpListener, hub: Arc<Mutex<Hub>>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(connection(stream, hub.clone()));
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
 }
 
 /// Reads the upgrade request; answers 101 and returns the subscription key
@@ -703,6 +715,92 @@ mod tests {
         }
         assert_eq!((inbound.have, inbound.skip), (0, 0));
         assert!(inbound.feed(&client_frames(vec![Message::Close(None)])));
+    }
+
+    /// A limit server on loopback dropping connections past `max_queued`,
+    /// and its outlet.
+    async fn server(max_queued: usize) -> (std::net::SocketAddr, LimitOutlet) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
+        let addr = listener.local_addr().expect("an address");
+        let hub = Hub::new(max_queued);
+        tokio::spawn(accept(listener, hub.clone()));
+        let outlet = LimitOutlet {
+            hub,
+            keys: Vec::new(),
+        };
+        (addr, outlet)
+    }
+
+    type Client = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+    /// A client subscribed by `path`, once it has read the `ok`.
+    async fn subscribe(addr: std::net::SocketAddr, path: &str) -> Client {
+        let stream = TcpStream::connect(addr).await.expect("connected");
+        let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}{path}"), stream)
+            .await
+            .expect("upgraded");
+        assert_eq!(next(&mut ws).await, Some(Message::text("ok")));
+        ws
+    }
+
+    async fn next(ws: &mut Client) -> Option<Message> {
+        use futures_util::StreamExt;
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next());
+        read.await.expect("in time").and_then(Result::ok)
+    }
+
+    #[tokio::test]
+    async fn over_tcp_each_subscriber_gets_its_events_and_a_close_is_answered() {
+        let (addr, mut outlet) = server(MAX_QUEUED).await;
+        let mut all = subscribe(addr, "/all").await;
+        let mut three = subscribe(addr, "/e/3").await;
+        outlet.publish(Some(4), Bytes::from_static(b"nobody"));
+        outlet.publish(Some(3), Bytes::from(payload(70_000)));
+        outlet.publish(None, Bytes::from_static(b"everyone"));
+        assert_eq!(
+            next(&mut three).await,
+            Some(Message::binary(payload(70_000)))
+        );
+        assert_eq!(
+            next(&mut all).await,
+            Some(Message::binary(&b"everyone"[..]))
+        );
+        all.close(None).await.expect("sent");
+        let Some(Message::Close(Some(close))) = next(&mut all).await else {
+            panic!("no Close")
+        };
+        assert_eq!(close.code, CloseCode::Normal);
+        assert_eq!(next(&mut all).await, None, "then the socket ends");
+        // The one left still gets its events; the closed one left the hub.
+        outlet.publish(None, Bytes::from_static(b"again"));
+        outlet.publish(Some(3), Bytes::from_static(b"three"));
+        assert_eq!(next(&mut three).await, Some(Message::binary(&b"three"[..])));
+        assert!(lock(&outlet.hub).topics["all"].is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_dropped_at_the_bound() {
+        let (addr, mut outlet) = server(256 * 1024).await;
+        let mut stalled = subscribe(addr, "/all").await;
+        let mut reader = subscribe(addr, "/e/1").await;
+        // 64 MiB queued at once (the server's tasks run only once this
+        // test awaits), far past the bound.
+        let event = Bytes::from(payload(64 * 1024));
+        for _ in 0..1024 {
+            outlet.publish(None, event.clone());
+        }
+        let mut read = 0;
+        while let Some(message) = next(&mut stalled).await {
+            assert!(
+                message.is_binary(),
+                "no Close, the socket just ends: {message:?}"
+            );
+            read += 1;
+        }
+        assert!(read < 1024, "dropped after {read} messages");
+        // Nobody else was held up.
+        outlet.publish(Some(1), Bytes::from_static(b"fine"));
+        assert_eq!(next(&mut reader).await, Some(Message::binary(&b"fine"[..])));
     }
 
     #[test]
