@@ -226,3 +226,41 @@ async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
     record.max_rate = ladder.best();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rues_climbs_again_with_the_raised_budget_right_after_its_own_ladder() {
+        let plan = crate::tests::plan(&["--servers", "baseline,rues,limit"]).expect("valid");
+        let raised = Some(64 << 20);
+        assert_eq!(
+            ladders(&plan, 0),
+            [
+                (Kind::Baseline, None),
+                (Kind::Rues, None),
+                (Kind::Rues, raised),
+                (Kind::Limit, None)
+            ]
+        );
+        assert_eq!(
+            ladders(&plan, 1),
+            [
+                (Kind::Rues, None),
+                (Kind::Rues, raised),
+                (Kind::Limit, None),
+                (Kind::Baseline, None)
+            ]
+        );
+        let quick = crate::tests::plan(&["--quick", "--servers", "rues,limit"]).expect("valid");
+        assert_eq!(
+            ladders(&quick, 0),
+            [(Kind::Rues, None), (Kind::Limit, None)]
+        );
+        assert_eq!(label(Kind::Rues, raised), "rues@64 MiB");
+        assert_eq!(label(Kind::Rues, Some(1536 * 1024)), "rues@1.5 MiB");
+        assert_eq!(label(Kind::Limit, None), "limit");
+        assert_eq!(budget_name(300 * 1024), "300 KiB");
+    }
+}
