@@ -177,14 +177,13 @@ async fn accept(listener: TcpListener, hub: Arc<Mutex<Hub>>) {
 /// (`all`, `e<i>`), or `None` (after a 400 where one can be sent) for
 /// anything that is not a WebSocket upgrade.
 async fn handshake(stream: &mut TcpStream) -> Option<String> {
+    // Read straight into the request: no buffer of the task's own stays
+    // behind in an idle connection's state.
     let mut request = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
     loop {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
+        if stream.read_buf(&mut request).await.ok()? == 0 {
             return None;
         }
-        request.extend_from_slice(&chunk[..n]);
         // The client sends nothing after its request before our `ok`, so
         // a read never takes more than the request.
         if request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -194,26 +193,11 @@ async fn handshake(stream: &mut TcpStream) -> Option<String> {
             return None;
         }
     }
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut parsed = httparse::Request::new(&mut headers);
-    let upgrade = match parsed.parse(&request) {
-        Ok(httparse::Status::Complete(_)) => parsed
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-key"))
-            .map(|h| derive_accept_key(h.value))
-            .zip(parsed.path),
-        _ => None,
-    };
-    let Some((accept, path)) = upgrade else {
+    let Some((accept, key)) = upgrade(&request) else {
         let _ = stream
             .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
             .await;
         return None;
-    };
-    let key = match path.strip_prefix("/e/") {
-        Some(entity) => format!("e{entity}"),
-        None => "all".to_owned(),
     };
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n"
@@ -222,20 +206,50 @@ async fn handshake(stream: &mut TcpStream) -> Option<String> {
     Some(key)
 }
 
-async fn connection(mut stream: TcpStream, hub: Arc<Mutex<Hub>>) {
-    let _ = stream.set_nodelay(true);
-    let Some(key) = handshake(&mut stream).await else {
-        return;
+/// The accept key and the subscription key of an upgrade request, if it is
+/// one (a complete request with a `Sec-WebSocket-Key`).
+fn upgrade(request: &[u8]) -> Option<(String, String)> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let httparse::Status::Complete(_) = parsed.parse(request).ok()? else {
+        return None;
     };
-    let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
-    let queued = Arc::new(AtomicUsize::new(0));
-    let dropped = Arc::new(Dropped::default());
-    let id = {
+    let accept = parsed
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-key"))
+        .map(|h| derive_accept_key(h.value))?;
+    let key = match parsed.path?.strip_prefix("/e/") {
+        Some(entity) => format!("e{entity}"),
+        None => "all".to_owned(),
+    };
+    Some((accept, key))
+}
+
+async fn connection(mut stream: TcpStream, hub: Arc<Mutex<Hub>>) {
+    {
+        // A slot before the upgrade, so a connection past the bound is
+        // refused before it is answered.
         let mut hub = lock(&hub);
         if hub.connections >= MAX_CONNECTIONS {
             return;
         }
         hub.connections += 1;
+    }
+    let _ = stream.set_nodelay(true);
+    if let Some(key) = handshake(&mut stream).await {
+        subscribed(stream, &hub, key).await;
+    }
+    lock(&hub).connections -= 1;
+}
+
+/// Serves an upgraded connection as a subscriber of `key` until it ends.
+async fn subscribed(mut stream: TcpStream, hub: &Mutex<Hub>, key: String) {
+    let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(Dropped::default());
+    let id = {
+        let mut hub = lock(hub);
         hub.next_id += 1;
         let id = hub.next_id;
         hub.topics.entry(key.clone()).or_default().push(Receiver {
@@ -248,8 +262,7 @@ async fn connection(mut stream: TcpStream, hub: Arc<Mutex<Hub>>) {
     };
     let (reader, writer) = stream.split();
     let _ = serve(reader, writer, rx, &queued, &dropped).await;
-    let mut hub = lock(&hub);
-    hub.connections -= 1;
+    let mut hub = lock(hub);
     if let Some(receivers) = hub.topics.get_mut(&key) {
         receivers.retain(|r| r.id != id);
     }
@@ -801,6 +814,25 @@ mod tests {
         // Nobody else was held up.
         outlet.publish(Some(1), Bytes::from_static(b"fine"));
         assert_eq!(next(&mut reader).await, Some(Message::binary(&b"fine"[..])));
+    }
+
+    #[test]
+    fn an_upgrade_needs_a_complete_request_with_a_key() {
+        let request =
+            b"GET /e/7 HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        // RFC 6455 §1.3's example key and answer.
+        assert_eq!(
+            upgrade(request),
+            Some(("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned(), "e7".to_owned()))
+        );
+        let all = b"GET /all HTTP/1.1\r\nsec-websocket-key: a\r\n\r\n";
+        assert_eq!(upgrade(all).map(|(_, key)| key), Some("all".to_owned()));
+        assert_eq!(upgrade(b"GET /all HTTP/1.1\r\nHost: x\r\n\r\n"), None);
+        assert_eq!(
+            upgrade(b"GET /all HTTP/1.1\r\nSec-WebSocket-Key: a\r\n"),
+            None
+        );
+        assert_eq!(upgrade(b"\xff\xff\r\n\r\n"), None);
     }
 
     #[test]
