@@ -7,7 +7,9 @@
 //! gets a clone of that handle (a reference count, no copy). Each
 //! connection's task writes its queued frames with vectored writes, up to
 //! [`MAX_SLICES`] frames per syscall, resuming exactly where a partial write
-//! stopped.
+//! stopped. An idle connection holds no buffer of its own: reads go into a
+//! per-thread scratch buffer, and a write's slices live on the stack of one
+//! poll.
 //!
 //! It speaks just what the scenarios need, as the baseline does: the
 //! upgrade (parsed with `httparse`, the accept key from tungstenite), the
@@ -41,7 +43,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use crate::control::{self, Outlet};
 
 /// Frames handed to one vectored write, at most (Linux's `IOV_MAX` is
-/// 1024; beyond a few hundred frames a syscall costs no less per frame).
+/// 1024): 256 frames of 256 B are already 66 KB for one syscall.
 pub(crate) const MAX_SLICES: usize = 256;
 /// Bytes queued for one connection before it is dropped.
 pub(crate) const MAX_QUEUED: usize = 64 * 1024 * 1024;
