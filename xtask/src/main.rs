@@ -34,7 +34,7 @@ tasks:
   fuzz --list                   list the fuzz targets
   bench [--smoke] [-- ARGS]     criterion benches (--smoke: run each bench once, as tests)
   bench load [--quick] [ARGS]   the load harness (rues vs tokio-tungstenite, nats-server,
-                                Node ws; docs/benchmarks.md); installs its peers itself
+                                Node ws, limit; docs/benchmarks.md); installs its peers itself
   soak [--minutes N]            mixed load against a release build of `rues serve` for N
                                 minutes (default 10), sampling RSS and descriptors; fails on
                                 unbounded growth or leaks; samples in target/soak/soak.csv

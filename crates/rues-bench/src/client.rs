@@ -39,10 +39,18 @@ pub(crate) enum Kind {
     Baseline,
     Nats,
     NodeWs,
+    /// The machine's limit: frames each event once, vectored writes.
+    Limit,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 4] = [Kind::Rues, Kind::Baseline, Kind::Nats, Kind::NodeWs];
+    pub(crate) const ALL: [Kind; 5] = [
+        Kind::Rues,
+        Kind::Baseline,
+        Kind::Nats,
+        Kind::NodeWs,
+        Kind::Limit,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -50,6 +58,7 @@ impl Kind {
             Kind::Baseline => "baseline",
             Kind::Nats => "nats",
             Kind::NodeWs => "node-ws",
+            Kind::Limit => "limit",
         }
     }
 
@@ -57,7 +66,9 @@ impl Kind {
         Self::ALL
             .into_iter()
             .find(|k| k.name() == name)
-            .ok_or_else(|| anyhow!("unknown server `{name}` (rues, baseline, nats, node-ws)"))
+            .ok_or_else(|| {
+                anyhow!("unknown server `{name}` (rues, baseline, nats, node-ws, limit)")
+            })
     }
 }
 
@@ -310,8 +321,8 @@ async fn open_inner(
     let path = match (endpoint.kind, entity) {
         (Kind::Rues, _) => "/on".to_owned(),
         (Kind::Nats, _) => "/".to_owned(),
-        (Kind::Baseline | Kind::NodeWs, None) => "/all".to_owned(),
-        (Kind::Baseline | Kind::NodeWs, Some(e)) => format!("/e/{e}"),
+        (Kind::Baseline | Kind::NodeWs | Kind::Limit, None) => "/all".to_owned(),
+        (Kind::Baseline | Kind::NodeWs | Kind::Limit, Some(e)) => format!("/e/{e}"),
     };
     let url = format!("ws://{}{path}", endpoint.addr);
     let stream = tcp_connect(endpoint.addr, index, recv_buffer).await?;
@@ -337,7 +348,7 @@ async fn open_inner(
             }
             asked.elapsed()
         }
-        Kind::Baseline | Kind::NodeWs => {
+        Kind::Baseline | Kind::NodeWs | Kind::Limit => {
             match ws.next().await {
                 Some(Ok(Message::Text(ok))) if ok.as_str() == "ok" => {}
                 other => bail!("expected `ok`, got {other:?}"),
@@ -487,7 +498,7 @@ async fn read_loop(session: Session, tally: Arc<Tally>) {
                     tally.record(payload, now);
                 }
             }
-            Kind::Baseline | Kind::NodeWs => tally.record(&data, now),
+            Kind::Baseline | Kind::NodeWs | Kind::Limit => tally.record(&data, now),
             Kind::Nats => {
                 nats.extend_from_slice(&data);
                 if nats_messages(&mut nats, &tally, now, &mut ws)

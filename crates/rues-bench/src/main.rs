@@ -13,7 +13,10 @@
 //!   publisher is a NATS client over TCP (`rues-bench server nats-pub`), the
 //!   subscribers speak NATS over WebSocket;
 //! - **node-ws**: a broadcast server on the npm package `ws`
-//!   (`peers/node-ws/server.js`, with its lock file).
+//!   (`peers/node-ws/server.js`, with its lock file);
+//! - **limit**: no protocol, each event framed once and written to every
+//!   socket with vectored writes of many frames per syscall: how fast this
+//!   machine's sockets take a broadcast (`rues-bench server limit`).
 //!
 //! The client side opens every session from this one process, subscribes
 //! each the way its server expects, and records the latency of every event
@@ -56,7 +59,7 @@ use crate::plan::Plan;
 #[derive(Parser)]
 #[command(
     name = "rues-bench",
-    about = "Load harness: rues against a bare tokio-tungstenite broadcast, nats-server and Node.js ws"
+    about = "Load harness: rues against a bare tokio-tungstenite broadcast, nats-server, Node.js ws and a frame-once vectored-write limit"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -70,7 +73,7 @@ enum Command {
     /// Runs one server (started by the harness; speaks its control protocol
     /// on stdin and stdout).
     Server {
-        /// `rues`, `baseline` or `nats-pub`.
+        /// `rues`, `baseline`, `limit` or `nats-pub`.
         kind: String,
         /// nats-pub: the nats-server client address.
         #[arg(long)]
@@ -85,6 +88,10 @@ enum Command {
         /// orders from a thread of its own (the graphql scenario).
         #[arg(long)]
         demo: bool,
+        /// rues: the slow-consumer budget in bytes (the node's
+        /// `max_queue_bytes`; default the normative 1 MiB).
+        #[arg(long)]
+        budget: Option<usize>,
     },
 }
 
@@ -100,7 +107,7 @@ struct LoadArgs {
     /// `--quick`: it takes over a minute).
     #[arg(long, value_delimiter = ',')]
     scenarios: Option<Vec<String>>,
-    /// Comma-separated servers: rues, baseline, nats, node-ws.
+    /// Comma-separated servers: rues, baseline, nats, node-ws, limit.
     #[arg(long, value_delimiter = ',')]
     servers: Option<Vec<String>>,
     /// Runs of every measurement (figures are medians over runs).
@@ -115,6 +122,12 @@ struct LoadArgs {
     /// Fan-out payload sizes in bytes.
     #[arg(long, value_delimiter = ',')]
     payloads: Option<Vec<usize>>,
+    /// Fan-out: also climb rues's ladder with this slow-consumer budget in
+    /// bytes, beside the normative 1 MiB, to tell the write path's speed
+    /// from the policy's effect (default 64 MiB in full runs, none with
+    /// `--quick`; 0: none).
+    #[arg(long)]
+    rues_budget: Option<usize>,
     /// Bisections after the fan-out and churn ladders first fail.
     #[arg(long)]
     refine: Option<usize>,
@@ -237,6 +250,11 @@ impl LoadArgs {
                     vec![256, 16 * 1024]
                 }
             }),
+            rues_budget: match self.rues_budget {
+                Some(0) => None,
+                Some(bytes) => Some(bytes),
+                None => (!quick).then_some(RAISED_BUDGET),
+            },
             moderate_small: 100_000.0,
             moderate_large: 20_000.0,
             refine: self.refine.unwrap_or(if quick { 0 } else { 2 }),
@@ -286,6 +304,10 @@ impl LoadArgs {
         })
     }
 }
+
+/// The raised slow-consumer budget of full runs' second rues ladder: 64
+/// times the normative 1 MiB, more than any passing rung queues.
+const RAISED_BUDGET: usize = 64 * 1024 * 1024;
 
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -387,14 +409,18 @@ fn main() -> std::process::ExitCode {
                 addr,
                 publish_thread,
                 demo,
+                budget,
             } => match kind.as_str() {
-                "rues" => server::rues::run(publish_thread, demo).await,
+                "rues" => server::rues::run(publish_thread, demo, budget).await,
                 "baseline" => server::baseline::run().await,
+                "limit" => server::limit::run().await,
                 "nats-pub" => {
                     let addr = addr.context("nats-pub needs --addr")?;
                     server::nats_pub::run(&addr).await
                 }
-                other => anyhow::bail!("unknown server `{other}` (rues, baseline, nats-pub)"),
+                other => {
+                    anyhow::bail!("unknown server `{other}` (rues, baseline, limit, nats-pub)")
+                }
             },
         }
     });
@@ -452,6 +478,24 @@ mod tests {
         );
         assert_eq!(set.blocking_ms, 10_000, "capped as the handler caps it");
         assert!(plan(&["--scenarios", "blocked"]).is_err());
+    }
+
+    #[test]
+    fn limit_is_a_default_server_and_the_raised_budget_is_on_in_full_runs() {
+        let full = plan(&[]).expect("valid");
+        assert!(full.servers.contains(&Kind::Limit));
+        assert_eq!(full.rues_budget, Some(64 * 1024 * 1024));
+        assert_eq!(plan(&["--quick"]).expect("valid").rues_budget, None);
+        let set = plan(&["--quick", "--rues-budget", "4194304"]).expect("valid");
+        assert_eq!(set.rues_budget, Some(4 << 20));
+        assert_eq!(
+            plan(&["--rues-budget", "0"]).expect("valid").rues_budget,
+            None
+        );
+        assert_eq!(
+            plan(&["--servers", "limit,rues"]).expect("valid").servers,
+            [Kind::Limit, Kind::Rues]
+        );
     }
 
     #[test]

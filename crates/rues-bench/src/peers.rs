@@ -1,4 +1,4 @@
-//! Starting and stopping the four servers as child processes, and installing
+//! Starting and stopping the five servers as child processes, and installing
 //! the peers (nats-server with apt-get, the `ws` package with `npm ci`) when
 //! they are missing.
 
@@ -185,7 +185,7 @@ impl Peer {
     pub(crate) async fn start_with(kind: Kind, scratch: &Path, options: &[&str]) -> Result<Peer> {
         let me = std::env::current_exe()?;
         match kind {
-            Kind::Rues | Kind::Baseline => {
+            Kind::Rues | Kind::Baseline | Kind::Limit => {
                 let mut child = control_child(
                     Command::new(&me)
                         .args(["server", kind.name()])

@@ -23,6 +23,9 @@ pub(crate) struct Plan {
     pub(crate) step_secs: f64,
     pub(crate) fanout_n: Vec<usize>,
     pub(crate) payloads: Vec<usize>,
+    /// A second rues fan-out ladder with this slow-consumer budget
+    /// (`max_queue_bytes`), beside the normative one.
+    pub(crate) rues_budget: Option<usize>,
     /// The fan-out ladder's first rung, in delivered messages per second
     /// (events per second times N), for 256-byte and 16 KiB payloads: the
     /// "common moderate rate" at which p99 latencies are compared.
@@ -135,6 +138,9 @@ pub(crate) struct Step {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct FanoutRun {
     pub(crate) server: Kind,
+    /// rues's slow-consumer budget when raised past the normative 1 MiB
+    /// (`None`: the server's default).
+    pub(crate) budget: Option<usize>,
     pub(crate) n: usize,
     pub(crate) size: usize,
     pub(crate) run: usize,

@@ -26,7 +26,20 @@ impl Rig {
         n: usize,
         entity: impl Fn(usize) -> Option<u32>,
     ) -> Result<Rig> {
-        Self::open(Peer::start(kind, &plan.scratch).await?, plan, n, entity).await
+        Self::start_with(kind, &[], plan, n, entity).await
+    }
+
+    /// [`start`](Self::start) with `options` for the server (see
+    /// [`Peer::start_with`]).
+    pub(crate) async fn start_with(
+        kind: Kind,
+        options: &[&str],
+        plan: &Plan,
+        n: usize,
+        entity: impl Fn(usize) -> Option<u32>,
+    ) -> Result<Rig> {
+        let peer = Peer::start_with(kind, &plan.scratch, options).await?;
+        Self::open(peer, plan, n, entity).await
     }
 
     /// Opens `n` subscribers to a server already started.

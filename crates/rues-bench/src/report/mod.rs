@@ -1,5 +1,5 @@
 //! The results as Markdown tables (medians over runs, with the ratios
-//! rues/baseline and rues/NATS), one module per scenario, and the
+//! rues/baseline, rues/limit and rues/NATS), one module per scenario, and the
 //! p99-against-rate plot as SVG (`svg.rs`).
 
 mod blocking;
@@ -81,6 +81,9 @@ impl<'a> Columns<'a> {
         if has(Kind::Rues) && has(Kind::Baseline) {
             ratio_names.push("rues/baseline");
         }
+        if has(Kind::Rues) && has(Kind::Limit) {
+            ratio_names.push("rues/limit");
+        }
         if has(Kind::Rues) && has(Kind::Nats) {
             ratio_names.push("rues/NATS");
         }
@@ -114,6 +117,9 @@ impl<'a> Columns<'a> {
         let mut cols = Vec::new();
         if self.has(Kind::Rues) && self.has(Kind::Baseline) {
             cols.push(ratio(of(Kind::Rues), of(Kind::Baseline)));
+        }
+        if self.has(Kind::Rues) && self.has(Kind::Limit) {
+            cols.push(ratio(of(Kind::Rues), of(Kind::Limit)));
         }
         if self.has(Kind::Rues) && self.has(Kind::Nats) {
             cols.push(ratio(of(Kind::Rues), of(Kind::Nats)));

@@ -14,11 +14,13 @@ fn color(kind: Kind) -> RGBColor {
         Kind::Baseline => RGBColor(0x1f, 0x77, 0xb4),
         Kind::Nats => RGBColor(0x2c, 0xa0, 0x2c),
         Kind::NodeWs => RGBColor(0x94, 0x67, 0xbd),
+        Kind::Limit => RGBColor(0x33, 0x33, 0x33),
     }
 }
 
 /// p99 latency against offered rate, one panel per (N, payload), one line
-/// per server and run; filled dots passed, rings failed.
+/// per server (rues twice when its budget was also raised) and run; filled
+/// dots passed, rings failed.
 pub(crate) fn plot(plan: &Plan, results: &Results, path: &Path) -> Result<()> {
     let configs: Vec<(usize, usize)> = plan
         .fanout_n
@@ -28,6 +30,14 @@ pub(crate) fn plot(plan: &Plan, results: &Results, path: &Path) -> Result<()> {
         .collect();
     if configs.is_empty() {
         return Ok(());
+    }
+    // One line per server, and rues's raised-budget ladder after rues's.
+    let mut lines: Vec<(Kind, Option<usize>)> = Vec::new();
+    for &kind in &plan.servers {
+        lines.push((kind, None));
+        if kind == Kind::Rues && plan.rues_budget.is_some() {
+            lines.push((kind, plan.rues_budget));
+        }
     }
     let cols = plan.payloads.len().clamp(1, 2);
     let rows = configs.len().div_ceil(cols);
@@ -87,10 +97,18 @@ pub(crate) fn plot(plan: &Plan, results: &Results, path: &Path) -> Result<()> {
             .map_err(|e| err(&e))?
             .label(format!("bound {bound} ms"))
             .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.4)));
-        for &kind in &plan.servers {
-            let c = color(kind);
+        for &(kind, budget) in &lines {
+            let c = match budget {
+                None => color(kind),
+                // rues with its budget raised: orange beside its red.
+                Some(_) => RGBColor(0xff, 0x7f, 0x0e),
+            };
+            let name = crate::scenarios::label(kind, budget);
             let mut labelled = false;
-            for run in runs.iter().filter(|r| r.server == kind) {
+            for run in runs
+                .iter()
+                .filter(|r| r.server == kind && r.budget == budget)
+            {
                 let mut steps: Vec<_> = run.steps.iter().collect();
                 steps.sort_by(|a, b| a.msgs_per_sec.total_cmp(&b.msgs_per_sec));
                 let line: Vec<(f64, f64)> = steps
@@ -101,7 +119,7 @@ pub(crate) fn plot(plan: &Plan, results: &Results, path: &Path) -> Result<()> {
                     .draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))
                     .map_err(|e| err(&e))?;
                 if !labelled {
-                    series.label(kind.name()).legend(move |(x, y)| {
+                    series.label(name.clone()).legend(move |(x, y)| {
                         PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2))
                     });
                     labelled = true;

@@ -2,11 +2,18 @@
 //! server, N and payload size: from the moderate rate up, doubling until a
 //! rung misses its latency bound or loses events, then bisecting; the
 //! highest passing rung is the result.
+//!
+//! With [`Plan::rues_budget`], rues climbs a second ladder with its
+//! slow-consumer budget raised, right after its normative one: at 1 MiB a
+//! receiver that falls behind is closed with 4008, which fails the rung
+//! whatever the write path could have sent; the raised ladder shows the
+//! write path alone.
 
 use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::client::Kind;
 use crate::control::Order;
 use crate::plan::{FanoutRun, Plan, Results, Step, fanout_bound_ms};
 use crate::procfs;
@@ -17,13 +24,14 @@ pub(super) async fn run(plan: &Plan, results: &mut Results) {
     for &n in &plan.fanout_n {
         for &size in &plan.payloads {
             for run in 0..plan.runs {
-                for kind in plan.order(run) {
+                for (kind, budget) in ladders(plan, run) {
                     if plan.out_of_time() {
                         progress("deadline reached: skipping the rest of fan-out");
                         return;
                     }
                     let mut record = FanoutRun {
                         server: kind,
+                        budget,
                         n,
                         size,
                         run,
@@ -42,7 +50,7 @@ pub(super) async fn run(plan: &Plan, results: &mut Results) {
                     }
                     progress(&format!(
                         "fan-out run {run} {:>8} N={n:>5} {size:>5} B: max {:.0} events/s = {:.0} msgs/s; p99 at moderate {}",
-                        kind.name(),
+                        label(kind, budget),
                         record.max_rate,
                         record.max_rate * n as f64,
                         record
@@ -56,8 +64,48 @@ pub(super) async fn run(plan: &Plan, results: &mut Results) {
     }
 }
 
+/// The ladders of one run, in the run's server order: each server's, and
+/// rues's with the raised budget right after its normative one.
+fn ladders(plan: &Plan, run: usize) -> Vec<(Kind, Option<usize>)> {
+    let mut ladders = Vec::new();
+    for kind in plan.order(run) {
+        ladders.push((kind, None));
+        if kind == Kind::Rues && plan.rues_budget.is_some() {
+            ladders.push((kind, plan.rues_budget));
+        }
+    }
+    ladders
+}
+
+/// The name of a ladder in progress lines: the server's, with the budget
+/// when raised.
+pub(crate) fn label(kind: Kind, budget: Option<usize>) -> String {
+    match budget {
+        None => kind.name().to_owned(),
+        Some(bytes) => format!("{}@{}", kind.name(), budget_name(bytes)),
+    }
+}
+
+/// A budget in the report's words: `64 MiB`, `1.5 MiB`, `300 KiB`.
+pub(crate) fn budget_name(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= MIB {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
+    }
+}
+
 async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
     let (kind, n, size) = (record.server, record.n, record.size);
+    let budget = record.budget.map(|bytes| bytes.to_string());
+    let options: Vec<&str> = match &budget {
+        Some(bytes) => vec!["--budget", bytes],
+        None => Vec::new(),
+    };
+    let name = label(kind, record.budget);
     let bound = fanout_bound_ms(n);
     let moderate = if size <= 1024 {
         plan.moderate_small
@@ -66,7 +114,7 @@ async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
     };
     let first = moderate / n as f64;
     let grace = Duration::from_secs_f64(bound / 1000.0 + 2.0);
-    let mut rig = Rig::start(kind, plan, n, |_| None).await?;
+    let mut rig = Rig::start_with(kind, &options, plan, n, |_| None).await?;
     // Warm up (connections, allocator, JIT), unrecorded.
     let warm = ((first * 0.5).ceil() as u64).max(5);
     let _ = rig
@@ -133,7 +181,7 @@ async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
         };
         progress(&format!(
             "  {:>8} N={n} {size} B: {:>9.0} msgs/s -> {} p50 {:.2} ms p99 {:.2} ms, {:.2} us CPU/msg, {}/{} delivered, {} closed{}",
-            kind.name(),
+            name,
             step.msgs_per_sec,
             if ok { "ok  " } else { "FAIL" },
             step.p50_ms,
@@ -158,7 +206,7 @@ async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
             // machine a single stall of another process fails a p99.
             retry = true;
             rig.stop().await;
-            rig = Rig::start(kind, plan, n, |_| None).await?;
+            rig = Rig::start_with(kind, &options, plan, n, |_| None).await?;
             continue;
         }
         retry = false;
@@ -167,7 +215,7 @@ async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
             // Start clean: the failed rung may have left backlogs or closed
             // sessions behind.
             rig.stop().await;
-            rig = Rig::start(kind, plan, n, |_| None).await?;
+            rig = Rig::start_with(kind, &options, plan, n, |_| None).await?;
         }
         match ladder.next(rate, ok) {
             Some(next) => rate = next,
@@ -177,4 +225,42 @@ async fn fanout_ladder(plan: &Plan, record: &mut FanoutRun) -> Result<()> {
     rig.stop().await;
     record.max_rate = ladder.best();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rues_climbs_again_with_the_raised_budget_right_after_its_own_ladder() {
+        let plan = crate::tests::plan(&["--servers", "baseline,rues,limit"]).expect("valid");
+        let raised = Some(64 << 20);
+        assert_eq!(
+            ladders(&plan, 0),
+            [
+                (Kind::Baseline, None),
+                (Kind::Rues, None),
+                (Kind::Rues, raised),
+                (Kind::Limit, None)
+            ]
+        );
+        assert_eq!(
+            ladders(&plan, 1),
+            [
+                (Kind::Rues, None),
+                (Kind::Rues, raised),
+                (Kind::Limit, None),
+                (Kind::Baseline, None)
+            ]
+        );
+        let quick = crate::tests::plan(&["--quick", "--servers", "rues,limit"]).expect("valid");
+        assert_eq!(
+            ladders(&quick, 0),
+            [(Kind::Rues, None), (Kind::Limit, None)]
+        );
+        assert_eq!(label(Kind::Rues, raised), "rues@64 MiB");
+        assert_eq!(label(Kind::Rues, Some(1536 * 1024)), "rues@1.5 MiB");
+        assert_eq!(label(Kind::Limit, None), "limit");
+        assert_eq!(budget_name(300 * 1024), "300 KiB");
+    }
 }

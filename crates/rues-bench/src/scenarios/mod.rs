@@ -16,6 +16,7 @@ mod slow;
 
 use anyhow::Result;
 
+pub(crate) use fanout::{budget_name, label};
 pub(crate) use graphql::QUERIES as GRAPHQL_QUERIES;
 
 use crate::plan::{Plan, Results};

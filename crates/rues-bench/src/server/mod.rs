@@ -3,6 +3,7 @@
 //! `ready <port>`, and publishes what the harness orders (see `control`).
 
 pub(crate) mod baseline;
+pub(crate) mod limit;
 pub(crate) mod nats_pub;
 pub(crate) mod rues;
 

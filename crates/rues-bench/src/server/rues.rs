@@ -125,18 +125,28 @@ impl Outlet for RuesOutlet {
     }
 }
 
+/// The default limits, but room for the benchmark's sessions, and `budget`
+/// as the slow-consumer budget when given.
+fn limits(budget: Option<usize>) -> Limits {
+    let mut limits = Limits::default();
+    limits.max_sessions = 100_000;
+    // Every load client connects from the one loopback address.
+    limits.max_sessions_per_client = 0;
+    if let Some(bytes) = budget {
+        limits.max_queue_bytes = bytes;
+    }
+    limits
+}
+
 /// Runs the rues server until the harness says `quit`; with
 /// `publish_thread`, the harness's orders are served (and events published)
 /// on a thread of its own with its own timer; with `demo`, the demo node's
 /// registry and chain run beside the bench component (and the orders are
 /// served on a thread of their own).
-pub(crate) async fn run(publish_thread: bool, demo: bool) -> Result<()> {
+/// `budget` replaces the slow-consumer budget (`max_queue_bytes`).
+pub(crate) async fn run(publish_thread: bool, demo: bool, budget: Option<usize>) -> Result<()> {
     let publish_thread = publish_thread || demo;
-    let mut limits = Limits::default();
-    limits.max_sessions = 100_000;
-    // Every load client connects from the one loopback address.
-    limits.max_sessions_per_client = 0;
-    let config = Config::new(VERSION.parse()?).with_limits(limits);
+    let config = Config::new(VERSION.parse()?).with_limits(limits(budget));
     let chain = if demo {
         let chain = Chain::new(ChainConfig::default(), rues_demo::unix_time_ms())
             .context("the demo chain's default configuration")?;
@@ -210,6 +220,17 @@ pub(crate) async fn run(publish_thread: bool, demo: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_budget_replaces_the_normative_one_only_when_given() {
+        assert_eq!(
+            limits(None).max_queue_bytes,
+            Limits::default().max_queue_bytes
+        );
+        assert_eq!(limits(None).max_queue_bytes, 1024 * 1024);
+        assert_eq!(limits(Some(64 << 20)).max_queue_bytes, 64 << 20);
+        assert_eq!(limits(Some(64 << 20)).max_sessions, 100_000);
+    }
 
     #[test]
     fn the_hold_is_the_body_in_milliseconds_or_two_seconds() {
