@@ -23,8 +23,8 @@ cargo xtask <task> [options]
 
 tasks:
   test [--long]                 every test of the workspace (unit, integration, doc,
-                                browser); installs Chromium and ChromeDriver with apt-get
-                                when missing (as root); --long raises proptest case
+                                browser); installs Chromium, ChromeDriver and curl with
+                                apt-get when missing (as root); --long raises proptest case
                                 counts (PROPTEST_CASES=20000)
   lint                          rustfmt check, clippy -D warnings, rustdoc -D warnings
   tidy                          dependency-direction and packaging checks
