@@ -87,6 +87,8 @@ mod routes;
 mod session;
 mod state;
 mod tls;
+mod ws_read;
+mod ws_write;
 
 use std::future::Future;
 use std::net::SocketAddr;
