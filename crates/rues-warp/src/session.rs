@@ -347,3 +347,110 @@ fn read_available<S: AsyncRead + Unpin>(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::{SinkExt, StreamExt};
+    use rues_core::http::{HeaderValue, Method};
+    use rues_core::rues_target::EventPath;
+    use rues_core::{Config, Decision, Event, RUSK_SESSION_ID};
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    use super::*;
+    use crate::Endpoint;
+
+    /// The state a session keeps between wake-ups, whatever it went
+    /// through: no read or write buffer (heap bytes 0 once it is idle) and
+    /// a small fixed size, so that a buffer reintroduced in a session,
+    /// on the heap or inline, fails here before the idle benchmark shows
+    /// it.
+    #[tokio::test]
+    async fn an_idle_session_holds_no_buffer() {
+        let endpoint = Endpoint::new(
+            Config::new(rues_testkit::VERSION.parse().expect("a version")),
+            rues_testkit::registry(),
+        );
+        let shared = endpoint.shared().clone();
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("host", "localhost"),
+            ("upgrade", "websocket"),
+            ("connection", "upgrade"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        let guard = match SessionGuard::open(&shared, "/on", &headers, None) {
+            Ok(guard) => guard,
+            Err(refusal) => panic!("the session was refused: {refusal:?}"),
+        };
+        let mut request = HeaderMap::new();
+        request.insert(
+            RUSK_SESSION_ID,
+            HeaderValue::from_str(&guard.id.to_string()).expect("a header"),
+        );
+        let subscribed =
+            shared
+                .node()
+                .handle_request(&Method::GET, "/on/blocks/accepted", &request);
+        assert!(
+            matches!(&subscribed, Decision::Respond(response) if response.status() == 200),
+            "not subscribed"
+        );
+        let path = EventPath::parse("/on/blocks:a/accepted").expect("a path");
+        for size in [300, 70_000, 5] {
+            let event = Event::new(
+                path.clone(),
+                "application/octet-stream",
+                vec![7u8; size].into(),
+            );
+            endpoint.publisher().publish(&event).expect("published");
+        }
+
+        let (mut io, client) = tokio::io::duplex(4096);
+        let (done, mut finished) = tokio::sync::oneshot::channel();
+        let client = tokio::spawn(async move {
+            let mut ws = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+            let first = ws.next().await.expect("a message").expect("valid");
+            assert!(first.is_text(), "the session id first");
+            for _ in 0..3 {
+                let event = ws.next().await.expect("a message").expect("valid");
+                assert!(event.is_binary());
+            }
+            // A text frame and a Ping, answered: by the time the Pong is
+            // here the session has read and written everything.
+            ws.send(Message::text("keep-alive")).await.expect("sent");
+            ws.send(Message::Ping(Bytes::from_static(b"p")))
+                .await
+                .expect("sent");
+            let pong = ws.next().await.expect("a message").expect("valid");
+            assert_eq!(pong, Message::Pong(Bytes::from_static(b"p")));
+            let _ = done.send(());
+            ws
+        });
+
+        let mut wire = Wire::new(guard.max_inbound);
+        wire.writer
+            .push(Opcode::Text, Bytes::from(guard.id.to_string()));
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut finished => break,
+                reason = poll_fn(|cx| wire.poll_serve(cx, &mut io, &guard)) => {
+                    panic!("the session ended: {reason:?}")
+                }
+            }
+        }
+        // Idle now: the session's socket has nothing to read, its outbox
+        // nothing to write.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(wire.poll_serve(&mut cx, &mut io, &guard).is_pending());
+        assert_eq!(wire.heap_bytes(), 0, "an idle session holds buffers");
+        let size = std::mem::size_of::<Wire>();
+        assert!(size <= 384, "a session's WebSocket state is {size} bytes");
+        drop(client.await.expect("the client"));
+    }
+}
