@@ -411,7 +411,7 @@ mod tests {
         }
 
         let (mut io, client) = tokio::io::duplex(4096);
-        let (done, mut finished) = tokio::sync::oneshot::channel();
+        let (done, finished) = tokio::sync::oneshot::channel();
         let client = tokio::spawn(async move {
             let mut ws = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
             let first = ws.next().await.expect("a message").expect("valid");
@@ -435,13 +435,11 @@ mod tests {
         let mut wire = Wire::new(guard.max_inbound);
         wire.writer
             .push(Opcode::Text, Bytes::from(guard.id.to_string()));
-        loop {
-            tokio::select! {
-                biased;
-                _ = &mut finished => break,
-                reason = poll_fn(|cx| wire.poll_serve(cx, &mut io, &guard)) => {
-                    panic!("the session ended: {reason:?}")
-                }
+        tokio::select! {
+            biased;
+            _ = finished => {}
+            reason = poll_fn(|cx| wire.poll_serve(cx, &mut io, &guard)) => {
+                panic!("the session ended: {reason:?}")
             }
         }
         // Idle now: the session's socket has nothing to read, its outbox
