@@ -207,7 +207,7 @@ impl Wire {
             return Poll::Ready(reason);
         }
         let mut received = Received::default();
-        let read = read_available(&mut self.reader, cx, io, &mut received);
+        let read = read_available(Some(&mut self.reader), cx, io, &mut received);
         if received.alive {
             // Text and binary frames are accepted and ignored (w3sper's
             // keep-alive); every frame is a sign of life.
@@ -288,11 +288,20 @@ impl Wire {
         }
         self.writer.release();
         if await_reply {
+            // Bytes the reader refuses (what made us close, say) are read
+            // and dropped until EOF: the client's Close cannot be found in
+            // them any more, but unread data would still reset the
+            // connection.
+            let mut reader = Some(&mut self.reader);
             poll_fn(|cx| {
-                let mut received = Received::default();
-                match read_available(&mut self.reader, cx, io, &mut received) {
-                    Ok(()) if received.close.is_none() => Poll::Pending,
-                    _ => Poll::Ready(()),
+                loop {
+                    let mut received = Received::default();
+                    match read_available(reader.as_deref_mut(), cx, io, &mut received) {
+                        Ok(()) if received.close.is_some() => return Poll::Ready(()),
+                        Ok(()) => return Poll::Pending,
+                        Err(SocketEnd::Vanished) => return Poll::Ready(()),
+                        Err(_) => reader = None,
+                    }
                 }
             })
             .await;
@@ -302,11 +311,11 @@ impl Wire {
 }
 
 /// Reads what the socket has, up to [`ROUNDS`] times, into the thread's
-/// scratch buffer, and feeds it to `reader`; stops early at the client's
-/// Close. `Err` when the socket ended (EOF, an error) or the client broke
-/// the rules.
+/// scratch buffer, and feeds it to `reader` (or drops it, without one);
+/// stops early at the client's Close. `Err` when the socket ended (EOF, an
+/// error: [`SocketEnd::Vanished`]) or the client broke the rules.
 fn read_available<S: AsyncRead + Unpin>(
-    reader: &mut Reader,
+    mut reader: Option<&mut Reader>,
     cx: &mut Context<'_>,
     io: &mut S,
     received: &mut Received,
@@ -338,7 +347,9 @@ fn read_available<S: AsyncRead + Unpin>(
                         // went away, not one that broke the protocol.
                         return Err(SocketEnd::Vanished);
                     }
-                    reader.feed(&mut scratch[..read], received)?;
+                    if let Some(reader) = reader.as_deref_mut() {
+                        reader.feed(&mut scratch[..read], received)?;
+                    }
                 }
             }
         }
