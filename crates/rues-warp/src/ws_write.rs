@@ -9,8 +9,9 @@
 //! [`MAX_SLICES`] pieces per call; what the socket did not take is resumed
 //! exactly where it stopped, inside a header or inside a payload.
 //!
-//! A stream that does not write vectors well (`is_write_vectored()` false,
-//! e.g. TLS) gets the pieces coalesced into one per-thread buffer of at most
+//! A stream that does not write vectors well (`is_write_vectored()` false;
+//! plain TCP, hyper's upgraded connection and tokio-rustls all say true)
+//! gets the pieces coalesced into one per-thread buffer of at most
 //! [`COALESCE_BYTES`] for that one call, or, for a payload that fills such a
 //! buffer alone, the payload itself. The writer holds frames only while they
 //! are being written: once a batch is out, it holds no memory.
