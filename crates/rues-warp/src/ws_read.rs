@@ -164,8 +164,13 @@ impl Reader {
             }
         };
         let Some((header, len, end)) = parsed else {
-            // Under 14 bytes: a header cut short. Keep it for the next read.
-            self.header[..data.len()].copy_from_slice(data);
+            // Under 14 bytes (14 always hold a header): a header cut short.
+            // Keep it for the next read.
+            let kept = self
+                .header
+                .get_mut(..data.len())
+                .ok_or(SocketEnd::ProtocolViolation)?;
+            kept.copy_from_slice(data);
             self.header_len = data.len() as u8;
             return Ok(data.len());
         };
@@ -333,7 +338,11 @@ fn validate(message: &mut Message, mut piece: &[u8]) -> Result<(), SocketEnd> {
         Err(error) => {
             // At most three bytes of a character that goes on in the next.
             let tail = &piece[error.valid_up_to()..];
-            message.carry[..tail.len()].copy_from_slice(tail);
+            let kept = message
+                .carry
+                .get_mut(..tail.len())
+                .ok_or(SocketEnd::ProtocolViolation)?;
+            kept.copy_from_slice(tail);
             message.carried = tail.len() as u8;
             Ok(())
         }
