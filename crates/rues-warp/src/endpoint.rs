@@ -163,9 +163,10 @@ impl Endpoint {
 
     /// The endpoint as a warp filter on `/on` and `/on/...`, for
     /// applications built on warp: `app_routes.or(endpoint.filter())`.
-    /// Sessions opened through it use warp's WebSocket, whose read buffer
-    /// cannot be set: 128 KiB per session instead of the 4 KiB of
-    /// [`Endpoint::service`] and [`Server`](crate::Server).
+    /// Its sessions are the same as those of [`Endpoint::service`] and
+    /// [`Server`](crate::Server): it upgrades through hyper as they do,
+    /// not through warp's `ws()`. The application must serve it with
+    /// upgrades (`warp::serve` does).
     pub fn filter(&self) -> warp::filters::BoxedFilter<(Response,)> {
         crate::filter::filter(self.shared.clone())
     }

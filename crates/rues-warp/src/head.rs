@@ -533,6 +533,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                 return Poll::Ready(Ok(()));
             }
             if this.check.is_through() && this.held.is_empty() {
+                // Past an upgrade the bytes pass straight through: a
+                // session keeps no buffer of the head it came with (an
+                // emptied `BytesMut` still holds its allocation).
+                if this.held.capacity() > 0 {
+                    this.held = BytesMut::new();
+                }
                 return Pin::new(&mut this.inner).poll_read(cx, out);
             }
             if out.remaining() == 0 {

@@ -15,13 +15,20 @@
 //! what that session's outbox yields, the keep-alive timer re-armed to
 //! `next_timeout`. Every status and close code comes from the core.
 //!
+//! WebSocket framing: the handshake's accept key and the parsing of client
+//! frame headers are tungstenite's; the session task owns the upgraded
+//! connection's bytes, writes each event's shared frame with a header in
+//! front and no per-session copy (vectored writes, many frames per call),
+//! and reads into a per-thread scratch buffer only when the socket is
+//! readable, so an idle session holds no buffer of its own.
+//!
 //! Hostile peers: accept errors (running out of file descriptors included)
 //! are logged and retried; TLS handshakes, request heads and dispatch bodies
 //! have deadlines (a late body is 408 and loses its connection) and run on
 //! the connection's own task, never on the accept loop; a socket that stops
 //! reading blocks only its own task while the core closes it with 4008 when
-//! its queue budget is spent, and the Pongs it is owed are capped by that
-//! same budget. Every response a [`Server`] sends carries `Rusk-Version`.
+//! its queue budget is spent, and it is owed one Pong at most (the answer
+//! to its latest Ping). Every response a [`Server`] sends carries `Rusk-Version`.
 //!
 //! # Embedding
 //!
@@ -87,6 +94,8 @@ mod routes;
 mod session;
 mod state;
 mod tls;
+mod ws_read;
+mod ws_write;
 
 use std::future::Future;
 use std::net::SocketAddr;

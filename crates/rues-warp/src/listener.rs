@@ -5,9 +5,8 @@
 //!
 //! Each connection's HTTP service hands WebSocket upgrades and requests on
 //! `/on` and `/on/...` to the [`EndpointService`] (which answers upgrades at
-//! the hyper level, so the session's socket gets our tungstenite buffer
-//! sizes, which warp's `ws()` filter cannot set), and every other request
-//! to the warp routes.
+//! the hyper level and hands the upgraded bytes to the session task), and
+//! every other request to the warp routes.
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -9,15 +9,14 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use rues_core::http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use rues_core::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Version};
 use rues_core::{Answer, Decision, DispatchTicket, Job};
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::path::FullPath;
@@ -123,30 +122,6 @@ pub(crate) fn core(
         )
 }
 
-/// tungstenite's read buffer per session. Its default, 128 KiB, is
-/// zero-filled on the first read, so every idle session held 128 KiB of RSS;
-/// what clients send is small (pongs, w3sper's empty keep-alive), and a
-/// larger frame grows the buffer as needed, up to the inbound limit.
-const READ_BUFFER: usize = 4 * 1024;
-
-/// Frames are written to the socket once this many bytes are buffered (and
-/// at every flush): a drained batch goes out in 16 KiB writes, and the write
-/// buffer a session keeps between bursts stays near that size instead of the
-/// 128 KiB default.
-const WRITE_BUFFER: usize = 16 * 1024;
-
-/// How many bytes a session's socket may hold unwritten beyond its write
-/// buffer: the session's queue budget. tungstenite answers every Ping by
-/// appending a Pong to that buffer, even while the socket takes nothing,
-/// so a client that pings and never reads would grow it without end; with
-/// this cap, a Pong that does not fit replaces the one unanswered before it
-/// (RFC 6455 §5.5.3 lets a node answer only the most recent Ping), and an
-/// event frame that does not fit ends the session as disconnected, as any
-/// failed write does. So Pings cost a session no more than its events may.
-pub(crate) fn pong_budget(shared: &Shared) -> usize {
-    shared.node().config().limits.max_queue_bytes.max(64 * 1024)
-}
-
 /// The key of a WebSocket upgrade request, when it is one: `GET` with
 /// `Connection: upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13`
 /// and a `Sec-WebSocket-Key` (the checks of warp's `ws()` filter), over
@@ -159,7 +134,15 @@ pub(crate) fn websocket_key<B>(request: &Request<B>) -> Option<HeaderValue> {
     if request.method() != Method::GET || request.version() < Version::HTTP_11 {
         return None;
     }
-    let headers = request.headers();
+    upgrade_key(request.method(), request.headers())
+}
+
+/// The key of a WebSocket upgrade, from the request's method and headers
+/// (the version is the caller's to check, when it knows it).
+pub(crate) fn upgrade_key(method: &Method, headers: &HeaderMap) -> Option<HeaderValue> {
+    if method != Method::GET {
+        return None;
+    }
     let connection_upgrade = headers
         .get_all(CONNECTION)
         .iter()
@@ -176,48 +159,49 @@ pub(crate) fn websocket_key<B>(request: &Request<B>) -> Option<HeaderValue> {
     (connection_upgrade && websocket && version).then(|| key.clone())
 }
 
-/// A WebSocket upgrade, answered at the hyper level rather than through
-/// warp's `ws()` filter, which cannot set tungstenite's read buffer: only on
-/// `/on` (fix: the reference node accepts any path starting with `/on`); the
-/// core decides (403, 503); then 101, and the session task runs on the
-/// upgraded socket once hyper hands it over.
+/// A WebSocket upgrade, answered at the hyper level: only on `/on` (fix:
+/// the reference node accepts any path starting with `/on`); the core
+/// decides (403, 503); then 101, and the session task runs on the upgraded
+/// socket once hyper hands it over.
 pub(crate) fn upgrade<B>(
     shared: &Arc<Shared>,
     mut request: Request<B>,
     key: &HeaderValue,
 ) -> Response {
-    // If the upgrade never completes, the guard is dropped, which releases
-    // the session.
     // The TCP peer, when whoever accepted the connection recorded it (our
     // listener does; axum's `ConnectInfo` and others can insert it too).
     let peer = request
         .extensions()
         .get::<std::net::SocketAddr>()
         .map(std::net::SocketAddr::ip);
-    let opened = SessionGuard::open(shared, request.uri().path(), request.headers(), peer);
-    let (guard, limit) = match opened {
-        Ok(opened) => opened,
+    let upgrading = hyper::upgrade::on(&mut request);
+    let path = request.uri().path();
+    start_session(shared, path, request.headers(), peer, key, upgrading)
+}
+
+/// The one way a session starts, whichever way the upgrade came (the
+/// listener, [`EndpointService`](crate::EndpointService), the warp
+/// filter): the core opens the session or refuses it; on 101, the session
+/// task takes the upgraded connection's bytes as they are, once hyper
+/// hands them over.
+pub(crate) fn start_session(
+    shared: &Arc<Shared>,
+    path: &str,
+    headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
+    key: &HeaderValue,
+    upgrading: OnUpgrade,
+) -> Response {
+    // If the upgrade never completes, the guard is dropped, which releases
+    // the session.
+    let guard = match SessionGuard::open(shared, path, headers, peer) {
+        Ok(guard) => guard,
         Err(refusal) => return into_warp(refusal),
     };
     let id = guard.id;
-    let config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(WRITE_BUFFER + pong_budget(shared))
-        .max_frame_size(Some(limit))
-        .max_message_size(Some(limit));
-    let upgrading = hyper::upgrade::on(&mut request);
     shared.session_tasks.spawn(async move {
         match upgrading.await {
-            Ok(upgraded) => {
-                let socket = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(config),
-                )
-                .await;
-                session::run(guard, socket).await;
-            }
+            Ok(upgraded) => session::run(guard, TokioIo::new(upgraded)).await,
             Err(error) => {
                 tracing::debug!(session = %id, %error, "WebSocket upgrade did not complete");
                 drop(guard);

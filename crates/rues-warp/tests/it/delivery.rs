@@ -154,3 +154,62 @@ async fn slow_consumer_is_closed_with_4008_while_another_keeps_receiving() {
     // The slow client, reading at last, finds the events it had and then 4008.
     assert_eq!(slow.close_code().await, Some(4008));
 }
+
+/// The next Binary message's bytes, as the client's WebSocket reads them.
+async fn next_binary(client: &mut rues_testkit::WsClient) -> Bytes {
+    use futures_util::StreamExt;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), client.ws.next())
+            .await
+            .expect("in time")
+            .expect("a message")
+            .expect("valid");
+        if let tokio_tungstenite::tungstenite::Message::Binary(bytes) = message {
+            return bytes;
+        }
+    }
+}
+
+/// Event frames whose lengths sit on each side of the three WebSocket
+/// length encodings (7-bit up to 125, 16-bit up to 65 535, 64-bit above)
+/// reach a tungstenite client whole, one after another, with the same
+/// bytes every receiver gets.
+#[tokio::test]
+async fn frames_on_every_length_boundary_reach_the_client_whole() {
+    let server = TestServer::start().await;
+    let mut client = server.connect().await;
+    let mut other = server.connect().await;
+    for receiver in [&client, &other] {
+        let answer = receiver.subscribe(&server, "/on/blocks/accepted").await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    let path = EventPath::parse("/on/blocks:a/accepted").expect("valid");
+    let event = |len: usize| {
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        Event::new(path.clone(), "application/octet-stream", payload.into())
+    };
+    // What an event costs beyond its payload, from an empty one.
+    assert_eq!(server.publish_event(event(0)), 2);
+    let overhead = next_binary(&mut client).await.len();
+    assert_eq!(next_binary(&mut other).await.len(), overhead);
+    assert!(overhead < 125, "an empty event's frame is {overhead} bytes");
+    // The header block grows with the digits of the payload's length, so
+    // each frame length is found by adjusting the payload until it fits.
+    for length in [125usize, 126, 127, 65_535, 65_536, 65_537, 200_000] {
+        let mut payload_len = length - overhead;
+        let mut tries = 0;
+        loop {
+            assert_eq!(server.publish_event(event(payload_len)), 2);
+            let frame = next_binary(&mut client).await;
+            assert_eq!(next_binary(&mut other).await, frame);
+            let payload: Vec<u8> = (0..payload_len).map(|i| (i % 251) as u8).collect();
+            assert!(frame.ends_with(&payload), "frame of {} bytes", frame.len());
+            if frame.len() == length {
+                break;
+            }
+            tries += 1;
+            assert!(tries < 4, "no payload gives a frame of {length} bytes");
+            payload_len = payload_len + length - frame.len();
+        }
+    }
+}
