@@ -1,0 +1,1 @@
+//! RUES paths as NATS subjects (docs/cluster.md, "Subjects").
