@@ -79,7 +79,9 @@ fn request(node: &Mutex<Node>, method: &Method, path: &str, headers: &HeaderMap)
     let decision = lock(node).handle_request(method, path, headers);
     match decision {
         Decision::Respond(response) => debug_assert!(response.status().is_success()),
-        Decision::ReadBody(_) => unreachable!("GET and DELETE read no body"),
+        Decision::ReadBody(_) | Decision::Forward(_) => {
+            unreachable!("a single node reads no body for GET and DELETE")
+        }
     }
 }
 
@@ -93,7 +95,9 @@ fn shared_node(threads: usize) -> (Arc<Mutex<Node>>, Vec<(HeaderMap, Outbox)>) {
         let path = format!("/on/bench:other-{i}/tick");
         match node.handle_request(&Method::GET, &path, &headers) {
             Decision::Respond(response) => assert!(response.status().is_success()),
-            Decision::ReadBody(_) => unreachable!("GET reads no body"),
+            Decision::ReadBody(_) | Decision::Forward(_) => {
+                unreachable!("a single node reads no body for GET")
+            }
         }
     }
     let sessions = (0..threads).map(|_| open(&mut node, now)).collect();

@@ -77,6 +77,11 @@ pub struct Config {
     pub access: AccessRules,
     /// Which browser origins may open sessions and make requests.
     pub origins: OriginPolicy,
+    /// The node is one of a cluster (docs/protocol.md §11): it records
+    /// [`Change`](crate::Change)s for its backplane and answers
+    /// [`Decision::Forward`](crate::Decision::Forward) where another node
+    /// must answer. Off by default.
+    pub cluster: bool,
 }
 
 impl Config {
@@ -88,6 +93,7 @@ impl Config {
             limits: Limits::default(),
             access: AccessRules::default(),
             origins: OriginPolicy::Any,
+            cluster: false,
         }
     }
 
@@ -100,6 +106,12 @@ impl Config {
     /// Replaces the access rules.
     pub fn with_access(mut self, access: AccessRules) -> Self {
         self.access = access;
+        self
+    }
+
+    /// Makes the node one of a cluster (see [`Config::cluster`]).
+    pub fn in_cluster(mut self, cluster: bool) -> Self {
+        self.cluster = cluster;
         self
     }
 

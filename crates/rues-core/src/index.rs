@@ -33,49 +33,52 @@ pub(crate) struct Index {
 }
 
 impl Index {
-    pub(crate) fn insert(&mut self, path: &EventPath, session: SessionId) {
+    /// Adds `session` under `path`; `true` when it is the first session
+    /// there (the path became wanted).
+    pub(crate) fn insert(&mut self, path: &EventPath, session: SessionId) -> bool {
         let topic = self
             .components
             .entry(path.component().clone())
             .or_default()
             .entry(path.topic().clone())
             .or_default();
-        match path.entity() {
-            None => topic.wildcard.insert(session),
-            Some(entity) => topic
-                .by_entity
-                .entry(entity.clone())
-                .or_default()
-                .insert(session),
+        let sessions = match path.entity() {
+            None => &mut topic.wildcard,
+            Some(entity) => topic.by_entity.entry(entity.clone()).or_default(),
         };
+        sessions.insert(session);
+        sessions.len() == 1
     }
 
-    pub(crate) fn remove(&mut self, path: &EventPath, session: SessionId) {
+    /// Removes `session` from under `path`; `true` when it was the last
+    /// session there (the path is no longer wanted).
+    pub(crate) fn remove(&mut self, path: &EventPath, session: SessionId) -> bool {
         let Some(topics) = self.components.get_mut(path.component()) else {
-            return;
+            return false;
         };
         let Some(topic) = topics.get_mut(path.topic()) else {
-            return;
+            return false;
         };
-        match path.entity() {
-            None => {
-                topic.wildcard.remove(&session);
-            }
-            Some(entity) => {
-                if let Some(sessions) = topic.by_entity.get_mut(entity) {
-                    sessions.remove(&session);
+        let last = match path.entity() {
+            None => topic.wildcard.remove(&session) && topic.wildcard.is_empty(),
+            Some(entity) => match topic.by_entity.get_mut(entity) {
+                Some(sessions) => {
+                    let last = sessions.remove(&session) && sessions.is_empty();
                     if sessions.is_empty() {
                         topic.by_entity.remove(entity);
                     }
+                    last
                 }
-            }
-        }
+                None => false,
+            },
+        };
         if topic.is_empty() {
             topics.remove(path.topic());
             if topics.is_empty() {
                 self.components.remove(path.component());
             }
         }
+        last
     }
 
     /// Appends every session that receives an event published at `path`
@@ -103,6 +106,27 @@ impl Index {
         } else {
             out.extend(topic.wildcard.iter().copied());
         }
+    }
+
+    /// Every path some session is subscribed to, each once: what a cluster
+    /// node declares as its interest (again) when its backplane reconnects.
+    pub(crate) fn wanted(&self) -> Vec<EventPath> {
+        let mut out = Vec::new();
+        for (component, topics) in &self.components {
+            for (topic, index) in topics {
+                let target = |entity| {
+                    EventPath::new(
+                        rues_target::Target::new(component.clone(), entity),
+                        topic.clone(),
+                    )
+                };
+                if !index.wildcard.is_empty() {
+                    out.push(target(None));
+                }
+                out.extend(index.by_entity.keys().map(|e| target(Some(e.clone()))));
+            }
+        }
+        out
     }
 
     /// Number of (component, topic) keys; zero when no subscription exists.

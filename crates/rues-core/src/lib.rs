@@ -152,6 +152,7 @@
 
 mod access;
 mod close;
+mod cluster;
 mod config;
 mod cors;
 mod handshake;
@@ -168,6 +169,7 @@ mod stream;
 
 pub use access::{AccessRule, AccessRules, InvalidAccessRule, Operation};
 pub use close::{CloseReason, SocketEnd};
+pub use cluster::{Arrival, Change, Destination, Forward};
 pub use config::{Config, Limits};
 pub use cors::OriginPolicy;
 pub use id::{

@@ -10,6 +10,7 @@ use rues_target::EventPath;
 use rues_wire::Frame;
 
 use crate::close::{CloseReason, ClosedCounts, SocketEnd};
+use crate::cluster::Change;
 use crate::config::Config;
 use crate::id::{IdSource, SessionMap};
 use crate::index::Index;
@@ -136,6 +137,9 @@ pub struct Node {
     scratch: Vec<SessionId>,
     /// [`Node::shutdown`] was called: no new session opens.
     pub(crate) shutting_down: bool,
+    /// What a cluster backplane has not been told yet, in order; always
+    /// empty unless `config.cluster`.
+    changes: Vec<Change>,
 }
 
 impl std::fmt::Debug for Node {
@@ -174,6 +178,7 @@ impl Node {
             wire_limits,
             scratch: Vec::new(),
             shutting_down: false,
+            changes: Vec::new(),
         }
     }
 
@@ -213,6 +218,37 @@ impl Node {
             .flat_map(|s| s.subscriptions.iter())
     }
 
+    /// The changes a cluster backplane must mirror since the last call, in
+    /// the order they happened (docs/protocol.md §11). Always empty unless
+    /// [`Config::cluster`] is set. An adapter drains them after every call
+    /// that may change sessions or subscriptions (any `handle_*` and
+    /// [`Node::publish`], which may close slow consumers).
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Whether [`Node::take_changes`] has something to give.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// Everything a backplane must know afresh after it lost its broker:
+    /// the sessions open here and the paths they want, as changes.
+    pub fn current_state(&self) -> Vec<Change> {
+        self.sessions
+            .keys()
+            .map(|&id| Change::SessionOpened(id))
+            .chain(self.index.wanted().into_iter().map(Change::InterestAdded))
+            .collect()
+    }
+
+    /// Records a change for the backplane, in a cluster only.
+    pub(crate) fn record(&mut self, change: impl FnOnce() -> Change) {
+        if self.config.cluster {
+            self.changes.push(change());
+        }
+    }
+
     /// Opens a session without the upgrade checks: draws an id no live
     /// session has. Adapters normally use [`Node::handle_upgrade`], which
     /// checks the origin and the session limit first.
@@ -246,6 +282,7 @@ impl Node {
             *self.clients.entry(client).or_default() += 1;
         }
         self.stats.sessions_opened += 1;
+        self.record(|| Change::SessionOpened(id));
         Ok((id, outbox))
     }
 
@@ -378,7 +415,9 @@ impl Node {
             return;
         };
         for path in &session.subscriptions {
-            self.index.remove(path, id);
+            if self.index.remove(path, id) {
+                self.record(|| Change::InterestDropped(path.clone()));
+            }
         }
         self.stats.subscriptions -= session.subscriptions.len();
         if let Some(client) = session.client {
@@ -394,5 +433,6 @@ impl Node {
         self.stats.frames_delivered += session.outbox.close(reason);
         self.timers.remove(&(session.timer, id));
         self.stats.closed.count(reason);
+        self.record(|| Change::SessionClosed(id));
     }
 }

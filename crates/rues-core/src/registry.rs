@@ -303,6 +303,34 @@ impl ComponentSpec {
         topics
     }
 
+    /// Whether a fallback handler answers the topics without one of their own.
+    pub fn has_fallback_handler(&self) -> bool {
+        self.fallback.is_some()
+    }
+
+    /// The same component with no handler at all: the same entity rule,
+    /// canonical form and topics (a handler's topic stays one). What a
+    /// cluster node that serves sessions but runs no handler registers
+    /// (docs/protocol.md §11): it checks paths as the node with the
+    /// handlers does, and forwards every dispatch.
+    pub fn without_handlers(&self) -> Self {
+        let topics = self.topics.as_ref().map(|topics| {
+            topics
+                .iter()
+                .chain(self.handlers.keys())
+                .cloned()
+                .collect()
+        });
+        Self {
+            name: self.name.clone(),
+            entity: self.entity,
+            topics,
+            handlers: HashMap::new(),
+            fallback: None,
+            canonicalise: self.canonicalise.clone(),
+        }
+    }
+
     fn topic_exists(&self, topic: &Topic) -> bool {
         match &self.topics {
             None => true,
@@ -336,6 +364,14 @@ impl Registry {
     /// The components.
     pub fn components(&self) -> impl Iterator<Item = &ComponentSpec> {
         self.components.values()
+    }
+
+    /// The same components, each [without its
+    /// handlers](ComponentSpec::without_handlers).
+    pub fn without_handlers(&self) -> Self {
+        self.components
+            .values()
+            .fold(Self::new(), |registry, spec| registry.with(spec.without_handlers()))
     }
 
     /// Checks that `path` names something that exists: the component, its

@@ -18,6 +18,7 @@ use rues_target::EventPath;
 use rues_wire::{RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT};
 
 use crate::access::Operation;
+use crate::cluster::{Arrival, Change, Destination, Forward};
 use crate::cors::{self, OriginVerdict};
 use crate::node::Node;
 use crate::outbox::Outbox;
@@ -38,6 +39,11 @@ pub enum Decision {
     /// A dispatch passed every check that needs no body: read at most
     /// [`DispatchTicket::max_body`] bytes of body and continue with the ticket.
     ReadBody(DispatchTicket),
+    /// In a cluster only: another node must answer (the session's owner,
+    /// or a service for the dispatch's topic). Forward the request (with
+    /// its body, for a dispatch) and send back that node's answer as it
+    /// is, or [`Forward::fallback`] when nobody takes it.
+    Forward(Forward),
 }
 
 /// A dispatch waiting for its body. Holds everything needed to finish the
@@ -518,6 +524,19 @@ impl Node {
     /// - On `/on` itself: 426, since sessions need a WebSocket upgrade.
     /// - Anywhere else: 404, with a message saying where RUES lives.
     pub fn handle_request(&mut self, method: &Method, path: &str, headers: &HeaderMap) -> Decision {
+        self.handle_request_from(Arrival::Client, method, path, headers)
+    }
+
+    /// [`Node::handle_request`] for a request that may have been forwarded
+    /// by another node of the cluster (docs/protocol.md §11): `arrival`
+    /// says why it came here, which decides what may be forwarded on.
+    pub fn handle_request_from(
+        &mut self,
+        arrival: Arrival,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Decision {
         let context = self.context(headers);
         let path = path.split_once('?').map_or(path, |(path, _query)| path);
         if is_session_path(path) {
@@ -545,12 +564,9 @@ impl Node {
             return Decision::Respond(context.error(StatusCode::FORBIDDEN, "origin not allowed"));
         }
         let response = match *method {
-            Method::GET => self.subscribe(&context, path, headers, true),
-            Method::DELETE => self.subscribe(&context, path, headers, false),
-            Method::POST => match self.dispatch(&context, path, headers) {
-                Ok(ticket) => return Decision::ReadBody(ticket),
-                Err(response) => response,
-            },
+            Method::GET => return self.subscribe(arrival, &context, path, headers, true),
+            Method::DELETE => return self.subscribe(arrival, &context, path, headers, false),
+            Method::POST => return self.dispatch(arrival, &context, path, headers),
             Method::OPTIONS => self.preflight(&context, headers),
             _ => {
                 let mut response = context.error(
@@ -609,84 +625,113 @@ impl Node {
     /// `GET` (subscribe) and `DELETE` (unsubscribe): docs/protocol.md §5.1.
     fn subscribe(
         &mut self,
+        arrival: Arrival,
         context: &ResponseContext,
         raw_path: &str,
         headers: &HeaderMap,
         add: bool,
-    ) -> Response {
+    ) -> Decision {
+        match self.subscribe_here(arrival, context, raw_path, headers, add) {
+            Ok(response) => Decision::Respond(response),
+            Err(forward) => Decision::Forward(forward),
+        }
+    }
+
+    /// [`Node::subscribe`]'s checks; `Err` when the session's owner is
+    /// another node's to find.
+    fn subscribe_here(
+        &mut self,
+        arrival: Arrival,
+        context: &ResponseContext,
+        raw_path: &str,
+        headers: &HeaderMap,
+        add: bool,
+    ) -> Result<Response, Forward> {
         // 1. version
         if let Err(message) = self.check_version(headers) {
-            return context.error(StatusCode::BAD_REQUEST, &message);
+            return Ok(context.error(StatusCode::BAD_REQUEST, &message));
         }
         // 2. session id present and well-formed
         let Some(session) = headers
             .get(RUSK_SESSION_ID)
             .and_then(|v| SessionId::parse(v.as_bytes()).ok())
         else {
-            return context.error(
+            return Ok(context.error(
                 StatusCode::FAILED_DEPENDENCY,
                 "Rusk-Session-Id header missing or invalid: open a session on /on first",
-            );
+            ));
         };
         // 3. path and registry
         let path = match self.resolve(raw_path) {
             Ok(path) => path,
-            Err(message) => return context.error(StatusCode::NOT_FOUND, &message),
+            Err(message) => return Ok(context.error(StatusCode::NOT_FOUND, &message)),
         };
-        // 4. session live
+        // 4. session live (in a cluster: here, or at its owner)
         if !self.sessions.contains_key(&session) {
-            return context.error(
+            let unknown = context.error(
                 StatusCode::FAILED_DEPENDENCY,
                 &format!("session {session} is unknown or closed"),
             );
+            if self.config.cluster && arrival == Arrival::Client {
+                return Err(Forward {
+                    to: Destination::Owner(session),
+                    fallback: unknown,
+                    max_body: None,
+                });
+            }
+            return Ok(unknown);
         }
         // 5. access rules
         if let Some(rule) = self.config.access.denying(Operation::Subscribe, &path) {
-            return context.error(
+            return Ok(context.error(
                 StatusCode::FORBIDDEN,
                 &format!("denied by access rule `{rule}`"),
-            );
+            ));
         }
         let max_subscriptions = self.config.limits.max_subscriptions;
         let Some(state) = self.sessions.get_mut(&session) else {
-            return context.error(
+            return Ok(context.error(
                 StatusCode::FAILED_DEPENDENCY,
                 &format!("session {session} is unknown or closed"),
-            );
+            ));
         };
         if add {
             if state.subscriptions.contains(&path) {
-                return context.empty(StatusCode::OK);
+                return Ok(context.empty(StatusCode::OK));
             }
             // 6. subscription limits: the session's, then the node's
             if state.subscriptions.len() >= max_subscriptions {
-                return context.error(
+                return Ok(context.error(
                     StatusCode::TOO_MANY_REQUESTS,
                     &format!(
                         "session already holds the maximum of {max_subscriptions} subscriptions"
                     ),
-                );
+                ));
             }
             let max_total = self.config.limits.max_total_subscriptions;
             if self.stats.subscriptions >= max_total {
-                return context.error(
+                return Ok(context.error(
                     StatusCode::TOO_MANY_REQUESTS,
                     &format!(
                         "the node holds its maximum of {max_total} subscriptions over all sessions; try again later"
                     ),
-                );
+                ));
             }
             // 7. add
-            self.index.insert(&path, session);
-            state.subscriptions.insert(path);
+            state.subscriptions.insert(path.clone());
             self.stats.subscriptions += 1;
-            context.empty(StatusCode::OK)
+            if self.index.insert(&path, session) {
+                self.record(|| Change::InterestAdded(path));
+            }
+            Ok(context.empty(StatusCode::OK))
         } else if state.subscriptions.remove(&path) {
-            self.index.remove(&path, session);
             self.stats.subscriptions -= 1;
-            context.empty(StatusCode::OK)
+            if self.index.remove(&path, session) {
+                self.record(|| Change::InterestDropped(path));
+            }
+            Ok(context.empty(StatusCode::OK))
         } else {
-            context.error(StatusCode::NOT_FOUND, "Subscription not found")
+            Ok(context.error(StatusCode::NOT_FOUND, "Subscription not found"))
         }
     }
 
@@ -703,10 +748,27 @@ impl Node {
     /// `POST` up to the body: docs/protocol.md §5.2.
     fn dispatch(
         &mut self,
+        arrival: Arrival,
         context: &ResponseContext,
         raw_path: &str,
         headers: &HeaderMap,
-    ) -> Result<DispatchTicket, Response> {
+    ) -> Decision {
+        match self.dispatch_here(arrival, context, raw_path, headers) {
+            Ok(Ok(ticket)) => Decision::ReadBody(ticket),
+            Ok(Err(forward)) => Decision::Forward(forward),
+            Err(response) => Decision::Respond(response),
+        }
+    }
+
+    /// [`Node::dispatch`]'s checks up to the body: a ticket, a request for
+    /// another node of the cluster, or the refusal.
+    fn dispatch_here(
+        &mut self,
+        arrival: Arrival,
+        context: &ResponseContext,
+        raw_path: &str,
+        headers: &HeaderMap,
+    ) -> Result<Result<DispatchTicket, Forward>, Response> {
         // version
         if let Err(message) = self.check_version(headers) {
             return Err(context.error(StatusCode::BAD_REQUEST, &message));
@@ -718,20 +780,39 @@ impl Node {
             .registry
             .canonical(path)
             .map_err(|message| context.error(StatusCode::NOT_FOUND, &message))?;
-        let handler = self
-            .registry
-            .handler(&path)
+        // In a cluster, a topic with no handler here may have a service
+        // elsewhere: decided once the checks that need no handler pass.
+        self.registry
+            .check(&path)
             .map_err(|message| context.error(StatusCode::NOT_FOUND, &message))?;
+        let handler = match self.registry.handler(&path) {
+            Ok(handler) => Ok(handler),
+            Err(message) if self.config.cluster && arrival != Arrival::ForService => {
+                Err(context.error(StatusCode::NOT_FOUND, &message))
+            }
+            Err(message) => return Err(context.error(StatusCode::NOT_FOUND, &message)),
+        };
         // session: optional, but when present it must be valid and live
+        // (here, or at its owner; a service takes the forwarder's word)
         let session = match headers.get(RUSK_SESSION_ID) {
             None => None,
             Some(value) => match SessionId::parse(value.as_bytes()) {
-                Ok(id) if self.sessions.contains_key(&id) => Some(id),
+                Ok(id) if self.sessions.contains_key(&id) || arrival == Arrival::ForService => {
+                    Some(id)
+                }
                 Ok(id) => {
-                    return Err(context.error(
+                    let unknown = context.error(
                         StatusCode::FAILED_DEPENDENCY,
                         &format!("session {id} is unknown or closed"),
-                    ));
+                    );
+                    if self.config.cluster && arrival == Arrival::Client {
+                        return Ok(Err(Forward {
+                            to: Destination::Owner(id),
+                            fallback: unknown,
+                            max_body: Some(self.config.limits.max_body),
+                        }));
+                    }
+                    return Err(unknown);
                 }
                 Err(_) => {
                     return Err(context.error(
@@ -758,6 +839,16 @@ impl Node {
                 &format!("request body exceeds {max_body} bytes"),
             ));
         }
+        let handler = match handler {
+            Ok(handler) => handler,
+            Err(no_handler) => {
+                return Ok(Err(Forward {
+                    to: Destination::Service(path),
+                    fallback: no_handler,
+                    max_body: Some(max_body),
+                }));
+            }
+        };
         let content_type = header_str(headers, CONTENT_TYPE.as_str()).map(str::to_owned);
         let feeder = headers.contains_key(RUSK_FEEDER);
         let binary_reply = content_type.as_deref().is_some_and(is_octet_stream)
@@ -766,7 +857,7 @@ impl Node {
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .any(is_octet_stream);
-        Ok(DispatchTicket {
+        Ok(Ok(DispatchTicket {
             context: context.clone(),
             path,
             session,
@@ -776,7 +867,7 @@ impl Node {
             binary_reply,
             handler,
             max_body,
-        })
+        }))
     }
 
     /// `OPTIONS`: a CORS preflight (docs/protocol.md §5.3), or a plain OPTIONS.

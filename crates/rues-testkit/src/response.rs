@@ -172,6 +172,7 @@ mod tests {
         let mut node = Node::new(config, crate::registry(), SeededIds::new(1));
         match node.handle_request(&rues_core::http::Method::POST, path, &header_map(headers)) {
             Decision::Respond(response) => response,
+            Decision::Forward(forward) => forward.fallback,
             Decision::ReadBody(ticket) => match ticket.with_body(Bytes::from_static(body)) {
                 Ok(call) => collect(block_on(call.run())),
                 Err(response) => response,

@@ -50,6 +50,7 @@ fn canonical_node(rules: &[&str]) -> Node {
 fn post(node: &mut Node, path: &str) -> http::Response<Bytes> {
     match node.handle_request(&Method::POST, path, &HeaderMap::new()) {
         Decision::Respond(response) => response,
+        Decision::Forward(forward) => forward.fallback,
         Decision::ReadBody(ticket) => match ticket.with_body(Bytes::new()) {
             Ok(call) => collect(block_on(call.run())),
             Err(response) => response,

@@ -85,6 +85,7 @@ impl Harness {
         let headers = header_map(headers);
         match self.node.handle_request(&method, path, &headers) {
             Decision::Respond(response) => response.into(),
+            Decision::Forward(forward) => forward.fallback.into(),
             Decision::ReadBody(ticket) => {
                 if body.len() > ticket.max_body() {
                     return ticket.body_too_large().into();

@@ -5,6 +5,7 @@
 mod harness;
 
 mod bounds;
+mod cluster;
 mod dispatch;
 mod fanout;
 mod model;
