@@ -1,3 +1,307 @@
-//! Cluster mode (docs/cluster.md): rues nodes joined through NATS.
+//! Cluster mode (docs/cluster.md, docs/protocol.md §11): rues nodes joined
+//! through NATS, so that a client may reach any node for any request
+//! behind a plain round-robin load balancer and see one node's behaviour.
+//!
+//! rues never implements a broker: NATS, deployed and clustered by the
+//! operator, carries three kinds of traffic (the subjects are in
+//! [`subject`]):
+//! - **Events.** Each node publishes what it publishes locally on the
+//!   event's subject, after delivering it to its own sessions, and
+//!   subscribes to a stream (component, topic) only while a local session
+//!   wants some of it. The node's core then delivers each received event to
+//!   the sessions it matches (entity rule applied), encoded once, as a
+//!   local publish. The client is made with `no_echo`, so a node never
+//!   receives its own events back.
+//! - **Requests for a session owned elsewhere.** The owner answers on the
+//!   session's subject; nobody subscribed is NATS's "no responders", at
+//!   once, and the caller gets the core's 424.
+//! - **Dispatches without a local handler.** Nodes that run the handler
+//!   answer in the queue group `rues` on the topic's service subject, so
+//!   NATS balances them. A separate process that speaks only NATS is a
+//!   node with an endpoint and no listener (`examples/prover.rs`).
+//!
+//! An answer travels as a head message (status, headers, first chunk of
+//! body) and, when it is larger or streamed, further chunks the requester
+//! pulls one at a time, so a slow client slows only its own answer and
+//! nothing is buffered beyond one chunk per side ([`wire`]).
+//!
+//! The core decides everything else (docs/protocol.md §5 statuses, the
+//! entity rule, access rules): this crate moves requests and events, and
+//! [`Cluster`] is the `rues_warp::Backplane` that does it.
 
+mod forward;
+mod interest;
+mod metrics;
 pub mod subject;
+pub mod wire;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rues_core::{Change, Destination, Event};
+use rues_warp::{Backplane, BoxFuture, ClusterPort, Endpoint, Forwarded, ForwardedRequest};
+use tokio::sync::{mpsc, watch};
+
+use metrics::Counters;
+
+/// How a node joins the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClusterConfig {
+    /// The NATS server(s), e.g. `nats://127.0.0.1:4222` (comma-separated
+    /// for several).
+    pub url: String,
+    /// The name the node's NATS connection carries (seen in NATS's
+    /// monitoring).
+    pub name: String,
+    /// The longest a subscribe answer or a new session's id waits for the
+    /// broker to confirm the node's interest (then it is sent anyway).
+    pub settle_timeout: Duration,
+    /// The longest a forwarded request waits for the head of its answer
+    /// (a dispatch to a slow handler waits that long): then 504.
+    pub request_timeout: Duration,
+    /// The longest either side of a chunked answer waits for the other
+    /// (the next pull, the next chunk): then the answer is cut short.
+    pub pull_timeout: Duration,
+    /// The largest body chunk in one message (also bounded by the
+    /// server's `max_payload`).
+    pub chunk_bytes: usize,
+    /// Events waiting to go out to NATS; past it, events are not sent to
+    /// the cluster (counted in `rues_cluster_events_dropped_total`) and
+    /// local delivery goes on.
+    pub event_queue: usize,
+    /// Forwarded requests this node answers at once; past it, 503.
+    pub max_answering: usize,
+}
+
+impl ClusterConfig {
+    /// Defaults for `url`: 2 s to settle, 60 s for an answer's head, 30 s
+    /// between chunks, 256 KiB chunks, 16 384 queued events, 1 024 requests
+    /// answered at once.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            name: "rues".to_owned(),
+            settle_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(60),
+            pull_timeout: Duration::from_secs(30),
+            chunk_bytes: 256 * 1024,
+            event_queue: 16 * 1024,
+            max_answering: 1024,
+        }
+    }
+
+    /// Names the node's NATS connection.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets how long a forwarded request waits for its answer's head.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+}
+
+/// Why a node could not join.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The NATS options or address are unusable (an unreachable server is
+    /// not an error: the node serves alone and keeps trying).
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Connect {
+        /// The configured address.
+        url: String,
+        /// What the client said.
+        source: async_nats::ConnectError,
+    },
+    /// The endpoint is in a cluster already.
+    #[error("the endpoint already joined a cluster")]
+    AlreadyJoined,
+}
+
+/// A node's membership of the cluster: the backplane of one
+/// [`Endpoint`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("url", &self.inner.config.url)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) client: async_nats::Client,
+    pub(crate) config: ClusterConfig,
+    pub(crate) port: ClusterPort,
+    pub(crate) counters: Counters,
+    /// Changes for the control task, numbered.
+    changes: mpsc::UnboundedSender<(u64, Vec<Change>)>,
+    /// The number of the last change batch handed over.
+    requested: AtomicU64,
+    /// The number of the last change batch in effect at the broker.
+    confirmed: watch::Receiver<u64>,
+    /// Events for the publisher task.
+    events: mpsc::Sender<Event>,
+    /// Forwarded requests being answered here, bounded.
+    pub(crate) answering: Arc<tokio::sync::Semaphore>,
+}
+
+impl Cluster {
+    /// Connects to NATS and joins `endpoint` to the cluster: from now on
+    /// its sessions and interest are declared, its events published, and
+    /// the handlers of its registry served to the other nodes. If NATS
+    /// cannot be reached yet, the node serves alone and keeps trying
+    /// (reconnects back off up to 2 s, with jitter).
+    pub async fn join(endpoint: &Endpoint, config: ClusterConfig) -> Result<Self, JoinError> {
+        let connections = Arc::new(AtomicU64::new(0));
+        let options = {
+            let connections = connections.clone();
+            async_nats::ConnectOptions::new()
+                .name(&config.name)
+                .no_echo()
+                .retry_on_initial_connect()
+                .max_reconnects(None)
+                .connection_timeout(Duration::from_secs(2))
+                .request_timeout(Some(config.request_timeout))
+                .reconnect_delay_callback(reconnect_delay)
+                .event_callback(move |event| {
+                    let connections = connections.clone();
+                    async move {
+                        match event {
+                            async_nats::Event::Connected => {
+                                connections.fetch_add(1, Ordering::Relaxed);
+                                tracing::info!("cluster backplane connected");
+                            }
+                            async_nats::Event::Disconnected => tracing::warn!(
+                                "cluster backplane disconnected: serving local sessions only"
+                            ),
+                            other => tracing::debug!(event = %other, "cluster backplane event"),
+                        }
+                    }
+                })
+        };
+        let client = options
+            .connect(config.url.as_str())
+            .await
+            .map_err(|source| JoinError::Connect {
+                url: config.url.clone(),
+                source,
+            })?;
+        // Start serving with the cluster when it is there (a node that
+        // cannot reach it yet still starts, and joins when it can).
+        let connected = async {
+            while client.connection_state() != async_nats::connection::State::Connected {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let _ = tokio::time::timeout(config.settle_timeout, connected).await;
+        let (changes, changes_rx) = mpsc::unbounded_channel();
+        let (confirmed_tx, confirmed) = watch::channel(0);
+        let (events, events_rx) = mpsc::channel(config.event_queue.max(1));
+        let inner = Arc::new(Inner {
+            client,
+            answering: Arc::new(tokio::sync::Semaphore::new(config.max_answering.max(1))),
+            config,
+            port: endpoint.cluster_port(),
+            counters: Counters::new(connections),
+            changes,
+            requested: AtomicU64::new(0),
+            confirmed,
+            events,
+        });
+        tokio::spawn(interest::control(inner.clone(), changes_rx, confirmed_tx));
+        tokio::spawn(interest::publish(inner.clone(), events_rx));
+        forward::serve_registry(&inner).await;
+        let cluster = Self { inner };
+        if !endpoint.join_cluster(Arc::new(cluster.clone())) {
+            return Err(JoinError::AlreadyJoined);
+        }
+        Ok(cluster)
+    }
+
+    /// Whether the node is connected to NATS now.
+    pub fn is_connected(&self) -> bool {
+        self.inner.is_up()
+    }
+}
+
+impl Inner {
+    pub(crate) fn is_up(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+}
+
+/// Reconnect backoff: 50 ms doubling up to 2 s, with up to 25 % jitter, so
+/// nodes that lost the broker together do not return in lockstep.
+fn reconnect_delay(attempts: usize) -> Duration {
+    let exponent = u32::try_from(attempts.min(6)).unwrap_or(6);
+    let base = Duration::from_millis(50 * 2u64.pow(exponent)).min(Duration::from_secs(2));
+    let jitter = u64::from(std::process::id() ^ u32::try_from(attempts % 1024).unwrap_or(0))
+        % (base.as_millis() as u64 / 4 + 1);
+    base + Duration::from_millis(jitter)
+}
+
+impl Backplane for Cluster {
+    fn changes(&self, changes: Vec<Change>) {
+        let inner = &self.inner;
+        let number = inner.requested.fetch_add(1, Ordering::AcqRel) + 1;
+        // The control task lives as long as the cluster: a send fails only
+        // while the runtime shuts down.
+        let _ = inner.changes.send((number, changes));
+    }
+
+    fn published(&self, event: &Event) {
+        match self.inner.events.try_send(event.clone()) {
+            Ok(()) => {}
+            Err(_) => self.inner.counters.event_dropped(),
+        }
+    }
+
+    fn settled(&self) -> BoxFuture<()> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            if !inner.is_up() {
+                return;
+            }
+            let target = inner.requested.load(Ordering::Acquire);
+            let mut confirmed = inner.confirmed.clone();
+            let wait = confirmed.wait_for(|&done| done >= target);
+            if tokio::time::timeout(inner.config.settle_timeout, wait)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "the cluster did not confirm the node's interest in time; answering anyway"
+                );
+            }
+        })
+    }
+
+    fn forward(&self, to: Destination, request: ForwardedRequest) -> BoxFuture<Forwarded> {
+        Box::pin(forward::forward(self.inner.clone(), to, request))
+    }
+
+    fn health(&self) -> Result<String, String> {
+        if self.inner.is_up() {
+            Ok(format!("connected to NATS at {}", self.inner.config.url))
+        } else {
+            Err(format!(
+                "not connected to NATS at {}: serving local sessions with local events only",
+                self.inner.config.url
+            ))
+        }
+    }
+
+    fn metrics(&self) -> String {
+        self.inner.counters.render(self.inner.is_up())
+    }
+}

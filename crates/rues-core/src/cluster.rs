@@ -17,7 +17,9 @@
 use rues_target::EventPath;
 use rues_wire::SessionId;
 
-use crate::response::Response;
+use crate::request::BodyLimit;
+use crate::response::{Response, ResponseContext};
+use http::StatusCode;
 
 /// A fact about the node's sessions and interest, for a cluster backplane.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -67,7 +69,18 @@ pub struct Forward {
     /// The answer a single node gives: sent when nobody in the cluster
     /// takes the request (no owner, no service).
     pub fallback: Response,
-    /// For a dispatch: the most body bytes to read before forwarding (one
-    /// more means 413, as on one node). `None` for a bodiless request.
-    pub max_body: Option<usize>,
+    /// For a dispatch: how much body to read before forwarding it (one
+    /// byte more means 413, as on one node). `None` for a bodiless request.
+    pub body: Option<BodyLimit>,
+    pub(crate) context: ResponseContext,
+}
+
+impl Forward {
+    /// The answer when the request was forwarded but no answer came back
+    /// whole (the other node timed out, went away, or the broker did):
+    /// this node's error with `status` (502, 503, 504), never a silent
+    /// fallback, since someone did take the request.
+    pub fn failed(&self, status: StatusCode, message: &str) -> Response {
+        self.context.error(status, message)
+    }
 }

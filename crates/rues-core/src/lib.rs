@@ -38,7 +38,7 @@
 //!      [`Node::handle_request`] gives a [`Decision`]: a response to send
 //!      (426 on `/on`, 404 off `/on/...`, every RUES status on `/on/...`),
 //!      or a [`DispatchTicket`] for a `POST`: read at most
-//!      [`DispatchTicket::max_body`] bytes, turn them into a [`Call`] with
+//!      [`BodyLimit::max`] bytes, turn them into a [`Call`] with
 //!      [`DispatchTicket::with_body`], and run [`Call::into_job`] *without
 //!      holding the node*: await a [`Job::Async`] on the runtime, and run a
 //!      [`Job::Blocking`] (a [`BlockingHandler`]: a prover, a VM query) on
@@ -183,7 +183,7 @@ pub use registry::{
     HandlerFuture, Registry, RequestBody,
 };
 pub use reply::{HandlerError, Reply, ReplyStream};
-pub use request::{BlockingJob, Call, Decision, DispatchTicket, Job, NewSession};
+pub use request::{BlockingJob, BodyLimit, Call, Decision, DispatchTicket, Job, NewSession};
 pub use response::{Answer, Response};
 pub use rues_wire::{
     InvalidSessionId, RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,

@@ -242,6 +242,16 @@ impl Node {
             .collect()
     }
 
+    /// Makes the node one of a cluster from now on ([`Config::cluster`])
+    /// and gives what its backplane must know first, as
+    /// [`Node::current_state`] does; later changes come from
+    /// [`Node::take_changes`].
+    pub fn enter_cluster(&mut self) -> Vec<Change> {
+        self.config.cluster = true;
+        self.changes.clear();
+        self.current_state()
+    }
+
     /// Records a change for the backplane, in a cluster only.
     pub(crate) fn record(&mut self, change: impl FnOnce() -> Change) {
         if self.config.cluster {

@@ -314,13 +314,10 @@ impl ComponentSpec {
     /// (docs/protocol.md §11): it checks paths as the node with the
     /// handlers does, and forwards every dispatch.
     pub fn without_handlers(&self) -> Self {
-        let topics = self.topics.as_ref().map(|topics| {
-            topics
-                .iter()
-                .chain(self.handlers.keys())
-                .cloned()
-                .collect()
-        });
+        let topics = self
+            .topics
+            .as_ref()
+            .map(|topics| topics.iter().chain(self.handlers.keys()).cloned().collect());
         Self {
             name: self.name.clone(),
             entity: self.entity,
@@ -371,7 +368,9 @@ impl Registry {
     pub fn without_handlers(&self) -> Self {
         self.components
             .values()
-            .fold(Self::new(), |registry, spec| registry.with(spec.without_handlers()))
+            .fold(Self::new(), |registry, spec| {
+                registry.with(spec.without_handlers())
+            })
     }
 
     /// Checks that `path` names something that exists: the component, its

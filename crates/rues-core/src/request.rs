@@ -37,7 +37,7 @@ pub enum Decision {
     /// Send this response; the request is fully handled.
     Respond(Response),
     /// A dispatch passed every check that needs no body: read at most
-    /// [`DispatchTicket::max_body`] bytes of body and continue with the ticket.
+    /// [`BodyLimit::max`] bytes of body ([`DispatchTicket::body_limit`]) and continue with the ticket.
     ReadBody(DispatchTicket),
     /// In a cluster only: another node must answer (the session's owner,
     /// or a service for the dispatch's topic). Forward the request (with
@@ -59,7 +59,7 @@ pub struct DispatchTicket {
     headers: Box<HeaderMap>,
     binary_reply: bool,
     handler: Route,
-    max_body: usize,
+    body: BodyLimit,
 }
 
 impl std::fmt::Debug for DispatchTicket {
@@ -70,16 +70,49 @@ impl std::fmt::Debug for DispatchTicket {
             .field("content_type", &self.content_type)
             .field("feeder", &self.feeder)
             .field("binary_reply", &self.binary_reply)
-            .field("max_body", &self.max_body)
+            .field("max_body", &self.body.max)
             .finish_non_exhaustive()
     }
 }
 
-impl DispatchTicket {
+/// How much request body may be read, and the answers for a body that
+/// cannot be: for a dispatch ([`DispatchTicket::body_limit`]) and for a
+/// request forwarded with its body ([`Forward::body`]).
+#[derive(Debug, Clone)]
+pub struct BodyLimit {
+    context: ResponseContext,
+    max: usize,
+}
+
+impl BodyLimit {
     /// The most body bytes to read. One byte more means
-    /// [`body_too_large`](Self::body_too_large): stop reading there.
-    pub fn max_body(&self) -> usize {
-        self.max_body
+    /// [`too_large`](Self::too_large): stop reading there.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// The 413 response for a body that passed [`max`](Self::max).
+    pub fn too_large(&self) -> Response {
+        self.context.error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body exceeds {} bytes", self.max),
+        )
+    }
+
+    /// A response for a body that could not be read (the client went away
+    /// or sent a broken chunked encoding): 400.
+    pub fn unreadable(&self, reason: &str) -> Response {
+        self.context.error(
+            StatusCode::BAD_REQUEST,
+            &format!("cannot read the request body: {reason}"),
+        )
+    }
+}
+
+impl DispatchTicket {
+    /// How much body to read, and the answers when it cannot be.
+    pub fn body_limit(&self) -> &BodyLimit {
+        &self.body
     }
 
     /// The event path the request is for.
@@ -87,28 +120,11 @@ impl DispatchTicket {
         &self.path
     }
 
-    /// The 413 response for a body that passed [`max_body`](Self::max_body).
-    pub fn body_too_large(&self) -> Response {
-        self.context.error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("request body exceeds {} bytes", self.max_body),
-        )
-    }
-
-    /// A response for a body that could not be read (the client went away
-    /// or sent a broken chunked encoding): 400.
-    pub fn body_unreadable(&self, reason: &str) -> Response {
-        self.context.error(
-            StatusCode::BAD_REQUEST,
-            &format!("cannot read the request body: {reason}"),
-        )
-    }
-
     /// Decodes the body by the content-type rules of docs/protocol.md §5.2 and
     /// readies the handler call; a body that cannot be decoded is 422.
     pub fn with_body(self, body: Bytes) -> Result<Call, Response> {
-        if body.len() > self.max_body {
-            return Err(self.body_too_large());
+        if body.len() > self.body.max {
+            return Err(self.body.too_large());
         }
         let binary_content = self.content_type.as_deref().is_some_and(is_octet_stream);
         let body = if binary_content {
@@ -676,7 +692,8 @@ impl Node {
                 return Err(Forward {
                     to: Destination::Owner(session),
                     fallback: unknown,
-                    max_body: None,
+                    body: None,
+                    context: context.clone(),
                 });
             }
             return Ok(unknown);
@@ -809,7 +826,11 @@ impl Node {
                         return Ok(Err(Forward {
                             to: Destination::Owner(id),
                             fallback: unknown,
-                            max_body: Some(self.config.limits.max_body),
+                            body: Some(BodyLimit {
+                                context: context.clone(),
+                                max: self.config.limits.max_body,
+                            }),
+                            context: context.clone(),
                         }));
                     }
                     return Err(unknown);
@@ -845,7 +866,11 @@ impl Node {
                 return Ok(Err(Forward {
                     to: Destination::Service(path),
                     fallback: no_handler,
-                    max_body: Some(max_body),
+                    body: Some(BodyLimit {
+                        context: context.clone(),
+                        max: max_body,
+                    }),
+                    context: context.clone(),
                 }));
             }
         };
@@ -866,7 +891,10 @@ impl Node {
             headers: Box::new(headers.clone()),
             binary_reply,
             handler,
-            max_body,
+            body: BodyLimit {
+                context: context.clone(),
+                max: max_body,
+            },
         }))
     }
 

@@ -171,6 +171,24 @@ impl Endpoint {
         crate::filter::filter(self.shared.clone())
     }
 
+    /// Joins a cluster through `backplane` (docs/protocol.md §11): from
+    /// now on the node reports its sessions and interest to it, sends it
+    /// every event it publishes, and forwards to it what another node must
+    /// answer. The backplane reaches the node through
+    /// [`Endpoint::cluster_port`]. `false` (and nothing changes) if the
+    /// endpoint is in a cluster already.
+    pub fn join_cluster(&self, backplane: std::sync::Arc<dyn crate::Backplane>) -> bool {
+        self.shared.join_cluster(backplane)
+    }
+
+    /// The handle a backplane uses to deliver the cluster's events here
+    /// and to answer requests forwarded to this node.
+    pub fn cluster_port(&self) -> crate::ClusterPort {
+        crate::ClusterPort {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// The node's metrics as OpenMetrics text, for an application that
     /// serves `/metrics` itself.
     pub fn metrics(&self) -> String {

@@ -1,7 +1,8 @@
 //! `GET /health` (docs/protocol.md §13): whether the node serves, and what
 //! was checked to say so. The node's own check (it is not shutting down)
 //! always runs; the application adds its own ([`HealthCheck`]), e.g. the
-//! demo node's "a block was made lately". 200 `{"status": "ok", ...}` when
+//! demo node's "a block was made lately"; in a cluster, the backplane's
+//! own check ("cluster": connected to the broker) runs too. 200 `{"status": "ok", ...}` when
 //! every check passes, else 503 with each failing check's reason. Outside
 //! `/on`, so access rules and the origin policy do not apply to it.
 
@@ -36,7 +37,11 @@ pub(crate) fn answer(shared: &Shared, checks: &[(String, HealthCheck)]) -> Respo
     };
     let mut results = Map::new();
     let mut healthy = true;
+    let cluster = shared
+        .backplane()
+        .map(|backplane| ("cluster", backplane.health()));
     for (name, outcome) in std::iter::once(("node", node))
+        .chain(cluster)
         .chain(checks.iter().map(|(name, check)| (name.as_str(), check())))
     {
         healthy &= outcome.is_ok();

@@ -83,6 +83,7 @@
 //! The guide for node builders, handlers (async, blocking) and publishing
 //! included, is `docs/embedding.md` in the repository.
 
+mod backplane;
 mod endpoint;
 mod filter;
 mod head;
@@ -108,6 +109,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use warp::filters::BoxedFilter;
 
+pub use backplane::{
+    Backplane, BodyChunks, BoxError, BoxFuture, ClusterPort, Forwarded, ForwardedBody,
+    ForwardedRequest,
+};
 pub use endpoint::{Endpoint, EndpointConfig, EndpointService};
 pub use health::HealthCheck;
 pub use state::Publisher;

@@ -73,3 +73,27 @@ impl Stream for Chunks {
         }
     }
 }
+
+/// A `Send` stream made `Sync`, as warp's stream body wants it (a
+/// forwarded answer's chunks): only the connection's task polls it,
+/// through `&mut`, so the mutex is reached with `get_mut` and never locked.
+pub(crate) struct SyncStream<S>(Mutex<S>);
+
+impl<S> SyncStream<S> {
+    pub(crate) fn new(stream: S) -> Self {
+        Self(Mutex::new(stream))
+    }
+}
+
+impl<S: Stream + Unpin> Stream for SyncStream<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let stream = self
+            .get_mut()
+            .0
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        Pin::new(stream).poll_next(cx)
+    }
+}

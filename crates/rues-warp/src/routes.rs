@@ -15,13 +15,14 @@ use rues_core::http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use rues_core::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Version};
-use rues_core::{Answer, Decision, DispatchTicket, Job};
+use rues_core::{Answer, Arrival, BodyLimit, Decision, DispatchTicket, Forward, Job};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::path::FullPath;
 use warp::reply::Response;
 
+use crate::backplane::{Forwarded, ForwardedBody, ForwardedRequest};
 use crate::health::{self, HealthCheck};
 pub(crate) use crate::reply::into_warp;
 use crate::session::{self, SessionGuard};
@@ -232,18 +233,100 @@ where
     B: Buf,
     E: std::fmt::Display,
 {
+    request_from(shared, Arrival::Client, path, method, headers, body).await
+}
+
+/// [`request`], for a request that may come from another node of the
+/// cluster (`arrival`). In a cluster, a subscribe is answered only once
+/// the backplane has settled (the cluster sends the path's events here
+/// from then on), and a request the core leaves to another node is
+/// forwarded, with the core's own answer when nobody takes it.
+pub(crate) async fn request_from<S, B, E>(
+    shared: &Arc<Shared>,
+    arrival: Arrival,
+    path: &str,
+    method: Method,
+    headers: HeaderMap,
+    body: S,
+) -> Response
+where
+    S: Stream<Item = Result<B, E>>,
+    B: Buf,
+    E: std::fmt::Display,
+{
     let started = Instant::now();
-    let decision = shared.node().handle_request(&method, path, &headers);
+    let decision = shared
+        .node()
+        .handle_request_from(arrival, &method, path, &headers);
     let response = match decision {
-        Decision::Respond(response) => response.into(),
-        Decision::ReadBody(ticket) => dispatch(shared, ticket, body).await,
+        Decision::Respond(response) => {
+            if let Some(backplane) = shared.backplane() {
+                if method == Method::GET && response.status().is_success() {
+                    backplane.settled().await;
+                }
+            }
+            into_warp(response)
+        }
+        Decision::ReadBody(ticket) => into_warp(dispatch(shared, ticket, body).await),
+        Decision::Forward(forward) => {
+            forward_request(shared, forward, path, method.clone(), headers, body).await
+        }
     };
     shared.metrics.request(
         method.as_str(),
         response.status().as_u16(),
         started.elapsed(),
     );
-    into_warp(response)
+    response
+}
+
+/// A request another node must answer: its body read (under the same
+/// limits and deadlines as a dispatch's), then handed to the backplane;
+/// the core's fallback when there is none or nobody took it.
+async fn forward_request<S, B, E>(
+    shared: &Shared,
+    forward: Forward,
+    path: &str,
+    method: Method,
+    headers: HeaderMap,
+    body: S,
+) -> Response
+where
+    S: Stream<Item = Result<B, E>>,
+    B: Buf,
+    E: std::fmt::Display,
+{
+    let Some(backplane) = shared.backplane() else {
+        return into_warp(forward.fallback);
+    };
+    let body = match &forward.body {
+        Some(limit) => match read_body(shared, limit, body).await {
+            Ok(body) => body,
+            Err(refusal) => return into_warp(refusal),
+        },
+        None => Bytes::new(),
+    };
+    let request = ForwardedRequest {
+        method,
+        path: path.to_owned(),
+        headers,
+        body,
+    };
+    match backplane.forward(forward.to.clone(), request).await {
+        Forwarded::Answer(answer) => {
+            let (parts, body) = answer.into_parts();
+            let body = match body {
+                ForwardedBody::Whole(bytes) => bytes.into(),
+                ForwardedBody::Chunks(chunks) => {
+                    let stream = warp::reply::stream(crate::reply::SyncStream::new(chunks));
+                    warp::Reply::into_response(stream).into_body()
+                }
+            };
+            Response::from_parts(parts, body)
+        }
+        Forwarded::Nobody => into_warp(forward.fallback),
+        Forwarded::Failed(status, message) => into_warp(forward.failed(status, &message)),
+    }
 }
 
 /// Reads the body up to the limit (refusing as soon as it is passed, without
@@ -257,8 +340,33 @@ where
     B: Buf,
     E: std::fmt::Display,
 {
+    let body = match read_body(shared, ticket.body_limit(), body).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal.into(),
+    };
+    match ticket.with_body(body) {
+        Ok(call) => match call.into_job() {
+            Job::Async(answer) => answer.await,
+            Job::Blocking(job) => shared.blocking.run(job).await.into(),
+        },
+        Err(response) => response.into(),
+    }
+}
+
+/// A request body, read whole up to `limit` (refused as soon as it passes
+/// it) within the endpoint's body deadlines.
+async fn read_body<S, B, E>(
+    shared: &Shared,
+    limit: &BodyLimit,
+    body: S,
+) -> Result<Bytes, rues_core::Response>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: Buf,
+    E: std::fmt::Display,
+{
     let mut body = std::pin::pin!(body);
-    let max = ticket.max_body();
+    let max = limit.max();
     let deadlines = shared.body_deadlines;
     let deadline = tokio::time::Instant::now() + deadlines.total;
     let mut buffer = BytesMut::new();
@@ -270,14 +378,14 @@ where
         let chunk = match tokio::time::timeout_at(wait, body.next()).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
-            Err(_) => return body_late(&ticket, deadlines).into(),
+            Err(_) => return Err(body_late(limit, deadlines)),
         };
         let mut chunk = match chunk {
             Ok(chunk) => chunk,
-            Err(error) => return ticket.body_unreadable(&error.to_string()).into(),
+            Err(error) => return Err(limit.unreadable(&error.to_string())),
         };
         if buffer.len() + chunk.remaining() > max {
-            return ticket.body_too_large().into();
+            return Err(limit.too_large());
         }
         while chunk.has_remaining() {
             let piece = chunk.chunk();
@@ -286,21 +394,15 @@ where
             chunk.advance(len);
         }
     }
-    match ticket.with_body(Bytes::from(buffer)) {
-        Ok(call) => match call.into_job() {
-            Job::Async(answer) => answer.await,
-            Job::Blocking(job) => shared.blocking.run(job).await.into(),
-        },
-        Err(response) => response.into(),
-    }
+    Ok(buffer.freeze())
 }
 
 /// The 408 for a body that missed its deadlines: the core's error for an
 /// unreadable body (JSON, `Rusk-Version`, CORS) with the status that says
 /// why, and `Connection: close`, since the rest of the body may still be
 /// on its way and the connection cannot be reused.
-fn body_late(ticket: &DispatchTicket, deadlines: BodyDeadlines) -> rues_core::Response {
-    let mut response = ticket.body_unreadable(&format!(
+fn body_late(limit: &BodyLimit, deadlines: BodyDeadlines) -> rues_core::Response {
+    let mut response = limit.unreadable(&format!(
         "it did not arrive in time (whole within {} ms, no pause over {} ms)",
         deadlines.total.as_millis(),
         deadlines.idle.as_millis()

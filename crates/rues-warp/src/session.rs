@@ -122,6 +122,11 @@ impl Drop for SessionGuard {
 pub(crate) async fn run<S: Io>(guard: SessionGuard, mut io: S) {
     let id = guard.id;
     tracing::debug!(session = %id, "session opened");
+    // In a cluster, the id is sent once every node can find the session's
+    // owner: a request naming it may land anywhere right after.
+    if let Some(backplane) = guard.shared.backplane() {
+        backplane.settled().await;
+    }
     let mut wire = Wire::new(guard.max_inbound);
     wire.writer.push(Opcode::Text, Bytes::from(id.to_string()));
     let reason = poll_fn(|cx| wire.poll_serve(cx, &mut io, &guard)).await;

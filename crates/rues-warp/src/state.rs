@@ -5,13 +5,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use rues_core::{BlockingJob, Event, Node, PublishError, Published, Response};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use crate::backplane::Backplane;
 use crate::metrics::Metrics;
 
 /// Shared by the listener, the HTTP handlers, every session task and every
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     timer_started: AtomicBool,
     /// Stops the keep-alive timer.
     timer_stop: CancellationToken,
+    /// The cluster backplane, once the endpoint joined one.
+    backplane: OnceLock<Arc<dyn Backplane>>,
 }
 
 impl Shared {
@@ -46,7 +49,27 @@ impl Shared {
             body_deadlines,
             timer_started: AtomicBool::new(false),
             timer_stop: CancellationToken::new(),
+            backplane: OnceLock::new(),
         }
+    }
+
+    /// The cluster backplane, if the endpoint joined one.
+    pub(crate) fn backplane(&self) -> Option<&Arc<dyn Backplane>> {
+        self.backplane.get()
+    }
+
+    /// Joins a cluster: from now on the core records its changes and the
+    /// backplane gets them, starting with everything already there.
+    /// `false` if a backplane was already set.
+    pub(crate) fn join_cluster(&self, backplane: Arc<dyn Backplane>) -> bool {
+        // Under the lock, so that no change falls between the state the
+        // backplane starts from and the first change it is handed.
+        let mut node = self.node();
+        if self.backplane.set(backplane.clone()).is_err() {
+            return false;
+        }
+        backplane.changes(node.enter_cluster());
+        true
     }
 
     /// A session opened: its keep-alive deadline may be the earliest. Starts
@@ -65,7 +88,14 @@ impl Shared {
             let node = self.node();
             (node.stats(), node.config().version.to_string())
         };
-        self.metrics.render(&stats, &version)
+        let mut text = self.metrics.render(&stats, &version);
+        if let Some(backplane) = self.backplane() {
+            // The exposition ends with `# EOF`: the backplane's lines go
+            // before it.
+            let end = text.rfind("# EOF").unwrap_or(text.len());
+            text.insert_str(end, &backplane.metrics());
+        }
+        text
     }
 
     /// Closes every session with 1001 (the first step of a graceful shutdown).
@@ -86,11 +116,43 @@ impl Shared {
 
     /// Locks the node. Never held across an `.await`. A poisoned lock is
     /// taken over: the core leaves its state consistent before anything
-    /// that could panic.
-    pub(crate) fn node(&self) -> MutexGuard<'_, Node> {
-        self.node
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// that can panic. In a cluster, the changes the holder made go to the
+    /// backplane when the guard is dropped, before the lock is released.
+    pub(crate) fn node(&self) -> NodeGuard<'_> {
+        NodeGuard {
+            node: self.node.lock().unwrap_or_else(PoisonError::into_inner),
+            backplane: self.backplane.get(),
+        }
+    }
+}
+
+/// The node, locked; see [`Shared::node`].
+pub(crate) struct NodeGuard<'a> {
+    node: MutexGuard<'a, Node>,
+    backplane: Option<&'a Arc<dyn Backplane>>,
+}
+
+impl std::ops::Deref for NodeGuard<'_> {
+    type Target = Node;
+
+    fn deref(&self) -> &Node {
+        &self.node
+    }
+}
+
+impl std::ops::DerefMut for NodeGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Node {
+        &mut self.node
+    }
+}
+
+impl Drop for NodeGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(backplane) = self.backplane {
+            if self.node.has_changes() {
+                backplane.changes(self.node.take_changes());
+            }
+        }
     }
 }
 
@@ -274,8 +336,17 @@ impl Publisher {
     /// Publishes an event to every session subscribed to it: the frame is
     /// encoded once and queued to each; a session whose queue is full is
     /// closed with 4008 instead of slowing anyone down.
+    ///
+    /// In a cluster, the event also goes to the backplane (after the local
+    /// sessions, under the same lock, so in publish order), which sends it
+    /// to the nodes that want it.
     pub fn publish(&self, event: &Event) -> Result<Published, PublishError> {
-        self.shared.node().publish(event)
+        let mut node = self.shared.node();
+        let published = node.publish(event)?;
+        if let Some(backplane) = self.shared.backplane() {
+            backplane.published(event);
+        }
+        Ok(published)
     }
 
     /// A snapshot of the core's counters.

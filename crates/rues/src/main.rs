@@ -50,8 +50,13 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the demo node: a simulated chain served over RUES.
+    /// Run the demo node: a simulated chain served over RUES (with --nats,
+    /// in a cluster: docs/cluster.md).
     Serve(ServeArgs),
+    /// Run a cluster node with no chain of its own (needs --nats): it
+    /// serves sessions and gets events and dispatch answers through the
+    /// cluster (docs/cluster.md).
+    Edge(ServeArgs),
     /// Build a demo-chain transaction (hex on stdout, or raw bytes to a file).
     Tx(TxArgs),
     /// Subscribe to events on a node and print them (Ctrl-C to stop).
@@ -121,6 +126,10 @@ struct ServeArgs {
     /// `--set limits.max_sessions=100 --set chain.tx_per_second=5`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Join a cluster through this NATS server, e.g. nats://127.0.0.1:4222
+    /// (docs/cluster.md). Without it, the node serves alone.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -163,7 +172,8 @@ struct TxArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve_command(args, cli.log_format),
+        Command::Serve(args) => serve_command(args, cli.log_format, Role::Serve),
+        Command::Edge(args) => serve_command(args, cli.log_format, Role::Edge),
         Command::Tx(args) => tx_command(&args),
         Command::Listen(args) => client_command(client_cli::listen(args)),
         Command::Dispatch(args) => client_command(client_cli::dispatch(args)),
@@ -227,7 +237,22 @@ fn print_generated(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> R
     }
 }
 
-fn serve_command(args: ServeArgs, log_format: LogFormat) -> Result<()> {
+/// What `serve_command` runs: the demo node, or an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Serve,
+    Edge,
+}
+
+fn serve_command(args: ServeArgs, log_format: LogFormat, role: Role) -> Result<()> {
+    let nats = args.nats.clone();
+    let edge_nats = match (role, &nats) {
+        (Role::Edge, None) => anyhow::bail!(
+            "an edge serves through a cluster: give the NATS server with --nats URL (docs/cluster.md)"
+        ),
+        (Role::Edge, Some(url)) => Some(url.clone()),
+        (Role::Serve, _) => None,
+    };
     let overrides = config::Overrides {
         listen: args.listen,
         admin_listen: args.admin_listen,
@@ -250,7 +275,10 @@ fn serve_command(args: ServeArgs, log_format: LogFormat) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve::serve(config))
+    match edge_nats {
+        Some(url) => runtime.block_on(serve::edge(config, url)),
+        None => runtime.block_on(serve::serve(config, nats)),
+    }
 }
 
 /// Runs a client command on a single-threaded runtime.

@@ -74,9 +74,9 @@ fn a_single_node_records_nothing_and_forwards_nothing() {
     assert_eq!(h.get(a, "/on/blocks/accepted").status(), StatusCode::OK);
     assert!(!h.node.has_changes());
     let stranger = SessionId::from_bytes([7; 16]);
-    let decision = h
-        .node
-        .handle_request(&Method::GET, "/on/blocks/accepted", &with_session(stranger));
+    let decision =
+        h.node
+            .handle_request(&Method::GET, "/on/blocks/accepted", &with_session(stranger));
     assert!(
         matches!(&decision, Decision::Respond(r) if r.status() == StatusCode::FAILED_DEPENDENCY)
     );
@@ -95,7 +95,7 @@ fn a_session_owned_elsewhere_is_left_to_its_owner_with_the_424_as_fallback() {
         };
         assert_eq!(forward.to, Destination::Owner(stranger));
         assert_eq!(forward.fallback.status(), StatusCode::FAILED_DEPENDENCY);
-        assert_eq!(forward.max_body, None);
+        assert!(forward.body.is_none());
     }
     let Decision::Forward(forward) = h.node.handle_request(
         &Method::POST,
@@ -105,7 +105,7 @@ fn a_session_owned_elsewhere_is_left_to_its_owner_with_the_424_as_fallback() {
         panic!("a dispatch naming a session owned elsewhere goes to the owner");
     };
     assert_eq!(forward.to, Destination::Owner(stranger));
-    assert!(forward.max_body.is_some());
+    assert!(forward.body.is_some());
     // The owner decides, and forwards nothing back.
     let decision = h.node.handle_request_from(
         Arrival::ForOwner,
@@ -122,9 +122,9 @@ fn a_session_owned_elsewhere_is_left_to_its_owner_with_the_424_as_fallback() {
 fn checks_before_the_session_are_answered_here() {
     let mut h = cluster();
     let stranger = SessionId::from_bytes([7; 16]);
-    let decision = h
-        .node
-        .handle_request(&Method::GET, "/on/nosuch/accepted", &with_session(stranger));
+    let decision =
+        h.node
+            .handle_request(&Method::GET, "/on/nosuch/accepted", &with_session(stranger));
     assert!(matches!(&decision, Decision::Respond(r) if r.status() == StatusCode::NOT_FOUND));
 }
 

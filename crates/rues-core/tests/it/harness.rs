@@ -87,8 +87,8 @@ impl Harness {
             Decision::Respond(response) => response.into(),
             Decision::Forward(forward) => forward.fallback.into(),
             Decision::ReadBody(ticket) => {
-                if body.len() > ticket.max_body() {
-                    return ticket.body_too_large().into();
+                if body.len() > ticket.body_limit().max() {
+                    return ticket.body_limit().too_large().into();
                 }
                 match ticket.with_body(Bytes::copy_from_slice(body)) {
                     Ok(call) => block_on(call.run()),

@@ -1,0 +1,219 @@
+//! What the node declares to NATS, and the events that cross it.
+//!
+//! One control task applies the core's changes in order: a session opened
+//! here subscribes its session subject (the node answers for it), a
+//! stream (component, topic) that a local subscription first wants is
+//! subscribed as `rues.ev.<component>.*.<topic>`, and both are dropped
+//! with the last reason to hold them. A stream is one subscription
+//! whatever entities are wanted, so its events come through one channel in
+//! the order the broker sent them (publish order per stream), and the
+//! core's index picks the sessions. After each batch the control task
+//! flushes (the broker has the subscriptions), then says so to
+//! [`Backplane::settled`](rues_warp::Backplane::settled).
+//!
+//! The async-nats client re-sends every subscription itself when it
+//! reconnects, so interest is declared again after an outage with nothing
+//! to do here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_nats::HeaderMap;
+use futures_util::StreamExt;
+use rues_core::rues_target::{Component, EventPath, Target, Topic};
+use rues_core::{Arrival, Change, Event, SessionId};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::Inner;
+use crate::subject;
+
+/// Headers an event frame gets from the node itself: never taken from, or
+/// sent as, a NATS header of the event.
+const OWN_HEADERS: [&str; 3] = ["content-type", "content-length", "content-location"];
+
+/// Applies the core's changes as they come (see the module docs).
+pub(crate) async fn control(
+    inner: Arc<Inner>,
+    mut changes: mpsc::UnboundedReceiver<(u64, Vec<Change>)>,
+    confirmed: watch::Sender<u64>,
+) {
+    let mut streams: HashMap<(Component, Topic), (usize, JoinHandle<()>)> = HashMap::new();
+    let mut sessions: HashMap<SessionId, JoinHandle<()>> = HashMap::new();
+    while let Some((mut last, mut batch)) = changes.recv().await {
+        while let Ok((number, more)) = changes.try_recv() {
+            last = number;
+            batch.extend(more);
+        }
+        for change in batch {
+            match change {
+                Change::SessionOpened(id) => {
+                    if let Some(task) = owner(&inner, id).await {
+                        inner.counters.sessions(1);
+                        if let Some(old) = sessions.insert(id, task) {
+                            old.abort();
+                            inner.counters.sessions(-1);
+                        }
+                    }
+                }
+                Change::SessionClosed(id) => {
+                    if let Some(task) = sessions.remove(&id) {
+                        // Dropping the subscriber unsubscribes.
+                        task.abort();
+                        inner.counters.sessions(-1);
+                    }
+                }
+                Change::InterestAdded(path) => {
+                    let key = (path.component().clone(), path.topic().clone());
+                    if let Some((count, _)) = streams.get_mut(&key) {
+                        *count += 1;
+                    } else if let Some(task) = stream(&inner, &path).await {
+                        inner.counters.streams(1);
+                        streams.insert(key, (1, task));
+                    }
+                }
+                Change::InterestDropped(path) => {
+                    let key = (path.component().clone(), path.topic().clone());
+                    if let Some((count, _)) = streams.get_mut(&key) {
+                        *count -= 1;
+                        if *count == 0 {
+                            if let Some((_, task)) = streams.remove(&key) {
+                                task.abort();
+                                inner.counters.streams(-1);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if inner.is_up() {
+            // Bounded: a flush waits for the broker, which may be going.
+            let flush = inner.client.flush();
+            let _ = tokio::time::timeout(inner.config.settle_timeout, flush).await;
+        }
+        confirmed.send_replace(last);
+    }
+}
+
+/// Subscribes the session's subject and answers what comes on it, as the
+/// session's owner.
+async fn owner(inner: &Arc<Inner>, id: SessionId) -> Option<JoinHandle<()>> {
+    match inner.client.subscribe(subject::session_subject(id)).await {
+        Ok(subscriber) => Some(tokio::spawn(crate::forward::answer_all(
+            inner.clone(),
+            subscriber,
+            Arrival::ForOwner,
+        ))),
+        Err(error) => {
+            tracing::warn!(session = %id, %error, "cannot declare the session to the cluster");
+            None
+        }
+    }
+}
+
+/// Subscribes the stream of `path` and delivers its events here.
+async fn stream(inner: &Arc<Inner>, path: &EventPath) -> Option<JoinHandle<()>> {
+    let whole_stream = EventPath::new(
+        Target::new(path.component().clone(), None),
+        path.topic().clone(),
+    );
+    match inner
+        .client
+        .subscribe(subject::interest_subject(&whole_stream))
+        .await
+    {
+        Ok(mut subscriber) => {
+            let inner = inner.clone();
+            Some(tokio::spawn(async move {
+                while let Some(message) = subscriber.next().await {
+                    deliver(&inner, &message);
+                }
+            }))
+        }
+        Err(error) => {
+            tracing::warn!(%path, %error, "cannot subscribe the stream in the cluster");
+            None
+        }
+    }
+}
+
+/// An event from the cluster, delivered to the local sessions it matches.
+fn deliver(inner: &Inner, message: &async_nats::Message) {
+    let Some(event) = decode_event(message) else {
+        inner.counters.event_invalid();
+        return;
+    };
+    inner.counters.event_received();
+    if let Err(error) = inner.port.deliver(&event) {
+        tracing::debug!(%error, "an event from the cluster cannot be framed here");
+    }
+}
+
+/// The event a NATS message carries: the path from its subject, the
+/// payload as it is, `Content-Type` and the other headers from its NATS
+/// headers (docs/cluster.md, "Publishing into the cluster").
+pub(crate) fn decode_event(message: &async_nats::Message) -> Option<Event> {
+    let path = subject::parse_event_subject(message.subject.as_str()).ok()?;
+    let mut content_type = "application/octet-stream".to_owned();
+    let mut extra = Vec::new();
+    if let Some(headers) = &message.headers {
+        for (name, values) in headers.iter() {
+            let name = name.to_string();
+            if name.eq_ignore_ascii_case("content-type") {
+                if let Some(value) = values.first() {
+                    value.as_str().clone_into(&mut content_type);
+                }
+                continue;
+            }
+            if OWN_HEADERS.iter().any(|own| name.eq_ignore_ascii_case(own)) {
+                continue;
+            }
+            for value in values {
+                extra.push((name.clone(), value.as_str().to_owned()));
+            }
+        }
+    }
+    // Headers come out of a hash map: keep their order stable.
+    extra.sort();
+    let mut event = Event::new(path, content_type, message.payload.clone());
+    event.extra_headers = extra;
+    Some(event)
+}
+
+/// The NATS headers an event is published with.
+pub(crate) fn event_headers(event: &Event) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("Content-Type", event.content_type.as_str());
+    for (name, value) in &event.extra_headers {
+        if OWN_HEADERS.iter().any(|own| name.eq_ignore_ascii_case(own)) {
+            continue;
+        }
+        let (Ok(name), Ok(value)) = (
+            name.parse::<async_nats::HeaderName>(),
+            value.parse::<async_nats::HeaderValue>(),
+        ) else {
+            continue;
+        };
+        headers.append(name, value);
+    }
+    headers
+}
+
+/// Sends the node's events to the cluster, in publish order.
+pub(crate) async fn publish(inner: Arc<Inner>, mut events: mpsc::Receiver<Event>) {
+    while let Some(event) = events.recv().await {
+        let subject = subject::event_subject(&event.path);
+        let headers = event_headers(&event);
+        match inner
+            .client
+            .publish_with_headers(subject, headers, event.payload.clone())
+            .await
+        {
+            Ok(()) => inner.counters.event_sent(),
+            Err(error) => {
+                inner.counters.event_dropped();
+                tracing::debug!(%error, "an event could not be sent to the cluster");
+            }
+        }
+    }
+}

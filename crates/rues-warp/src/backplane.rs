@@ -1,0 +1,162 @@
+//! The seam between one node and a cluster (docs/protocol.md §11): what a
+//! [`Backplane`] is told and asked, and the [`ClusterPort`] through which
+//! it reaches the node. rues-warp knows no broker; `rues-cluster` is the
+//! NATS backplane.
+//!
+//! - Every [`Change`] the core records (a session opened or closed, a path
+//!   first wanted or no longer wanted) is handed to
+//!   [`Backplane::changes`] in order, under the node's lock, by whichever
+//!   call made it.
+//! - Every event published here goes to [`Backplane::published`] right
+//!   after its local delivery, under the same lock: the backplane sees
+//!   events in the order local sessions got them.
+//! - Before a subscribe is answered and before a new session is told its
+//!   id, the transport awaits [`Backplane::settled`]: once a client has the
+//!   200 (or its id), the cluster knows where to send its events and
+//!   requests.
+//! - A request the core leaves to another node ([`Decision::Forward`]) goes
+//!   to [`Backplane::forward`] (with its body, read under the usual limits
+//!   and deadlines); `None` means nobody took it, and the core's fallback
+//!   answer is sent.
+//!
+//! [`Decision::Forward`]: rues_core::Decision::Forward
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http_body_util::BodyDataStream;
+use rues_core::http::{HeaderMap, Method};
+use rues_core::{Arrival, Change, Destination, Event, PublishError, Published, Registry};
+
+use crate::state::Shared;
+
+/// An error in a forwarded body's stream.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body as a stream of chunks: a forwarded answer's, both ways.
+pub type BodyChunks = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
+
+/// A boxed future, so that a backplane is an object.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A request on its way to the node that must answer it.
+#[derive(Debug, Clone)]
+pub struct ForwardedRequest {
+    /// `GET`, `DELETE` or `POST`.
+    pub method: Method,
+    /// The request path, as the client sent it (no query).
+    pub path: String,
+    /// The request's headers, as the client sent them.
+    pub headers: HeaderMap,
+    /// The body (a dispatch's, read whole within the node's limits).
+    pub body: Bytes,
+}
+
+/// A forwarded answer's body.
+pub enum ForwardedBody {
+    /// All of it (sent with its `Content-Length`).
+    Whole(Bytes),
+    /// Chunks as they come (sent chunked, as a streamed reply is).
+    Chunks(BodyChunks),
+}
+
+/// What came of a forwarded request.
+pub enum Forwarded {
+    /// The other node's answer, to send as it is.
+    Answer(rues_core::http::Response<ForwardedBody>),
+    /// Nobody takes such requests (no owner, no service): the core's own
+    /// answer is sent.
+    Nobody,
+    /// Someone took it, but no answer came back: sent as this node's error
+    /// with this status (502, 503, 504) and message.
+    Failed(rues_core::http::StatusCode, String),
+}
+
+/// A cluster backplane, as the transport drives it. Its calls under the
+/// node lock ([`changes`](Self::changes), [`published`](Self::published))
+/// must not block: they hand work to the backplane's own tasks.
+pub trait Backplane: Send + Sync + 'static {
+    /// Changes from the core, in the order they happened.
+    fn changes(&self, changes: Vec<Change>);
+
+    /// An event published on this node, after its local delivery.
+    fn published(&self, event: &Event);
+
+    /// Resolves once every change handed over so far is in effect across
+    /// the cluster; at once when the backplane is down (it re-declares
+    /// everything when it is back).
+    fn settled(&self) -> BoxFuture<()>;
+
+    /// Sends a request to the node (or process) that must answer it, and
+    /// gives back what came of it.
+    fn forward(&self, to: Destination, request: ForwardedRequest) -> BoxFuture<Forwarded>;
+
+    /// The backplane's line in `/health`: `Ok(detail)` when it is
+    /// connected, `Err(reason)` when not (the node then answers 503).
+    fn health(&self) -> Result<String, String>;
+
+    /// The backplane's own metrics, as OpenMetrics text lines (no `# EOF`).
+    fn metrics(&self) -> String;
+}
+
+/// What a backplane may do with the node: deliver events that came from
+/// the cluster, answer requests forwarded to it, and read what it must
+/// declare. From [`Endpoint::cluster_port`](crate::Endpoint::cluster_port).
+#[derive(Clone)]
+pub struct ClusterPort {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ClusterPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterPort").finish_non_exhaustive()
+    }
+}
+
+impl ClusterPort {
+    /// Delivers an event that came from the cluster to the local sessions
+    /// it matches (encoded once, as any publish), without handing it back
+    /// to the backplane.
+    pub fn deliver(&self, event: &Event) -> Result<Published, PublishError> {
+        self.shared.node().publish(event)
+    }
+
+    /// Answers a request another node forwarded here, as this node answers
+    /// its own clients (same checks, statuses, headers and body; a
+    /// streamed reply streams).
+    pub async fn answer(
+        &self,
+        arrival: Arrival,
+        request: ForwardedRequest,
+    ) -> rues_core::http::Response<BodyChunks> {
+        let body = futures_util::stream::once(async move { Ok::<_, BoxError>(request.body) });
+        let response = crate::routes::request_from(
+            &self.shared,
+            arrival,
+            &request.path,
+            request.method,
+            request.headers,
+            body,
+        )
+        .await;
+        let (parts, body) = response.into_parts();
+        let chunks: BodyChunks = Box::pin(
+            BodyDataStream::new(body).map(|chunk| chunk.map_err(|e| Box::new(e) as BoxError)),
+        );
+        rues_core::http::Response::from_parts(parts, chunks)
+    }
+
+    /// Everything the backplane must declare afresh (after a reconnect).
+    pub fn current_state(&self) -> Vec<Change> {
+        self.shared.node().current_state()
+    }
+
+    /// The node's registry: which topics have handlers here, for a
+    /// backplane that serves them to the cluster.
+    pub fn registry(&self) -> Registry {
+        self.shared.node().registry().clone()
+    }
+}
