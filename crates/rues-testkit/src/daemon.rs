@@ -109,15 +109,27 @@ impl Drop for TempDir {
     }
 }
 
+/// How long a child may take to exit after SIGTERM before it is killed.
+const GRACE: Duration = Duration::from_secs(5);
+
 /// Sends SIGTERM to `child` (ours, by its pid) unless it already exited,
-/// and waits for it.
+/// and waits for it; kills it if it is still there after [`GRACE`], so a
+/// test never hangs on a stuck server.
 pub(crate) fn terminate(child: &mut Child) {
-    if matches!(child.try_wait(), Ok(None)) {
-        // Only a child not yet reaped is signalled, so the pid is still
-        // ours: the kernel keeps it until `wait`.
-        let _ = kill_process(Pid::from_child(child), Signal::TERM);
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
     }
-    let _ = child.wait();
+    // Only a child not yet reaped is signalled, so the pid is still ours:
+    // the kernel keeps it until `wait`.
+    let _ = kill_process(Pid::from_child(child), Signal::TERM);
+    let deadline = Instant::now() + GRACE;
+    while Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    kill(child);
 }
 
 /// Sends SIGKILL to `child` unless it already exited, and waits for it.
@@ -208,6 +220,32 @@ mod tests {
             find_program("rues-fixture-program", &dirs, true),
             Ok(program)
         );
+    }
+
+    #[test]
+    fn terminate_kills_a_child_that_ignores_sigterm() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "trap '' TERM; while :; do sleep 0.05; done"])
+            .spawn()
+            .unwrap();
+        // Give the shell time to install its trap.
+        std::thread::sleep(Duration::from_millis(200));
+        let started = Instant::now();
+        terminate(&mut child);
+        assert!(started.elapsed() >= GRACE);
+        assert!(child.try_wait().unwrap().is_some());
+    }
+
+    #[test]
+    fn terminate_ends_a_child_at_once() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        terminate(&mut child);
+        assert!(started.elapsed() < GRACE);
+        assert!(child.try_wait().unwrap().is_some());
     }
 
     #[test]
