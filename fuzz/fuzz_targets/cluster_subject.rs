@@ -14,14 +14,15 @@ use rues_cluster::subject::{event_subject, interest_subject, parse_event_subject
 use rues_target::{Component, Entity, EventPath, Target, Topic};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(subject) = std::str::from_utf8(data) {
-        if let Ok(path) = parse_event_subject(subject) {
-            assert_eq!(
-                event_subject(&path),
-                subject,
-                "accepted a non-canonical subject"
-            );
-        }
+    let parsed = std::str::from_utf8(data)
+        .ok()
+        .and_then(|subject| Some((subject, parse_event_subject(subject).ok()?)));
+    if let Some((subject, path)) = parsed {
+        assert_eq!(
+            event_subject(&path),
+            subject,
+            "accepted a non-canonical subject"
+        );
     }
 
     let text = String::from_utf8_lossy(data);
