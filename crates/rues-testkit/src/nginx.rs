@@ -226,18 +226,30 @@ mod tests {
     /// A loopback HTTP/1.1 server that answers every request with its
     /// `name` and the request head it received, then closes.
     fn upstream(name: &'static str) -> SocketAddr {
+        serve(move |mut stream, head| {
+            let body = format!("{name}\n{head}");
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        })
+    }
+
+    /// A loopback server handing each connection, after its request head,
+    /// to `answer` on a thread of its own.
+    fn serve(answer: impl Fn(TcpStream, String) + Send + Sync + 'static) -> SocketAddr {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let addr = listener.local_addr().unwrap();
+        let answer = std::sync::Arc::new(answer);
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let head = read_head(&mut stream);
-                let body = format!("{name}\n{head}");
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
+                let answer = answer.clone();
+                thread::spawn(move || {
+                    let head = read_head(&mut stream);
+                    answer(stream, head);
+                });
             }
         });
         addr
@@ -338,6 +350,86 @@ mod tests {
                 .contains("\r\nconnection: close\r\n"),
             "{body}"
         );
+    }
+
+    #[test]
+    fn websocket_upgrades_become_a_tunnel_both_ways() {
+        let echo = serve(|mut stream, head| {
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains("\r\nupgrade: websocket\r\n")
+            );
+            let _ = stream.write_all(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            );
+            let mut buf = [0u8; 64];
+            while let Ok(n @ 1..) = stream.read(&mut buf) {
+                let _ = stream.write_all(&buf[..n]);
+            }
+        });
+        let Some(nginx) = start(&[echo]) else {
+            return;
+        };
+        let mut stream = TcpStream::connect(nginx.addr()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(b"GET /on HTTP/1.1\r\nHost: rues.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            .unwrap();
+        let head = read_head(&mut stream);
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        for message in [&b"ping"[..], b"second frame"] {
+            stream.write_all(message).unwrap();
+            let mut echoed = vec![0u8; message.len()];
+            stream.read_exact(&mut echoed).unwrap();
+            assert_eq!(echoed, message);
+        }
+    }
+
+    #[test]
+    fn streamed_replies_pass_before_they_end() {
+        // The upstream sends its first chunk, then waits until the client
+        // saw it: a proxy that held replies back until they end would make
+        // the test fail (nginx's own buffering only shows under a slow
+        // client, which this does not reproduce).
+        let (seen, wait) = std::sync::mpsc::channel::<()>();
+        let wait = std::sync::Mutex::new(wait);
+        let streaming = serve(move |mut stream, _| {
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nfirst\r\n",
+            );
+            let _ = stream.flush();
+            let seen = wait.lock().unwrap().recv_timeout(Duration::from_secs(5));
+            let last = if seen.is_ok() {
+                "4\r\nlast\r\n0\r\n\r\n"
+            } else {
+                "0\r\n\r\n"
+            };
+            let _ = stream.write_all(last.as_bytes());
+        });
+        let Some(nginx) = start(&[streaming]) else {
+            return;
+        };
+        let mut stream = TcpStream::connect(nginx.addr()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(b"POST /on/node/stream HTTP/1.1\r\nHost: rues.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut received = Vec::new();
+        let mut buf = [0u8; 256];
+        while !String::from_utf8_lossy(&received).contains("first") {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "closed before the first chunk");
+            received.extend_from_slice(&buf[..n]);
+        }
+        seen.send(()).unwrap();
+        stream.read_to_end(&mut received).unwrap();
+        let text = String::from_utf8_lossy(&received);
+        assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+        assert!(text.contains("last"), "{text}");
     }
 
     #[test]
