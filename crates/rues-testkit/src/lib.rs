@@ -34,6 +34,20 @@
 //! - a WebSocket client holding a session: [`WsClient`];
 //! - [`within`] and [`PATIENCE`], the bound on every wait.
 //!
+//! # The `cluster` feature
+//!
+//! Real processes on loopback, started and stopped by their pid (never by
+//! name), for the tests of cluster mode; plain std, no runtime:
+//! - [`NatsServer`]: `nats-server` on a free port, with `stop`, `kill`
+//!   and `restart` on the same port;
+//! - [`Nginx`]: nginx as a plain round-robin load balancer (no sticky
+//!   sessions, WebSocket upgrades, no buffering, no retry on another
+//!   upstream) in front of given addresses.
+//!
+//! A missing program is [`Unavailable`] (the test skips, saying to run
+//! `cargo xtask test`, which installs it), except when the environment
+//! variable `CI` is set: there it panics, so CI never skips.
+//!
 //! # The `cert` feature
 //!
 //! - `cert::CertFiles`: a certificate and key as PEM files (self-signed,
@@ -41,11 +55,21 @@
 //!   expired, for other names), for a node's `[tls]` and a client's
 //!   `--cacert`.
 
-// The links above name the `server` part, absent without the feature.
-#![cfg_attr(not(feature = "server"), allow(rustdoc::broken_intra_doc_links))]
+// The links above name the `server` and `cluster` parts, absent without
+// their features.
+#![cfg_attr(
+    not(all(feature = "server", feature = "cluster")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 #[cfg(feature = "cert")]
 pub mod cert;
+#[cfg(feature = "cluster")]
+mod daemon;
+#[cfg(feature = "cluster")]
+mod nats;
+#[cfg(feature = "cluster")]
+mod nginx;
 mod procfs;
 mod registry;
 mod response;
@@ -66,8 +90,14 @@ pub use response::{
     error_message, header, header_map,
 };
 
+#[cfg(feature = "cluster")]
+pub use daemon::Unavailable;
 #[cfg(feature = "server")]
 pub use http::{Answer, Streamed, http, http_stream, read_head, try_http, try_request_on};
+#[cfg(feature = "cluster")]
+pub use nats::NatsServer;
+#[cfg(feature = "cluster")]
+pub use nginx::Nginx;
 #[cfg(feature = "server")]
 pub use server::{PATIENCE, SLOW, TestServer, TestServerBuilder, with_slow, within};
 #[cfg(feature = "server")]

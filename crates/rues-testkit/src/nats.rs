@@ -1,0 +1,232 @@
+//! A real `nats-server` on a loopback port, for the cluster tests.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::daemon::{self, TempDir, Unavailable};
+
+/// Where Debian installs `nats-server`, beside `PATH`.
+const DIRS: &[&str] = &["/usr/sbin", "/usr/bin"];
+
+/// How many fresh ports [`NatsServer::start`] tries: another process may
+/// take the free port it picked before the server binds it.
+const ATTEMPTS: usize = 3;
+
+/// A `nats-server` child process on `127.0.0.1`, with no configuration
+/// file and no JetStream; killed on drop.
+///
+/// Only the child this fixture started is ever signalled, by its pid.
+/// [`stop`](Self::stop) and [`kill`](Self::kill) take the server away as a
+/// failure of the backplane would; [`restart`](Self::restart) brings it
+/// back on the same port, so clients reconnecting to [`url`](Self::url)
+/// find it again.
+///
+/// ```no_run
+/// let Ok(mut nats) = rues_testkit::NatsServer::start() else { return };
+/// println!("connect to {}", nats.url());
+/// nats.kill();
+/// nats.restart();
+/// ```
+#[derive(Debug)]
+pub struct NatsServer {
+    program: PathBuf,
+    port: u16,
+    child: Option<Child>,
+    // The server's log (and working directory), removed on drop.
+    dir: TempDir,
+}
+
+impl NatsServer {
+    /// Starts `nats-server -a 127.0.0.1 -p PORT` on a free port and waits
+    /// (at most 10 s) until it sends its `INFO` line to a new connection.
+    ///
+    /// # Errors
+    ///
+    /// [`Unavailable`] when `nats-server` is not installed (found on `PATH`,
+    /// then in `/usr/sbin` and `/usr/bin`).
+    ///
+    /// # Panics
+    ///
+    /// When `nats-server` is missing and the environment variable `CI` is
+    /// set (CI must never skip), and when the server does not come up.
+    pub fn start() -> Result<NatsServer, Unavailable> {
+        let program = daemon::find_program("nats-server", DIRS, daemon::in_ci())?;
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let mut server = NatsServer {
+                program: program.clone(),
+                port: daemon::free_port(),
+                child: None,
+                dir: TempDir::new("nats"),
+            };
+            match server.spawn() {
+                Ok(()) => return Ok(server),
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!(
+            "nats-server did not start in {ATTEMPTS} attempts: {}",
+            failures.join("; ")
+        );
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's client port on 127.0.0.1; the same after a restart.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's client address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    /// Whether the server process is running (started, and neither
+    /// stopped nor killed, nor exited by itself).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+
+    /// Stops the server gracefully (SIGTERM) and waits until it exited.
+    /// Does nothing when it is not running.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            daemon::terminate(&mut child);
+        }
+    }
+
+    /// Kills the server (SIGKILL), as a crash would, and waits until it
+    /// exited. Does nothing when it is not running.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            daemon::kill(&mut child);
+        }
+    }
+
+    /// Starts the server again on the same port, stopping it first (SIGTERM)
+    /// when it still runs, and waits (at most 10 s) until it answers.
+    ///
+    /// # Panics
+    ///
+    /// When it does not come up (the port was taken meanwhile, say).
+    pub fn restart(&mut self) {
+        self.stop();
+        if let Err(failure) = self.spawn() {
+            panic!("nats-server did not restart: {failure}");
+        }
+    }
+
+    /// Starts the child on `self.port` and waits until it sends `INFO`;
+    /// on failure, the child is gone.
+    fn spawn(&mut self) -> Result<(), String> {
+        let log = self.dir.path().join("nats-server.log");
+        let stderr = File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|err| format!("cannot create {}: {err}", log.display()))?;
+        let port = self.port.to_string();
+        let mut child = Command::new(&self.program)
+            .args(["-a", "127.0.0.1", "-p", &port])
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|err| format!("cannot run {}: {err}", self.program.display()))?;
+        let addr = self.addr();
+        match daemon::wait_until_ready(&mut child, &log, || sends_info(addr)) {
+            Ok(()) => {
+                self.child = Some(child);
+                Ok(())
+            }
+            Err(failure) => {
+                daemon::kill(&mut child);
+                Err(format!("port {}: {failure}", self.port))
+            }
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Whether a NATS server on `addr` greets a new connection with `INFO {...}`,
+/// as every NATS server does before anything else.
+fn sends_info(addr: SocketAddr) -> bool {
+    let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    if stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .is_err()
+    {
+        return false;
+    }
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("INFO {")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start() -> Option<NatsServer> {
+        match NatsServer::start() {
+            Ok(nats) => Some(nats),
+            Err(unavailable) => {
+                eprintln!("skipped: {unavailable}");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn starts_and_answers_on_its_url() {
+        let Some(mut nats) = start() else { return };
+        assert_eq!(nats.url(), format!("nats://127.0.0.1:{}", nats.port()));
+        assert!(nats.is_running());
+        assert!(sends_info(nats.addr()));
+    }
+
+    #[test]
+    fn stop_kill_and_restart_keep_the_port() {
+        let Some(mut nats) = start() else { return };
+        let port = nats.port();
+        nats.stop();
+        assert!(!nats.is_running());
+        assert!(!daemon::accepts(nats.addr(), Duration::from_millis(200)));
+        nats.restart();
+        assert_eq!(nats.port(), port);
+        assert!(nats.is_running());
+        assert!(sends_info(nats.addr()));
+        nats.kill();
+        assert!(!daemon::accepts(nats.addr(), Duration::from_millis(200)));
+        nats.restart();
+        assert!(sends_info(nats.addr()));
+        // A restart of a running server replaces it.
+        nats.restart();
+        assert!(sends_info(nats.addr()));
+    }
+
+    #[test]
+    fn drop_ends_the_server() {
+        let Some(nats) = start() else { return };
+        let addr = nats.addr();
+        drop(nats);
+        assert!(!daemon::accepts(addr, Duration::from_millis(200)));
+    }
+}
