@@ -110,21 +110,35 @@ async fn send(
         Ok(Head::Answer {
             status,
             headers,
+            whole,
             first,
             state,
             pull,
         }) => {
-            let body = match (state, pull) {
-                (ChunkState::End, _) => ForwardedBody::Whole(first),
-                (ChunkState::More, Some(pull)) => ForwardedBody::Chunks(pulled(inner, first, pull)),
-                (ChunkState::Error, _) | (ChunkState::More, None) => {
-                    ForwardedBody::Chunks(cut_short(first))
+            let chunks = match (state, pull) {
+                (ChunkState::End, _) if whole => {
+                    return answered(status, headers, ForwardedBody::Whole(first));
                 }
+                (ChunkState::End, _) => {
+                    Box::pin(futures_util::stream::iter([Ok(first)]).filter(non_empty))
+                }
+                (ChunkState::More, Some(pull)) => pulled(inner, first, pull),
+                (ChunkState::Error, _) | (ChunkState::More, None) => cut_short(first),
             };
-            let mut response = Response::new(body);
-            *response.status_mut() = status;
-            *response.headers_mut() = headers;
-            Forwarded::Answer(response)
+            let body = if whole {
+                // Gathered here, so that it goes out with its length as the
+                // node that made it would send it; it was whole in that
+                // node's memory already.
+                match gather(chunks).await {
+                    Ok(bytes) => ForwardedBody::Whole(bytes),
+                    Err(error) => {
+                        return Forwarded::Failed(StatusCode::BAD_GATEWAY, error.to_string());
+                    }
+                }
+            } else {
+                ForwardedBody::Chunks(chunks)
+            };
+            answered(status, headers, body)
         }
         Err(error) => {
             tracing::debug!(%error, "a malformed answer came back from the cluster");
@@ -134,6 +148,27 @@ async fn send(
             )
         }
     }
+}
+
+/// The other node's answer, as the transport sends it.
+fn answered(
+    status: StatusCode,
+    headers: rues_core::http::HeaderMap,
+    body: ForwardedBody,
+) -> Forwarded {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    Forwarded::Answer(response)
+}
+
+/// A whole body from its chunks.
+async fn gather(mut chunks: BodyChunks) -> Result<Bytes, BoxError> {
+    let mut whole = BytesMut::new();
+    while let Some(chunk) = chunks.next().await {
+        whole.extend_from_slice(&chunk?);
+    }
+    Ok(whole.freeze())
 }
 
 /// The most body bytes one message may carry.
@@ -290,9 +325,16 @@ async fn answer_one(
 async fn send_answer(
     inner: &Arc<Inner>,
     reply: async_nats::Subject,
-    response: Response<BodyChunks>,
+    response: Response<ForwardedBody>,
 ) {
-    let (parts, mut body) = response.into_parts();
+    let (parts, body) = response.into_parts();
+    let (whole, mut body): (bool, BodyChunks) = match body {
+        ForwardedBody::Whole(bytes) => (
+            true,
+            Box::pin(futures_util::stream::iter([Ok::<_, BoxError>(bytes)])),
+        ),
+        ForwardedBody::Chunks(chunks) => (false, chunks),
+    };
     let limit = inner.config.chunk_bytes.min(max_payload(inner)).max(1);
     let wait = inner.config.pull_timeout;
     let mut left = Bytes::new();
@@ -306,7 +348,7 @@ async fn send_answer(
         }
     }
     let pull_subject = pulls.as_ref().map(|(inbox, _)| inbox.as_str());
-    let head = wire::answer_head(parts.status, &parts.headers, state, pull_subject);
+    let head = wire::answer_head(parts.status, &parts.headers, whole, state, pull_subject);
     if inner
         .client
         .publish_with_headers(reply, head, first)

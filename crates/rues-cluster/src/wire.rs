@@ -6,7 +6,9 @@
 //! - **Answer head**: the reply. Its headers are the HTTP answer's plus
 //!   `Rues-Status` and `Rues-Chunk` (`end`, `more` or `error`); its
 //!   payload is the first chunk of the body. With `more`, `Rues-Pull`
-//!   names the subject to pull the rest from.
+//!   names the subject to pull the rest from. `Rues-Body` says whether the
+//!   body is `whole` (the requester gathers it and sends it with its
+//!   length, as the owner would) or a `stream` (sent on as it comes).
 //! - **Further chunks**: one NATS request to the pull subject per chunk
 //!   (empty payload), answered with the chunk and its `Rues-Chunk`.
 //! - **Refusal**: a head with `Rues-Status` and `Rues-Failed` (a short
@@ -34,8 +36,11 @@ pub const CHUNK: &str = "Rues-Chunk";
 pub const PULL: &str = "Rues-Pull";
 /// Why the request was not run (a refusal head).
 pub const FAILED: &str = "Rues-Failed";
+/// What the body is (in an answer head): `whole` (sent with its length)
+/// or `stream` (a streamed reply, sent as its chunks come).
+pub const BODY: &str = "Rues-Body";
 
-const ENVELOPE: [&str; 6] = [METHOD, PATH, STATUS, CHUNK, PULL, FAILED];
+const ENVELOPE: [&str; 7] = [METHOD, PATH, STATUS, CHUNK, PULL, FAILED, BODY];
 
 /// HTTP headers the receiving side's HTTP layer frames itself.
 const FRAMING: [&str; 3] = ["content-length", "transfer-encoding", "connection"];
@@ -159,12 +164,14 @@ pub fn decode_request(message: &async_nats::Message) -> Result<ForwardedRequest,
 pub fn answer_head(
     status: StatusCode,
     http: &HeaderMap,
+    whole: bool,
     state: ChunkState,
     pull: Option<&str>,
 ) -> async_nats::HeaderMap {
     let mut headers = async_nats::HeaderMap::new();
     to_nats(http, &mut headers);
     headers.insert(STATUS, status.as_str());
+    headers.insert(BODY, if whole { "whole" } else { "stream" });
     headers.insert(CHUNK, state.as_str());
     if let Some(pull) = pull {
         headers.insert(PULL, pull);
@@ -196,6 +203,8 @@ pub enum Head {
         status: StatusCode,
         /// The HTTP headers.
         headers: HeaderMap,
+        /// Whether the body is whole (else a streamed reply).
+        whole: bool,
         /// The first chunk of the body.
         first: Bytes,
         /// Whether more follows.
@@ -220,6 +229,11 @@ pub fn decode_head(message: &async_nats::Message) -> Result<Head, WireError> {
     if let Ok(reason) = envelope(headers, FAILED) {
         return Ok(Head::Refused(status, reason.to_owned()));
     }
+    let whole = match envelope(headers, BODY)? {
+        "whole" => true,
+        "stream" => false,
+        _ => return Err(WireError::Envelope(BODY)),
+    };
     let state = chunk_state(message)?;
     let pull = match state {
         ChunkState::More => Some(envelope(headers, PULL)?.to_owned()),
@@ -228,6 +242,7 @@ pub fn decode_head(message: &async_nats::Message) -> Result<Head, WireError> {
     Ok(Head::Answer {
         status,
         headers: to_http(headers)?,
+        whole,
         first: message.payload.clone(),
         state,
         pull,
@@ -318,6 +333,7 @@ mod tests {
         assert!(decode_head(&message(head, b"")).is_err());
         let mut head = async_nats::HeaderMap::new();
         head.insert(STATUS, "200");
+        head.insert(BODY, "stream");
         head.insert(CHUNK, "more");
         assert_eq!(
             decode_head(&message(head, b"")).unwrap_err(),
@@ -340,11 +356,13 @@ mod tests {
             Head::Answer {
                 status,
                 headers,
+                whole,
                 first,
                 state,
                 pull,
             } => {
                 assert_eq!(status, StatusCode::ACCEPTED);
+                assert!(!whole);
                 assert_eq!(headers["content-type"], "application/json");
                 assert_eq!(first, "{");
                 assert_eq!(state, ChunkState::More);

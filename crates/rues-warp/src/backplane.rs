@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http_body_util::BodyDataStream;
+use http_body_util::{BodyDataStream, BodyExt};
 use rues_core::http::{HeaderMap, Method};
 use rues_core::{Arrival, Change, Destination, Event, PublishError, Published, Registry};
 
@@ -125,13 +125,13 @@ impl ClusterPort {
     }
 
     /// Answers a request another node forwarded here, as this node answers
-    /// its own clients (same checks, statuses, headers and body; a
-    /// streamed reply streams).
+    /// its own clients (same checks, statuses, headers and body): a whole
+    /// answer whole, a streamed reply as its chunks come.
     pub async fn answer(
         &self,
         arrival: Arrival,
         request: ForwardedRequest,
-    ) -> rues_core::http::Response<BodyChunks> {
+    ) -> rues_core::http::Response<ForwardedBody> {
         let body = futures_util::stream::once(async move { Ok::<_, BoxError>(request.body) });
         let response = crate::routes::request_from(
             &self.shared,
@@ -143,10 +143,23 @@ impl ClusterPort {
         )
         .await;
         let (parts, body) = response.into_parts();
-        let chunks: BodyChunks = Box::pin(
-            BodyDataStream::new(body).map(|chunk| chunk.map_err(|e| Box::new(e) as BoxError)),
-        );
-        rues_core::http::Response::from_parts(parts, chunks)
+        // A body of known length is a whole answer (already in memory);
+        // any other is a streamed reply, and stays one.
+        let body = if http_body::Body::size_hint(&body).exact().is_some() {
+            match body.collect().await {
+                Ok(collected) => ForwardedBody::Whole(collected.to_bytes()),
+                Err(error) => {
+                    ForwardedBody::Chunks(Box::pin(futures_util::stream::once(async move {
+                        Err(Box::new(error) as BoxError)
+                    })))
+                }
+            }
+        } else {
+            ForwardedBody::Chunks(Box::pin(
+                BodyDataStream::new(body).map(|chunk| chunk.map_err(|e| Box::new(e) as BoxError)),
+            ))
+        };
+        rues_core::http::Response::from_parts(parts, body)
     }
 
     /// Everything the backplane must declare afresh (after a reconnect).

@@ -5,6 +5,7 @@ mod node;
 mod blob_tx;
 mod browser;
 mod cli;
+mod cluster;
 mod contrib;
 mod doc_examples;
 mod exhaustion;

@@ -47,6 +47,22 @@ impl Node {
         Self::spawn(command)
     }
 
+    /// `rues serve --nats URL` (`role` "serve") or `rues edge --nats URL`
+    /// (`role` "edge") on a free loopback port, with fast blocks.
+    pub(crate) fn in_cluster(role: &str, nats: &str) -> Self {
+        let mut command = rues();
+        command.args([
+            role,
+            "--listen",
+            "127.0.0.1:0",
+            "--block-time-ms",
+            "200",
+            "--nats",
+            nats,
+        ]);
+        Self::spawn(command)
+    }
+
     /// As [`Node::start`], with the open-file limit lowered to `limit` (via
     /// the shell's `ulimit -n`, so the test needs no libc binding).
     pub(crate) fn start_with_fd_limit(limit: u32, extra: &[&str]) -> Self {
