@@ -228,6 +228,21 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// Leaves the cluster: the forwarded requests being answered here
+    /// finish (for at most 5 s), then every subscription the node holds in
+    /// NATS is drained and the connection closes. The node then serves as one whose backplane is
+    /// down. For a node that is shutting down.
+    pub async fn leave(&self) {
+        // Answers under way finish first (bounded): a requester whose
+        // answer was cut off here would wait out its whole timeout.
+        let all = u32::try_from(self.inner.config.max_answering.max(1)).unwrap_or(u32::MAX);
+        let finished = self.inner.answering.acquire_many(all);
+        let _ = tokio::time::timeout(Duration::from_secs(5), finished).await;
+        if let Err(error) = self.inner.client.drain().await {
+            tracing::debug!(%error, "the cluster connection was already closed");
+        }
+    }
+
     /// Whether the node is connected to NATS now.
     pub fn is_connected(&self) -> bool {
         self.inner.is_up()

@@ -349,6 +349,7 @@ mod tests {
         let head = answer_head(
             StatusCode::ACCEPTED,
             &http,
+            false,
             ChunkState::More,
             Some("_INBOX.1"),
         );

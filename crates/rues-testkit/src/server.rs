@@ -114,6 +114,7 @@ impl<'a> TestServerBuilder<'a> {
             .expect("bound");
         let addr = server.local_addr();
         let publisher = server.publisher();
+        let endpoint = server.endpoint().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
@@ -121,6 +122,7 @@ impl<'a> TestServerBuilder<'a> {
         TestServer {
             addr,
             publisher,
+            endpoint,
             stop: Some(stop),
             task: Some(task),
         }
@@ -135,6 +137,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Its publisher: publishes events, reads the node's counters.
     pub publisher: Publisher,
+    /// Its endpoint (to join it to a cluster, to read its metrics).
+    pub endpoint: rues_warp::Endpoint,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }

@@ -55,6 +55,9 @@ pub(crate) async fn serve(config: NodeConfig, nats: Option<String>) -> Result<()
     ));
 
     server.run(stop_signal()?).await;
+    if let Some(cluster) = cluster {
+        cluster.leave().await;
+    }
     let _ = stop_chain.send(true);
     let _ = chain_task.await;
     tracing::info!("RUES node stopped");
@@ -80,6 +83,9 @@ pub(crate) async fn edge(config: NodeConfig, nats: String) -> Result<()> {
         cluster.as_ref(),
     );
     server.run(stop_signal()?).await;
+    if let Some(cluster) = cluster {
+        cluster.leave().await;
+    }
     tracing::info!("RUES edge stopped");
     Ok(())
 }

@@ -1,0 +1,297 @@
+//! The NATS backplane between in-process nodes (real `rues_warp` servers on
+//! loopback) through a real `nats-server`: events by interest, requests
+//! answered by a session's owner, dispatches served by another node or by
+//! a node with no listener at all (a service process's shape), whole and
+//! streamed answers in many chunks.
+//!
+//! Each test skips, saying why, where nats-server is not installed; under
+//! CI the fixture panics instead.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rues_cluster::{Cluster, ClusterConfig};
+use rues_core::http::{Method, StatusCode};
+use rues_core::{Config, Registry};
+use rues_testkit::{NatsServer, PATIENCE, TestServer, WsClient, registry};
+use rues_warp::Endpoint;
+
+/// A node with the fixture registry, joined to the cluster at `nats`.
+async fn node(nats: &NatsServer, registry: Registry) -> TestServer {
+    let server = TestServer::builder().registry(registry).start().await;
+    Cluster::join(&server.endpoint, ClusterConfig::new(nats.url()))
+        .await
+        .expect("joined");
+    server
+}
+
+fn nats() -> Option<NatsServer> {
+    match NatsServer::start() {
+        Ok(nats) => Some(nats),
+        Err(unavailable) => {
+            eprintln!("skipped: {unavailable}");
+            None
+        }
+    }
+}
+
+/// A sample of the node's `/metrics` (the first with this name and labels).
+fn metric(server: &TestServer, sample: &str) -> f64 {
+    server
+        .endpoint
+        .metrics()
+        .lines()
+        .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {sample} in /metrics"))
+}
+
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn session_header(session: &WsClient) -> [(&'static str, &str); 1] {
+    [("rusk-session-id", session.session_text.as_str())]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_cross_each_once_in_order_and_interest_follows_subscriptions() {
+    let Some(nats) = nats() else { return };
+    let publisher = node(&nats, registry()).await;
+    let edge = node(&nats, registry().without_handlers()).await;
+    let mut session = edge.connect().await;
+    // Both a wildcard and an entity subscription match `blocks:ab`: each
+    // event still comes once.
+    for path in ["/on/blocks/accepted", "/on/blocks:ab/accepted"] {
+        assert_eq!(session.subscribe(&edge, path).await.status, StatusCode::OK);
+    }
+    assert_eq!(
+        metric(&edge, "rues_cluster_subscriptions{kind=\"stream\"}"),
+        1.0
+    );
+    for i in 0..200u32 {
+        let entity = if i % 2 == 0 { "ab" } else { "cd" };
+        publisher.publish(&format!("/on/blocks:{entity}/accepted"), i.to_string());
+    }
+    for i in 0..200u32 {
+        let frame = session.next_event().await;
+        assert_eq!(frame.payload(), &Bytes::from(i.to_string()), "event {i}");
+    }
+    session.assert_quiet(Duration::from_millis(200)).await;
+    // The last subscription gone: the node no longer wants the stream.
+    for path in ["/on/blocks/accepted", "/on/blocks:ab/accepted"] {
+        assert_eq!(
+            session.unsubscribe(&edge, path).await.status,
+            StatusCode::OK
+        );
+    }
+    eventually("the stream's NATS subscription dropped", || {
+        metric(&edge, "rues_cluster_subscriptions{kind=\"stream\"}") == 0.0
+    })
+    .await;
+    let received = metric(&edge, "rues_cluster_events_received_total");
+    publisher.publish("/on/blocks:ab/accepted", "unwanted");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        metric(&edge, "rues_cluster_events_received_total"),
+        received,
+        "a node receives nothing no local session wants"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_process_may_publish_into_the_cluster() {
+    let Some(nats) = nats() else { return };
+    let edge = node(&nats, registry().without_handlers()).await;
+    let mut session = edge.connect().await;
+    let path = "/on/contracts:0a1b/transfer";
+    assert_eq!(session.subscribe(&edge, path).await.status, StatusCode::OK);
+    let client = async_nats::connect(nats.url()).await.expect("connected");
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Content-Type", "application/json");
+    headers.insert("Rusk-Origin", "0a1b");
+    client
+        .publish_with_headers(
+            "rues.ev.contracts.0a1b.transfer",
+            headers,
+            Bytes::from_static(b"{\"value\":1}"),
+        )
+        .await
+        .expect("published");
+    // Not an event subject of any path: counted, not delivered.
+    client
+        .publish("rues.ev.contracts.~zz.transfer", Bytes::from_static(b"x"))
+        .await
+        .expect("published");
+    client.flush().await.expect("flushed");
+    let frame = session.next_event().await;
+    assert_eq!(frame.content_location(), Some(path));
+    assert_eq!(
+        frame.headers().get("Content-Type"),
+        Some("application/json")
+    );
+    assert_eq!(frame.headers().get("Rusk-Origin"), Some("0a1b"));
+    assert_eq!(frame.payload(), &Bytes::from_static(b"{\"value\":1}"));
+    eventually("the invalid message counted", || {
+        metric(&edge, "rues_cluster_events_invalid_total") == 1.0
+    })
+    .await;
+    session.assert_quiet(Duration::from_millis(100)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_owned_elsewhere_is_answered_by_its_owner() {
+    let Some(nats) = nats() else { return };
+    let owner = node(&nats, registry()).await;
+    let other = node(&nats, registry()).await;
+    let mut session = owner.connect().await;
+    let text = session.session_text.clone();
+    let id = [("rusk-session-id", text.as_str())];
+    // Subscribed through the other node; the owner holds the subscription.
+    let answer = other
+        .http(Method::GET, "/on/blocks/accepted", &id, b"")
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.headers.contains_key("rusk-version"));
+    assert_eq!(owner.publish("/on/blocks:ab/accepted", "1"), 1);
+    assert_eq!(
+        session.next_event().await.payload(),
+        &Bytes::from_static(b"1")
+    );
+    // A dispatch naming the session: the owner vouches for it.
+    let answer = other.http(Method::POST, "/on/node/whoami", &id, b"").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, Bytes::from(text.clone()));
+    let answer = other
+        .http(Method::DELETE, "/on/blocks/accepted", &id, b"")
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let answer = other
+        .http(Method::DELETE, "/on/blocks/accepted", &id, b"")
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "the owner's own 404");
+    assert_eq!(owner.publish("/on/blocks:ab/accepted", "2"), 0);
+    // Closed: unknown everywhere, at once.
+    drop(session);
+    eventually("the session released", || {
+        owner.publisher.stats().sessions_open == 0
+    })
+    .await;
+    let started = Instant::now();
+    let answer = other
+        .http(Method::GET, "/on/blocks/accepted", &id, b"")
+        .await;
+    assert_eq!(answer.status, StatusCode::FAILED_DEPENDENCY);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        metric(
+            &other,
+            "rues_cluster_forwarded_total{to=\"owner\",outcome=\"nobody\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(&owner, "rues_cluster_subscriptions{kind=\"session\"}"),
+        0.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_no_listener_serves_dispatches_whole_and_streamed() {
+    let Some(nats) = nats() else { return };
+    // The service: an endpoint with handlers and no listener, as a
+    // separate process that speaks only NATS would be.
+    let service = Endpoint::new(Config::new("1.0.0".parse().expect("version")), registry());
+    let membership = Cluster::join(&service, ClusterConfig::new(nats.url()))
+        .await
+        .expect("joined");
+    let edge = node(&nats, registry().without_handlers()).await;
+    let session = edge.connect().await;
+
+    let answer = edge.http(Method::POST, "/on/node/info", &[], b"").await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    // A whole answer of many chunks keeps its length.
+    let big: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+    let octets = [("content-type", "application/octet-stream")];
+    let answer = edge
+        .http(Method::POST, "/on/node/echo", &octets, &big)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body.as_ref(), big.as_slice());
+    assert_eq!(
+        answer.headers.get("content-length").map(|v| v.as_bytes()),
+        Some(big.len().to_string().as_bytes())
+    );
+    // A streamed reply of 300 000 one-byte chunks streams across, gathered
+    // into few messages.
+    let feed: Vec<u8> = (0..300_000u32).map(|i| (i % 7) as u8).collect();
+    let headers = [
+        ("content-type", "application/octet-stream"),
+        ("rusk-feeder", "1"),
+    ];
+    let answer = edge
+        .http(Method::POST, "/on/node/feed", &headers, &feed)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body.as_ref(), feed.as_slice());
+    assert_eq!(
+        answer
+            .headers
+            .get("transfer-encoding")
+            .map(|v| v.as_bytes()),
+        Some(&b"chunked"[..])
+    );
+    // Errors keep their status and body; the session is vouched for.
+    let answer = edge.http(Method::POST, "/on/node/reject", &[], b"").await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let answer = edge
+        .http(
+            Method::POST,
+            "/on/node/whoami",
+            &session_header(&session),
+            b"",
+        )
+        .await;
+    assert_eq!(answer.body, Bytes::from(session.session_text.clone()));
+    // A contract call goes to the component's fallback handler.
+    let answer = edge
+        .http(
+            Method::POST,
+            "/on/contracts:0a/anything",
+            &octets,
+            b"\x01\x02",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body.as_ref(), b"\x01\x02");
+    // A body over what one NATS message carries is refused, clearly.
+    let huge = vec![0u8; 1_100_000];
+    let answer = edge
+        .http(Method::POST, "/on/node/echo", &octets, &huge)
+        .await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // The service gone: no responders, the edge's own 404 at once.
+    membership.leave().await;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let started = Instant::now();
+        // A request that reached the service as it left may go unanswered:
+        // try again (the fresh one finds nobody at once).
+        let Ok(answer) =
+            rues_testkit::try_http(edge.addr, Method::POST, "/on/node/info", &[], b"").await
+        else {
+            assert!(Instant::now() < deadline, "the service never left");
+            continue;
+        };
+        if answer.status == StatusCode::NOT_FOUND {
+            assert!(started.elapsed() < Duration::from_secs(2));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the service never left");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
