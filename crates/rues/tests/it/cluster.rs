@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use hyper::{Method, StatusCode};
-use rues_testkit::{Answer, NatsServer, Nginx, WsClient};
+use rues_testkit::{Answer, NatsServer, Nginx, WsClient, http};
 
 use crate::node::{Node, PATIENCE};
 
@@ -49,16 +49,6 @@ impl Cluster {
     fn addrs(&self) -> Vec<SocketAddr> {
         self.nodes().map(|node| node.addr).collect()
     }
-}
-
-async fn http(
-    addr: SocketAddr,
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Answer {
-    rues_testkit::http(addr, method, path, headers, body).await
 }
 
 async fn session(addr: SocketAddr) -> WsClient {
