@@ -204,6 +204,28 @@ pub(crate) async fn publish(inner: Arc<Inner>, mut events: mpsc::Receiver<Event>
     while let Some(event) = events.recv().await {
         let subject = subject::event_subject(&event.path);
         let headers = event_headers(&event);
+        // The server closes a connection that sends a message over its
+        // `max_payload`: such an event stays local, counted as dropped.
+        let headers_len: usize = headers
+            .iter()
+            .map(|(name, values)| {
+                values
+                    .iter()
+                    .map(|value| name.to_string().len() + value.as_str().len() + 4)
+                    .sum::<usize>()
+            })
+            .sum();
+        let max = inner.client.server_info().max_payload;
+        if event.payload.len() + headers_len + 16 > max {
+            inner.counters.event_dropped();
+            tracing::warn!(
+                location = %event.path,
+                size = event.payload.len(),
+                max,
+                "an event over NATS's max_payload stays on this node"
+            );
+            continue;
+        }
         match inner
             .client
             .publish_with_headers(subject, headers, event.payload.clone())

@@ -295,3 +295,39 @@ async fn a_node_with_no_listener_serves_dispatches_whole_and_streamed() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_over_max_payload_stays_local_and_the_connection_stays_up() {
+    let Some(nats) = nats() else { return };
+    let publisher = node(&nats, registry()).await;
+    let edge = node(&nats, registry().without_handlers()).await;
+    let mut local = publisher.connect().await;
+    let mut remote = edge.connect().await;
+    assert_eq!(
+        local
+            .subscribe(&publisher, "/on/blocks/accepted")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        remote.subscribe(&edge, "/on/blocks/accepted").await.status,
+        StatusCode::OK
+    );
+    // nats-server's default max_payload is 1 MiB.
+    let big = vec![b'x'; 1_100_000];
+    publisher.publish("/on/blocks:ab/accepted", &big);
+    publisher.publish("/on/blocks:ab/accepted", "small");
+    assert_eq!(local.next_event().await.payload().len(), big.len());
+    assert_eq!(
+        local.next_event().await.payload(),
+        &Bytes::from_static(b"small")
+    );
+    assert_eq!(
+        remote.next_event().await.payload(),
+        &Bytes::from_static(b"small"),
+        "the big one stayed local; the small one crossed"
+    );
+    assert_eq!(metric(&publisher, "rues_cluster_events_dropped_total"), 1.0);
+    assert_eq!(metric(&publisher, "rues_cluster_connections_total"), 1.0);
+}
