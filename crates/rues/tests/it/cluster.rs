@@ -241,6 +241,66 @@ async fn behind_round_robin_nginx_the_cluster_behaves_as_one_node() {
     assert_eq!(answer.status, StatusCode::FAILED_DEPENDENCY);
     let answer = http(lb, Method::PUT, ACCEPTED, &id, b"").await;
     assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+    // The rest of the conformance profile, whichever node answers (each
+    // several times, so that every node gives it).
+    let origin = [
+        ("origin", "https://wallet.example"),
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "rusk-version, x-trace"),
+    ];
+    let octets = [("content-type", "application/octet-stream")];
+    let too_big = vec![0u8; 3 * 1024 * 1024 + 1];
+    for _ in 0..3 {
+        let answer = http(lb, Method::GET, "/on", &[], b"").await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UPGRADE_REQUIRED,
+            "plain GET on /on"
+        );
+        let answer = http(lb, Method::GET, "/nowhere", &[], b"").await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        let answer = http(lb, Method::OPTIONS, "/on/node/info", &origin, b"").await;
+        assert_eq!(answer.status, StatusCode::NO_CONTENT, "preflight");
+        let allowed = answer
+            .headers
+            .get("access-control-allow-headers")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        assert!(allowed.contains("x-trace"), "{allowed}");
+        // Decoding holds for a dispatch that crosses.
+        let answer = http(lb, Method::POST, "/on/transactions/propagate", &[], b"0xzz").await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            text(&answer)
+        );
+        let answer = http(
+            lb,
+            Method::POST,
+            "/on/node/info",
+            &[("rusk-version", "99")],
+            b"",
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        assert!(answer.headers.contains_key("rusk-version"));
+        let answer = http(lb, Method::POST, "/on/node/nosuch", &[], b"").await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    }
+
+    // The body limit holds on an edge (straight to it: a proxy that
+    // streams the body turns the node's early refusal into its own 502).
+    for edge in &cluster.edges {
+        let answer = http(edge.addr, Method::POST, "/on/node/info", &octets, &too_big).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{}",
+            text(&answer)
+        );
+    }
 
     // Requests landed on every node, and some crossed the cluster.
     let mut forwarded = 0.0;
