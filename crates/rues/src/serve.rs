@@ -37,6 +37,8 @@ pub(crate) async fn serve(config: NodeConfig, nats: Option<String>) -> Result<()
         .with_health_check("chain", chain_health(chain.clone(), block_time));
     let cluster = join(&server, nats.as_deref(), "rues-serve").await?;
     let what = format!("demo chain, a block every {block_time} ms");
+    // Caught before the banner: whoever reads it may stop the node at once.
+    let stop = stop_signal()?;
     let server = finish(server, &config, &what, cluster.as_ref());
 
     let publisher = server.publisher();
@@ -54,7 +56,7 @@ pub(crate) async fn serve(config: NodeConfig, nats: Option<String>) -> Result<()
         },
     ));
 
-    server.run(stop_signal()?).await;
+    server.run(stop).await;
     if let Some(cluster) = cluster {
         cluster.leave().await;
     }
@@ -76,13 +78,14 @@ pub(crate) async fn edge(config: NodeConfig, nats: String) -> Result<()> {
     let registry = rues_demo::registry(SharedChain::new(shape)).without_handlers();
     let server = bind(&config, registry).await?;
     let cluster = join(&server, Some(&nats), "rues-edge").await?;
+    let stop = stop_signal()?;
     let server = finish(
         server,
         &config,
         "edge: no chain of its own",
         cluster.as_ref(),
     );
-    server.run(stop_signal()?).await;
+    server.run(stop).await;
     if let Some(cluster) = cluster {
         cluster.leave().await;
     }

@@ -533,7 +533,7 @@ fn man_prints_each_subcommands_page_that_rues_1_refers_to() {
     let stderr = failed_with(1, &["man", "nope"]);
     assert!(
         stderr.contains(
-            "no subcommand `nope`; pages exist for serve, tx, listen, dispatch, completions, man"
+            "no subcommand `nope`; pages exist for serve, edge, tx, listen, dispatch, completions, man"
         ),
         "{stderr}"
     );
