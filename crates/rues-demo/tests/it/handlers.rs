@@ -43,6 +43,7 @@ impl Demo {
         }
         match self.node.handle_request(&Method::POST, path, &map) {
             Decision::Respond(response) => response.into(),
+            Decision::Forward(forward) => forward.fallback.into(),
             Decision::ReadBody(ticket) => match ticket.with_body(Bytes::copy_from_slice(body)) {
                 Ok(call) => call.run().await,
                 Err(response) => response.into(),
