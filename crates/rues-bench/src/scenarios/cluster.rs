@@ -452,7 +452,7 @@ mod tests {
         assert_eq!(full.scenarios, ["cluster"]);
         assert_eq!(
             (full.cluster_n, full.cluster_rate, full.cluster_size),
-            (1000, 1000.0, 256)
+            (1000, 100.0, 256)
         );
         assert_eq!(
             (full.cluster_secs, full.cluster_nodes, full.cluster_gets),
