@@ -142,6 +142,12 @@ impl HttpPool {
         self.request("GET", path, Some(session), b"").await
     }
 
+    /// `DELETE path` with the session id (an unsubscribe); returns the
+    /// status code.
+    pub(crate) async fn delete(&self, path: &str, session: &str) -> Result<u16> {
+        self.request("DELETE", path, Some(session), b"").await
+    }
+
     /// `POST path` with `body` (a dispatch); returns the status code.
     pub(crate) async fn post(&self, path: &str, body: &[u8]) -> Result<u16> {
         self.request("POST", path, None, body).await

@@ -26,7 +26,10 @@
 //! see docs/reliability.md), `blocking` (rues only: slow dispatch
 //! handlers beside fan-out, on the blocking pool and on the runtime), and
 //! `graphql` (rues only, asked for by name: hostile GraphQL queries beside
-//! fan-out on the demo node's registry and chain). The harness installs
+//! fan-out on the demo node's registry and chain), and `cluster` (rues
+//! only, asked for by name: the same fan-out through three nodes joined by
+//! a nats-server against one node, and forwarded against local `GET`s).
+//! The harness installs
 //! nats-server (apt-get) and the `ws` package (`npm ci`) when they are
 //! missing, and bounds every run in time.
 //!
@@ -92,6 +95,11 @@ enum Command {
         /// `max_queue_bytes`; default the normative 1 MiB).
         #[arg(long)]
         budget: Option<usize>,
+        /// rues: join the cluster through the NATS server at this URL
+        /// (`rues_cluster::Cluster::join`, as `rues serve --nats` does; the
+        /// cluster scenario).
+        #[arg(long)]
+        nats: Option<String>,
     },
 }
 
@@ -103,8 +111,8 @@ struct LoadArgs {
     #[arg(long)]
     quick: bool,
     /// Comma-separated scenarios: fanout, selective, idle, churn, slow,
-    /// blocking, graphql (graphql is not in the default set nor in
-    /// `--quick`: it takes over a minute).
+    /// blocking, graphql, cluster (graphql and cluster are not in the
+    /// default set nor in `--quick`: they are asked for by name).
     #[arg(long, value_delimiter = ',')]
     scenarios: Option<Vec<String>>,
     /// Comma-separated servers: rues, baseline, nats, node-ws, limit.
@@ -188,6 +196,27 @@ struct LoadArgs {
     /// Clients sending hostile GraphQL queries in the graphql scenario.
     #[arg(long)]
     graphql_attackers: Option<usize>,
+    /// Sessions in the cluster scenario (spread evenly over the nodes).
+    #[arg(long)]
+    cluster_n: Option<usize>,
+    /// Events per second in the cluster scenario (default 100: with 1 000
+    /// sessions, the fan-out's common moderate rate of 100 000 delivered
+    /// messages per second).
+    #[arg(long)]
+    cluster_rate: Option<f64>,
+    /// Payload bytes in the cluster scenario.
+    #[arg(long)]
+    cluster_size: Option<usize>,
+    /// Seconds of publishing per cluster measurement.
+    #[arg(long)]
+    cluster_secs: Option<f64>,
+    /// Nodes of the cluster (2 to 8; node 0 publishes).
+    #[arg(long)]
+    cluster_nodes: Option<usize>,
+    /// Subscribe+unsubscribe pairs sent to each side (local, forwarded)
+    /// in the cluster scenario's GET comparison.
+    #[arg(long)]
+    cluster_gets: Option<usize>,
     /// Stop starting new measurements after this many minutes.
     #[arg(long)]
     deadline_mins: Option<f64>,
@@ -206,7 +235,7 @@ impl LoadArgs {
                 .collect::<Result<_>>()?,
             None => Kind::ALL.to_vec(),
         };
-        const SCENARIOS: [&str; 7] = [
+        const SCENARIOS: [&str; 8] = [
             "fanout",
             "selective",
             "idle",
@@ -214,8 +243,10 @@ impl LoadArgs {
             "slow",
             "blocking",
             "graphql",
+            "cluster",
         ];
-        // The default set: all but graphql, which is asked for by name.
+        // The default set: all but graphql and cluster, which are asked
+        // for by name.
         let scenarios = self
             .scenarios
             .clone()
@@ -298,6 +329,27 @@ impl LoadArgs {
             graphql_attackers: self.graphql_attackers.unwrap_or(2).min(64),
             graphql_mempool: 2000,
             graphql_probe_ms: 100,
+            cluster_n: self
+                .cluster_n
+                .unwrap_or(if quick { 90 } else { 1000 })
+                .clamp(1, 100_000),
+            cluster_rate: self
+                .cluster_rate
+                .unwrap_or(if quick { 200.0 } else { 100.0 })
+                .clamp(1.0, 1_000_000.0),
+            cluster_size: self
+                .cluster_size
+                .unwrap_or(256)
+                .clamp(crate::payload::MIN_SIZE, 512 * 1024),
+            cluster_secs: self
+                .cluster_secs
+                .unwrap_or(if quick { 1.0 } else { 10.0 })
+                .clamp(0.2, 600.0),
+            cluster_nodes: self.cluster_nodes.unwrap_or(3).clamp(2, 8),
+            cluster_gets: self
+                .cluster_gets
+                .unwrap_or(if quick { 200 } else { 2000 })
+                .clamp(1, 100_000),
             parallel_opens: 128,
             deadline: Some(Instant::now() + Duration::from_secs_f64(deadline_mins * 60.0)),
             scratch: self.out.join("scratch"),
@@ -340,10 +392,11 @@ async fn load(args: Box<LoadArgs>) -> Result<()> {
     let plan = args.plan()?;
     std::fs::create_dir_all(&plan.scratch)
         .with_context(|| format!("cannot create {}", plan.scratch.display()))?;
-    peers::ensure_installed(&plan.servers).await?;
+    let (used, broker) = (plan.servers_used(), plan.needs_broker());
+    peers::ensure_installed(&used, broker).await?;
     let started = Instant::now();
     eprintln!("rues-bench: {}", machine());
-    for (name, version) in peers::versions(&plan.servers) {
+    for (name, version) in peers::versions(&used, broker) {
         eprintln!("rues-bench: {name} {version}");
     }
     let results = tokio::select! {
@@ -351,7 +404,7 @@ async fn load(args: Box<LoadArgs>) -> Result<()> {
         // Dropping the scenarios stops every server they started.
         _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
     };
-    let peers: Vec<String> = peers::versions(&plan.servers)
+    let peers: Vec<String> = peers::versions(&used, broker)
         .iter()
         .map(|(n, v)| format!("{n} {v}"))
         .collect();
@@ -370,7 +423,13 @@ async fn load(args: Box<LoadArgs>) -> Result<()> {
     std::fs::write(args.out.join("report.md"), &report)?;
     std::fs::write(
         args.out.join("results.json"),
-        serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "results": results }))?,
+        serde_json::to_string_pretty(&if results.cluster.is_empty() {
+            serde_json::json!({ "plan": plan, "results": results })
+        } else {
+            // The cluster scenario's three target figures, from its runs.
+            let targets = report::cluster::targets(&results);
+            serde_json::json!({ "plan": plan, "results": results, "cluster_targets": targets })
+        })?,
     )?;
     let svg = args.out.join("fanout-p99.svg");
     report::svg::plot(&plan, &results, &svg)?;
@@ -410,8 +469,9 @@ fn main() -> std::process::ExitCode {
                 publish_thread,
                 demo,
                 budget,
+                nats,
             } => match kind.as_str() {
-                "rues" => server::rues::run(publish_thread, demo, budget).await,
+                "rues" => server::rues::run(publish_thread, demo, budget, nats).await,
                 "baseline" => server::baseline::run().await,
                 "limit" => server::limit::run().await,
                 "nats-pub" => {

@@ -1,6 +1,7 @@
 //! Starting and stopping the five servers as child processes, and installing
 //! the peers (nats-server with apt-get, the `ws` package with `npm ci`) when
-//! they are missing.
+//! they are missing; and the cluster scenario's [`Broker`], a nats-server
+//! the rues nodes join.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -75,9 +76,10 @@ async fn apt_install(packages: &[&str]) -> Result<()> {
     .await
 }
 
-/// Installs what the chosen servers need and is not there yet.
-pub(crate) async fn ensure_installed(kinds: &[Kind]) -> Result<()> {
-    if kinds.contains(&Kind::Nats) && on_path("nats-server").is_none() {
+/// Installs what the chosen servers need and is not there yet (and
+/// nats-server when `broker`: the cluster scenario's).
+pub(crate) async fn ensure_installed(kinds: &[Kind], broker: bool) -> Result<()> {
+    if (broker || kinds.contains(&Kind::Nats)) && on_path("nats-server").is_none() {
         apt_install(&["nats-server"]).await?;
     }
     if kinds.contains(&Kind::NodeWs) {
@@ -98,8 +100,8 @@ pub(crate) async fn ensure_installed(kinds: &[Kind]) -> Result<()> {
     Ok(())
 }
 
-/// Versions of the peers, for the report.
-pub(crate) fn versions(kinds: &[Kind]) -> Vec<(String, String)> {
+/// Versions of the peers (and of nats-server when `broker`), for the report.
+pub(crate) fn versions(kinds: &[Kind], broker: bool) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let capture = |program: &str, args: &[&str]| -> String {
         std::process::Command::new(program)
@@ -116,7 +118,7 @@ pub(crate) fn versions(kinds: &[Kind]) -> Vec<(String, String)> {
             })
             .unwrap_or_else(|| "unknown".into())
     };
-    if kinds.contains(&Kind::Nats) {
+    if broker || kinds.contains(&Kind::Nats) {
         out.push(("nats-server".into(), capture("nats-server", &["--version"])));
     }
     if kinds.contains(&Kind::NodeWs) {
@@ -129,6 +131,104 @@ pub(crate) fn versions(kinds: &[Kind]) -> Vec<(String, String)> {
         out.push(("ws (npm)".into(), ws));
     }
     out
+}
+
+/// Starts nats-server with `conf` and a watchdog that kills it when this
+/// process's end of the watchdog's stdin closes: nats-server does not read
+/// our orders, so this makes it stop with the harness however the harness
+/// ends. Returns (server, watchdog).
+fn start_nats(conf: &Path) -> Result<(Child, Child)> {
+    let nats = on_path("nats-server").context("nats-server is not installed")?;
+    let server = Command::new(nats)
+        .arg("-c")
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start nats-server")?;
+    let watchdog = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "read _; kill {} 2>/dev/null",
+            server.id().context("nats-server exited at once")?
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the nats-server watchdog")?;
+    Ok((server, watchdog))
+}
+
+/// Waits until something listens on each of `addrs`, up to the start timeout.
+async fn wait_listening(addrs: &[SocketAddr]) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    for &addr in addrs {
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if tokio::time::Instant::now() > deadline {
+                bail!("nats-server did not listen on {addr} in time");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(())
+}
+
+/// The cluster scenario's nats-server: a plain client listener on a free
+/// loopback port, the backplane of the rues nodes.
+pub(crate) struct Broker {
+    pub(crate) addr: SocketAddr,
+    server: Child,
+    _watchdog: Child,
+}
+
+impl Broker {
+    /// Starts one; `scratch` is a directory for its configuration.
+    pub(crate) async fn start(scratch: &Path) -> Result<Broker> {
+        let port = free_port()?;
+        let dir = scratch.join(format!("broker-{port}"));
+        std::fs::create_dir_all(&dir)?;
+        let conf = dir.join("nats.conf");
+        // The nodes' events and forwarded answers fit in 1 MiB (the
+        // scenario's payloads are at most 512 KiB, answers go in 256 KiB
+        // chunks).
+        std::fs::write(
+            &conf,
+            format!(
+                "listen: \"127.0.0.1:{port}\"\n\
+                 max_payload: 1048576\n\
+                 write_deadline: \"10s\"\n"
+            ),
+        )?;
+        let (server, watchdog) = start_nats(&conf)?;
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let mut broker = Broker {
+            addr,
+            server,
+            _watchdog: watchdog,
+        };
+        if let Err(error) = wait_listening(&[addr]).await {
+            broker.stop().await;
+            return Err(error);
+        }
+        Ok(broker)
+    }
+
+    /// The URL the nodes join.
+    pub(crate) fn url(&self) -> String {
+        format!("nats://{}", self.addr)
+    }
+
+    pub(crate) fn pid(&self) -> Result<u32> {
+        self.server.id().context("nats-server already exited")
+    }
+
+    /// Stops it (by its pid: a kill, as it has no `quit` to hear).
+    pub(crate) async fn stop(&mut self) {
+        let _ = self.server.kill().await;
+    }
 }
 
 /// A running server: its processes, its address and its publisher's pipes.
@@ -217,38 +317,10 @@ impl Peer {
                          websocket {{\n  listen: \"127.0.0.1:{ws_port}\"\n  no_tls: true\n  compression: false\n}}\n"
                     ),
                 )?;
-                let nats = on_path("nats-server").context("nats-server is not installed")?;
-                let server = Command::new(nats)
-                    .arg("-c")
-                    .arg(&conf)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .context("cannot start nats-server")?;
-                let watchdog = Command::new("sh")
-                    .arg("-c")
-                    .arg(format!(
-                        "read _; kill {} 2>/dev/null",
-                        server.id().context("nats-server exited at once")?
-                    ))
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::null())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .context("cannot start the nats-server watchdog")?;
+                let (server, watchdog) = start_nats(&conf)?;
                 let client_addr: SocketAddr = format!("127.0.0.1:{client_port}").parse()?;
                 let ws_addr: SocketAddr = format!("127.0.0.1:{ws_port}").parse()?;
-                let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-                for addr in [client_addr, ws_addr] {
-                    while tokio::net::TcpStream::connect(addr).await.is_err() {
-                        if tokio::time::Instant::now() > deadline {
-                            bail!("nats-server did not listen on {addr} in time");
-                        }
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                }
+                wait_listening(&[client_addr, ws_addr]).await?;
                 let mut publisher = control_child(Command::new(&me).args([
                     "server",
                     "nats-pub",

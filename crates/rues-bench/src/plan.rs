@@ -76,6 +76,16 @@ pub(crate) struct Plan {
     pub(crate) graphql_attackers: usize,
     pub(crate) graphql_mempool: usize,
     pub(crate) graphql_probe_ms: u64,
+    /// One node against a cluster (rues only): sessions, events per second,
+    /// payload bytes, seconds of publishing per measurement, nodes of the
+    /// cluster, and subscribe+unsubscribe pairs sent to each side of the
+    /// GET comparison (local, forwarded).
+    pub(crate) cluster_n: usize,
+    pub(crate) cluster_rate: f64,
+    pub(crate) cluster_size: usize,
+    pub(crate) cluster_secs: f64,
+    pub(crate) cluster_nodes: usize,
+    pub(crate) cluster_gets: usize,
     /// Sessions opening at once when a scenario sets up its subscribers.
     pub(crate) parallel_opens: usize,
     #[serde(skip)]
@@ -92,7 +102,34 @@ impl Plan {
     pub(crate) fn order(&self, run: usize) -> Vec<Kind> {
         rotated(&self.servers, run)
     }
+
+    /// The servers the chosen scenarios start: none but rues when every
+    /// one of them is rues only (so `--scenarios cluster` installs no
+    /// Node.js peer).
+    pub(crate) fn servers_used(&self) -> Vec<Kind> {
+        if self
+            .scenarios
+            .iter()
+            .all(|s| RUES_ONLY.contains(&s.as_str()))
+        {
+            self.servers
+                .iter()
+                .copied()
+                .filter(|&k| k == Kind::Rues)
+                .collect()
+        } else {
+            self.servers.clone()
+        }
+    }
+
+    /// Whether a scenario starts a nats-server of its own (the cluster's).
+    pub(crate) fn needs_broker(&self) -> bool {
+        self.scenarios.iter().any(|s| s == "cluster") && self.servers.contains(&Kind::Rues)
+    }
 }
+
+/// The scenarios that measure rues alone, whatever `--servers` says.
+pub(crate) const RUES_ONLY: [&str; 3] = ["blocking", "graphql", "cluster"];
 
 /// `items` rotated left by `run`: the order in which run `run` visits what
 /// it compares (servers, variants), so machine noise hits them alike.
@@ -392,6 +429,72 @@ pub(crate) struct GraphqlRun {
     pub(crate) error: Option<String>,
 }
 
+/// The two sides of the cluster scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Topology {
+    /// One node, alone (no NATS).
+    Single,
+    /// `cluster_nodes` nodes joined through one nats-server.
+    Cluster,
+}
+
+impl Topology {
+    pub(crate) const ALL: [Topology; 2] = [Topology::Single, Topology::Cluster];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Topology::Single => "one node",
+            Topology::Cluster => "cluster",
+        }
+    }
+}
+
+/// GET latency in the cluster: subscribe and unsubscribe requests for a
+/// session on node A, sent to node A (local) and to node B (forwarded to
+/// A over NATS).
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Gets {
+    pub(crate) local_get: Latencies,
+    pub(crate) forwarded_get: Latencies,
+    pub(crate) local_delete: Latencies,
+    pub(crate) forwarded_delete: Latencies,
+}
+
+/// One run of one side of the cluster scenario, on fresh processes.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ClusterRun {
+    pub(crate) topology: Topology,
+    pub(crate) run: usize,
+    /// Node processes (1 for [`Topology::Single`]).
+    pub(crate) nodes: usize,
+    /// Sessions on each node; node 0 publishes.
+    pub(crate) sessions: Vec<usize>,
+    pub(crate) expected: u64,
+    pub(crate) received: u64,
+    pub(crate) sessions_closed: usize,
+    /// How long the publishing node took to publish the measurement's events.
+    pub(crate) publish_secs: f64,
+    /// Delivery latency over every session.
+    pub(crate) events: Latencies,
+    /// Over the sessions of the publishing node.
+    pub(crate) local_events: Latencies,
+    /// Over the sessions of the other nodes (cross-node; none alone).
+    pub(crate) cross_events: Option<Latencies>,
+    /// CPU seconds of each node process over the measurement.
+    pub(crate) node_cpu_s: Vec<f64>,
+    /// Their sum per delivered event (one message to one session), in
+    /// microseconds.
+    pub(crate) node_us_per_event: f64,
+    /// nats-server's CPU seconds, and per delivered event (cluster only).
+    pub(crate) broker_cpu_s: Option<f64>,
+    pub(crate) broker_us_per_event: Option<f64>,
+    /// Local against forwarded GET (cluster only).
+    pub(crate) gets: Option<Gets>,
+    pub(crate) loadavg: f64,
+    pub(crate) error: Option<String>,
+}
+
 /// Everything measured.
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Results {
@@ -402,6 +505,7 @@ pub(crate) struct Results {
     pub(crate) slow: Vec<SlowRun>,
     pub(crate) blocking: Vec<BlockingRun>,
     pub(crate) graphql: Vec<GraphqlRun>,
+    pub(crate) cluster: Vec<ClusterRun>,
 }
 
 impl Results {
@@ -416,6 +520,7 @@ impl Results {
             + self.slow.iter().filter(|r| r.error.is_some()).count()
             + self.blocking.iter().filter(|r| r.error.is_some()).count()
             + self.graphql.iter().filter(|r| r.error.is_some()).count()
+            + self.cluster.iter().filter(|r| r.error.is_some()).count()
     }
 }
 

@@ -1,9 +1,11 @@
 //! The results as Markdown tables (medians over runs, with the ratios
-//! rues/baseline, rues/limit and rues/NATS), one module per scenario, and the
+//! rues/baseline, rues/limit and rues/NATS; for the cluster scenario, one
+//! node against the cluster and the targets), one module per scenario, and the
 //! p99-against-rate plot as SVG (`svg.rs`).
 
 mod blocking;
 mod churn;
+pub(crate) mod cluster;
 mod fanout;
 mod graphql;
 mod idle;
@@ -154,6 +156,9 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
     if !results.graphql.is_empty() {
         graphql::section(&mut out, plan, results);
     }
+    if !results.cluster.is_empty() {
+        cluster::section(&mut out, plan, results);
+    }
 
     let loads: Vec<f64> = results
         .fanout
@@ -168,6 +173,7 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
         )
         .chain(results.blocking.iter().map(|r| r.loadavg))
         .chain(results.graphql.iter().map(|r| r.loadavg))
+        .chain(results.cluster.iter().map(|r| r.loadavg))
         .filter(|l| l.is_finite())
         .collect();
     if let Some(mid) = median(loads.clone()) {
@@ -220,6 +226,11 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
             r.error
                 .as_ref()
                 .map(|e| format!("graphql {} run {}: {e}", r.phase.name(), r.run))
+        }))
+        .chain(results.cluster.iter().filter_map(|r| {
+            r.error
+                .as_ref()
+                .map(|e| format!("cluster {} run {}: {e}", r.topology.name(), r.run))
         }))
         .collect();
     if !errors.is_empty() {

@@ -4,10 +4,13 @@
 //! run to run so machine noise hits them alike; and slow handlers beside
 //! fan-out (`blocking`), rues only, its two variants alternating likewise;
 //! and hostile GraphQL queries beside fan-out (`graphql`), rues only, its
-//! two phases alternating likewise.
+//! two phases alternating likewise; and the same fan-out through a cluster
+//! of nodes against one node (`cluster`), rues only, its two topologies
+//! alternating likewise.
 
 mod blocking;
 mod churn;
+mod cluster;
 mod fanout;
 mod graphql;
 mod idle;
@@ -33,6 +36,7 @@ pub(crate) async fn run_all(plan: &Plan) -> Result<Results> {
             "slow" => slow::run(plan, &mut results).await,
             "blocking" => blocking::run(plan, &mut results).await,
             "graphql" => graphql::run(plan, &mut results).await,
+            "cluster" => cluster::run(plan, &mut results).await,
             other => anyhow::bail!("unknown scenario `{other}`"),
         }
     }

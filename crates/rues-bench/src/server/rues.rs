@@ -17,11 +17,19 @@
 //! serve` does; the harness's orders are then served on a thread of their
 //! own (as with `--publish-thread`), so the bench events keep their times
 //! whatever the GraphQL queries do to the runtime.
+//!
+//! For the cluster scenario, `--nats URL` joins the node to the cluster
+//! through that NATS server, as `rues serve --nats` does
+//! (`rues_cluster::Cluster::join` on the server's endpoint): its events
+//! then go to NATS too, and it receives the other nodes' events and
+//! answers requests forwarded to it. Only the node the harness orders to
+//! publish publishes; the others deliver what comes through NATS.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
+use rues_cluster::{Cluster, ClusterConfig};
 use rues_core::rues_target::{Component, EventPath, Topic};
 use rues_core::{
     ComponentSpec, Config, DispatchRequest, EntityRule, Event, HandlerError, Limits, Registry,
@@ -143,8 +151,14 @@ fn limits(budget: Option<usize>) -> Limits {
 /// on a thread of its own with its own timer; with `demo`, the demo node's
 /// registry and chain run beside the bench component (and the orders are
 /// served on a thread of their own).
-/// `budget` replaces the slow-consumer budget (`max_queue_bytes`).
-pub(crate) async fn run(publish_thread: bool, demo: bool, budget: Option<usize>) -> Result<()> {
+/// `budget` replaces the slow-consumer budget (`max_queue_bytes`); with
+/// `nats`, the node joins the cluster through that NATS server.
+pub(crate) async fn run(
+    publish_thread: bool,
+    demo: bool,
+    budget: Option<usize>,
+    nats: Option<String>,
+) -> Result<()> {
     let publish_thread = publish_thread || demo;
     let config = Config::new(VERSION.parse()?).with_limits(limits(budget));
     let chain = if demo {
@@ -164,6 +178,18 @@ pub(crate) async fn run(publish_thread: bool, demo: bool, budget: Option<usize>)
         TransportConfig::new("127.0.0.1:0".parse()?),
     )
     .await?;
+    // Kept for the life of the server (the endpoint holds it too).
+    let _cluster = match nats {
+        Some(url) => {
+            let config = ClusterConfig::new(url.as_str())
+                .with_name(format!("rues-bench-{}", std::process::id()));
+            let cluster = Cluster::join(server.endpoint(), config)
+                .await
+                .with_context(|| format!("cannot join the cluster at {url}"))?;
+            Some(cluster)
+        }
+        None => None,
+    };
     let (stop_chain, chain_stopped) = tokio::sync::watch::channel(false);
     let chain_task = chain.map(|chain| {
         let publisher = server.publisher();
