@@ -14,8 +14,10 @@
 //! event before it that matches and that no subscription of the session
 //! was sure to have delivered.
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
-use rues_target::EventPath;
+use rues_target::{Entity, EventPath};
 use rues_wire::{Position, ResumeResult, SessionId};
 
 use crate::history::{Entry, StreamId};
@@ -100,44 +102,82 @@ impl Node {
             return (ResumeResult::Reset, last);
         }
         let seen = from.seq;
-        let holds_stream = state.subscriptions.keys().any(|p| same_stream(p, path));
-        let queued = if holds_stream {
-            last
-        } else {
-            state.marks.floor(stream, last)
+        let first = self.history.first(stream);
+        // What the session's subscriptions of the stream deliver: each
+        // matching event numbered after its `since`.
+        let mut wildcard_since = None;
+        let mut entity_since: HashMap<&Entity, u64> = HashMap::new();
+        for (held, &since) in &state.subscriptions {
+            if same_stream(held, path) {
+                match held.entity() {
+                    None => wildcard_since = Some(since),
+                    Some(entity) => {
+                        entity_since.insert(entity, since);
+                    }
+                }
+            }
+        }
+        let delivered = |seq: u64, entry: &Entry| {
+            wildcard_since.is_some_and(|since| since < seq)
+                || entry
+                    .entity
+                    .as_ref()
+                    .and_then(|entity| entity_since.get(entity))
+                    .is_some_and(|&since| since < seq)
         };
-        // The session's subscriptions that deliver every event `path`
-        // matches: `path` itself, or the stream's wildcard.
-        let covered_since = state
-            .subscriptions
-            .iter()
-            .filter(|(p, _)| *p == path || (p.entity().is_none() && same_stream(p, path)))
-            .map(|(_, since)| *since)
-            .min();
         let matches = |entry: &Entry| {
             path.entity()
                 .is_none_or(|entity| entry.entity.as_ref() == Some(entity))
         };
-        let first = self.history.first(stream);
+        // The newest number the session may hold: the newest kept event a
+        // subscription delivered, or, when the history no longer reaches
+        // back to a subscription's start, all it dropped; and what dropped
+        // subscriptions may have left.
+        let oldest_since = wildcard_since
+            .into_iter()
+            .chain(entity_since.values().copied())
+            .min();
+        let newest_delivered = self
+            .history
+            .entries(stream)
+            .rev()
+            .find(|(seq, entry)| delivered(*seq, entry))
+            .map(|(seq, _)| seq);
+        let queued = newest_delivered
+            .or_else(|| {
+                oldest_since
+                    .filter(|&since| since + 1 < first)
+                    .map(|_| first - 1)
+            })
+            .unwrap_or(0)
+            .max(state.marks.floor(stream, last));
+        // A subscription that delivers all `path` matches from `seen` on.
+        let covers_all = wildcard_since
+            .into_iter()
+            .chain(
+                path.entity()
+                    .and_then(|entity| entity_since.get(entity).copied()),
+            )
+            .any(|since| since <= seen);
         // The last number lost; `seen` while nothing is.
         let mut lost = seen;
 
         // 1. Up to `queued` the session may hold frames already: nothing
-        //    there can be replayed, and what no subscription covered is lost.
-        if queued > seen {
-            let uncovered = covered_since.map_or(queued, |since| since.min(queued));
-            if uncovered > seen {
-                if first > seen + 1 {
-                    lost = lost.max((first - 1).min(uncovered));
-                }
-                if let Some((seq, _)) = self
-                    .history
-                    .entries(stream)
-                    .filter(|(seq, entry)| *seq > seen && *seq <= uncovered && matches(entry))
-                    .last()
-                {
-                    lost = lost.max(seq);
-                }
+        //    there can be replayed, and what matches and no subscription
+        //    delivered is lost.
+        if queued > seen && !covers_all {
+            if first > seen + 1 {
+                lost = lost.max((first - 1).min(queued));
+            }
+            if let Some((seq, _)) = self
+                .history
+                .entries(stream)
+                .rev()
+                .skip_while(|(seq, _)| *seq > queued)
+                .take_while(|(seq, _)| *seq > seen)
+                .find(|(seq, entry)| matches(entry) && !delivered(*seq, entry))
+            {
+                lost = lost.max(seq);
             }
         }
         // 2. After it, what the history no longer reaches is lost, and the

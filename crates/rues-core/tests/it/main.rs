@@ -9,6 +9,7 @@ mod cluster;
 mod dispatch;
 mod fanout;
 mod model;
+mod resume;
 mod routing;
 mod sessions;
 mod subscribe;
