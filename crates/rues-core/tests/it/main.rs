@@ -10,6 +10,7 @@ mod dispatch;
 mod fanout;
 mod model;
 mod resume;
+mod resume_model;
 mod routing;
 mod sessions;
 mod subscribe;
