@@ -72,7 +72,15 @@
 //!
 //! Writers never take the node's lock: [`Node::publish`] pushes the one
 //! shared encoding of an event into each receiver's outbox, and the writer
-//! empties its own. Publishing never waits on a client: a session whose
+//! empties its own.
+//!
+//! Every frame carries its number in its stream (component, topic) and
+//! the node's [`Epoch`] (`Rues-Seq`, `Rues-Epoch`), and the node keeps the
+//! same encoded `Bytes` in a bounded history per stream
+//! ([`HistoryLimits`]). A subscribe `GET` with `Rues-Resume` queues the
+//! events the client missed into its outbox, before any live one, within
+//! the same [`Node::handle_request`] call, and its 200 says what it could
+//! do ([`ResumeResult`], docs/protocol.md §10). Publishing never waits on a client: a session whose
 //! queue would pass [`Limits::max_queue_bytes`] is closed with 4008 and
 //! the others carry on.
 //!
