@@ -694,6 +694,13 @@ impl Node {
             return Ok(context.error(StatusCode::BAD_REQUEST, &message));
         }
         // 1b. a resume point, on a subscribe only, must be well-formed
+        if add && headers.get_all(RUES_RESUME).iter().nth(1).is_some() {
+            // Two positions: which one the client meant cannot be known.
+            return Ok(context.error(
+                StatusCode::BAD_REQUEST,
+                "invalid Rues-Resume header: it appears more than once; send one <epoch>:<seq>",
+            ));
+        }
         let resume = match headers.get(RUES_RESUME) {
             Some(value) if add => match Position::parse(value.as_bytes()) {
                 Ok(position) => Some(position),

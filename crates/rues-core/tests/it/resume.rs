@@ -300,10 +300,21 @@ fn a_malformed_resume_is_400_and_subscribes_nothing() {
         assert_error(&response, StatusCode::BAD_REQUEST, says);
         assert_error(&response, StatusCode::BAD_REQUEST, "Rues-Resume");
     }
+    let id = s.to_string();
+    let twice = h.request(
+        Method::GET,
+        "/on/blocks/accepted",
+        &[
+            ("rusk-session-id", &id),
+            ("rues-resume", &format!("{epoch}:1")),
+            ("rues-resume", &format!("{epoch}:2")),
+        ],
+        b"",
+    );
+    assert_error(&twice, StatusCode::BAD_REQUEST, "more than once");
     assert_eq!(h.node.subscriptions(s).count(), 0);
     // An unsubscribe ignores it.
     h.get(s, "/on/blocks/accepted");
-    let id = s.to_string();
     let response = h.request(
         Method::DELETE,
         "/on/blocks/accepted",
