@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::access::AccessRules;
 use crate::cors::OriginPolicy;
+use crate::history::HistoryLimits;
 
 /// The limits of docs/protocol.md §7, all configurable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +83,9 @@ pub struct Config {
     /// [`Decision::Forward`](crate::Decision::Forward) where another node
     /// must answer. Off by default.
     pub cluster: bool,
+    /// How much history the node keeps for resume (docs/protocol.md,
+    /// "Resume").
+    pub history: HistoryLimits,
 }
 
 impl Config {
@@ -94,7 +98,14 @@ impl Config {
             access: AccessRules::default(),
             origins: OriginPolicy::Any,
             cluster: false,
+            history: HistoryLimits::default(),
         }
+    }
+
+    /// Replaces the history limits.
+    pub fn with_history(mut self, history: HistoryLimits) -> Self {
+        self.history = history;
+        self
     }
 
     /// Replaces the limits.

@@ -62,8 +62,7 @@ impl OriginPolicy {
 }
 
 /// Request headers a browser may send to RUES, always allowed in preflights.
-pub(crate) const ALLOWED_HEADERS: &str =
-    "Rusk-Version, Rusk-Version-Strict, Rusk-Session-Id, Rusk-Feeder, Content-Type, Accept";
+pub(crate) const ALLOWED_HEADERS: &str = "Rusk-Version, Rusk-Version-Strict, Rusk-Session-Id, Rusk-Feeder, Rues-Resume, Content-Type, Accept";
 
 /// Methods RUES answers on `/on/...`.
 pub(crate) const ALLOWED_METHODS: &str = "GET, POST, DELETE";

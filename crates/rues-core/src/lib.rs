@@ -72,7 +72,15 @@
 //!
 //! Writers never take the node's lock: [`Node::publish`] pushes the one
 //! shared encoding of an event into each receiver's outbox, and the writer
-//! empties its own. Publishing never waits on a client: a session whose
+//! empties its own.
+//!
+//! Every frame carries its number in its stream (component, topic) and
+//! the node's [`Epoch`] (`Rues-Seq`, `Rues-Epoch`), and the node keeps the
+//! same encoded `Bytes` in a bounded history per stream
+//! ([`HistoryLimits`]). A subscribe `GET` with `Rues-Resume` queues the
+//! events the client missed into its outbox, before any live one, within
+//! the same [`Node::handle_request`] call, and its 200 says what it could
+//! do ([`ResumeResult`], docs/protocol.md §10). Publishing never waits on a client: a session whose
 //! queue would pass [`Limits::max_queue_bytes`] is closed with 4008 and
 //! the others carry on.
 //!
@@ -128,7 +136,11 @@
 //! // 2. The session's writer finds one frame to send, then nothing.
 //! let mut frames = Vec::new();
 //! assert_eq!(outbox.try_next(64 * 1024, &mut frames), Some(Transmit::Frames(1)));
-//! assert_eq!(frames[0].len(), 108); // docs/protocol.md §6's worked example
+//! // docs/protocol.md §6's worked example, numbered in its stream (resume).
+//! let frame = rues_wire::Frame::decode(&frames[0])?;
+//! assert_eq!(frame.content_location(), Some("/on/blocks:ab12/accepted"));
+//! let position = frame.position()?.expect("numbered");
+//! assert_eq!((position.epoch, position.seq), (node.epoch(), 1));
 //! assert_eq!(outbox.try_next(64 * 1024, &mut frames), None);
 //!
 //! // 3. Re-arm the timer: the first ping is due after `ping_interval`.
@@ -156,6 +168,7 @@ mod cluster;
 mod config;
 mod cors;
 mod handshake;
+mod history;
 mod id;
 mod index;
 mod node;
@@ -165,6 +178,7 @@ mod registry;
 mod reply;
 mod request;
 mod response;
+mod resume;
 mod stream;
 
 pub use access::{AccessRule, AccessRules, InvalidAccessRule, Operation};
@@ -172,6 +186,7 @@ pub use close::{CloseReason, SocketEnd};
 pub use cluster::{Arrival, Change, Destination, Forward};
 pub use config::{Config, Limits};
 pub use cors::OriginPolicy;
+pub use history::HistoryLimits;
 pub use id::{
     BuildIdHasher, IdHasher, IdSource, IdSourceError, OsIds, SeededIds, SessionMap, SessionSet,
 };
@@ -186,7 +201,8 @@ pub use reply::{HandlerError, Reply, ReplyStream};
 pub use request::{BlockingJob, BodyLimit, Call, Decision, DispatchTicket, Job, NewSession};
 pub use response::{Answer, Response};
 pub use rues_wire::{
-    InvalidSessionId, RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,
+    Epoch, InvalidSessionId, Position, RUES_RESUME, RUES_RESUME_RESULT, RUSK_FEEDER,
+    RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, ResumeResult, SessionId,
 };
 pub use stream::ReplyBody;
 

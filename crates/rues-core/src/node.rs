@@ -1,21 +1,23 @@
 //! The node: sessions, subscriptions, keep-alive and fan-out.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::HeaderValue;
 use rues_target::EventPath;
-use rues_wire::Frame;
+use rues_wire::{Epoch, Frame, RUES_EPOCH, RUES_SEQ, ResumeResult};
 
 use crate::close::{CloseReason, ClosedCounts, SocketEnd};
 use crate::cluster::Change;
 use crate::config::Config;
+use crate::history::History;
 use crate::id::{IdSource, SessionMap};
 use crate::index::Index;
 use crate::outbox::{Outbox, Pushed};
 use crate::registry::Registry;
+use crate::resume::Marks;
 use rues_wire::SessionId;
 
 /// An event to publish: where it happened, and its payload.
@@ -27,7 +29,8 @@ pub struct Event {
     pub content_type: String,
     /// The payload, sent raw.
     pub payload: Bytes,
-    /// Headers beyond the three every frame carries (e.g. `Rusk-Origin`).
+    /// Headers beyond the ones every frame carries (e.g. `Rusk-Origin`);
+    /// `Rues-Seq` and `Rues-Epoch` are the node's to set.
     pub extra_headers: Vec<(String, String)>,
 }
 
@@ -58,6 +61,8 @@ pub struct Published {
     pub slow_consumers_closed: usize,
     /// The encoded frame's size in bytes.
     pub frame_len: usize,
+    /// The event's number in its stream (its `Rues-Seq`).
+    pub seq: u64,
 }
 
 /// Counters and gauges an adapter can expose (e.g. as Prometheus metrics).
@@ -80,6 +85,22 @@ pub struct Stats {
     pub bytes_queued: usize,
     /// (component, topic) keys in the subscription index now.
     pub index_topics: usize,
+    /// Events kept in the resume history now, over all streams.
+    pub history_events: usize,
+    /// Bytes of frames kept in the resume history now (frames are shared
+    /// with the outboxes that hold them: this is their size, once).
+    pub history_bytes: usize,
+    /// Streams (component, topic) that ever had an event: each holds its
+    /// number and its history.
+    pub history_streams: usize,
+    /// Frames queued by resumes (also counted in `frames_queued`).
+    pub frames_replayed: u64,
+    /// Resumes that were `complete`.
+    pub resumes_complete: u64,
+    /// Resumes that were a `gap`.
+    pub resumes_gap: u64,
+    /// Resumes that were a `reset`.
+    pub resumes_reset: u64,
     /// Sessions closed, by reason: read with [`Stats::closed`].
     closed: ClosedCounts,
 }
@@ -88,6 +109,14 @@ impl Stats {
     /// Sessions closed for `reason`.
     pub fn closed(&self, reason: CloseReason) -> u64 {
         self.closed.get(reason)
+    }
+
+    pub(crate) fn count_resume(&mut self, result: ResumeResult) {
+        match result {
+            ResumeResult::Complete { .. } => self.resumes_complete += 1,
+            ResumeResult::Gap { .. } => self.resumes_gap += 1,
+            _ => self.resumes_reset += 1,
+        }
     }
 }
 
@@ -102,10 +131,14 @@ pub enum PublishError {
 
 #[derive(Debug)]
 pub(crate) struct Session {
-    pub(crate) subscriptions: HashSet<EventPath>,
+    /// Each subscription, with the number of its stream after which every
+    /// event it matches is queued to the session (for resume).
+    pub(crate) subscriptions: HashMap<EventPath, u64>,
+    /// What the session may hold of streams it no longer subscribes to.
+    pub(crate) marks: Marks,
     /// The client address the session counts against, if the adapter knew it.
     client: Option<IpAddr>,
-    outbox: Outbox,
+    pub(crate) outbox: Outbox,
     last_seen: Instant,
     next_ping: Instant,
     /// The key this session has in `Node::timers`.
@@ -140,6 +173,12 @@ pub struct Node {
     /// What a cluster backplane has not been told yet, in order; always
     /// empty unless `config.cluster`.
     changes: Vec<Change>,
+    /// Every stream's numbers and bounded history, for resume.
+    pub(crate) history: History,
+    /// The name of this node's history: drawn at creation.
+    pub(crate) epoch: Epoch,
+    /// `epoch` as the text of every frame's `Rues-Epoch`.
+    epoch_text: String,
 }
 
 impl std::fmt::Debug for Node {
@@ -164,6 +203,16 @@ impl Node {
         let mut release_version = config.version.clone();
         release_version.pre = semver::Prerelease::EMPTY;
         let wire_limits = rues_wire::Limits::new(config.limits.max_event_header);
+        let mut ids = ids;
+        let epoch = Epoch::new(ids.draw().map_or_else(
+            |_| fallback_epoch(),
+            |bytes| {
+                u64::from_le_bytes([
+                    bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                ])
+            },
+        ));
+        let history = History::new(config.history);
         Self {
             config,
             registry,
@@ -179,7 +228,17 @@ impl Node {
             scratch: Vec::new(),
             shutting_down: false,
             changes: Vec::new(),
+            history,
+            epoch,
+            epoch_text: epoch.to_string(),
         }
+    }
+
+    /// The name of this node's history (every frame's `Rues-Epoch`): a new
+    /// one for every `Node`, so numbers of an earlier life of the node are
+    /// never taken for this one's.
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
     }
 
     /// The configuration.
@@ -198,6 +257,9 @@ impl Node {
         let mut stats = self.stats.clone();
         stats.sessions_open = self.sessions.len();
         stats.index_topics = self.index.topic_count();
+        stats.history_events = self.history.events();
+        stats.history_bytes = self.history.bytes();
+        stats.history_streams = self.history.streams();
         for session in self.sessions.values() {
             stats.bytes_queued += session.outbox.queued_bytes();
             stats.frames_delivered += session.outbox.delivered();
@@ -215,7 +277,7 @@ impl Node {
         self.sessions
             .get(&session)
             .into_iter()
-            .flat_map(|s| s.subscriptions.iter())
+            .flat_map(|s| s.subscriptions.keys())
     }
 
     /// The changes a cluster backplane must mirror since the last call, in
@@ -279,7 +341,8 @@ impl Node {
         self.sessions.insert(
             id,
             Session {
-                subscriptions: HashSet::new(),
+                subscriptions: HashMap::new(),
+                marks: Marks::default(),
                 client,
                 outbox: outbox.clone(),
                 last_seen: now,
@@ -369,11 +432,15 @@ impl Node {
         }
     }
 
-    /// Publishes an event: encodes its frame once and queues that same
-    /// `Bytes` to the outbox of every session whose subscriptions match, each
-    /// once, waking the writers that wait on an empty outbox. Never waits: a
-    /// session whose queue cannot take the frame is closed with 4008.
+    /// Publishes an event: numbers it in its stream, encodes its frame once
+    /// (with `Rues-Seq` and `Rues-Epoch`), keeps that `Bytes` in the
+    /// stream's history and queues the same `Bytes` to the outbox of every
+    /// session whose subscriptions match, each once, waking the writers that
+    /// wait on an empty outbox. Never waits: a session whose queue cannot
+    /// take the frame is closed with 4008.
     pub fn publish(&mut self, event: &Event) -> Result<Published, PublishError> {
+        let stream = self.history.stream(&event.path);
+        let seq = self.history.last(stream) + 1;
         let mut frame = Frame::new(
             event.path.to_string(),
             event.content_type.clone(),
@@ -382,7 +449,13 @@ impl Node {
         for (name, value) in &event.extra_headers {
             frame = frame.with_header(name.clone(), value.clone());
         }
+        // Set last, so that an application's header of the same name
+        // cannot stand in for the node's.
+        let frame = frame
+            .with_header(RUES_SEQ, seq.to_string())
+            .with_header(RUES_EPOCH, self.epoch_text.clone());
         let encoded = frame.encode_with(&self.wire_limits)?;
+        self.history.record(stream, event.path.entity(), &encoded);
         self.stats.events_published += 1;
 
         let mut receivers = std::mem::take(&mut self.scratch);
@@ -390,6 +463,7 @@ impl Node {
         self.index.receivers(&event.path, &mut receivers);
         let mut published = Published {
             frame_len: encoded.len(),
+            seq,
             ..Published::default()
         };
         let max_queue = self.config.limits.max_queue_bytes;
@@ -424,7 +498,7 @@ impl Node {
         let Some(session) = self.sessions.remove(&id) else {
             return;
         };
-        for path in &session.subscriptions {
+        for path in session.subscriptions.keys() {
             if self.index.remove(path, id) {
                 self.record(|| Change::InterestDropped(path.clone()));
             }
@@ -445,4 +519,12 @@ impl Node {
         self.stats.closed.count(reason);
         self.record(|| Change::SessionClosed(id));
     }
+}
+
+/// An epoch when the id source fails at creation (the OS CSPRNG is
+/// unavailable): std's per-process random hash keys, which differ between
+/// lives of the node as an epoch must.
+fn fallback_epoch() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0u8)
 }

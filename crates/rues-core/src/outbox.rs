@@ -162,6 +162,22 @@ impl Outbox {
         Pushed::Queued(queue.take_waker(WakeOn::Anything))
     }
 
+    /// Queues `frames` (of `bytes` bytes together), oldest first, past the
+    /// budget check: a replay the caller has already fitted to the budget.
+    /// Gives the writer to wake, as [`Outbox::push`] does.
+    pub(crate) fn push_all(&self, frames: Vec<Bytes>, bytes: usize) -> Option<Waker> {
+        if frames.is_empty() {
+            return None;
+        }
+        let mut queue = self.lock();
+        if queue.closed.is_some() {
+            return None;
+        }
+        queue.bytes += bytes;
+        queue.frames.extend(frames);
+        queue.take_waker(WakeOn::Anything)
+    }
+
     /// A keep-alive ping is due.
     pub(crate) fn request_ping(&self) {
         let mut queue = self.lock();

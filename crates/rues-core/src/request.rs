@@ -10,12 +10,15 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::header::{
     ACCEPT, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ALLOW,
-    CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, VARY,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
+    ACCESS_CONTROL_REQUEST_METHOD, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, VARY,
 };
 use http::{HeaderMap, Method, StatusCode};
 use rues_target::EventPath;
-use rues_wire::{RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT};
+use rues_wire::{
+    Position, RUES_RESUME, RUES_RESUME_RESULT, RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION,
+    RUSK_VERSION_STRICT, ResumeResult,
+};
 
 use crate::access::Operation;
 use crate::cluster::{Arrival, Change, Destination, Forward};
@@ -427,6 +430,29 @@ fn answer(
     Answer::Whole(response)
 }
 
+/// The 200 of a subscribe, with its `Rues-Resume-Result` when it resumed
+/// (exposed to browsers, which otherwise could not read it).
+fn subscribed(context: &ResponseContext, result: Option<ResumeResult>) -> Response {
+    let mut response = context.empty(StatusCode::OK);
+    let Some(result) = result else {
+        return response;
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&result.to_string()) {
+        headers.insert(RUES_RESUME_RESULT, value);
+    }
+    if let Some(exposed) = headers.get(ACCESS_CONTROL_EXPOSE_HEADERS) {
+        let exposed = format!(
+            "{}, Rues-Resume-Result",
+            exposed.to_str().unwrap_or("Rusk-Version, Content-Type")
+        );
+        if let Ok(value) = HeaderValue::from_str(&exposed) {
+            headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, value);
+        }
+    }
+    response
+}
+
 /// Whether a `Content-Type` or `Accept` value names `application/octet-stream`.
 fn is_octet_stream(value: &str) -> bool {
     value
@@ -667,6 +693,26 @@ impl Node {
         if let Err(message) = self.check_version(headers) {
             return Ok(context.error(StatusCode::BAD_REQUEST, &message));
         }
+        // 1b. a resume point, on a subscribe only, must be well-formed
+        if add && headers.get_all(RUES_RESUME).iter().nth(1).is_some() {
+            // Two positions: which one the client meant cannot be known.
+            return Ok(context.error(
+                StatusCode::BAD_REQUEST,
+                "invalid Rues-Resume header: it appears more than once; send one <epoch>:<seq>",
+            ));
+        }
+        let resume = match headers.get(RUES_RESUME) {
+            Some(value) if add => match Position::parse(value.as_bytes()) {
+                Ok(position) => Some(position),
+                Err(error) => {
+                    return Ok(context.error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("invalid Rues-Resume header: {error}"),
+                    ));
+                }
+            },
+            _ => None,
+        };
         // 2. session id present and well-formed
         let Some(session) = headers
             .get(RUSK_SESSION_ID)
@@ -713,8 +759,11 @@ impl Node {
             ));
         };
         if add {
-            if state.subscriptions.contains(&path) {
-                return Ok(context.empty(StatusCode::OK));
+            if state.subscriptions.contains_key(&path) {
+                // Held already: a resume replays nothing (live frames are
+                // queued), but still says what the session may have missed.
+                let result = resume.map(|from| self.resume(session, &path, from).0);
+                return Ok(subscribed(context, result));
             }
             // 6. subscription limits: the session's, then the node's
             if state.subscriptions.len() >= max_subscriptions {
@@ -734,14 +783,33 @@ impl Node {
                     ),
                 ));
             }
-            // 7. add
-            state.subscriptions.insert(path.clone());
+            // 7. replay what the client asks for, then add: nothing can be
+            //    published between the two
+            let (result, since) = match resume {
+                Some(from) => {
+                    let (result, since) = self.resume(session, &path, from);
+                    (Some(result), since)
+                }
+                None => (None, self.stream_last(&path)),
+            };
+            let Some(state) = self.sessions.get_mut(&session) else {
+                return Ok(context.error(
+                    StatusCode::FAILED_DEPENDENCY,
+                    &format!("session {session} is unknown or closed"),
+                ));
+            };
+            state.subscriptions.insert(path.clone(), since);
             self.stats.subscriptions += 1;
             if self.index.insert(&path, session) {
                 self.record(|| Change::InterestAdded(path));
             }
-            Ok(context.empty(StatusCode::OK))
-        } else if state.subscriptions.remove(&path) {
+            Ok(subscribed(context, result))
+        } else if state.subscriptions.remove(&path).is_some() {
+            // What the session may hold of the stream, for a later resume.
+            if let Some(stream) = self.history.find(&path) {
+                let last = self.history.last(stream);
+                state.marks.set(stream, last, max_subscriptions);
+            }
             self.stats.subscriptions -= 1;
             if self.index.remove(&path, session) {
                 self.record(|| Change::InterestDropped(path));

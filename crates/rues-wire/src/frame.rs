@@ -3,7 +3,10 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::json;
-use crate::{CONTENT_LENGTH, CONTENT_LOCATION, CONTENT_TYPE, DecodeError, EncodeError, Headers};
+use crate::{
+    CONTENT_LENGTH, CONTENT_LOCATION, CONTENT_TYPE, DecodeError, EncodeError, Epoch, Headers,
+    InvalidResume, Position, RUES_EPOCH, RUES_SEQ,
+};
 
 /// The length of the `u32` little-endian header length that starts every frame.
 pub const LENGTH_PREFIX_LEN: usize = 4;
@@ -133,6 +136,33 @@ impl Frame {
         self.headers
             .get(CONTENT_LENGTH)
             .and_then(parse_content_length)
+    }
+
+    /// The frame's place in its stream, from its `Rues-Seq` and
+    /// `Rues-Epoch` headers: what a client stores to send back in
+    /// `Rues-Resume` after a reconnect. `Ok(None)` when the frame carries
+    /// neither (a node without resume); an error when one is malformed or
+    /// comes without the other.
+    ///
+    /// ```
+    /// use rues_wire::{Bytes, Epoch, Frame, Position};
+    ///
+    /// let frame = Frame::new("/on/blocks:ab12/accepted", "application/json", Bytes::from_static(b"{}"))
+    ///     .with_header("Rues-Seq", "7")
+    ///     .with_header("Rues-Epoch", "00000000000000aa");
+    /// assert_eq!(frame.position(), Ok(Some(Position::new(Epoch::new(0xaa), 7))));
+    /// ```
+    pub fn position(&self) -> Result<Option<Position>, InvalidResume> {
+        match (self.headers.get(RUES_SEQ), self.headers.get(RUES_EPOCH)) {
+            (None, None) => Ok(None),
+            (Some(seq), Some(epoch)) => {
+                let epoch = Epoch::parse(epoch.as_bytes())?;
+                // The same rule as the number of `Rues-Resume`.
+                let seq = Position::parse(format!("{epoch}:{seq}").as_bytes())?.seq;
+                Ok(Some(Position::new(epoch, seq)))
+            }
+            _ => Err(InvalidResume::Unpaired),
+        }
     }
 
     /// The message, with [`Limits::default`].

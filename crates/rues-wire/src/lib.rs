@@ -13,7 +13,9 @@
 //! Every frame a node sends carries three headers: `Content-Location` (the
 //! event's canonical location, e.g. `/on/blocks:ab12/accepted`),
 //! `Content-Type` (the payload's format) and `Content-Length` (the payload
-//! length as a decimal string). Others may follow, such as `Rusk-Origin`.
+//! length as a decimal string). Others may follow, such as `Rusk-Origin`,
+//! and, from a node that keeps a history for resume after reconnect,
+//! `Rues-Seq` and `Rues-Epoch` (see [`Position`] and [`ResumeResult`]).
 //! Readers compare header names ASCII case-insensitively.
 //!
 //! - [`Frame::encode`] writes the compact JSON header block in header order
@@ -49,6 +51,7 @@ mod error;
 mod frame;
 mod headers;
 mod json;
+mod resume;
 mod session;
 
 pub use bytes::Bytes;
@@ -56,6 +59,10 @@ pub use bytes::Bytes;
 pub use crate::error::{DecodeError, EncodeError};
 pub use crate::frame::{Frame, LENGTH_PREFIX_LEN, Limits};
 pub use crate::headers::Headers;
+pub use crate::resume::{
+    Epoch, InvalidResume, Position, RUES_EPOCH, RUES_RESUME, RUES_RESUME_RESULT, RUES_SEQ,
+    ResumeResult,
+};
 pub use crate::session::{
     InvalidSessionId, RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,
 };

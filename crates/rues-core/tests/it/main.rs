@@ -9,6 +9,8 @@ mod cluster;
 mod dispatch;
 mod fanout;
 mod model;
+mod resume;
+mod resume_model;
 mod routing;
 mod sessions;
 mod subscribe;
