@@ -241,6 +241,10 @@ impl Cluster {
         if let Err(error) = self.inner.client.drain().await {
             tracing::debug!(%error, "the cluster connection was already closed");
         }
+        // `drain` only starts it (its unsubscribes are queued): a flush
+        // after them returns once the server has them, so no request is
+        // routed here any more when `leave` returns.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.client.flush()).await;
     }
 
     /// Whether the node is connected to NATS now.

@@ -126,6 +126,19 @@ impl NatsServer {
         }
     }
 
+    /// The server's name: unique to this fixture (process, port, temp dir).
+    fn name(&self) -> String {
+        let dir = self
+            .dir
+            .path()
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        format!("rues-test-{}-{}-{dir}", std::process::id(), self.port).replace(
+            |c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "_",
+        )
+    }
+
     /// Starts the child on `self.port` and waits until it sends `INFO`;
     /// on failure, the child is gone.
     fn spawn(&mut self) -> Result<(), String> {
@@ -136,8 +149,13 @@ impl NatsServer {
             .open(&log)
             .map_err(|err| format!("cannot create {}: {err}", log.display()))?;
         let port = self.port.to_string();
+        // A name of its own, checked in the greeting: another test's server
+        // may hold the port this one picked (the pick and the bind are not
+        // one step), and must not be taken for this one while this one
+        // fails to bind.
+        let name = self.name();
         let mut child = Command::new(&self.program)
-            .args(["-a", "127.0.0.1", "-p", &port])
+            .args(["-a", "127.0.0.1", "-p", &port, "--server_name", &name])
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -145,7 +163,9 @@ impl NatsServer {
             .spawn()
             .map_err(|err| format!("cannot run {}: {err}", self.program.display()))?;
         let addr = self.addr();
-        match daemon::wait_until_ready(&mut child, &log, || sends_info(addr)) {
+        let greeting = format!("\"server_name\":\"{name}\"");
+        let ours = || greeting_of(addr).is_some_and(|line| line.contains(&greeting));
+        match daemon::wait_until_ready(&mut child, &log, ours) {
             Ok(()) => {
                 self.child = Some(child);
                 Ok(())
@@ -167,17 +187,18 @@ impl Drop for NatsServer {
 /// Whether a NATS server on `addr` greets a new connection with `INFO {...}`,
 /// as every NATS server does before anything else.
 fn sends_info(addr: SocketAddr) -> bool {
-    let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
-        return false;
-    };
-    if stream
+    greeting_of(addr).is_some()
+}
+
+/// The `INFO {...}` line a NATS server on `addr` greets a new connection with.
+fn greeting_of(addr: SocketAddr) -> Option<String> {
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    stream
         .set_read_timeout(Some(Duration::from_millis(500)))
-        .is_err()
-    {
-        return false;
-    }
+        .ok()?;
     let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("INFO {")
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    line.starts_with("INFO {").then_some(line)
 }
 
 #[cfg(test)]
