@@ -186,6 +186,7 @@ impl Drop for NatsServer {
 
 /// Whether a NATS server on `addr` greets a new connection with `INFO {...}`,
 /// as every NATS server does before anything else.
+#[cfg(test)]
 fn sends_info(addr: SocketAddr) -> bool {
     greeting_of(addr).is_some()
 }
