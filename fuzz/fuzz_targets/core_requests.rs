@@ -157,9 +157,11 @@ fuzz_target!(|ops: Vec<Op>| {
                 }
                 let response = match node.handle_request(&method, &path, &map) {
                     Decision::Respond(response) => response,
+                    // A single node forwards nothing: its own answer.
+                    Decision::Forward(forward) => forward.fallback,
                     Decision::ReadBody(ticket) => {
-                        if body.len() > ticket.max_body() {
-                            ticket.body_too_large()
+                        if body.len() > ticket.body_limit().max() {
+                            ticket.body_limit().too_large()
                         } else {
                             match ticket.with_body(Bytes::from(body)) {
                                 Ok(call) => rues_testkit::collect(poll_ready(call.run())),
