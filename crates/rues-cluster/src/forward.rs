@@ -129,7 +129,7 @@ async fn send(
                 // Gathered here, so that it goes out with its length as the
                 // node that made it would send it; it was whole in that
                 // node's memory already.
-                match gather(chunks).await {
+                match gather(chunks, inner.config.max_whole_answer).await {
                     Ok(bytes) => ForwardedBody::Whole(bytes),
                     Err(error) => {
                         return Forwarded::Failed(StatusCode::BAD_GATEWAY, error.to_string());
@@ -162,11 +162,18 @@ fn answered(
     Forwarded::Answer(response)
 }
 
-/// A whole body from its chunks.
-async fn gather(mut chunks: BodyChunks) -> Result<Bytes, BoxError> {
+/// A whole body from its chunks, at most `max` bytes: whoever answers on
+/// NATS cannot make this node hold more.
+async fn gather(mut chunks: BodyChunks, max: usize) -> Result<Bytes, BoxError> {
     let mut whole = BytesMut::new();
     while let Some(chunk) = chunks.next().await {
-        whole.extend_from_slice(&chunk?);
+        let chunk = chunk?;
+        if whole.len() + chunk.len() > max {
+            return Err(Box::from(format!(
+                "the answer from the cluster is larger than {max} bytes, the most this node gathers"
+            )));
+        }
+        whole.extend_from_slice(&chunk);
     }
     Ok(whole.freeze())
 }

@@ -73,12 +73,16 @@ pub struct ClusterConfig {
     pub event_queue: usize,
     /// Forwarded requests this node answers at once; past it, 503.
     pub max_answering: usize,
+    /// The largest whole answer this node gathers from the cluster (a
+    /// streamed one is passed on chunk by chunk and never gathered); past
+    /// it, 502.
+    pub max_whole_answer: usize,
 }
 
 impl ClusterConfig {
     /// Defaults for `url`: 2 s to settle, 60 s for an answer's head, 30 s
     /// between chunks, 256 KiB chunks, 16 384 queued events, 1 024 requests
-    /// answered at once.
+    /// answered at once, whole answers of at most 64 MiB.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -89,12 +93,19 @@ impl ClusterConfig {
             chunk_bytes: 256 * 1024,
             event_queue: 16 * 1024,
             max_answering: 1024,
+            max_whole_answer: 64 * 1024 * 1024,
         }
     }
 
     /// Names the node's NATS connection.
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// Sets the largest whole answer the node gathers from the cluster.
+    pub fn with_max_whole_answer(mut self, bytes: usize) -> Self {
+        self.max_whole_answer = bytes;
         self
     }
 

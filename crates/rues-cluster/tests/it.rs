@@ -320,3 +320,29 @@ async fn an_event_over_max_payload_stays_local_and_the_connection_stays_up() {
     assert_eq!(metric(&publisher, "rues_cluster_events_dropped_total"), 1.0);
     assert_eq!(metric(&publisher, "rues_cluster_connections_total"), 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_answer_past_the_gathering_bound_is_a_502() {
+    let Some(nats) = nats() else { return };
+    let _service = node(&nats, registry()).await;
+    let edge = TestServer::builder()
+        .registry(registry().without_handlers())
+        .start()
+        .await;
+    let config = ClusterConfig::new(nats.url()).with_max_whole_answer(500_000);
+    Cluster::join(&edge.endpoint, config).await.expect("joined");
+    let octets = [("content-type", "application/octet-stream")];
+    let within = vec![7u8; 400_000];
+    let answer = edge
+        .http(Method::POST, "/on/node/echo", &octets, &within)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body.len(), within.len());
+    let past = vec![7u8; 700_000];
+    let answer = edge
+        .http(Method::POST, "/on/node/echo", &octets, &past)
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert!(answer.headers.contains_key("rusk-version"));
+    assert!(!String::from_utf8_lossy(&answer.body).contains("\u{7}"));
+}
