@@ -41,15 +41,24 @@ fn a_notice_reaches_every_session_on_the_stream_once_and_nobody_else() {
         assert_eq!(h.get(all, path).status(), StatusCode::OK);
     }
     let entity = h.open();
-    assert_eq!(h.get(entity, "/on/blocks:c/accepted").status(), StatusCode::OK);
+    assert_eq!(
+        h.get(entity, "/on/blocks:c/accepted").status(),
+        StatusCode::OK
+    );
     let other_stream = h.open();
     assert_eq!(
         h.get(other_stream, "/on/blocks/statechange").status(),
         StatusCode::OK
     );
     let gone = h.open();
-    assert_eq!(h.get(gone, "/on/blocks:a/accepted").status(), StatusCode::OK);
-    assert_eq!(h.delete(gone, "/on/blocks:a/accepted").status(), StatusCode::OK);
+    assert_eq!(
+        h.get(gone, "/on/blocks:a/accepted").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.delete(gone, "/on/blocks:a/accepted").status(),
+        StatusCode::OK
+    );
     let nothing = h.open();
 
     publish(&mut h, "/on/blocks:c/accepted", 0);

@@ -1,7 +1,7 @@
 //! Property: clients that lose their socket and reconnect with
 //! `Rues-Resume` (docs/protocol.md, "Resume") against a naive model of the
 //! streams. Random interleavings of publish, gap notice, subscribe
-//! (wildcard and entity), unsubscribe, drain, socket loss and reconnect,
+//! (wildcard and entity, resuming or not), unsubscribe, drain, socket loss and reconnect,
 //! with a random per-stream history bound:
 //!
 //! - every client sees each stream's numbers strictly growing over all its
@@ -63,7 +63,9 @@ const CLIENTS: usize = 3;
 enum Op {
     Publish(usize),
     Gap(usize),
-    Subscribe(usize, usize),
+    /// Client, path, and whether a live session's subscribe resumes from
+    /// the client's last number on the stream.
+    Subscribe(usize, usize, bool),
     Unsubscribe(usize, usize),
     Drain(usize),
     Lose(usize),
@@ -74,7 +76,8 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0..EVENTS.len()).prop_map(Op::Publish),
         1 => (0..STREAMS.len()).prop_map(Op::Gap),
-        3 => (0..CLIENTS, 0..SUBSCRIPTIONS.len()).prop_map(|(c, p)| Op::Subscribe(c, p)),
+        3 => (0..CLIENTS, 0..SUBSCRIPTIONS.len(), any::<bool>())
+            .prop_map(|(c, p, resume)| Op::Subscribe(c, p, resume)),
         1 => (0..CLIENTS, 0..SUBSCRIPTIONS.len()).prop_map(|(c, p)| Op::Unsubscribe(c, p)),
         3 => (0..CLIENTS).prop_map(Op::Drain),
         1 => (0..CLIENTS).prop_map(Op::Lose),
@@ -192,14 +195,28 @@ proptest! {
                         }
                     }
                 }
-                Op::Subscribe(c, p) => {
+                Op::Subscribe(c, p, resumes) => {
                     if clients[c].wanted.contains_key(&p) {
                         continue;
                     }
                     let stream = stream_of(&subscriptions[p]);
                     let last = published.get(&stream).map_or(0, |l| l.len() as u64);
                     clients[c].wanted.insert(p, last);
-                    if let Some(session) = clients[c].session {
+                    let Some(session) = clients[c].session else {
+                        continue;
+                    };
+                    if resumes {
+                        // Only the general rules hold for a resume in a
+                        // session that may hold frames of the stream.
+                        let seen = clients[c].last.get(&stream).copied().unwrap_or(0);
+                        let from = Position::new(h.node.epoch(), seen).to_string();
+                        let got = result(&resume(&mut h, session, SUBSCRIPTIONS[p], &from));
+                        prop_assert_ne!(got, ResumeResult::Reset);
+                        if let ResumeResult::Gap { first_lost, last_lost, .. } = got {
+                            prop_assert!(first_lost > seen && first_lost <= last_lost && last_lost <= last);
+                            clients[c].gaps.push((p, first_lost, last_lost));
+                        }
+                    } else {
                         let status = h.get(session, SUBSCRIPTIONS[p]).status();
                         prop_assert_eq!(status, http::StatusCode::OK);
                     }
@@ -293,11 +310,14 @@ fn reconnect(
         let expected = match previous {
             // After the wildcard: it replayed everything, and what it
             // lost this one lost too (no notice was sent for a hole).
-            Some((true, ResumeResult::Gap {
-                first_lost,
-                last_lost,
-                ..
-            })) => Some(ResumeResult::Gap {
+            Some((
+                true,
+                ResumeResult::Gap {
+                    first_lost,
+                    last_lost,
+                    ..
+                },
+            )) => Some(ResumeResult::Gap {
                 replayed: 0,
                 first_lost,
                 last_lost,
