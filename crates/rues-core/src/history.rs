@@ -107,6 +107,8 @@ impl Entry {
 struct Stream {
     /// The number of the stream's newest event; 0 before the first.
     last: u64,
+    /// The number of the stream's newest hole, kept or not; 0 for none.
+    last_hole: u64,
     entries: VecDeque<Entry>,
     bytes: usize,
 }
@@ -159,6 +161,11 @@ impl History {
         self.streams.get(stream).map_or(0, |s| s.last)
     }
 
+    /// The number of the stream's newest hole, kept or not (0 for none).
+    pub(crate) fn last_hole(&self, stream: StreamId) -> u64 {
+        self.streams.get(stream).map_or(0, |s| s.last_hole)
+    }
+
     /// The number of the oldest event kept (`last + 1` when none is).
     pub(crate) fn first(&self, stream: StreamId) -> u64 {
         self.streams
@@ -199,6 +206,9 @@ impl History {
             return;
         };
         s.last += 1;
+        if frame.is_none() {
+            s.last_hole = s.last;
+        }
         if !keeps {
             // What a stream keeps must stay contiguous: an event that cannot
             // be kept takes everything older with it.
@@ -342,6 +352,7 @@ mod tests {
         assert_eq!((history.events(), history.bytes()), (3, 20));
         // The count bound treats it as an entry: one more drops number 1.
         history.record_hole(a);
+        assert_eq!(history.last_hole(a), 4);
         assert_eq!(seqs(&history, a), [2, 3, 4]);
         assert_eq!((history.events(), history.bytes()), (3, 10));
         // The node-wide bound pops it like any oldest entry.
@@ -353,6 +364,7 @@ mod tests {
         record(&mut history, "/on/c/x", 10);
         assert_eq!(seqs(&history, b), Vec::<u64>::new());
         assert_eq!((history.first(b), history.last(b)), (2, 1));
+        assert_eq!(history.last_hole(b), 1, "remembered when dropped");
         assert!(history.oldest.values().all(|&s| s != b));
     }
 

@@ -184,14 +184,18 @@ impl Node {
         //    delivered is lost; so is each hole whose notice the session
         //    was not sent.
         if queued > seen {
-            if !covers_all && first > seen + 1 {
-                lost.events((first - 1).min(queued));
-            }
-            if covers_all && first > seen + 1 {
-                // Holes the history no longer shows may lie where no
-                // notice was sure to be sent.
-                if let Some(live) = live_since.filter(|&live| live > seen) {
-                    lost.events((first - 1).min(queued).min(live));
+            if first > seen + 1 {
+                if !covers_all {
+                    lost.events((first - 1).min(queued));
+                } else if let Some(live) = live_since {
+                    // A subscription delivered every event there, but
+                    // holes the history no longer shows may lie where no
+                    // notice was sure to be sent.
+                    let unsure = (first - 1)
+                        .min(queued)
+                        .min(live)
+                        .min(self.history.last_hole(stream));
+                    lost.events(unsure);
                 }
             }
             let mut newest_event = None;

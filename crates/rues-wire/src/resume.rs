@@ -173,7 +173,10 @@ pub enum ResumeResult {
         replayed: u64,
     },
     /// The events numbered `first_lost..=last_lost` may have matched and
-    /// cannot be delivered; every later matching event was replayed.
+    /// cannot be delivered; every other matching event after the resume
+    /// point was replayed (or was queued already). `first_lost` is the
+    /// number after the resume point unless the only losses are numbers of
+    /// gap notices ([`RUES_GAP`]); then it is the first of those.
     Gap {
         /// Events queued from the history.
         replayed: u64,

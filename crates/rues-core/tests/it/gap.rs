@@ -313,3 +313,49 @@ fn without_history_a_gap_is_still_numbered_and_reported() {
     );
     assert_eq!(h.node.stats().history_events, 0);
 }
+
+#[test]
+fn a_hole_the_history_dropped_is_reported_where_no_notice_was_sent() {
+    for with_hole in [true, false] {
+        let mut h = Harness::with_config(|config| {
+            config.with_history(HistoryLimits::default().per_stream(3, 1 << 20))
+        });
+        publish(&mut h, "/on/blocks:a/accepted", 1);
+        if with_hole {
+            h.node
+                .publish_gap(&stream("/on/blocks/accepted"), "upstream lost")
+                .expect("published");
+        } else {
+            publish(&mut h, "/on/blocks:a/accepted", 2);
+        }
+        publish(&mut h, "/on/blocks:a/accepted", 3);
+        // The wildcard replays 1 and 3 (and reports the hole), then holds
+        // 4 to 6 live, which push 1 to 3 out of the history.
+        let s = h.open();
+        let from = at(&h, 0);
+        let replayed = if with_hole { 2 } else { 3 };
+        let wildcard = result(&resume(&mut h, s, "/on/blocks/accepted", &from));
+        assert_eq!(wildcard.to_string().starts_with("gap"), with_hole);
+        for payload in 4..=6 {
+            publish(&mut h, "/on/blocks:a/accepted", payload);
+        }
+        assert_eq!(received(&h, s).len(), replayed + 3);
+        // Every event of `a` is held through the wildcard, but the hole's
+        // notice never was: the entity's resume reports up to the hole,
+        // and no further, and nothing when there was no hole.
+        let expected = if with_hole {
+            ResumeResult::Gap {
+                replayed: 0,
+                first_lost: 1,
+                last_lost: 2,
+            }
+        } else {
+            ResumeResult::Complete { replayed: 0 }
+        };
+        assert_eq!(
+            result(&resume(&mut h, s, "/on/blocks:a/accepted", &from)),
+            expected,
+            "with a hole: {with_hole}"
+        );
+    }
+}
