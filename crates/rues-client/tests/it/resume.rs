@@ -142,3 +142,36 @@ async fn a_history_that_no_longer_reaches_back_is_a_gap_with_the_lost_numbers() 
         assert_eq!(number(&next_event(&mut every).await), n);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_notice_heard_live_is_not_reported_again_on_resume() {
+    let server = TestServer::start().await;
+    let proxy = CuttingProxy::start(server.addr).await;
+    let client = Client::builder(proxy.url())
+        .reconnect_policy(fast())
+        .connect()
+        .await
+        .expect("connected");
+    let mut every = client.subscribe("blocks/accepted").await.expect("sub");
+    server.publish("/on/blocks:0a/accepted", "1");
+    assert_eq!(number(&next_event(&mut every).await), 1);
+    let stream = rues_core::rues_target::EventPath::parse("/on/blocks/accepted").expect("valid");
+    server
+        .endpoint
+        .cluster_port()
+        .notify_gap(&stream, "upstream lost")
+        .expect("sent");
+    assert!(matches!(
+        within("the notice", every.next()).await,
+        Some(Err(Gap::Lost { .. }))
+    ));
+    proxy.cut();
+    server
+        .wait_for("the cut session gone", |stats| stats.sessions_open == 0)
+        .await;
+    // Number 2 was the hole; 3 and 4 come while cut off.
+    server.publish("/on/blocks:0a/accepted", "3");
+    server.publish("/on/blocks:0a/accepted", "4");
+    // Resumed from the notice: 3 and 4 replayed, nothing reported twice.
+    assert_eq!(numbers_until(&mut every, 4).await, [3, 4]);
+}
