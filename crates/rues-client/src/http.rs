@@ -342,7 +342,7 @@ impl Dispatcher {
             }
         }
         let reply = self
-            .execute(Method::GET, path, Some(session), Body::Empty, headers, None)
+            .execute(Exchange::bodiless(Method::GET, path, session, headers))
             .await?;
         let Some(result) = reply.headers.get(RUES_RESUME_RESULT) else {
             return Ok(None);
@@ -370,35 +370,15 @@ impl Dispatcher {
         session: SessionId,
         path: &EventPath,
     ) -> Result<(), Error> {
-        self.execute(
-            method,
-            path,
-            Some(session),
-            Body::Empty,
-            HeaderMap::new(),
-            None,
-        )
-        .await
-        .map(drop)
+        self.execute(Exchange::bodiless(method, path, session, HeaderMap::new()))
+            .await
+            .map(drop)
     }
 
-    async fn execute(
-        &self,
-        method: Method,
-        path: &EventPath,
-        session: Option<SessionId>,
-        body: Body,
-        headers: HeaderMap,
-        timeout: Option<Duration>,
-    ) -> Result<Reply, Error> {
-        let exchange = Exchange {
-            method,
-            path,
-            session,
-            body,
-            headers,
-            timeout,
-        };
+    /// Sends one request and reads its whole answer; a 4xx or 5xx is an
+    /// [`Error::Status`].
+    async fn execute(&self, exchange: Exchange) -> Result<Reply, Error> {
+        let timeout = exchange.timeout;
         let (response, context) = self.send(exchange).await?;
         let status = response.status();
         let headers = response.headers().clone();
@@ -418,7 +398,7 @@ impl Dispatcher {
 
     /// Sends one request and waits for the head of the answer; returns it
     /// with the request's description for errors.
-    async fn send(&self, exchange: Exchange<'_>) -> Result<(reqwest::Response, String), Error> {
+    async fn send(&self, exchange: Exchange) -> Result<(reqwest::Response, String), Error> {
         let Exchange {
             method,
             path,
@@ -427,7 +407,7 @@ impl Dispatcher {
             headers,
             timeout,
         } = exchange;
-        let url = self.endpoint.event_url(path)?;
+        let url = self.endpoint.event_url(&path)?;
         let context = format!("{method} {url}");
         let mut request = self.http.request(method.clone(), url);
         if let Some(session) = session {
@@ -487,13 +467,27 @@ impl Dispatcher {
 }
 
 /// One request, as [`Dispatcher::send`] sends it.
-struct Exchange<'a> {
+struct Exchange {
     method: Method,
-    path: &'a EventPath,
+    path: EventPath,
     session: Option<SessionId>,
     body: Body,
     headers: HeaderMap,
     timeout: Option<Duration>,
+}
+
+impl Exchange {
+    /// A session's subscribe or unsubscribe: no body, the client's timeout.
+    fn bodiless(method: Method, path: &EventPath, session: SessionId, headers: HeaderMap) -> Self {
+        Exchange {
+            method,
+            path: path.clone(),
+            session: Some(session),
+            body: Body::Empty,
+            headers,
+            timeout: None,
+        }
+    }
 }
 
 /// A dispatch's answer whose body is read as it comes: from
@@ -696,18 +690,8 @@ impl DispatchRequest {
     /// is sent; [`Error::Connect`], [`Error::Transport`] or
     /// [`Error::Timeout`] when no answer came. A 4xx or 5xx is an answer.
     pub async fn send_streamed(self) -> Result<StreamedReply, Error> {
-        let path = self.path?;
-        let headers = self.headers?;
-        let timeout = self.timeout;
-        let dispatcher = self.dispatcher;
-        let exchange = Exchange {
-            method: Method::POST,
-            path: &path,
-            session: self.session,
-            body: self.body,
-            headers,
-            timeout,
-        };
+        let (dispatcher, exchange) = self.into_exchange()?;
+        let timeout = exchange.timeout;
         let (response, context) = dispatcher.send(exchange).await?;
         Ok(StreamedReply {
             response,
@@ -719,18 +703,22 @@ impl DispatchRequest {
 
     /// Sends the request; see [`Dispatcher::dispatch`] for the errors.
     pub async fn send(self) -> Result<Reply, Error> {
-        let path = self.path?;
-        let headers = self.headers?;
-        self.dispatcher
-            .execute(
-                Method::POST,
-                &path,
-                self.session,
-                self.body,
-                headers,
-                self.timeout,
-            )
-            .await
+        let (dispatcher, exchange) = self.into_exchange()?;
+        dispatcher.execute(exchange).await
+    }
+
+    /// The request as its dispatcher sends it, once its path and headers
+    /// are known to be valid.
+    fn into_exchange(self) -> Result<(Dispatcher, Exchange), Error> {
+        let exchange = Exchange {
+            method: Method::POST,
+            path: self.path?,
+            session: self.session,
+            body: self.body,
+            headers: self.headers?,
+            timeout: self.timeout,
+        };
+        Ok((self.dispatcher, exchange))
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use rues_client::{Client, Gap, ReconnectPolicy, StatusCode};
+use rues_client::{Client, Feed, FeedControl, Gap, ReconnectPolicy, StatusCode};
 use rues_core::rues_target::EventPath;
 
 use crate::support::{TestServer, assert_ends, assert_quiet, next, next_event, registry, within};
@@ -16,11 +16,10 @@ fn payload_of(event: &rues_client::Event) -> String {
     String::from_utf8_lossy(event.payload()).into_owned()
 }
 
-#[tokio::test]
-async fn a_feed_gets_each_event_once_in_order_over_overlapping_paths() {
-    let server = TestServer::start().await;
-    let client = Client::connect(&server.url()).await.expect("connected");
-    let (control, mut feed) = client.feed(64);
+/// A feed of `blocks/accepted` and `blocks:ab12/accepted`: one path
+/// covers the other.
+async fn overlapping_feed(client: &Client, buffer: usize) -> (FeedControl, Feed) {
+    let (control, feed) = client.feed(buffer);
     control
         .subscribe("blocks/accepted")
         .await
@@ -29,6 +28,14 @@ async fn a_feed_gets_each_event_once_in_order_over_overlapping_paths() {
         .subscribe("blocks:ab12/accepted")
         .await
         .expect("entity");
+    (control, feed)
+}
+
+#[tokio::test]
+async fn a_feed_gets_each_event_once_in_order_over_overlapping_paths() {
+    let server = TestServer::start().await;
+    let client = Client::connect(&server.url()).await.expect("connected");
+    let (control, mut feed) = overlapping_feed(&client, 64).await;
     // Adding a path twice is nothing new.
     control
         .subscribe("blocks:ab12/accepted")
@@ -100,15 +107,7 @@ async fn a_dropped_feed_leaves_nothing_on_the_node() {
 async fn a_gap_notice_reaches_everything_on_its_stream_once() {
     let server = TestServer::start().await;
     let client = Client::connect(&server.url()).await.expect("connected");
-    let (control, mut feed) = client.feed(8);
-    control
-        .subscribe("blocks/accepted")
-        .await
-        .expect("wildcard");
-    control
-        .subscribe("blocks:ab12/accepted")
-        .await
-        .expect("entity");
+    let (_control, mut feed) = overlapping_feed(&client, 8).await;
     let mut entity = client.subscribe("blocks:cd34/accepted").await.expect("sub");
     let mut elsewhere = client
         .subscribe("transactions/included")

@@ -16,6 +16,19 @@ fn fast() -> ReconnectPolicy {
         .max_delay(Duration::from_millis(100))
 }
 
+/// A node, a proxy that can cut the connections to it, and a client
+/// through the proxy that reconnects fast.
+async fn behind_a_proxy() -> (TestServer, CuttingProxy, Client) {
+    let server = TestServer::start().await;
+    let proxy = CuttingProxy::start(server.addr).await;
+    let client = Client::builder(proxy.url())
+        .reconnect_policy(fast())
+        .connect()
+        .await
+        .expect("connected");
+    (server, proxy, client)
+}
+
 fn number(event: &rues_client::Event) -> u64 {
     std::str::from_utf8(event.payload())
         .expect("text")
@@ -45,13 +58,7 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_killed_mid_stream_is_resumed_with_no_loss_and_no_duplicate() {
     const EVENTS: u64 = 400;
-    let server = TestServer::start().await;
-    let proxy = CuttingProxy::start(server.addr).await;
-    let client = Client::builder(proxy.url())
-        .reconnect_policy(fast())
-        .connect()
-        .await
-        .expect("connected");
+    let (server, proxy, client) = behind_a_proxy().await;
     let first_session = client.session_id();
     // Overlapping paths on one stream, as subscriptions and as a feed.
     let mut every = client.subscribe("blocks/accepted").await.expect("sub");
@@ -145,13 +152,7 @@ async fn a_history_that_no_longer_reaches_back_is_a_gap_with_the_lost_numbers() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gap_notice_heard_live_is_not_reported_again_on_resume() {
-    let server = TestServer::start().await;
-    let proxy = CuttingProxy::start(server.addr).await;
-    let client = Client::builder(proxy.url())
-        .reconnect_policy(fast())
-        .connect()
-        .await
-        .expect("connected");
+    let (server, proxy, client) = behind_a_proxy().await;
     let mut every = client.subscribe("blocks/accepted").await.expect("sub");
     server.publish("/on/blocks:0a/accepted", "1");
     assert_eq!(number(&next_event(&mut every).await), 1);
