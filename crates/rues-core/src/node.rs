@@ -477,17 +477,9 @@ impl Node {
         self.history.record(stream, event.path.entity(), &encoded);
         self.stats.events_published += 1;
 
-        let mut receivers = std::mem::take(&mut self.scratch);
-        receivers.clear();
-        self.index.receivers(&event.path, &mut receivers);
-        let mut published = Published {
-            frame_len: encoded.len(),
-            seq,
-            ..Published::default()
-        };
-        self.fan_out(&encoded, &receivers, &mut published);
-        self.scratch = receivers;
-        Ok(published)
+        Ok(self.fan_out(&encoded, seq, |index, receivers| {
+            index.receivers(&event.path, receivers);
+        }))
     }
 
     /// Says that events of a stream were lost before they reached the node
@@ -530,23 +522,38 @@ impl Node {
         self.history.record_hole(id);
         self.stats.gaps_published += 1;
 
+        Ok(self.fan_out(&encoded, seq, |index, receivers| {
+            index.stream_sessions(&location, receivers);
+        }))
+    }
+
+    /// Queues `encoded`, the frame numbered `seq`, to the sessions `find`
+    /// lists from the index, and says how it went.
+    fn fan_out(
+        &mut self,
+        encoded: &Bytes,
+        seq: u64,
+        find: impl FnOnce(&Index, &mut Vec<SessionId>),
+    ) -> Published {
+        // The receivers' list is reused from call to call: no allocation
+        // per publish once it has grown.
         let mut receivers = std::mem::take(&mut self.scratch);
         receivers.clear();
-        self.index.stream_sessions(&location, &mut receivers);
+        find(&self.index, &mut receivers);
         let mut published = Published {
             frame_len: encoded.len(),
             seq,
             ..Published::default()
         };
-        self.fan_out(&encoded, &receivers, &mut published);
+        self.queue_to(encoded, &receivers, &mut published);
         self.scratch = receivers;
-        Ok(published)
+        published
     }
 
     /// Queues `encoded` to each of `receivers` (each listed once), waking
     /// the writers that wait on an empty outbox; closes with 4008 those
     /// whose queue cannot take it.
-    fn fan_out(&mut self, encoded: &Bytes, receivers: &[SessionId], published: &mut Published) {
+    fn queue_to(&mut self, encoded: &Bytes, receivers: &[SessionId], published: &mut Published) {
         let max_queue = self.config.limits.max_queue_bytes;
         for &id in receivers {
             let Some(session) = self.sessions.get(&id) else {
