@@ -1304,3 +1304,85 @@ async fn explorer_shows_the_lost_numbers_and_gap_notices() {
     );
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn explorer_renews_the_path_without_entity_of_a_stream_first() {
+    let server = TestServer::start().await;
+    let proxy = CuttingProxy::start(server.addr).await;
+    let page = Node::start(&[]);
+    let browser = Browser::start("explorer_renews_widest_first").await;
+    browser
+        .open(&format!("http://{}/?node=http://{}", page.addr, proxy.addr))
+        .await;
+    let first = browser.connect().await;
+    // The entity path subscribed first: renewed in that order, its replay
+    // would hold the stream's numbers past the wildcard's events.
+    browser
+        .subscribe("blocks:01/accepted", "/on/blocks:01/accepted")
+        .await;
+    browser
+        .subscribe("blocks/accepted", "/on/blocks/accepted")
+        .await;
+    server.publish("/on/blocks:01/accepted", r#"{"n":1}"#);
+    browser.events("/on/blocks:01/", 1).await;
+
+    proxy.refuse(true);
+    proxy.cut();
+    browser
+        .wait_js(
+            "the page reconnecting, a failed attempt, then another",
+            "return Number(document.body.dataset.reconnects) >= 2;",
+        )
+        .await;
+    for (n, entity) in [(2, "02"), (3, "01"), (4, "02")] {
+        server.publish(
+            &format!("/on/blocks:{entity}/accepted"),
+            format!(r#"{{"n":{n}}}"#),
+        );
+    }
+    proxy.refuse(false);
+
+    let reconnected = browser
+        .wait_js(
+            "the page reconnected and resumed both paths",
+            &format!(
+                "const s = document.getElementById('connection-state'); \
+                 const id = document.getElementById('session-id').textContent; \
+                 const subs = [...document.querySelectorAll('#subscriptions .subscription')]; \
+                 return s.dataset.state === 'connected' && id !== {first:?} && subs.length === 2 \
+                   && subs.every(sub => sub.dataset.resume) && s.textContent.includes('subscribed again') \
+                   ? {{ text: s.textContent, \
+                       resumes: Object.fromEntries(subs.map(sub => [sub.dataset.path, sub.dataset.resume])) }} : null;"
+            ),
+        )
+        .await;
+    assert_eq!(
+        reconnected["resumes"],
+        json!({"/on/blocks/accepted": "complete", "/on/blocks:01/accepted": "complete"}),
+        "{reconnected}"
+    );
+    assert!(
+        reconnected["text"]
+            .as_str()
+            .expect("text")
+            .contains("subscribed again: 2 of 2; nothing lost, 3 events replayed"),
+        "{reconnected}"
+    );
+    let shown = browser
+        .wait_js(
+            "the events shown",
+            "const rows = [...document.querySelectorAll('#events .event[data-location^=\"/on/blocks:\"]')] \
+               .reverse().map(row => JSON.parse(row.querySelector('.payload').textContent).n); \
+             return rows.length >= 4 ? rows : null;",
+        )
+        .await;
+    assert_eq!(shown, json!([1, 2, 3, 4]), "each event once, in order");
+    let notes = browser
+        .wait_js(
+            "the notes",
+            "return document.querySelectorAll('#events .note').length;",
+        )
+        .await;
+    assert_eq!(notes, 0, "no loss noted");
+    browser.finish().await;
+}
