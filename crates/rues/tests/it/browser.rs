@@ -1,7 +1,10 @@
 //! The browser event explorer (`rues serve` at `/`) in a real headless
 //! Chromium, driven over WebDriver (chromedriver) with fantoccini: the page
 //! uses the browser's own WebSocket and `fetch`, as a wallet does, served by
-//! the node itself or from another origin (CORS preflights).
+//! the node itself or from another origin (CORS preflights), and its resume
+//! after a reconnect (docs/protocol.md §10), the connection cut by a proxy
+//! in front of `rues serve` or of an in-process node whose history and
+//! events the test controls.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium
 //! chromium-driver`; `CHROMIUM` and `CHROMEDRIVER` name other binaries). A
