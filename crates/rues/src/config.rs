@@ -288,7 +288,10 @@ impl NodeConfig {
             OriginPolicy::List(self.allowed_origins.clone())
         };
         let history = rues_core::HistoryLimits::default()
-            .per_stream(self.history.events_per_stream, self.history.bytes_per_stream)
+            .per_stream(
+                self.history.events_per_stream,
+                self.history.bytes_per_stream,
+            )
             .total(self.history.total_bytes);
         Ok(rues_core::Config::new(self.version()?)
             .with_limits(limits)
