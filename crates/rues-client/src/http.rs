@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::Stream;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use rues_target::EventPath;
@@ -359,6 +360,42 @@ impl Dispatcher {
         headers: HeaderMap,
         timeout: Option<Duration>,
     ) -> Result<Reply, Error> {
+        let exchange = Exchange {
+            method,
+            path,
+            session,
+            body,
+            headers,
+            timeout,
+        };
+        let (response, context) = self.send(exchange).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.request_error(e, &context, timeout))?;
+        if status.is_client_error() || status.is_server_error() {
+            return Err(status_error(status, &headers, &body));
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Sends one request and waits for the head of the answer; returns it
+    /// with the request's description for errors.
+    async fn send(&self, exchange: Exchange<'_>) -> Result<(reqwest::Response, String), Error> {
+        let Exchange {
+            method,
+            path,
+            session,
+            body,
+            headers,
+            timeout,
+        } = exchange;
         let url = self.endpoint.event_url(path)?;
         let context = format!("{method} {url}");
         let mut request = self.http.request(method.clone(), url);
@@ -382,20 +419,7 @@ impl Dispatcher {
             .send()
             .await
             .map_err(|e| self.request_error(e, &context, timeout))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.request_error(e, &context, timeout))?;
-        if status.is_client_error() || status.is_server_error() {
-            return Err(status_error(status, &headers, &body));
-        }
-        Ok(Reply {
-            status,
-            headers,
-            body,
-        })
+        Ok((response, context))
     }
 
     fn request_error(
@@ -428,6 +452,78 @@ impl Dispatcher {
             reason,
             source: Some(Arc::new(error)),
         }
+    }
+}
+
+/// One request, as [`Dispatcher::send`] sends it.
+struct Exchange<'a> {
+    method: Method,
+    path: &'a EventPath,
+    session: Option<SessionId>,
+    body: Body,
+    headers: HeaderMap,
+    timeout: Option<Duration>,
+}
+
+/// A dispatch's answer whose body is read as it comes: from
+/// [`DispatchRequest::send_streamed`]. Any status, 4xx and 5xx included,
+/// is an answer here, for a caller that passes answers on as they are (a
+/// relay); the body is not read until [`into_stream`](Self::into_stream).
+pub struct StreamedReply {
+    response: reqwest::Response,
+    context: String,
+    dispatcher: Dispatcher,
+    timeout: Option<Duration>,
+}
+
+impl StreamedReply {
+    /// The node's status.
+    pub fn status(&self) -> StatusCode {
+        self.response.status()
+    }
+
+    /// The node's headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.response.headers()
+    }
+
+    /// Whether the node sent the body without a length (chunked, as a
+    /// streamed reply is) rather than whole.
+    pub fn is_chunked(&self) -> bool {
+        !self
+            .response
+            .headers()
+            .contains_key(http::header::CONTENT_LENGTH)
+    }
+
+    /// The body, chunk by chunk as the node sends it; the request's timeout
+    /// (if any) bounds the whole exchange.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, Error>> + Send + 'static {
+        let StreamedReply {
+            response,
+            context,
+            dispatcher,
+            timeout,
+        } = self;
+        futures_util::stream::try_unfold(
+            (response, context, dispatcher),
+            move |(mut response, context, dispatcher)| async move {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => Ok(Some((chunk, (response, context, dispatcher)))),
+                    Ok(None) => Ok(None),
+                    Err(error) => Err(dispatcher.request_error(error, &context, timeout)),
+                }
+            },
+        )
+    }
+}
+
+impl fmt::Debug for StreamedReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamedReply")
+            .field("status", &self.status())
+            .field("chunked", &self.is_chunked())
+            .finish_non_exhaustive()
     }
 }
 
@@ -558,6 +654,36 @@ impl DispatchRequest {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// Sends the request and returns the head of the answer, whatever its
+    /// status, with the body to read as it comes ([`StreamedReply`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPath`] or [`Error::InvalidHeader`] before anything
+    /// is sent; [`Error::Connect`], [`Error::Transport`] or
+    /// [`Error::Timeout`] when no answer came. A 4xx or 5xx is an answer.
+    pub async fn send_streamed(self) -> Result<StreamedReply, Error> {
+        let path = self.path?;
+        let headers = self.headers?;
+        let timeout = self.timeout;
+        let dispatcher = self.dispatcher;
+        let exchange = Exchange {
+            method: Method::POST,
+            path: &path,
+            session: self.session,
+            body: self.body,
+            headers,
+            timeout,
+        };
+        let (response, context) = dispatcher.send(exchange).await?;
+        Ok(StreamedReply {
+            response,
+            context,
+            dispatcher,
+            timeout,
+        })
     }
 
     /// Sends the request; see [`Dispatcher::dispatch`] for the errors.

@@ -6,7 +6,13 @@
 //!   returns each subscription as a [`Subscription`] stream of decoded
 //!   [`Event`]s, **unsubscribes** (explicitly, or when a subscription is
 //!   dropped), and **dispatches** to the node's handlers.
-//! - [`Dispatcher`] dispatches over HTTP alone, with no session.
+//! - [`Dispatcher`] dispatches over HTTP alone, with no session;
+//!   [`DispatchRequest::send_streamed`] gives any answer (4xx and 5xx
+//!   included) with its body to read as it comes, for a program that passes
+//!   answers on (a relay).
+//! - [`Client::feed`] gives one stream ([`Feed`]) for the events of many
+//!   paths, each event once, with paths added and removed as it goes
+//!   ([`FeedControl`]).
 //! - Failures are typed: [`Error::Status`] carries the node's status and
 //!   its own message (`{"error": "..."}`), [`Error::SessionClosed`] the
 //!   close code (1001 shutting down, 4008 slow consumer...).
@@ -82,6 +88,7 @@ mod client;
 mod endpoint;
 mod error;
 mod event;
+mod feed;
 mod http;
 mod queue;
 mod session;
@@ -93,7 +100,8 @@ pub use crate::client::Client;
 pub use crate::endpoint::IntoEventPath;
 pub use crate::error::Error;
 pub use crate::event::Event;
-pub use crate::http::{Body, DispatchRequest, Dispatcher, Reply};
+pub use crate::feed::{Feed, FeedControl};
+pub use crate::http::{Body, DispatchRequest, Dispatcher, Reply, StreamedReply};
 pub use crate::queue::Gap;
 pub use crate::subscription::Subscription;
 

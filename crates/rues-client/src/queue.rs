@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use rues_target::EventPath;
 use rues_wire::SessionId;
 
 use crate::error::Error;
@@ -39,6 +40,24 @@ pub enum Gap {
         /// How many events were dropped.
         missed: u64,
     },
+    /// The node said that events of `stream` were lost (a `Rues-Gap`
+    /// notice, docs/protocol.md §10): e.g. a relay whose own upstream went
+    /// away for a while. The session itself is fine.
+    Lost {
+        /// The stream (component and topic, no entity) that lost events.
+        stream: EventPath,
+        /// The node's reason, as it gave it.
+        reason: String,
+    },
+    /// After a reconnect the node refused to renew `path`, so a
+    /// [`Feed`](crate::Feed) no longer receives its events. (A
+    /// [`Subscription`](crate::Subscription) ends with the error instead.)
+    Dropped {
+        /// The path that was not renewed.
+        path: EventPath,
+        /// The node's answer.
+        error: Error,
+    },
 }
 
 impl fmt::Display for Gap {
@@ -56,6 +75,12 @@ impl fmt::Display for Gap {
                 f,
                 "{missed} event(s) dropped: the subscription was not read fast enough"
             ),
+            Gap::Lost { stream, reason } => {
+                write!(f, "the node lost events of {stream}: {reason}")
+            }
+            Gap::Dropped { path, error } => {
+                write!(f, "{path} was not renewed after a reconnect: {error}")
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use rues_target::EventPath;
-use rues_wire::{Frame, SessionId};
+use rues_wire::{Frame, RUES_GAP, SessionId};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -64,6 +64,7 @@ impl Handle {
                 outcome: Outcome::Pending,
                 next_id: 0,
                 subs: HashMap::new(),
+                feeds: HashMap::new(),
                 remote: HashSet::new(),
             }),
             ops: tokio::sync::Mutex::new(()),
@@ -132,6 +133,8 @@ pub(crate) struct State {
     outcome: Outcome,
     next_id: u64,
     subs: HashMap<u64, Entry>,
+    /// Every open [`Feed`](crate::Feed)'s queue, by feed id.
+    feeds: HashMap<u64, Arc<Queue>>,
     /// The paths the node holds for the current session.
     remote: HashSet<EventPath>,
 }
@@ -139,12 +142,31 @@ pub(crate) struct State {
 struct Entry {
     path: EventPath,
     queue: Arc<Queue>,
+    /// The [`Feed`](crate::Feed) the entry belongs to; `None` for a
+    /// [`Subscription`](crate::Subscription), which has a queue of its own.
+    feed: Option<u64>,
 }
 
 impl State {
     /// How many local subscriptions there are.
     pub(crate) fn subscriptions(&self) -> usize {
         self.subs.len()
+    }
+
+    /// Calls `push` once for each queue that has an entry `wants`: once per
+    /// subscription, and once per feed however many of its paths match.
+    fn each_queue(&self, wants: impl Fn(&Entry) -> bool, mut push: impl FnMut(&Queue)) {
+        // Feeds already served: allocated only when a feed matches.
+        let mut fed: Vec<u64> = Vec::new();
+        for entry in self.subs.values().filter(|entry| wants(entry)) {
+            if let Some(feed) = entry.feed {
+                if fed.contains(&feed) {
+                    continue;
+                }
+                fed.push(feed);
+            }
+            push(&entry.queue);
+        }
     }
 
     fn usable(&self) -> Result<(), Error> {
@@ -173,21 +195,108 @@ impl Shared {
     /// no event is missed), then subscribes on the node unless another
     /// subscription already holds `path` there. Returns its id and queue.
     pub(crate) async fn subscribe(&self, path: &EventPath) -> Result<(u64, Arc<Queue>), Error> {
+        let queue = Queue::new(self.settings.buffer);
+        let id = self.register(path, &queue, None).await?;
+        Ok((id, queue))
+    }
+
+    /// Registers a new feed with its queue (ended with the client, even
+    /// with no paths); its id is for [`subscribe_feed`](Self::subscribe_feed).
+    pub(crate) fn new_feed(&self, queue: &Arc<Queue>) -> u64 {
+        let mut state = self.lock();
+        state.next_id += 1;
+        let id = state.next_id;
+        if state.outcome.is_pending() {
+            state.feeds.insert(id, queue.clone());
+        } else {
+            queue.end(state.outcome.error());
+        }
+        id
+    }
+
+    /// Adds `path` to feed `feed` (whose queue is `queue`), as
+    /// [`subscribe`](Self::subscribe) does; nothing when the feed already
+    /// has it.
+    pub(crate) async fn subscribe_feed(
+        &self,
+        feed: u64,
+        queue: &Arc<Queue>,
+        path: &EventPath,
+    ) -> Result<(), Error> {
+        self.register(path, queue, Some(feed)).await.map(drop)
+    }
+
+    /// Removes `path` from feed `feed`, and from the node when nothing else
+    /// of this client needs it.
+    pub(crate) async fn unsubscribe_feed(&self, feed: u64, path: &EventPath) -> Result<(), Error> {
+        let removed = {
+            let mut state = self.lock();
+            let before = state.subs.len();
+            state
+                .subs
+                .retain(|_, entry| !(entry.feed == Some(feed) && &entry.path == path));
+            state.subs.len() != before
+        };
+        if removed {
+            self.release_remote(path).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes every path of feed `feed`, and each from the node when
+    /// nothing else of this client needs it.
+    pub(crate) async fn drop_feed(&self, feed: u64) {
+        let paths: Vec<EventPath> = {
+            let mut state = self.lock();
+            state.feeds.remove(&feed);
+            let mut paths = Vec::new();
+            state.subs.retain(|_, entry| {
+                let keep = entry.feed != Some(feed);
+                if !keep {
+                    paths.push(entry.path.clone());
+                }
+                keep
+            });
+            paths
+        };
+        for path in paths {
+            let _ = self.release_remote(&path).await;
+        }
+    }
+
+    /// The one way an entry is added: registered before the request goes
+    /// out (so no event is missed), then subscribed on the node unless
+    /// another entry already holds `path` there.
+    async fn register(
+        &self,
+        path: &EventPath,
+        queue: &Arc<Queue>,
+        feed: Option<u64>,
+    ) -> Result<u64, Error> {
         let _ops = self.ops.lock().await;
-        let (id, queue, session, request) = {
+        let (id, session, request) = {
             let mut state = self.lock();
             state.usable()?;
-            let id = state.next_id;
+            if let Some(feed) = feed {
+                let existing = state
+                    .subs
+                    .iter()
+                    .find(|(_, entry)| entry.feed == Some(feed) && &entry.path == path);
+                if let Some((&id, _)) = existing {
+                    return Ok(id);
+                }
+            }
             state.next_id += 1;
-            let queue = Queue::new(self.settings.buffer);
+            let id = state.next_id;
             state.subs.insert(
                 id,
                 Entry {
                     path: path.clone(),
                     queue: queue.clone(),
+                    feed,
                 },
             );
-            (id, queue, state.session, !state.remote.contains(path))
+            (id, state.session, !state.remote.contains(path))
         };
         if request {
             if let Err(error) = self.dispatcher.subscribe(session, path).await {
@@ -205,7 +314,7 @@ impl Shared {
                 state.remote.insert(path.clone());
             }
         }
-        Ok((id, queue))
+        Ok(id)
     }
 
     /// Unsubscribes `path` on the node and ends every local subscription to
@@ -269,7 +378,9 @@ impl Shared {
         self.dispatcher.unsubscribe(session, path).await
     }
 
-    /// Routes one event frame to the subscriptions it matches.
+    /// Routes one event frame to the subscriptions it matches: an event to
+    /// each subscription whose path matches it, and once to each feed; a
+    /// gap notice (`Rues-Gap`, no payload) to everything on its stream.
     fn route(&self, message: &Bytes) -> Result<(), Error> {
         let frame = Frame::decode(message)
             .map_err(|e| Error::protocol(format!("undecodable event frame: {e}")))?;
@@ -281,14 +392,27 @@ impl Shared {
                 "event frame with an invalid Content-Location {location:?}: {e}"
             ))
         })?;
+        if let Some(reason) = frame.headers().get(RUES_GAP) {
+            // Whatever the entity, every subscription on the stream may
+            // have lost events.
+            let on_stream = |entry: &Entry| {
+                entry.path.component() == path.component() && entry.path.topic() == path.topic()
+            };
+            let gap = Gap::Lost {
+                reason: reason.to_owned(),
+                stream: path.clone(),
+            };
+            self.lock()
+                .each_queue(on_stream, |queue| queue.push_gap(gap.clone()));
+            return Ok(());
+        }
         let (headers, payload) = frame.into_parts();
         let event = Event::new(path, headers, payload);
         let state = self.lock();
-        for entry in state.subs.values() {
-            if entry.path.matches(event.path()) {
-                entry.queue.push_event(event.clone());
-            }
-        }
+        state.each_queue(
+            |entry| entry.path.matches(event.path()),
+            |queue| queue.push_event(event.clone()),
+        );
         Ok(())
     }
 
@@ -306,13 +430,18 @@ impl Shared {
             let previous = std::mem::replace(&mut state.session, session);
             state.connected = true;
             state.remote.clear();
+            state.each_queue(
+                |_| true,
+                |queue| {
+                    queue.push_gap(Gap::Reconnected {
+                        previous,
+                        session,
+                        cause: cause.clone(),
+                    });
+                },
+            );
             let mut paths = Vec::new();
             for entry in state.subs.values() {
-                entry.queue.push_gap(Gap::Reconnected {
-                    previous,
-                    session,
-                    cause: cause.clone(),
-                });
                 if !paths.contains(&entry.path) {
                     paths.push(entry.path.clone());
                 }
@@ -339,7 +468,15 @@ impl Shared {
                     self.lock().subs.retain(|_, entry| {
                         let keep = entry.path != path;
                         if !keep {
-                            entry.queue.end(Some(error.clone()));
+                            // A subscription ends; a feed goes on with
+                            // its other paths, told which one it lost.
+                            match entry.feed {
+                                None => entry.queue.end(Some(error.clone())),
+                                Some(_) => entry.queue.push_gap(Gap::Dropped {
+                                    path: path.clone(),
+                                    error: error.clone(),
+                                }),
+                            }
                         }
                         keep
                     });
@@ -364,6 +501,9 @@ impl Shared {
             state.remote.clear();
             for (_, entry) in state.subs.drain() {
                 entry.queue.end(outcome.error());
+            }
+            for (_, queue) in state.feeds.drain() {
+                queue.end(outcome.error());
             }
         }
         self.outcome.send_replace(outcome);

@@ -17,6 +17,10 @@ pub const RUES_SEQ: &str = "Rues-Seq";
 /// The frame header naming the history the `Rues-Seq` numbers belong to.
 pub const RUES_EPOCH: &str = "Rues-Epoch";
 
+/// The frame header of a gap notice: events of the stream were lost (the
+/// value says why); the notice has no payload.
+pub const RUES_GAP: &str = "Rues-Gap";
+
 /// The request header of a subscribe `GET` naming the last event the client
 /// saw on the stream, as `<epoch>:<seq>`.
 pub const RUES_RESUME: &str = "rues-resume";

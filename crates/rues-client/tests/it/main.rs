@@ -4,6 +4,7 @@
 mod support;
 
 mod dispatch;
+mod feed;
 mod protocol;
 mod reconnect;
 mod session;
