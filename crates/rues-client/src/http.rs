@@ -11,7 +11,10 @@ use futures_util::Stream;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use rues_target::EventPath;
-use rues_wire::{RUSK_SESSION_ID, RUSK_VERSION, SessionId};
+use rues_wire::{
+    Position, RUES_RESUME, RUES_RESUME_RESULT, RUSK_SESSION_ID, RUSK_VERSION, ResumeResult,
+    SessionId,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -321,6 +324,34 @@ impl Dispatcher {
         path: &EventPath,
     ) -> Result<(), Error> {
         self.session_request(Method::GET, session, path).await
+    }
+
+    /// `GET` with `Rues-Resume: <from>` when there is a point to resume
+    /// from (docs/protocol.md §10); the node's `Rues-Resume-Result`, if it
+    /// sent one (a node without resume ignores the header).
+    pub(crate) async fn subscribe_from(
+        &self,
+        session: SessionId,
+        path: &EventPath,
+        from: Option<Position>,
+    ) -> Result<Option<ResumeResult>, Error> {
+        let mut headers = HeaderMap::new();
+        if let Some(from) = from {
+            if let Ok(value) = HeaderValue::from_str(&from.to_string()) {
+                headers.insert(RUES_RESUME, value);
+            }
+        }
+        let reply = self
+            .execute(Method::GET, path, Some(session), Body::Empty, headers, None)
+            .await?;
+        let Some(result) = reply.headers.get(RUES_RESUME_RESULT) else {
+            return Ok(None);
+        };
+        ResumeResult::parse(result.as_bytes())
+            .map(Some)
+            .map_err(|e| {
+                Error::protocol(format!("malformed Rues-Resume-Result from the node: {e}"))
+            })
     }
 
     /// `DELETE`: unsubscribes `session` from `path`.

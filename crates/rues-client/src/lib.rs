@@ -42,7 +42,7 @@
 //!             let block: serde_json::Value = event.json()?;
 //!             println!("{} height {}", event.content_location(), block["header"]["height"]);
 //!         }
-//!         // Events published while reconnecting are lost; we are told.
+//!         // Events the node could not replay after a reconnect; we are told.
 //!         Err(gap) => eprintln!("{gap}"),
 //!     }
 //! }
@@ -69,9 +69,13 @@
 //!   session that is already gone (w3sper's always fails with 424).
 //! - HTTP requests have timeouts (rusk-wallet's have none), and the client
 //!   pings a silent node so a dead connection is noticed.
-//! - With [`ClientBuilder::reconnect`], a lost session is replaced, every
-//!   subscription renewed, and each stream told about the gap
-//!   ([`Gap::Reconnected`]), since RUES never replays events.
+//! - With [`ClientBuilder::reconnect`], a lost session is replaced and
+//!   every subscription **resumed** from the last event that arrived on its
+//!   stream (`Rues-Resume`, docs/protocol.md §10): the node replays what
+//!   was missed, and nothing arrives twice. A stream is told of a gap only
+//!   when the node says events were lost: [`Gap::Missed`] with the lost
+//!   numbers, or [`Gap::Reconnected`] when the node cannot say (another
+//!   history, a node without resume, nothing received yet to resume from).
 //!
 //! # Delivery
 //!

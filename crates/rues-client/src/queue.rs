@@ -17,10 +17,10 @@ use crate::event::Event;
 
 /// Events may have been missed at this point of a subscription's stream.
 ///
-/// RUES delivers at most once and never replays (docs/protocol.md §6), so the
-/// client cannot recover what was missed; it says so, in order, between the
-/// last event before the gap and the first after it. A caller that keeps
-/// state (a block height, a balance) should re-read it from the node.
+/// What a node could not deliver or replay (docs/protocol.md §6, §10) is
+/// gone; the client says so, in order, between the last event before the
+/// gap and the first after it. A caller that keeps state (a block height, a
+/// balance) should re-read it from the node.
 #[non_exhaustive]
 #[derive(Debug, Clone)]
 pub enum Gap {
@@ -39,6 +39,17 @@ pub enum Gap {
     Lagged {
         /// How many events were dropped.
         missed: u64,
+    },
+    /// After a reconnect the node resumed this subscription, but its history
+    /// no longer held events `first..=last` of the stream (those that
+    /// matched are lost); every later one was replayed.
+    Missed {
+        /// The subscription's path.
+        path: EventPath,
+        /// The first event number lost.
+        first: u64,
+        /// The last event number lost.
+        last: u64,
     },
     /// The node said that events of `stream` were lost (a `Rues-Gap`
     /// notice, docs/protocol.md §10): e.g. a relay whose own upstream went
@@ -74,6 +85,10 @@ impl fmt::Display for Gap {
             Gap::Lagged { missed } => write!(
                 f,
                 "{missed} event(s) dropped: the subscription was not read fast enough"
+            ),
+            Gap::Missed { path, first, last } => write!(
+                f,
+                "events {first}-{last} of {path}'s stream were no longer in the node's history: those that matched are lost"
             ),
             Gap::Lost { stream, reason } => {
                 write!(f, "the node lost events of {stream}: {reason}")

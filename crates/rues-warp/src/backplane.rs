@@ -146,6 +146,20 @@ impl ClusterPort {
         self.shared.node().publish(event)
     }
 
+    /// Tells the local sessions on `stream` (component, topic; an entity
+    /// in it is not looked at) that events of it were lost before they
+    /// reached this node, e.g. while a relay's upstream was away: one
+    /// `Rues-Gap: <reason>` notice frame to each, and a `gap` for a later
+    /// resume across it ([`Node::publish_gap`](rues_core::Node::publish_gap)).
+    /// Not handed to the backplane, as [`deliver`](Self::deliver).
+    pub fn notify_gap(
+        &self,
+        stream: &rues_core::rues_target::EventPath,
+        reason: &str,
+    ) -> Result<Published, PublishError> {
+        self.shared.node().publish_gap(stream, reason)
+    }
+
     /// Answers a request another node forwarded here, as this node answers
     /// its own clients (same checks, statuses, headers and body): a whole
     /// answer whole, a streamed reply as its chunks come.

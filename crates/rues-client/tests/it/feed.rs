@@ -115,13 +115,15 @@ async fn a_gap_notice_reaches_everything_on_its_stream_once() {
         .await
         .expect("sub");
 
-    let notice = rues_core::Event::new(
-        EventPath::parse("/on/blocks/accepted").expect("valid"),
-        "application/octet-stream",
-        Bytes::new(),
-    )
-    .with_header("Rues-Gap", "upstream lost");
-    server.publish_event(notice);
+    // The node's own notice (what a relay sends when its upstream was lost).
+    server
+        .endpoint
+        .cluster_port()
+        .notify_gap(
+            &EventPath::parse("/on/blocks/accepted").expect("valid"),
+            "upstream lost",
+        )
+        .expect("sent");
     server.publish("/on/blocks:cd34/accepted", "after");
 
     for stream in [&mut feed] {

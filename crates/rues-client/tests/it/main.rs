@@ -7,6 +7,7 @@ mod dispatch;
 mod feed;
 mod protocol;
 mod reconnect;
+mod resume;
 mod session;
 mod subscribe;
 mod tls;
