@@ -413,6 +413,10 @@ impl Backplane for Relay {
         }
     }
 
+    fn health_name(&self) -> &'static str {
+        "upstream"
+    }
+
     fn metrics(&self) -> String {
         let held = self.inner.state().streams.upstream_count();
         self.inner

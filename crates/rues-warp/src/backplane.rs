@@ -120,6 +120,13 @@ pub trait Backplane: Send + Sync + 'static {
     /// connected, `Err(reason)` when not (the node then answers 503).
     fn health(&self) -> Result<String, String>;
 
+    /// The name of [`health`](Self::health)'s line in `/health`:
+    /// `cluster` unless the backplane says otherwise (a relay's is
+    /// `upstream`).
+    fn health_name(&self) -> &'static str {
+        "cluster"
+    }
+
     /// The backplane's own metrics, as OpenMetrics text lines (no `# EOF`).
     fn metrics(&self) -> String;
 }

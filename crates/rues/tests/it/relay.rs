@@ -350,6 +350,11 @@ async fn an_upstream_restart_is_a_gap_then_events_flow_again() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(metric(down, "rues_relay_upstream_up").await, 0.0);
+    let health = http(down, Method::GET, "/health", &[], b"").await.json();
+    assert_eq!(
+        health["checks"]["upstream"]["status"], "failing",
+        "{health}"
+    );
 
     let restarted = Node::serve(&["--listen", &addr, "--block-time-ms", "200"]);
     let back = Instant::now();
