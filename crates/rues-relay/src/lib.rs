@@ -132,7 +132,7 @@ impl RelayConfig {
 #[non_exhaustive]
 pub enum RelayError {
     /// The upstream settings are unusable (URL, certificates).
-    #[error("invalid upstream {url}: {source}")]
+    #[error("invalid upstream {url}")]
     Config {
         /// The configured upstream.
         url: String,
@@ -140,7 +140,7 @@ pub enum RelayError {
         source: rues_client::Error,
     },
     /// The upstream did not answer within the time allowed.
-    #[error("the upstream {url} did not answer within {waited:?}: {source}")]
+    #[error("the upstream {url} did not answer within {waited:?}")]
     Unreachable {
         /// The configured upstream.
         url: String,

@@ -72,6 +72,13 @@ pub(crate) async fn version(
                     },
                 });
             }
+            // A certificate it does not trust will not become trusted.
+            Err(source) if source.certificate_error().is_some() => {
+                return Err(RelayError::Config {
+                    url: config.upstream.clone(),
+                    source,
+                });
+            }
             Err(source) => {
                 let next = tokio::time::Instant::now() + backoff(attempt);
                 if next >= deadline {

@@ -291,6 +291,7 @@ async fn frames_of_a_rusk_upstream_get_their_content_type_and_length() {
     assert_eq!(frame.payload(), &[1, 2, 3][..]);
     // The other session got neither of the other's events.
     blocks.assert_quiet(Duration::from_millis(200)).await;
+    assert_eq!(metric(down, "rues_relay_events_total").await, 2.0);
 
     // rusk's plain-text refusal becomes the protocol's JSON error, with
     // its status and message.
@@ -399,4 +400,46 @@ async fn an_upstream_restart_is_a_gap_then_events_flow_again() {
     assert!(metric(down, "rues_relay_upstream_reconnects_total").await >= 1.0);
     assert!(metric(down, "rues_relay_upstream_resubscriptions_total").await >= 1.0);
     assert_eq!(metric(restarted.addr, "rues_subscriptions").await, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_upstream_is_trusted_with_upstream_ca() {
+    let files = rues_testkit::cert::CertFiles::self_signed_ca("relay-ca", &["localhost"]);
+    let (cert, key) = (
+        files.cert.to_str().expect("a UTF-8 path"),
+        files.key.to_str().expect("a UTF-8 path"),
+    );
+    let upstream = Node::start(&["--tls-cert", cert, "--tls-key", key]);
+    let url = format!("https://localhost:{}", upstream.addr.port());
+
+    // Without the certificate the upstream is not trusted: the relay exits
+    // instead of serving,
+    // at once (it is no failure to wait out) with the reason.
+    let started = Instant::now();
+    let refused = crate::node::rues()
+        .args(["relay", "--upstream", &url, "--listen", "127.0.0.1:0"])
+        .args(["--upstream-wait", "30"])
+        .output()
+        .expect("rues runs");
+    assert!(!refused.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(
+            "cannot learn the upstream's node version: invalid upstream https://localhost:"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("certificate"), "{stderr}");
+
+    let relay = Node::relay(&url, &["--no-explorer", "--upstream-ca", cert]);
+    let down = relay.addr;
+    let mut client = session(down).await;
+    subscribe(down, ACCEPTED, &client).await;
+    consecutive_blocks(&mut client, 2).await;
+    assert!(metric(down, "rues_relay_events_total").await >= 2.0);
 }
