@@ -50,6 +50,8 @@ struct Session {
 struct Sessions {
     by_id: HashMap<String, Session>,
     next: u64,
+    /// The headers of the last dispatch (`POST`), as received.
+    last_dispatch: Vec<(String, String)>,
 }
 
 /// The fake upstream, serving on a loopback port until dropped.
@@ -125,6 +127,12 @@ impl FakeRusk {
             .collect();
         all.sort();
         all
+    }
+
+    /// The headers of the last dispatch it received, names lower-cased, in
+    /// the order they came.
+    pub fn last_dispatch_headers(&self) -> Vec<(String, String)> {
+        self.lock().last_dispatch.clone()
     }
 
     /// Sessions open now.
@@ -232,6 +240,17 @@ fn answer(
     }
     let method = request.method().clone();
     if method == Method::POST {
+        sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_dispatch = request
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
         return match parse(&path) {
             Some((component, None, topic)) if component == "node" && topic == "info" => reply(
                 StatusCode::OK,

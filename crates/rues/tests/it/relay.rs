@@ -309,9 +309,36 @@ async fn frames_of_a_rusk_upstream_get_their_content_type_and_length() {
         answer.error(),
         "Invalid input: the body is not a transaction"
     );
-    let answer = http(down, Method::POST, "/on/node/info", &[], b"").await;
-    assert_eq!(answer.status, StatusCode::OK);
+    let answer = http(
+        down,
+        Method::POST,
+        "/on/node/info",
+        &[
+            ("x-request-id", "r-7"),
+            ("rusk-version", "^1.4"),
+            ("accept", "application/json"),
+            ("rusk-session-id", blocks.session_text.as_str()),
+            ("cookie", "secret=1"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", text(&answer));
     assert_eq!(answer.header("rusk-version"), Some(FAKE_RUSK_VERSION));
+    assert_eq!(answer.header("x-request-id"), Some("r-7"));
+    // What reached the upstream: what it reads, and the caller's X-*;
+    // neither the relay's session id nor anything else of the caller's.
+    let sent = rusk.last_dispatch_headers();
+    let got = |name: &str| {
+        sent.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(got("x-request-id"), Some("r-7"), "{sent:?}");
+    assert_eq!(got("rusk-version"), Some("^1.4"), "{sent:?}");
+    assert_eq!(got("accept"), Some("application/json"), "{sent:?}");
+    assert_eq!(got("rusk-session-id"), None, "{sent:?}");
+    assert_eq!(got("cookie"), None, "{sent:?}");
 
     unsubscribe(down, ACCEPTED, &blocks).await;
     let deadline = Instant::now() + PATIENCE;
