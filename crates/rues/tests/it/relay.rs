@@ -121,14 +121,14 @@ async fn many_sessions_share_one_upstream_subscription_per_path() {
     );
     let (up, down) = (upstream.addr, relay.addr);
 
-    // Four sessions on the same path, two on another: two upstream paths,
-    // on the relay's one upstream session.
+    // Four sessions on the same path, at once (they wait for the same
+    // upstream answer), two on another: two upstream paths, on the
+    // relay's one upstream session.
     let mut blocks = Vec::new();
     for _ in 0..4 {
-        let session = session(down).await;
-        subscribe(down, ACCEPTED, &session).await;
-        blocks.push(session);
+        blocks.push(session(down).await);
     }
+    futures_util::future::join_all(blocks.iter().map(|s| subscribe(down, ACCEPTED, s))).await;
     let mut txs = Vec::new();
     for _ in 0..2 {
         let session = session(down).await;
