@@ -340,6 +340,9 @@ pub(crate) async fn watch_session(inner: Arc<Inner>) {
             let renewed = inner.state().streams.upstream_count();
             inner.counters.reconnected(renewed);
             tracing::info!(%session, renewed, "upstream session renewed");
+            // Also when the upstream resumed every path (no gap): a path
+            // that could not be asked while it was down is asked now.
+            let _ = inner.work.send(Work::Reconnected);
         }
     }
 }
