@@ -200,12 +200,67 @@ struct State {
     streams: Streams,
     /// Each path a downstream session wants, and what the upstream said.
     admissions: HashMap<EventPath, watch::Sender<Admission>>,
+    /// Every path wanted, and by whom: this relay's own sessions, other
+    /// nodes of its cluster, or both.
+    wanted: HashMap<EventPath, Wanters>,
+}
+
+/// Who wants a path.
+#[derive(Debug, Default, Clone, Copy)]
+struct Wanters {
+    /// A session of this relay.
+    local: bool,
+    /// A session of another node of the cluster.
+    cluster: bool,
+}
+
+/// Where a change of interest comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Source {
+    Local,
+    Cluster,
+}
+
+impl State {
+    /// Records that `source` wants `path` or no longer does; the change the
+    /// control task must apply, if any. A path newly wanted by one source
+    /// is handed over even when the other wants it already: the control
+    /// task then answers the new admission with what the upstream holds.
+    fn interest(&mut self, source: Source, change: Change) -> Option<Change> {
+        let (path, wanted) = match &change {
+            Change::InterestAdded(path) => (path, true),
+            Change::InterestDropped(path) => (path, false),
+            _ => return None,
+        };
+        let wanters = self.wanted.entry(path.clone()).or_default();
+        match source {
+            Source::Local => wanters.local = wanted,
+            Source::Cluster => wanters.cluster = wanted,
+        }
+        if wanted {
+            return Some(change);
+        }
+        if wanters.local || wanters.cluster {
+            return None;
+        }
+        self.wanted.remove(path);
+        Some(change)
+    }
+
+    /// Every path some session wants, here or in the cluster.
+    fn wanted_paths(&self) -> impl Iterator<Item = &EventPath> {
+        self.wanted.keys()
+    }
 }
 
 pub(crate) struct Inner {
     config: RelayConfig,
     client: rues_client::Client,
     port: ClusterPort,
+    /// The cluster's backplane, for a relay that feeds a whole cluster:
+    /// it gets every change and every relayed event, and carries requests
+    /// for other nodes.
+    beside: Option<Arc<dyn Backplane>>,
     state: Mutex<State>,
     counters: Arc<Counters>,
     /// Work for the control task (changes from the core, reconnects).
@@ -215,6 +270,29 @@ pub(crate) struct Inner {
 impl Inner {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands interest from `source` to the control task.
+    fn interest(&self, source: Source, changes: Vec<Change>) {
+        let changes: Vec<Change> = {
+            let mut state = self.state();
+            changes
+                .into_iter()
+                .filter_map(|change| state.interest(source, change))
+                .collect()
+        };
+        if !changes.is_empty() {
+            // The control task lives as long as the relay: a send fails
+            // only once it was stopped.
+            let _ = self.work.send(upstream::Work::Changes(changes));
+        }
+    }
+
+    /// An event the relay delivered here, for the rest of the cluster.
+    fn to_cluster(&self, event: &Event) {
+        if let Some(beside) = &self.beside {
+            beside.published(event);
+        }
     }
 }
 
@@ -275,22 +353,57 @@ impl Relay {
         config: RelayConfig,
         wait: Duration,
     ) -> Result<Relay, RelayError> {
+        Self::start_with(endpoint, config, wait, None).await
+    }
+
+    /// [`start`](Self::start), for a relay that feeds a whole cluster
+    /// (docs/relay.md, "In a cluster"): `cluster` is the endpoint's cluster
+    /// backplane, connected but not joined (`rues_cluster::Cluster::connect`),
+    /// which the relay's backplane wraps (every change, request and health
+    /// line goes to it too, and every relayed event and gap notice is
+    /// published into the cluster); `demand` is the cluster's demand
+    /// (`rues_cluster::Cluster::demand`): the paths other nodes' sessions
+    /// want, which the relay holds upstream as it does its own.
+    pub async fn start_in_cluster<D>(
+        endpoint: &Endpoint,
+        config: RelayConfig,
+        wait: Duration,
+        cluster: Arc<dyn Backplane>,
+        demand: D,
+    ) -> Result<Relay, RelayError>
+    where
+        D: futures_util::Stream<Item = Change> + Send + Unpin + 'static,
+    {
+        Self::start_with(endpoint, config, wait, Some((cluster, Box::new(demand)))).await
+    }
+
+    async fn start_with(
+        endpoint: &Endpoint,
+        config: RelayConfig,
+        wait: Duration,
+        cluster: Option<(Arc<dyn Backplane>, Box<dyn Demand>)>,
+    ) -> Result<Relay, RelayError> {
         let client = upstream::connect(&config, wait).await?;
         let (control, feed) = client.feed(config.feed_buffer.max(1));
         let (work, work_rx) = mpsc::unbounded_channel();
+        let (beside, demand) = cluster.map_or((None, None), |(b, d)| (Some(b), Some(d)));
         let inner = Arc::new(Inner {
             counters: config.counters.clone(),
             config,
             client,
             port: endpoint.cluster_port(),
+            beside,
             state: Mutex::new(State::default()),
             work,
         });
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(upstream::control(inner.clone(), control, work_rx)).abort_handle(),
             tokio::spawn(upstream::events(inner.clone(), feed)).abort_handle(),
             tokio::spawn(upstream::watch_session(inner.clone())).abort_handle(),
         ];
+        if let Some(demand) = demand {
+            tasks.push(tokio::spawn(follow_demand(inner.clone(), demand)).abort_handle());
+        }
         let relay = Relay {
             inner,
             tasks: Arc::new(tasks),
@@ -318,44 +431,59 @@ impl Relay {
     }
 }
 
+/// The cluster's demand, as `start_in_cluster` takes it.
+trait Demand: futures_util::Stream<Item = Change> + Send + Unpin {}
+
+impl<D: futures_util::Stream<Item = Change> + Send + Unpin> Demand for D {}
+
+/// Holds upstream what the cluster's other nodes want, as long as they do.
+async fn follow_demand(inner: Arc<Inner>, mut demand: Box<dyn Demand>) {
+    use futures_util::StreamExt;
+    while let Some(change) = demand.next().await {
+        inner.interest(Source::Cluster, vec![change]);
+    }
+}
+
 impl Backplane for Relay {
     fn changes(&self, changes: Vec<Change>) {
-        let interest: Vec<Change> = {
+        if let Some(beside) = &self.inner.beside {
+            beside.changes(changes.clone());
+        }
+        {
             let mut state = self.inner.state();
-            changes
-                .into_iter()
-                .filter(|change| match change {
+            for change in &changes {
+                match change {
                     Change::InterestAdded(path) => {
                         state
                             .admissions
                             .entry(path.clone())
                             .or_insert_with(|| watch::channel(Admission::Pending).0);
-                        true
                     }
                     Change::InterestDropped(path) => {
                         state.admissions.remove(path);
-                        true
                     }
-                    // Sessions are the relay's own: nothing upstream.
-                    _ => false,
-                })
-                .collect()
-        };
-        if !interest.is_empty() {
-            // The control task lives as long as the relay: a send fails
-            // only once it was stopped.
-            let _ = self.inner.work.send(upstream::Work::Changes(interest));
+                    // Sessions are the relay's own (or its cluster's):
+                    // nothing upstream.
+                    _ => {}
+                }
+            }
         }
+        self.inner.interest(Source::Local, changes);
     }
 
-    fn published(&self, _event: &Event) {
-        // A relay publishes nothing of its own: its events are the
-        // upstream's, delivered through the port, which never comes here.
+    fn published(&self, event: &Event) {
+        // A relay publishes nothing of its own (its events are the
+        // upstream's, delivered through the port); an application that
+        // embeds one may, and its cluster gets it.
+        self.inner.to_cluster(event);
     }
 
     fn settled(&self) -> BoxFuture<()> {
-        // Nothing to settle beyond each path's admission.
-        Box::pin(async {})
+        // Beyond each path's admission, only the cluster's.
+        match &self.inner.beside {
+            Some(beside) => beside.settled(),
+            None => Box::pin(async {}),
+        }
     }
 
     fn admit(&self, path: &EventPath) -> BoxFuture<Result<(), rues_core::Response>> {
@@ -366,7 +494,11 @@ impl Backplane for Relay {
             .get(path)
             .map(watch::Sender::subscribe);
         let timeout = self.inner.config.admit_timeout;
+        let cluster = self.inner.beside.as_ref().map(|beside| beside.settled());
         Box::pin(async move {
+            if let Some(settled) = cluster {
+                settled.await;
+            }
             // No entry: no session wants the path any more (the one asking
             // went away meanwhile); nothing to wait for.
             let Some(mut admission) = admission else {
@@ -392,16 +524,20 @@ impl Backplane for Relay {
         })
     }
 
-    fn forward(&self, _to: Destination, _request: ForwardedRequest) -> BoxFuture<Forwarded> {
-        // Every session is this relay's own and every dispatch has a
-        // handler: a request for another owner names an unknown session
-        // (the core's 424).
-        Box::pin(async { Forwarded::Nobody })
+    fn forward(&self, to: Destination, request: ForwardedRequest) -> BoxFuture<Forwarded> {
+        match &self.inner.beside {
+            // A session another node of the cluster owns.
+            Some(beside) => beside.forward(to, request),
+            // Every session is this relay's own and every dispatch has a
+            // handler: a request for another owner names an unknown
+            // session (the core's 424).
+            None => Box::pin(async { Forwarded::Nobody }),
+        }
     }
 
     fn health(&self) -> Result<String, String> {
         let url = &self.inner.config.upstream;
-        if self.inner.client.is_connected() {
+        let upstream = if self.inner.client.is_connected() {
             let held = self.inner.state().streams.upstream_count();
             Ok(format!(
                 "upstream session open at {url}, {held} upstream subscriptions"
@@ -410,6 +546,14 @@ impl Backplane for Relay {
             Err(format!(
                 "no upstream session at {url}: reconnecting; events are not relayed meanwhile"
             ))
+        };
+        // One line for both: the relay serves well only with both.
+        match (upstream, self.inner.beside.as_ref().map(|b| b.health())) {
+            (upstream, None) => upstream,
+            (Ok(upstream), Some(Ok(cluster))) => Ok(format!("{upstream}; cluster: {cluster}")),
+            (Err(upstream), Some(Ok(_))) => Err(upstream),
+            (Ok(_), Some(Err(cluster))) => Err(format!("cluster: {cluster}")),
+            (Err(upstream), Some(Err(cluster))) => Err(format!("{upstream}; cluster: {cluster}")),
         }
     }
 
@@ -419,8 +563,13 @@ impl Backplane for Relay {
 
     fn metrics(&self) -> String {
         let held = self.inner.state().streams.upstream_count();
-        self.inner
+        let mut text = self
+            .inner
             .counters
-            .render(self.inner.client.is_connected(), held)
+            .render(self.inner.client.is_connected(), held);
+        if let Some(beside) = &self.inner.beside {
+            text.push_str(&beside.metrics());
+        }
+        text
     }
 }

@@ -156,8 +156,7 @@ pub(crate) async fn control(
                     })
                     .collect(),
                 Work::Reconnected => state
-                    .admissions
-                    .keys()
+                    .wanted_paths()
                     .map(stream_of)
                     .collect::<BTreeSet<_>>(),
                 Work::Dropped(path, refusal) => {
@@ -260,7 +259,10 @@ pub(crate) async fn events(inner: Arc<Inner>, mut feed: rues_client::Feed) {
                 };
                 let event = relayed(path, &event);
                 match inner.port.deliver(&event) {
-                    Ok(_) => inner.counters.event(),
+                    Ok(_) => {
+                        inner.counters.event();
+                        inner.to_cluster(&event);
+                    }
                     Err(error) => {
                         tracing::warn!(location = %event.path, %error, "upstream event not relayed");
                     }
@@ -352,19 +354,29 @@ fn wildcard(key: &StreamKey) -> EventPath {
     EventPath::new(Target::new(key.0.clone(), None), key.1.clone())
 }
 
-/// The streams some downstream session wants, as their wildcard paths.
+/// The streams some downstream session wants (here or in the cluster),
+/// as their wildcard paths.
 fn held_streams(inner: &Inner) -> Vec<EventPath> {
-    let keys: BTreeSet<StreamKey> = inner.state().admissions.keys().map(stream_of).collect();
+    let keys: BTreeSet<StreamKey> = inner.state().wanted_paths().map(stream_of).collect();
     keys.iter().map(wildcard).collect()
 }
 
 /// Tells every downstream session subscribed on `stream` that events of
-/// it may be missing.
+/// it may be missing; in a cluster, the other nodes' sessions too, by an
+/// event with the notice's header and no payload, which each node
+/// delivers as it is (a client reads the `Rues-Gap` header either way).
 fn tell_gap(inner: &Inner, stream: &EventPath, reason: &str) {
     match inner.port.notify_gap(stream, reason) {
         Ok(told) => tracing::info!(%stream, sessions = told.receivers, reason, "gap notice sent"),
         Err(error) => tracing::warn!(%stream, %error, "gap notice not sent"),
     }
+    let notice = Event::new(
+        stream.clone(),
+        "application/octet-stream",
+        bytes::Bytes::new(),
+    )
+    .with_header(rues_core::rues_wire::RUES_GAP, reason);
+    inner.to_cluster(&notice);
 }
 
 /// An upstream event as the relay's core publishes it: the same path and

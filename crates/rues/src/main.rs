@@ -161,6 +161,12 @@ struct RelayArgs {
     /// (then exit with an error).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     upstream_wait: u64,
+    /// Feed a whole cluster through this NATS server: the relay holds
+    /// upstream what every node's sessions want and publishes the events
+    /// into the cluster (docs/relay.md, "In a cluster"). Run one relay per
+    /// cluster.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -312,6 +318,7 @@ fn relay_command(args: RelayArgs, log_format: LogFormat) -> Result<()> {
         upstream_ca,
         upstream_wait: std::time::Duration::from_secs(args.upstream_wait),
         version_given,
+        nats: args.nats,
     };
     let runtime = start(log_format)?;
     runtime.block_on(relay::relay(config, relay))

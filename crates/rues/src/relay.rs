@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rues_demo::{Chain, SharedChain};
+use rues_cluster::{Cluster, ClusterConfig};
 use rues_relay::{Relay, RelayConfig};
 
 use crate::config::NodeConfig;
@@ -24,6 +25,8 @@ pub(crate) struct RelayArgs {
     /// `--node-version` was given: it is the relay's version, not the
     /// upstream's.
     pub(crate) version_given: bool,
+    /// The cluster to feed, if any.
+    pub(crate) nats: Option<String>,
 }
 
 /// `rues relay`: the relay's node version is the upstream's (or
@@ -47,12 +50,37 @@ pub(crate) async fn relay(mut config: NodeConfig, args: RelayArgs) -> Result<()>
     let shape = rues_demo::registry(SharedChain::new(shape));
     let registry = Relay::registry(&shape, &relay_config).context("invalid --upstream")?;
     let server = serve::bind(&config, registry).await?;
-    let relay = Relay::start(server.endpoint(), relay_config, args.upstream_wait)
-        .await
-        .context("cannot open the upstream session")?;
+    let (relay, cluster) = match &args.nats {
+        Some(url) => {
+            // Connected and serving the relay's registry (every dispatch)
+            // to the cluster; the relay's backplane wraps it.
+            let cluster_config = ClusterConfig::new(url.clone()).with_name("rues-relay");
+            let cluster = Cluster::connect(server.endpoint(), cluster_config)
+                .await
+                .context("cannot join the cluster")?;
+            let demand = cluster
+                .demand()
+                .await
+                .context("cannot follow the cluster's demand")?;
+            let relay = Relay::start_in_cluster(
+                server.endpoint(),
+                relay_config,
+                args.upstream_wait,
+                std::sync::Arc::new(cluster.clone()),
+                demand,
+            )
+            .await;
+            (relay, Some(cluster))
+        }
+        None => (
+            Relay::start(server.endpoint(), relay_config, args.upstream_wait).await,
+            None,
+        ),
+    };
+    let relay = relay.context("cannot open the upstream session")?;
     let stop = serve::stop_signal()?;
     let what = format!("relay of {}", args.upstream);
-    let server = serve::finish(server, &config, &what, None);
+    let server = serve::finish(server, &config, &what, cluster.as_ref());
     let mut stdout = std::io::stdout();
     let _ = writeln!(
         stdout,
@@ -61,6 +89,9 @@ pub(crate) async fn relay(mut config: NodeConfig, args: RelayArgs) -> Result<()>
     );
     let _ = stdout.flush();
     server.run(stop).await;
+    if let Some(cluster) = &cluster {
+        cluster.leave().await;
+    }
     relay.stop().await;
     tracing::info!("RUES relay stopped");
     Ok(())
