@@ -747,3 +747,80 @@ impl Drop for Fleet {
         self.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listener that answers each connection with `response` once it
+    /// has read the request head, then closes it.
+    async fn serve(response: &'static [u8]) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let mut byte = [0u8; 1];
+                    if stream.read_exact(&mut byte).await.is_err() {
+                        break;
+                    }
+                    head.push(byte[0]);
+                }
+                let _ = stream.write_all(response).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_metric_is_read_from_the_body_of_a_200() {
+        let addr = serve(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n\
+              # TYPE rues_sessions_open gauge\nrues_sessions_open 1000\n\
+              rues_relay_upstream_subscriptions 1\n",
+        )
+        .await;
+        assert_eq!(
+            metric(addr, "rues_sessions_open").await.expect("read"),
+            1000
+        );
+        assert_eq!(
+            metric(addr, "rues_relay_upstream_subscriptions")
+                .await
+                .expect("read"),
+            1
+        );
+        let missing = metric(addr, "rues_sessions")
+            .await
+            .expect_err("no such series");
+        assert!(
+            missing.to_string().contains("no rues_sessions in"),
+            "{missing}"
+        );
+        let (status, body) = fetch(addr, "/health").await.expect("fetched");
+        assert_eq!(status, 200);
+        assert!(
+            body.starts_with("# TYPE"),
+            "the head is not in the body: {body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_metric_behind_another_status_or_a_broken_head_is_an_error() {
+        let unavailable =
+            serve(b"HTTP/1.1 503 Service Unavailable\r\n\r\nrues_sessions_open 3\n").await;
+        let error = metric(unavailable, "rues_sessions_open")
+            .await
+            .expect_err("not a 200");
+        assert!(error.to_string().contains("503"), "{error}");
+        assert_eq!(fetch(unavailable, "/health").await.expect("fetched").0, 503);
+        let broken = serve(b"HTTP/1.1 200 OK\r\nrues_sessions_open").await;
+        assert!(
+            fetch(broken, "/metrics").await.is_err(),
+            "an incomplete head"
+        );
+    }
+}

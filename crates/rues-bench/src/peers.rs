@@ -609,4 +609,17 @@ mod tests {
         assert_eq!(target("/usr/local/bin/rues-bench"), None);
         assert_eq!(target("rues-bench"), None);
     }
+
+    #[tokio::test]
+    async fn a_relay_that_exits_is_an_error_naming_its_log() {
+        let scratch = std::env::temp_dir().join(format!("rues-bench-test-{}", std::process::id()));
+        let upstream: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+        let started = Relay::start(Path::new("/bin/false"), upstream, &scratch).await;
+        let error = format!("{:#}", started.err().expect("/bin/false is no relay"));
+        assert!(error.contains("the relay exited"), "{error}");
+        assert!(error.contains("stderr.log"), "{error}");
+        let missing = rues_binary(Some(Path::new("/nonexistent/rues"))).await;
+        assert!(missing.is_err(), "an explicit binary must exist");
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
 }

@@ -266,6 +266,11 @@ mod tests {
         assert_eq!(full.servers_used(), [Kind::Rues], "no peer to install");
         let quick = crate::tests::plan(&["--quick", "--scenarios", "relay"]).expect("valid");
         assert_eq!((quick.relay_n, quick.relay_secs), (100, 1.0));
+        assert_eq!(
+            quick.servers_used(),
+            [Kind::Rues],
+            "no other peer to install"
+        );
         for default in [
             crate::tests::plan(&[]).expect("valid"),
             crate::tests::plan(&["--quick"]).expect("valid"),
