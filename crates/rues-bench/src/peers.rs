@@ -340,7 +340,11 @@ impl Relay {
         };
         if let Err(error) = relay.wait_healthy().await {
             relay.stop().await;
-            return Err(error.context(format!("the relay's log: {}", relay.log.display())));
+            return Err(error.context(format!(
+                "the relay's log, {}, ends: {}",
+                relay.log.display(),
+                log_tail(&relay.log)
+            )));
         }
         Ok(relay)
     }
@@ -387,6 +391,21 @@ impl Relay {
             let _ = self.child.kill().await;
         }
     }
+}
+
+/// The last lines of a log, for an error message: at most the last 5 lines
+/// of its last 2 KiB, joined by ` / `.
+fn log_tail(path: &Path) -> String {
+    const TAIL: usize = 2048;
+    let Ok(bytes) = std::fs::read(path) else {
+        return "(unreadable)".to_owned();
+    };
+    let text = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(TAIL)..]).into_owned();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return "(empty)".to_owned();
+    }
+    lines[lines.len().saturating_sub(5)..].join(" / ")
 }
 
 /// The relay's configuration: `rues serve`'s `[limits]` section, with
@@ -610,6 +629,23 @@ mod tests {
         assert_eq!(target("rues-bench"), None);
     }
 
+    #[test]
+    fn a_log_tail_is_its_last_five_lines_of_its_last_2_kib() {
+        let dir = std::env::temp_dir().join(format!("rues-bench-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let log = dir.join("stderr.log");
+        let text: String = (0..100).map(|i| format!("line {i}\n\n")).collect();
+        std::fs::write(&log, text).expect("write");
+        assert_eq!(
+            log_tail(&log),
+            "line 95 / line 96 / line 97 / line 98 / line 99"
+        );
+        std::fs::write(&log, "x".repeat(10_000)).expect("write");
+        assert_eq!(log_tail(&log).len(), 2048, "bounded");
+        assert_eq!(log_tail(&dir.join("missing.log")), "(unreadable)");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[tokio::test]
     async fn a_relay_that_exits_is_an_error_naming_its_log() {
         let scratch = std::env::temp_dir().join(format!("rues-bench-test-{}", std::process::id()));
@@ -618,6 +654,7 @@ mod tests {
         let error = format!("{:#}", started.err().expect("/bin/false is no relay"));
         assert!(error.contains("the relay exited"), "{error}");
         assert!(error.contains("stderr.log"), "{error}");
+        assert!(error.contains("ends: (empty)"), "{error}");
         let missing = rues_binary(Some(Path::new("/nonexistent/rues"))).await;
         assert!(missing.is_err(), "an explicit binary must exist");
         let _ = std::fs::remove_dir_all(&scratch);

@@ -89,10 +89,16 @@ pub(crate) fn registry() -> Result<Registry> {
     Ok(Registry::new().with(bench_component()?))
 }
 
-/// The fan-out path: `/on/bench:all/tick`, or `fanout`.
+/// The fan-out path: `/on/bench:all/tick`, or `fanout` (of the bench
+/// component, only its `tick` topic: the others are dispatch topics).
 pub(crate) fn fanout_path(fanout: Option<&str>) -> Result<EventPath> {
     let path = fanout.unwrap_or("/on/bench:all/tick");
-    EventPath::parse(path).with_context(|| format!("the fan-out path `{path}`"))
+    let parsed = EventPath::parse(path).with_context(|| format!("the fan-out path `{path}`"))?;
+    anyhow::ensure!(
+        parsed.component().as_str() != "bench" || parsed.topic().as_str() == "tick",
+        "the fan-out path `{path}`: the bench component's event topic is `tick`"
+    );
+    Ok(parsed)
 }
 
 /// The component serving `fanout` when it is not the bench component: its
@@ -307,6 +313,11 @@ mod tests {
             "served"
         );
         assert!(fanout_path(Some("/nowhere")).is_err());
+        assert!(
+            fanout_path(Some("/on/bench:all/block")).is_err(),
+            "a dispatch topic"
+        );
+        assert!(fanout_path(Some("/on/bench:e1/tick")).is_ok());
     }
 
     #[test]
