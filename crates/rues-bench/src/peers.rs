@@ -396,11 +396,21 @@ impl Relay {
 /// The last lines of a log, for an error message: at most the last 5 lines
 /// of its last 2 KiB, joined by ` / `.
 fn log_tail(path: &Path) -> String {
-    const TAIL: usize = 2048;
-    let Ok(bytes) = std::fs::read(path) else {
+    use std::io::{Read, Seek, SeekFrom};
+    const TAIL: u64 = 2048;
+    // Only the tail is read, however much the relay logged.
+    let read = || -> std::io::Result<Vec<u8>> {
+        let mut file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        file.seek(SeekFrom::Start(len.saturating_sub(TAIL)))?;
+        let mut bytes = Vec::new();
+        file.take(TAIL).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    let Ok(bytes) = read() else {
         return "(unreadable)".to_owned();
     };
-    let text = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(TAIL)..]).into_owned();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     if lines.is_empty() {
         return "(empty)".to_owned();
