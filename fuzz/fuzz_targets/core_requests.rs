@@ -1,5 +1,5 @@
-//! Feeds arbitrary sequences of upgrades, requests, frames, publishes,
-//! timeouts and closes into a `rues_core::Node`, and drains every session's
+//! Feeds arbitrary sequences of upgrades, requests, frames, publishes, gap
+//! notices, timeouts and closes into a `rues_core::Node`, and drains every session's
 //! outbox as its writer would. Nothing may panic, every response must carry
 //! a status the protocol documents, a closed session's outbox must say so,
 //! and once every session is closed nothing may be left behind.
@@ -53,6 +53,11 @@ enum Op {
     Upgrade {
         path: String,
         peer: u8,
+    },
+    /// A gap notice on the stream of `path`, with any reason.
+    Gap {
+        path: String,
+        reason: String,
     },
 }
 
@@ -189,6 +194,11 @@ fuzz_target!(|ops: Vec<Op>| {
                         "application/octet-stream",
                         Bytes::from(payload),
                     ));
+                }
+            }
+            Op::Gap { path, reason } => {
+                if let Ok(path) = EventPath::parse(&path) {
+                    let _ = node.publish_gap(&path, &reason);
                 }
             }
             Op::Inbound { session, len } => {

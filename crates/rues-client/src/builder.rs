@@ -204,9 +204,12 @@ impl ClientBuilder {
     /// Reconnects with the default [`ReconnectPolicy`] when the session is
     /// lost (not when it is [closed](crate::Client::close)); `false` turns it off.
     ///
-    /// After a reconnect every subscription is renewed on the new session
-    /// and its stream yields [`Gap::Reconnected`](crate::Gap::Reconnected) first: events published
-    /// while the client had no session are lost (RUES never replays).
+    /// After a reconnect every subscription is renewed on the new session,
+    /// resumed from the last event that arrived on its stream; its stream
+    /// yields a gap first only when the node could not replay everything
+    /// ([`Gap::Missed`](crate::Gap::Missed), or
+    /// [`Gap::Reconnected`](crate::Gap::Reconnected) when the node cannot
+    /// say what was lost).
     pub fn reconnect(mut self, reconnect: bool) -> Self {
         self.reconnect = reconnect.then(ReconnectPolicy::default);
         self

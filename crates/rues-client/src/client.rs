@@ -12,6 +12,7 @@ use rues_wire::SessionId;
 use crate::builder::ClientBuilder;
 use crate::endpoint::IntoEventPath;
 use crate::error::Error;
+use crate::feed::{Feed, FeedControl};
 use crate::http::{Body, DispatchRequest, Dispatcher, Reply};
 use crate::session::Handle;
 use crate::subscription::Subscription;
@@ -120,6 +121,14 @@ impl Client {
         let path = path.into_event_path()?;
         let (id, queue) = self.handle.shared.subscribe(&path).await?;
         Ok(Subscription::new(id, path, queue, self.handle.clone()))
+    }
+
+    /// A [`Feed`]: one stream for the events of every path its
+    /// [`FeedControl`] adds, each event once, buffering up to `buffer`
+    /// events (past it they are dropped and counted, as for a
+    /// subscription).
+    pub fn feed(&self, buffer: usize) -> (FeedControl, Feed) {
+        Feed::open(self.handle.clone(), buffer)
     }
 
     /// Unsubscribes from `path` on the node (`DELETE`) and ends every

@@ -7,10 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::Stream;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use rues_target::EventPath;
-use rues_wire::{RUSK_SESSION_ID, RUSK_VERSION, SessionId};
+use rues_wire::{
+    Position, RUES_RESUME, RUES_RESUME_RESULT, RUSK_SESSION_ID, RUSK_VERSION, ResumeResult,
+    SessionId,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -322,6 +326,34 @@ impl Dispatcher {
         self.session_request(Method::GET, session, path).await
     }
 
+    /// `GET` with `Rues-Resume: <from>` when there is a point to resume
+    /// from (docs/protocol.md §10); the node's `Rues-Resume-Result`, if it
+    /// sent one (a node without resume ignores the header).
+    pub(crate) async fn subscribe_from(
+        &self,
+        session: SessionId,
+        path: &EventPath,
+        from: Option<Position>,
+    ) -> Result<Option<ResumeResult>, Error> {
+        let mut headers = HeaderMap::new();
+        if let Some(from) = from {
+            if let Ok(value) = HeaderValue::from_str(&from.to_string()) {
+                headers.insert(RUES_RESUME, value);
+            }
+        }
+        let reply = self
+            .execute(Exchange::bodiless(Method::GET, path, session, headers))
+            .await?;
+        let Some(result) = reply.headers.get(RUES_RESUME_RESULT) else {
+            return Ok(None);
+        };
+        ResumeResult::parse(result.as_bytes())
+            .map(Some)
+            .map_err(|e| {
+                Error::protocol(format!("malformed Rues-Resume-Result from the node: {e}"))
+            })
+    }
+
     /// `DELETE`: unsubscribes `session` from `path`.
     pub(crate) async fn unsubscribe(
         &self,
@@ -338,28 +370,44 @@ impl Dispatcher {
         session: SessionId,
         path: &EventPath,
     ) -> Result<(), Error> {
-        self.execute(
-            method,
-            path,
-            Some(session),
-            Body::Empty,
-            HeaderMap::new(),
-            None,
-        )
-        .await
-        .map(drop)
+        self.execute(Exchange::bodiless(method, path, session, HeaderMap::new()))
+            .await
+            .map(drop)
     }
 
-    async fn execute(
-        &self,
-        method: Method,
-        path: &EventPath,
-        session: Option<SessionId>,
-        body: Body,
-        headers: HeaderMap,
-        timeout: Option<Duration>,
-    ) -> Result<Reply, Error> {
-        let url = self.endpoint.event_url(path)?;
+    /// Sends one request and reads its whole answer; a 4xx or 5xx is an
+    /// [`Error::Status`].
+    async fn execute(&self, exchange: Exchange) -> Result<Reply, Error> {
+        let timeout = exchange.timeout;
+        let (response, context) = self.send(exchange).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.request_error(e, &context, timeout))?;
+        if status.is_client_error() || status.is_server_error() {
+            return Err(status_error(status, &headers, &body));
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Sends one request and waits for the head of the answer; returns it
+    /// with the request's description for errors.
+    async fn send(&self, exchange: Exchange) -> Result<(reqwest::Response, String), Error> {
+        let Exchange {
+            method,
+            path,
+            session,
+            body,
+            headers,
+            timeout,
+        } = exchange;
+        let url = self.endpoint.event_url(&path)?;
         let context = format!("{method} {url}");
         let mut request = self.http.request(method.clone(), url);
         if let Some(session) = session {
@@ -382,20 +430,7 @@ impl Dispatcher {
             .send()
             .await
             .map_err(|e| self.request_error(e, &context, timeout))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.request_error(e, &context, timeout))?;
-        if status.is_client_error() || status.is_server_error() {
-            return Err(status_error(status, &headers, &body));
-        }
-        Ok(Reply {
-            status,
-            headers,
-            body,
-        })
+        Ok((response, context))
     }
 
     fn request_error(
@@ -428,6 +463,92 @@ impl Dispatcher {
             reason,
             source: Some(Arc::new(error)),
         }
+    }
+}
+
+/// One request, as [`Dispatcher::send`] sends it.
+struct Exchange {
+    method: Method,
+    path: EventPath,
+    session: Option<SessionId>,
+    body: Body,
+    headers: HeaderMap,
+    timeout: Option<Duration>,
+}
+
+impl Exchange {
+    /// A session's subscribe or unsubscribe: no body, the client's timeout.
+    fn bodiless(method: Method, path: &EventPath, session: SessionId, headers: HeaderMap) -> Self {
+        Exchange {
+            method,
+            path: path.clone(),
+            session: Some(session),
+            body: Body::Empty,
+            headers,
+            timeout: None,
+        }
+    }
+}
+
+/// A dispatch's answer whose body is read as it comes: from
+/// [`DispatchRequest::send_streamed`]. Any status, 4xx and 5xx included,
+/// is an answer here, for a caller that passes answers on as they are (a
+/// relay); the body is not read until [`into_stream`](Self::into_stream).
+pub struct StreamedReply {
+    response: reqwest::Response,
+    context: String,
+    dispatcher: Dispatcher,
+    timeout: Option<Duration>,
+}
+
+impl StreamedReply {
+    /// The node's status.
+    pub fn status(&self) -> StatusCode {
+        self.response.status()
+    }
+
+    /// The node's headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.response.headers()
+    }
+
+    /// Whether the node sent the body without a length (chunked, as a
+    /// streamed reply is) rather than whole.
+    pub fn is_chunked(&self) -> bool {
+        !self
+            .response
+            .headers()
+            .contains_key(http::header::CONTENT_LENGTH)
+    }
+
+    /// The body, chunk by chunk as the node sends it; the request's timeout
+    /// (if any) bounds the whole exchange.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, Error>> + Send + 'static {
+        let StreamedReply {
+            response,
+            context,
+            dispatcher,
+            timeout,
+        } = self;
+        futures_util::stream::try_unfold(
+            (response, context, dispatcher),
+            move |(mut response, context, dispatcher)| async move {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => Ok(Some((chunk, (response, context, dispatcher)))),
+                    Ok(None) => Ok(None),
+                    Err(error) => Err(dispatcher.request_error(error, &context, timeout)),
+                }
+            },
+        )
+    }
+}
+
+impl fmt::Debug for StreamedReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamedReply")
+            .field("status", &self.status())
+            .field("chunked", &self.is_chunked())
+            .finish_non_exhaustive()
     }
 }
 
@@ -560,20 +681,44 @@ impl DispatchRequest {
         self
     }
 
+    /// Sends the request and returns the head of the answer, whatever its
+    /// status, with the body to read as it comes ([`StreamedReply`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPath`] or [`Error::InvalidHeader`] before anything
+    /// is sent; [`Error::Connect`], [`Error::Transport`] or
+    /// [`Error::Timeout`] when no answer came. A 4xx or 5xx is an answer.
+    pub async fn send_streamed(self) -> Result<StreamedReply, Error> {
+        let (dispatcher, exchange) = self.into_exchange()?;
+        let timeout = exchange.timeout;
+        let (response, context) = dispatcher.send(exchange).await?;
+        Ok(StreamedReply {
+            response,
+            context,
+            dispatcher,
+            timeout,
+        })
+    }
+
     /// Sends the request; see [`Dispatcher::dispatch`] for the errors.
     pub async fn send(self) -> Result<Reply, Error> {
-        let path = self.path?;
-        let headers = self.headers?;
-        self.dispatcher
-            .execute(
-                Method::POST,
-                &path,
-                self.session,
-                self.body,
-                headers,
-                self.timeout,
-            )
-            .await
+        let (dispatcher, exchange) = self.into_exchange()?;
+        dispatcher.execute(exchange).await
+    }
+
+    /// The request as its dispatcher sends it, once its path and headers
+    /// are known to be valid.
+    fn into_exchange(self) -> Result<(Dispatcher, Exchange), Error> {
+        let exchange = Exchange {
+            method: Method::POST,
+            path: self.path?,
+            session: self.session,
+            body: self.body,
+            headers: self.headers?,
+            timeout: self.timeout,
+        };
+        Ok((self.dispatcher, exchange))
     }
 }
 

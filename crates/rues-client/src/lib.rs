@@ -6,7 +6,13 @@
 //!   returns each subscription as a [`Subscription`] stream of decoded
 //!   [`Event`]s, **unsubscribes** (explicitly, or when a subscription is
 //!   dropped), and **dispatches** to the node's handlers.
-//! - [`Dispatcher`] dispatches over HTTP alone, with no session.
+//! - [`Dispatcher`] dispatches over HTTP alone, with no session;
+//!   [`DispatchRequest::send_streamed`] gives any answer (4xx and 5xx
+//!   included) with its body to read as it comes, for a program that passes
+//!   answers on (a relay).
+//! - [`Client::feed`] gives one stream ([`Feed`]) for the events of many
+//!   paths, each event once, with paths added and removed as it goes
+//!   ([`FeedControl`]).
 //! - Failures are typed: [`Error::Status`] carries the node's status and
 //!   its own message (`{"error": "..."}`), [`Error::SessionClosed`] the
 //!   close code (1001 shutting down, 4008 slow consumer...).
@@ -36,7 +42,7 @@
 //!             let block: serde_json::Value = event.json()?;
 //!             println!("{} height {}", event.content_location(), block["header"]["height"]);
 //!         }
-//!         // Events published while reconnecting are lost; we are told.
+//!         // Events the node could not replay after a reconnect; we are told.
 //!         Err(gap) => eprintln!("{gap}"),
 //!     }
 //! }
@@ -63,9 +69,13 @@
 //!   session that is already gone (w3sper's always fails with 424).
 //! - HTTP requests have timeouts (rusk-wallet's have none), and the client
 //!   pings a silent node so a dead connection is noticed.
-//! - With [`ClientBuilder::reconnect`], a lost session is replaced, every
-//!   subscription renewed, and each stream told about the gap
-//!   ([`Gap::Reconnected`]), since RUES never replays events.
+//! - With [`ClientBuilder::reconnect`], a lost session is replaced and
+//!   every subscription **resumed** from the last event that arrived on its
+//!   stream (`Rues-Resume`, docs/protocol.md §10): the node replays what
+//!   was missed, and nothing arrives twice. A stream is told of a gap only
+//!   when the node says events were lost: [`Gap::Missed`] with the lost
+//!   numbers, or [`Gap::Reconnected`] when the node cannot say (another
+//!   history, a node without resume, nothing received yet to resume from).
 //!
 //! # Delivery
 //!
@@ -82,6 +92,7 @@ mod client;
 mod endpoint;
 mod error;
 mod event;
+mod feed;
 mod http;
 mod queue;
 mod session;
@@ -93,7 +104,8 @@ pub use crate::client::Client;
 pub use crate::endpoint::IntoEventPath;
 pub use crate::error::Error;
 pub use crate::event::Event;
-pub use crate::http::{Body, DispatchRequest, Dispatcher, Reply};
+pub use crate::feed::{Feed, FeedControl};
+pub use crate::http::{Body, DispatchRequest, Dispatcher, Reply, StreamedReply};
 pub use crate::queue::Gap;
 pub use crate::subscription::Subscription;
 

@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use rues_target::EventPath;
 use rues_wire::SessionId;
 
 use crate::error::Error;
@@ -16,10 +17,10 @@ use crate::event::Event;
 
 /// Events may have been missed at this point of a subscription's stream.
 ///
-/// RUES delivers at most once and never replays (docs/protocol.md §6), so the
-/// client cannot recover what was missed; it says so, in order, between the
-/// last event before the gap and the first after it. A caller that keeps
-/// state (a block height, a balance) should re-read it from the node.
+/// What a node could not deliver or replay (docs/protocol.md §6, §10) is
+/// gone; the client says so, in order, between the last event before the
+/// gap and the first after it. A caller that keeps state (a block height, a
+/// balance) should re-read it from the node.
 #[non_exhaustive]
 #[derive(Debug, Clone)]
 pub enum Gap {
@@ -39,6 +40,35 @@ pub enum Gap {
         /// How many events were dropped.
         missed: u64,
     },
+    /// After a reconnect the node resumed this subscription, but its history
+    /// no longer held events `first..=last` of the stream (those that
+    /// matched are lost); every later one was replayed.
+    Missed {
+        /// The subscription's path.
+        path: EventPath,
+        /// The first event number lost.
+        first: u64,
+        /// The last event number lost.
+        last: u64,
+    },
+    /// The node said that events of `stream` were lost (a `Rues-Gap`
+    /// notice, docs/protocol.md §10): e.g. a relay whose own upstream went
+    /// away for a while. The session itself is fine.
+    Lost {
+        /// The stream (component and topic, no entity) that lost events.
+        stream: EventPath,
+        /// The node's reason, as it gave it.
+        reason: String,
+    },
+    /// After a reconnect the node refused to renew `path`, so a
+    /// [`Feed`](crate::Feed) no longer receives its events. (A
+    /// [`Subscription`](crate::Subscription) ends with the error instead.)
+    Dropped {
+        /// The path that was not renewed.
+        path: EventPath,
+        /// The node's answer.
+        error: Error,
+    },
 }
 
 impl fmt::Display for Gap {
@@ -56,6 +86,16 @@ impl fmt::Display for Gap {
                 f,
                 "{missed} event(s) dropped: the subscription was not read fast enough"
             ),
+            Gap::Missed { path, first, last } => write!(
+                f,
+                "events {first}-{last} of {path}'s stream were no longer in the node's history: those that matched are lost"
+            ),
+            Gap::Lost { stream, reason } => {
+                write!(f, "the node lost events of {stream}: {reason}")
+            }
+            Gap::Dropped { path, error } => {
+                write!(f, "{path} was not renewed after a reconnect: {error}")
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use rues_target::EventPath;
-use rues_wire::{Frame, SessionId};
+use rues_wire::{Frame, Position, RUES_GAP, ResumeResult, SessionId};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -64,6 +64,8 @@ impl Handle {
                 outcome: Outcome::Pending,
                 next_id: 0,
                 subs: HashMap::new(),
+                positions: Vec::new(),
+                feeds: HashMap::new(),
                 remote: HashSet::new(),
             }),
             ops: tokio::sync::Mutex::new(()),
@@ -132,6 +134,11 @@ pub(crate) struct State {
     outcome: Outcome,
     next_id: u64,
     subs: HashMap<u64, Entry>,
+    /// The last frame that arrived on each stream (a path without entity
+    /// standing for its stream), to resume from after a reconnect.
+    positions: Vec<(EventPath, Position)>,
+    /// Every open [`Feed`](crate::Feed)'s queue, by feed id.
+    feeds: HashMap<u64, Arc<Queue>>,
     /// The paths the node holds for the current session.
     remote: HashSet<EventPath>,
 }
@@ -139,12 +146,83 @@ pub(crate) struct State {
 struct Entry {
     path: EventPath,
     queue: Arc<Queue>,
+    /// The [`Feed`](crate::Feed) the entry belongs to; `None` for a
+    /// [`Subscription`](crate::Subscription), which has a queue of its own.
+    feed: Option<u64>,
 }
 
 impl State {
     /// How many local subscriptions there are.
     pub(crate) fn subscriptions(&self) -> usize {
         self.subs.len()
+    }
+
+    /// Calls `push` once for each queue that has an entry `wants`: once per
+    /// subscription, and once per feed however many of its paths match.
+    fn each_queue(&self, wants: impl Fn(&Entry) -> bool, mut push: impl FnMut(&Queue)) {
+        // Feeds already served: allocated only when a feed matches.
+        let mut fed: Vec<u64> = Vec::new();
+        for entry in self.subs.values().filter(|entry| wants(entry)) {
+            if let Some(feed) = entry.feed {
+                if fed.contains(&feed) {
+                    continue;
+                }
+                fed.push(feed);
+            }
+            push(&entry.queue);
+        }
+    }
+
+    /// Records that the frame at `position` of `path`'s stream arrived;
+    /// `false` when one at it or past it already had (a duplicate, which a
+    /// node never sends: per session and stream its numbers only grow).
+    fn advance(&mut self, path: &EventPath, position: Position) -> bool {
+        match self
+            .positions
+            .iter_mut()
+            .find(|(stream, _)| same_stream(stream, path))
+        {
+            Some((_, last)) => {
+                if last.epoch == position.epoch && position.seq <= last.seq {
+                    return false;
+                }
+                *last = position;
+            }
+            None => self.positions.push((path.clone(), position)),
+        }
+        true
+    }
+
+    /// Each distinct path with the point to resume it from (the last frame
+    /// that arrived on its stream: the node sent every frame of the stream
+    /// before it, for every path), grouped by stream with the path without
+    /// entity first: a node queues a stream's frames to a session in
+    /// growing order only, so the widest path must replay first or the
+    /// others' replays would stand in its way.
+    fn resume_points(&self) -> Vec<Vec<(EventPath, Option<Position>)>> {
+        let mut streams: Vec<Vec<(EventPath, Option<Position>)>> = Vec::new();
+        for entry in self.subs.values() {
+            let from = self
+                .positions
+                .iter()
+                .find(|(stream, _)| same_stream(stream, &entry.path))
+                .map(|(_, position)| *position);
+            match streams
+                .iter_mut()
+                .find(|paths| same_stream(&paths[0].0, &entry.path))
+            {
+                Some(paths) => {
+                    if !paths.iter().any(|(path, _)| path == &entry.path) {
+                        paths.push((entry.path.clone(), from));
+                    }
+                }
+                None => streams.push(vec![(entry.path.clone(), from)]),
+            }
+        }
+        for paths in &mut streams {
+            paths.sort_by_key(|(path, _)| path.entity().is_some());
+        }
+        streams
     }
 
     fn usable(&self) -> Result<(), Error> {
@@ -173,21 +251,108 @@ impl Shared {
     /// no event is missed), then subscribes on the node unless another
     /// subscription already holds `path` there. Returns its id and queue.
     pub(crate) async fn subscribe(&self, path: &EventPath) -> Result<(u64, Arc<Queue>), Error> {
+        let queue = Queue::new(self.settings.buffer);
+        let id = self.register(path, &queue, None).await?;
+        Ok((id, queue))
+    }
+
+    /// Registers a new feed with its queue (ended with the client, even
+    /// with no paths); its id is for [`subscribe_feed`](Self::subscribe_feed).
+    pub(crate) fn new_feed(&self, queue: &Arc<Queue>) -> u64 {
+        let mut state = self.lock();
+        state.next_id += 1;
+        let id = state.next_id;
+        if state.outcome.is_pending() {
+            state.feeds.insert(id, queue.clone());
+        } else {
+            queue.end(state.outcome.error());
+        }
+        id
+    }
+
+    /// Adds `path` to feed `feed` (whose queue is `queue`), as
+    /// [`subscribe`](Self::subscribe) does; nothing when the feed already
+    /// has it.
+    pub(crate) async fn subscribe_feed(
+        &self,
+        feed: u64,
+        queue: &Arc<Queue>,
+        path: &EventPath,
+    ) -> Result<(), Error> {
+        self.register(path, queue, Some(feed)).await.map(drop)
+    }
+
+    /// Removes `path` from feed `feed`, and from the node when nothing else
+    /// of this client needs it.
+    pub(crate) async fn unsubscribe_feed(&self, feed: u64, path: &EventPath) -> Result<(), Error> {
+        let removed = {
+            let mut state = self.lock();
+            let before = state.subs.len();
+            state
+                .subs
+                .retain(|_, entry| !(entry.feed == Some(feed) && &entry.path == path));
+            state.subs.len() != before
+        };
+        if removed {
+            self.release_remote(path).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes every path of feed `feed`, and each from the node when
+    /// nothing else of this client needs it.
+    pub(crate) async fn drop_feed(&self, feed: u64) {
+        let paths: Vec<EventPath> = {
+            let mut state = self.lock();
+            state.feeds.remove(&feed);
+            let mut paths = Vec::new();
+            state.subs.retain(|_, entry| {
+                let keep = entry.feed != Some(feed);
+                if !keep {
+                    paths.push(entry.path.clone());
+                }
+                keep
+            });
+            paths
+        };
+        for path in paths {
+            let _ = self.release_remote(&path).await;
+        }
+    }
+
+    /// The one way an entry is added: registered before the request goes
+    /// out (so no event is missed), then subscribed on the node unless
+    /// another entry already holds `path` there.
+    async fn register(
+        &self,
+        path: &EventPath,
+        queue: &Arc<Queue>,
+        feed: Option<u64>,
+    ) -> Result<u64, Error> {
         let _ops = self.ops.lock().await;
-        let (id, queue, session, request) = {
+        let (id, session, request) = {
             let mut state = self.lock();
             state.usable()?;
-            let id = state.next_id;
+            if let Some(feed) = feed {
+                let existing = state
+                    .subs
+                    .iter()
+                    .find(|(_, entry)| entry.feed == Some(feed) && &entry.path == path);
+                if let Some((&id, _)) = existing {
+                    return Ok(id);
+                }
+            }
             state.next_id += 1;
-            let queue = Queue::new(self.settings.buffer);
+            let id = state.next_id;
             state.subs.insert(
                 id,
                 Entry {
                     path: path.clone(),
                     queue: queue.clone(),
+                    feed,
                 },
             );
-            (id, queue, state.session, !state.remote.contains(path))
+            (id, state.session, !state.remote.contains(path))
         };
         if request {
             if let Err(error) = self.dispatcher.subscribe(session, path).await {
@@ -205,7 +370,7 @@ impl Shared {
                 state.remote.insert(path.clone());
             }
         }
-        Ok((id, queue))
+        Ok(id)
     }
 
     /// Unsubscribes `path` on the node and ends every local subscription to
@@ -269,7 +434,9 @@ impl Shared {
         self.dispatcher.unsubscribe(session, path).await
     }
 
-    /// Routes one event frame to the subscriptions it matches.
+    /// Routes one event frame to the subscriptions it matches: an event to
+    /// each subscription whose path matches it, and once to each feed; a
+    /// gap notice (`Rues-Gap`, no payload) to everything on its stream.
     fn route(&self, message: &Bytes) -> Result<(), Error> {
         let frame = Frame::decode(message)
             .map_err(|e| Error::protocol(format!("undecodable event frame: {e}")))?;
@@ -281,19 +448,45 @@ impl Shared {
                 "event frame with an invalid Content-Location {location:?}: {e}"
             ))
         })?;
-        let (headers, payload) = frame.into_parts();
-        let event = Event::new(path, headers, payload);
-        let state = self.lock();
-        for entry in state.subs.values() {
-            if entry.path.matches(event.path()) {
-                entry.queue.push_event(event.clone());
+        let position = frame.position().map_err(|e| {
+            Error::protocol(format!(
+                "event frame with malformed Rues-Seq or Rues-Epoch: {e}"
+            ))
+        })?;
+        let mut state = self.lock();
+        if let Some(position) = position {
+            if !state.advance(&path, position) {
+                return Ok(());
             }
         }
+        if let Some(reason) = frame.headers().get(RUES_GAP) {
+            // Whatever the entity, every subscription on the stream may
+            // have lost events.
+            let gap = Gap::Lost {
+                reason: reason.to_owned(),
+                stream: path.clone(),
+            };
+            state.each_queue(
+                |entry| same_stream(&entry.path, &path),
+                |queue| queue.push_gap(gap.clone()),
+            );
+            return Ok(());
+        }
+        let (headers, payload) = frame.into_parts();
+        let event = Event::new(path, headers, payload);
+        state.each_queue(
+            |entry| entry.path.matches(event.path()),
+            |queue| queue.push_event(event.clone()),
+        );
         Ok(())
     }
 
-    /// Renews every subscription on a new session, after telling each
-    /// stream about the gap.
+    /// Renews every subscription on a new session, resuming each path from
+    /// the last event it delivered (docs/protocol.md §10), and tells each
+    /// stream what it missed: nothing when the node replayed everything
+    /// (`complete`), [`Gap::Missed`] with the lost numbers (`gap`),
+    /// [`Gap::Reconnected`] when the node could not say (`reset`, a node
+    /// without resume, or nothing delivered yet to resume from).
     ///
     /// A path the node refuses for good (a 4xx other than 424: unknown on
     /// this node, denied, too many) ends its streams with the node's answer.
@@ -301,59 +494,106 @@ impl Shared {
     /// session is no good: the caller drops it and reconnects again.
     async fn renew(&self, session: SessionId, cause: &Error) -> Result<(), Error> {
         let _ops = self.ops.lock().await;
-        let paths: Vec<EventPath> = {
+        let (previous, streams) = {
             let mut state = self.lock();
             let previous = std::mem::replace(&mut state.session, session);
             state.connected = true;
             state.remote.clear();
-            let mut paths = Vec::new();
-            for entry in state.subs.values() {
-                entry.queue.push_gap(Gap::Reconnected {
-                    previous,
-                    session,
-                    cause: cause.clone(),
-                });
-                if !paths.contains(&entry.path) {
-                    paths.push(entry.path.clone());
-                }
-            }
-            paths
+            (previous, state.resume_points())
         };
-        // All at once: the socket is not read meanwhile.
-        let answers = futures_util::future::join_all(
-            paths
-                .iter()
-                .map(|path| self.dispatcher.subscribe(session, path)),
-        )
+        // The streams all at once, each stream's paths in turn (see
+        // `resume_points`). The socket is not read meanwhile, so the
+        // replayed events wait behind the gaps queued below.
+        let answers = futures_util::future::join_all(streams.iter().map(|paths| async move {
+            let mut answers = Vec::with_capacity(paths.len());
+            for (path, from) in paths {
+                answers.push(self.dispatcher.subscribe_from(session, path, *from).await);
+            }
+            answers
+        }))
         .await;
-        let mut retry = None;
+        let paths: Vec<EventPath> = streams
+            .into_iter()
+            .flatten()
+            .map(|(path, _)| path)
+            .collect();
+        let answers: Vec<Result<Option<ResumeResult>, Error>> =
+            answers.into_iter().flatten().collect();
+        let refused_for_good = |error: &Error| {
+            matches!(error, Error::Status { status, .. }
+                if status.is_client_error() && *status != http::StatusCode::FAILED_DEPENDENCY)
+        };
+        if let Some(error) = answers
+            .iter()
+            .find_map(|answer| answer.as_ref().err().filter(|e| !refused_for_good(e)))
+        {
+            // The next session is told of as following the last one
+            // renewed, not this one, which nobody saw.
+            let mut state = self.lock();
+            state.connected = false;
+            state.session = previous;
+            return Err(error.clone());
+        }
+        let reconnected = Gap::Reconnected {
+            previous,
+            session,
+            cause: cause.clone(),
+        };
+        let mut state = self.lock();
+        // Feeds already told of the reconnect: once each.
+        let mut told: Vec<u64> = Vec::new();
         for (path, answer) in paths.into_iter().zip(answers) {
             match answer {
-                Ok(()) => {
-                    self.lock().remote.insert(path);
+                Ok(result) => {
+                    let gap = match result {
+                        Some(ResumeResult::Complete { .. }) => None,
+                        Some(ResumeResult::Gap {
+                            first_lost,
+                            last_lost,
+                            ..
+                        }) => Some(Gap::Missed {
+                            path: path.clone(),
+                            first: first_lost,
+                            last: last_lost,
+                        }),
+                        _ => Some(reconnected.clone()),
+                    };
+                    for entry in state.subs.values().filter(|entry| entry.path == path) {
+                        let Some(gap) = &gap else { continue };
+                        if let (Some(feed), Gap::Reconnected { .. }) = (entry.feed, gap) {
+                            if told.contains(&feed) {
+                                continue;
+                            }
+                            told.push(feed);
+                        }
+                        entry.queue.push_gap(gap.clone());
+                    }
+                    state.remote.insert(path);
                 }
-                Err(error @ Error::Status { status, .. })
-                    if status.is_client_error()
-                        && status != http::StatusCode::FAILED_DEPENDENCY =>
-                {
-                    self.lock().subs.retain(|_, entry| {
+                Err(error) => {
+                    state.subs.retain(|_, entry| {
                         let keep = entry.path != path;
                         if !keep {
-                            entry.queue.end(Some(error.clone()));
+                            // A subscription hears of the reconnect, then
+                            // ends; a feed goes on with its other paths,
+                            // told which one it lost.
+                            match entry.feed {
+                                None => {
+                                    entry.queue.push_gap(reconnected.clone());
+                                    entry.queue.end(Some(error.clone()));
+                                }
+                                Some(_) => entry.queue.push_gap(Gap::Dropped {
+                                    path: path.clone(),
+                                    error: error.clone(),
+                                }),
+                            }
                         }
                         keep
                     });
                 }
-                Err(error) => retry = Some(error),
             }
         }
-        match retry {
-            Some(error) => {
-                self.lock().connected = false;
-                Err(error)
-            }
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     fn finish(&self, outcome: Outcome) {
@@ -364,6 +604,9 @@ impl Shared {
             state.remote.clear();
             for (_, entry) in state.subs.drain() {
                 entry.queue.end(outcome.error());
+            }
+            for (_, queue) in state.feeds.drain() {
+                queue.end(outcome.error());
             }
         }
         self.outcome.send_replace(outcome);
@@ -376,6 +619,11 @@ enum SessionEnd {
     /// Lost: the node closed it, the connection failed, or the node broke
     /// the protocol.
     Lost(Error),
+}
+
+/// Whether `a` and `b` are paths of one stream (component and topic).
+fn same_stream(a: &EventPath, b: &EventPath) -> bool {
+    a.component() == b.component() && a.topic() == b.topic()
 }
 
 /// The background task: reads sessions, reconnects, ends the client.

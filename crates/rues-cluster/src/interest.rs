@@ -46,6 +46,16 @@ pub(crate) async fn control(
             batch.extend(more);
         }
         for change in batch {
+            // Watchers of the cluster's demand (a relay) learn of each path.
+            if let Some((headers, payload)) = crate::demand::record(&inner, &change) {
+                let publish =
+                    inner
+                        .client
+                        .publish_with_headers(crate::demand::WANT, headers, payload);
+                if let Err(error) = publish.await {
+                    tracing::debug!(%error, "a change of demand could not be sent");
+                }
+            }
             match change {
                 Change::SessionOpened(id) => {
                     if let Some(task) = owner(&inner, id).await {

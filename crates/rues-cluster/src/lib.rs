@@ -29,6 +29,7 @@
 //! entity rule, access rules): this crate moves requests and events, and
 //! [`Cluster`] is the `rues_warp::Backplane` that does it.
 
+pub mod demand;
 mod forward;
 mod interest;
 mod metrics;
@@ -77,12 +78,17 @@ pub struct ClusterConfig {
     /// streamed one is passed on chunk by chunk and never gathered); past
     /// it, 502.
     pub max_whole_answer: usize,
+    /// How often a watcher of the cluster's demand ([`Cluster::demand`])
+    /// takes a census; a node that missed [`demand::CENSUS_MISSES`] in a
+    /// row is forgotten.
+    pub census_interval: Duration,
 }
 
 impl ClusterConfig {
     /// Defaults for `url`: 2 s to settle, 60 s for an answer's head, 30 s
     /// between chunks, 256 KiB chunks, 16 384 queued events, 1 024 requests
-    /// answered at once, whole answers of at most 64 MiB.
+    /// answered at once, whole answers of at most 64 MiB, a demand census
+    /// every 5 s.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -94,6 +100,7 @@ impl ClusterConfig {
             event_queue: 16 * 1024,
             max_answering: 1024,
             max_whole_answer: 64 * 1024 * 1024,
+            census_interval: demand::CENSUS_INTERVAL,
         }
     }
 
@@ -106,6 +113,12 @@ impl ClusterConfig {
     /// Sets the largest whole answer the node gathers from the cluster.
     pub fn with_max_whole_answer(mut self, bytes: usize) -> Self {
         self.max_whole_answer = bytes;
+        self
+    }
+
+    /// Sets how often a watcher of the cluster's demand takes a census.
+    pub fn with_census_interval(mut self, interval: Duration) -> Self {
+        self.census_interval = interval;
         self
     }
 
@@ -164,6 +177,10 @@ pub(crate) struct Inner {
     events: mpsc::Sender<Event>,
     /// Forwarded requests being answered here, bounded.
     pub(crate) answering: Arc<tokio::sync::Semaphore>,
+    /// This node's name in demand messages: unique per connection.
+    pub(crate) node_id: String,
+    /// The paths this node's sessions want, for census answers.
+    pub(crate) wanted: std::sync::Mutex<demand::Wanted>,
 }
 
 impl Cluster {
@@ -173,6 +190,20 @@ impl Cluster {
     /// cannot be reached yet, the node serves alone and keeps trying
     /// (reconnects back off up to 2 s, with jitter).
     pub async fn join(endpoint: &Endpoint, config: ClusterConfig) -> Result<Self, JoinError> {
+        let cluster = Self::connect(endpoint, config).await?;
+        if !endpoint.join_cluster(Arc::new(cluster.clone())) {
+            return Err(JoinError::AlreadyJoined);
+        }
+        Ok(cluster)
+    }
+
+    /// [`join`](Self::join) without the last step: connected and serving
+    /// `endpoint`'s registry to the cluster, but not yet the endpoint's
+    /// backplane. For a backplane that wraps this one (a relay's, which
+    /// also fetches events from an upstream node) and joins the endpoint
+    /// itself with [`Endpoint::join_cluster`], handing every call on to
+    /// this one.
+    pub async fn connect(endpoint: &Endpoint, config: ClusterConfig) -> Result<Self, JoinError> {
         let connections = Arc::new(AtomicU64::new(0));
         let options = {
             let connections = connections.clone();
@@ -218,7 +249,17 @@ impl Cluster {
         let (changes, changes_rx) = mpsc::unbounded_channel();
         let (confirmed_tx, confirmed) = watch::channel(0);
         let (events, events_rx) = mpsc::channel(config.event_queue.max(1));
+        // A NATS unique id (the inbox's last token) names the node in
+        // demand messages.
+        let node_id = client
+            .new_inbox()
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let inner = Arc::new(Inner {
+            node_id,
+            wanted: std::sync::Mutex::default(),
             client,
             answering: Arc::new(tokio::sync::Semaphore::new(config.max_answering.max(1))),
             config,
@@ -231,12 +272,20 @@ impl Cluster {
         });
         tokio::spawn(interest::control(inner.clone(), changes_rx, confirmed_tx));
         tokio::spawn(interest::publish(inner.clone(), events_rx));
+        tokio::spawn(demand::answer_censuses(inner.clone()));
         forward::serve_registry(&inner).await;
-        let cluster = Self { inner };
-        if !endpoint.join_cluster(Arc::new(cluster.clone())) {
-            return Err(JoinError::AlreadyJoined);
-        }
-        Ok(cluster)
+        Ok(Self { inner })
+    }
+
+    /// Watches the cluster's demand: every event path some other node's
+    /// sessions want, as [`Change::InterestAdded`] and
+    /// [`Change::InterestDropped`] (see [`demand`]).
+    ///
+    /// # Errors
+    ///
+    /// When NATS refuses the subscriptions it needs.
+    pub async fn demand(&self) -> Result<demand::Demand, async_nats::SubscribeError> {
+        demand::watch(self.inner.clone()).await
     }
 
     /// Leaves the cluster: the forwarded requests being answered here

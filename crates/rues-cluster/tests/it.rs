@@ -346,3 +346,122 @@ async fn a_whole_answer_past_the_gathering_bound_is_a_502() {
     assert!(answer.headers.contains_key("rusk-version"));
     assert!(!String::from_utf8_lossy(&answer.body).contains("\u{7}"));
 }
+
+/// The next change of the cluster's demand, as `+path` or `-path`.
+async fn next_demand(demand: &mut rues_cluster::demand::Demand) -> String {
+    use futures_util::StreamExt;
+    match tokio::time::timeout(PATIENCE, demand.next()).await {
+        Ok(Some(rues_core::Change::InterestAdded(path))) => format!("+{path}"),
+        Ok(Some(rues_core::Change::InterestDropped(path))) => format!("-{path}"),
+        Ok(other) => panic!("unexpected demand change {other:?}"),
+        Err(_) => panic!("no demand change within {PATIENCE:?}"),
+    }
+}
+
+async fn assert_no_demand(demand: &mut rues_cluster::demand::Demand, wait: Duration) {
+    use futures_util::StreamExt;
+    if let Ok(change) = tokio::time::timeout(wait, demand.next()).await {
+        panic!("unexpected demand change {change:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_learns_the_paths_every_node_wants_and_forgets_dead_nodes() {
+    let Some(nats) = nats() else { return };
+    let census = Duration::from_millis(200);
+    // A node with a subscription before anyone watches: found by census.
+    let early = node(&nats, registry()).await;
+    let mut early_session = early.connect().await;
+    let answer = early
+        .http(
+            Method::GET,
+            "/on/contracts:ab/transfer",
+            &session_header(&early_session),
+            b"",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+
+    let watcher_node = TestServer::builder().registry(registry()).start().await;
+    let watcher = Cluster::join(
+        &watcher_node.endpoint,
+        ClusterConfig::new(nats.url()).with_census_interval(census),
+    )
+    .await
+    .expect("joined");
+    let mut demand = watcher.demand().await.expect("watching");
+    assert_eq!(next_demand(&mut demand).await, "+/on/contracts:ab/transfer");
+
+    // Paths as they come, entity included, once however many nodes want them.
+    let late = node(&nats, registry()).await;
+    let late_session = late.connect().await;
+    for path in ["/on/blocks:cd/accepted", "/on/contracts:ab/transfer"] {
+        let answer = late
+            .http(Method::GET, path, &session_header(&late_session), b"")
+            .await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    assert_eq!(next_demand(&mut demand).await, "+/on/blocks:cd/accepted");
+    assert_no_demand(&mut demand, census * 3).await;
+    // The watcher's own sessions are its own business.
+    let own = watcher_node.connect().await;
+    let answer = watcher_node
+        .http(
+            Method::GET,
+            "/on/blocks/statechange",
+            &session_header(&own),
+            b"",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_no_demand(&mut demand, census * 2).await;
+
+    // Dropped when the last node lets go: by unsubscribe, or by closing.
+    let answer = early
+        .http(
+            Method::DELETE,
+            "/on/contracts:ab/transfer",
+            &session_header(&early_session),
+            b"",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    early_session.assert_quiet(Duration::from_millis(10)).await;
+    assert_no_demand(&mut demand, census * 2).await;
+    drop(late_session);
+    let mut dropped = vec![
+        next_demand(&mut demand).await,
+        next_demand(&mut demand).await,
+    ];
+    dropped.sort();
+    assert_eq!(
+        dropped,
+        ["-/on/blocks:cd/accepted", "-/on/contracts:ab/transfer"]
+    );
+
+    // A node that drops off NATS without a word (its sessions never
+    // closed, no drop was sent) is forgotten once it misses censuses.
+    let doomed = TestServer::builder().registry(registry()).start().await;
+    let doomed_cluster = Cluster::join(&doomed.endpoint, ClusterConfig::new(nats.url()))
+        .await
+        .expect("joined");
+    let doomed_session = doomed.connect().await;
+    let answer = doomed
+        .http(
+            Method::GET,
+            "/on/transactions/executed",
+            &session_header(&doomed_session),
+            b"",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(next_demand(&mut demand).await, "+/on/transactions/executed");
+    doomed_cluster.leave().await;
+    let started = Instant::now();
+    assert_eq!(next_demand(&mut demand).await, "-/on/transactions/executed");
+    assert!(
+        started.elapsed() >= census,
+        "forgotten only after missed censuses"
+    );
+    drop(doomed_session);
+}

@@ -8,7 +8,12 @@
 //! per session. What a stream keeps is always a contiguous run ending with
 //! its newest event; when a bound is passed the oldest events go first
 //! (the node's oldest first for the node-wide bound), so "numbers from F
-//! on" is all a resume needs to know of what was lost.
+//! on" is all a resume needs to know of what the bounds dropped.
+//!
+//! A number may also stand for events the node never had (a relay that
+//! lost its upstream, [`Node::publish_gap`](crate::Node::publish_gap)): it
+//! is kept as a *hole*, an entry without frame, so that a resume across it
+//! reports it lost. A hole counts as one entry and no bytes.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -64,9 +69,12 @@ impl HistoryLimits {
         self
     }
 
-    /// Whether a frame of `len` bytes can be kept at all.
+    /// Whether a frame of `len` bytes (0 for a hole) can be kept at all.
     fn keeps(&self, len: usize) -> bool {
+        // Any bound at 0 keeps nothing, holes included.
         self.max_events_per_stream > 0
+            && self.max_bytes_per_stream > 0
+            && self.max_total_bytes > 0
             && len <= self.max_bytes_per_stream
             && len <= self.max_total_bytes
     }
@@ -77,19 +85,30 @@ impl HistoryLimits {
 /// publishing.
 pub(crate) type StreamId = usize;
 
-/// One kept event.
+/// One kept event, or a hole.
 #[derive(Debug)]
 pub(crate) struct Entry {
     /// Publish order over the whole node, for the node-wide bound.
     ordinal: u64,
     pub(crate) entity: Option<Entity>,
-    pub(crate) frame: Bytes,
+    /// The frame as sent; `None` for a hole (events lost before they
+    /// reached the node), which matches every subscription of its stream.
+    pub(crate) frame: Option<Bytes>,
+}
+
+impl Entry {
+    /// What the entry counts against the byte bounds.
+    fn len(&self) -> usize {
+        self.frame.as_ref().map_or(0, Bytes::len)
+    }
 }
 
 #[derive(Debug, Default)]
 struct Stream {
     /// The number of the stream's newest event; 0 before the first.
     last: u64,
+    /// The number of the stream's newest hole, kept or not; 0 for none.
+    last_hole: u64,
     entries: VecDeque<Entry>,
     bytes: usize,
 }
@@ -142,6 +161,11 @@ impl History {
         self.streams.get(stream).map_or(0, |s| s.last)
     }
 
+    /// The number of the stream's newest hole, kept or not (0 for none).
+    pub(crate) fn last_hole(&self, stream: StreamId) -> u64 {
+        self.streams.get(stream).map_or(0, |s| s.last_hole)
+    }
+
     /// The number of the oldest event kept (`last + 1` when none is).
     pub(crate) fn first(&self, stream: StreamId) -> u64 {
         self.streams
@@ -166,11 +190,25 @@ impl History {
     /// Records the stream's next event, whose number is `last + 1`, and
     /// drops what the bounds no longer allow.
     pub(crate) fn record(&mut self, stream: StreamId, entity: Option<&Entity>, frame: &Bytes) {
-        let keeps = self.limits.keeps(frame.len());
+        self.push(stream, entity.cloned(), Some(frame.clone()));
+    }
+
+    /// Records the stream's next number, `last + 1`, as a hole: events
+    /// the node never had.
+    pub(crate) fn record_hole(&mut self, stream: StreamId) {
+        self.push(stream, None, None);
+    }
+
+    fn push(&mut self, stream: StreamId, entity: Option<Entity>, frame: Option<Bytes>) {
+        let len = frame.as_ref().map_or(0, Bytes::len);
+        let keeps = self.limits.keeps(len);
         let Some(s) = self.streams.get_mut(stream) else {
             return;
         };
         s.last += 1;
+        if frame.is_none() {
+            s.last_hole = s.last;
+        }
         if !keeps {
             // What a stream keeps must stay contiguous: an event that cannot
             // be kept takes everything older with it.
@@ -184,11 +222,11 @@ impl History {
         }
         s.entries.push_back(Entry {
             ordinal,
-            entity: entity.cloned(),
-            frame: frame.clone(),
+            entity,
+            frame,
         });
-        s.bytes += frame.len();
-        self.bytes += frame.len();
+        s.bytes += len;
+        self.bytes += len;
         self.events += 1;
         while self.streams.get(stream).is_some_and(|s| {
             s.entries.len() > self.limits.max_events_per_stream
@@ -212,8 +250,8 @@ impl History {
         let Some(entry) = s.entries.pop_front() else {
             return false;
         };
-        s.bytes -= entry.frame.len();
-        self.bytes -= entry.frame.len();
+        s.bytes -= entry.len();
+        self.bytes -= entry.len();
         self.events -= 1;
         self.oldest.remove(&entry.ordinal);
         if let Some(next) = s.entries.front() {
@@ -222,7 +260,7 @@ impl History {
         true
     }
 
-    /// Events kept now, over every stream.
+    /// Events (and holes) kept now, over every stream.
     pub(crate) fn events(&self) -> usize {
         self.events
     }
@@ -303,11 +341,40 @@ mod tests {
     }
 
     #[test]
+    fn a_hole_takes_a_number_and_a_place_but_no_bytes() {
+        let mut history = History::new(HistoryLimits::default().per_stream(3, 25).total(1 << 20));
+        let a = record(&mut history, "/on/a/x", 10);
+        history.record_hole(a);
+        record(&mut history, "/on/a/x", 10);
+        assert_eq!(seqs(&history, a), [1, 2, 3]);
+        let holes: Vec<bool> = history.entries(a).map(|(_, e)| e.frame.is_none()).collect();
+        assert_eq!(holes, [false, true, false]);
+        assert_eq!((history.events(), history.bytes()), (3, 20));
+        // The count bound treats it as an entry: one more drops number 1.
+        history.record_hole(a);
+        assert_eq!(history.last_hole(a), 4);
+        assert_eq!(seqs(&history, a), [2, 3, 4]);
+        assert_eq!((history.events(), history.bytes()), (3, 10));
+        // The node-wide bound pops it like any oldest entry.
+        let mut history = History::new(HistoryLimits::default().per_stream(10, 100).total(15));
+        let b = path("/on/b/x");
+        let b = history.stream(&b);
+        history.record_hole(b);
+        record(&mut history, "/on/c/x", 10);
+        record(&mut history, "/on/c/x", 10);
+        assert_eq!(seqs(&history, b), Vec::<u64>::new());
+        assert_eq!((history.first(b), history.last(b)), (2, 1));
+        assert_eq!(history.last_hole(b), 1, "remembered when dropped");
+        assert!(history.oldest.values().all(|&s| s != b));
+    }
+
+    #[test]
     fn off_keeps_nothing_and_still_numbers() {
         let mut history = History::new(HistoryLimits::off());
         let a = record(&mut history, "/on/a/x", 1);
         record(&mut history, "/on/a/x", 1);
-        assert_eq!(history.last(a), 2);
+        history.record_hole(a);
+        assert_eq!(history.last(a), 3);
         assert_eq!(history.events(), 0);
         assert!(history.oldest.is_empty());
     }

@@ -6,12 +6,16 @@
 //! hash lookup per level plus the receivers themselves, however many other
 //! subscriptions exist. Empty sets and maps are removed as soon as they
 //! empty, so a node whose sessions all closed holds nothing.
+//!
+//! Each (component, topic) also counts its subscriptions per session, so
+//! that every session on a stream, whatever its entities, is listed
+//! without going through the entity sets (a gap notice goes to them all).
 
 use std::collections::HashMap;
 
 use rues_target::{Component, Entity, EventPath, Topic};
 
-use crate::id::SessionSet;
+use crate::id::{SessionMap, SessionSet};
 use rues_wire::SessionId;
 
 #[derive(Debug, Default)]
@@ -19,11 +23,14 @@ struct TopicIndex {
     wildcard: SessionSet,
     // Entities are chosen by peers: keep the standard (DoS-resistant) hasher.
     by_entity: HashMap<Entity, SessionSet>,
+    /// Every session under this topic, with how many of the sets above
+    /// hold it (at least one).
+    sessions: SessionMap<usize>,
 }
 
 impl TopicIndex {
     fn is_empty(&self) -> bool {
-        self.wildcard.is_empty() && self.by_entity.is_empty()
+        self.sessions.is_empty()
     }
 }
 
@@ -46,8 +53,12 @@ impl Index {
             None => &mut topic.wildcard,
             Some(entity) => topic.by_entity.entry(entity.clone()).or_default(),
         };
-        sessions.insert(session);
-        sessions.len() == 1
+        let added = sessions.insert(session);
+        let first = sessions.len() == 1;
+        if added {
+            *topic.sessions.entry(session).or_default() += 1;
+        }
+        first
     }
 
     /// Removes `session` from under `path`; `true` when it was the last
@@ -59,19 +70,33 @@ impl Index {
         let Some(topic) = topics.get_mut(path.topic()) else {
             return false;
         };
-        let last = match path.entity() {
-            None => topic.wildcard.remove(&session) && topic.wildcard.is_empty(),
+        let (removed, last) = match path.entity() {
+            None => {
+                let removed = topic.wildcard.remove(&session);
+                (removed, removed && topic.wildcard.is_empty())
+            }
             Some(entity) => match topic.by_entity.get_mut(entity) {
                 Some(sessions) => {
-                    let last = sessions.remove(&session) && sessions.is_empty();
+                    let removed = sessions.remove(&session);
+                    let last = removed && sessions.is_empty();
                     if sessions.is_empty() {
                         topic.by_entity.remove(entity);
                     }
-                    last
+                    (removed, last)
                 }
-                None => false,
+                None => (false, false),
             },
         };
+        if removed {
+            if let std::collections::hash_map::Entry::Occupied(mut count) =
+                topic.sessions.entry(session)
+            {
+                *count.get_mut() -= 1;
+                if *count.get() == 0 {
+                    count.remove();
+                }
+            }
+        }
         if topic.is_empty() {
             topics.remove(path.topic());
             if topics.is_empty() {
@@ -105,6 +130,19 @@ impl Index {
             );
         } else {
             out.extend(topic.wildcard.iter().copied());
+        }
+    }
+
+    /// Appends every session with any subscription under `path`'s
+    /// (component, topic), wildcard or entity (`path`'s own entity is not
+    /// looked at), to `out`, each once.
+    pub(crate) fn stream_sessions(&self, path: &EventPath, out: &mut Vec<SessionId>) {
+        if let Some(topic) = self
+            .components
+            .get(path.component())
+            .and_then(|topics| topics.get(path.topic()))
+        {
+            out.extend(topic.sessions.keys().copied());
         }
     }
 

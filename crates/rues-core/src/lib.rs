@@ -80,7 +80,11 @@
 //! ([`HistoryLimits`]). A subscribe `GET` with `Rues-Resume` queues the
 //! events the client missed into its outbox, before any live one, within
 //! the same [`Node::handle_request`] call, and its 200 says what it could
-//! do ([`ResumeResult`], docs/protocol.md §10). Publishing never waits on a client: a session whose
+//! do ([`ResumeResult`], docs/protocol.md §10). When the application
+//! knows a stream's events were lost before they reached it (a relay that
+//! lost its upstream), [`Node::publish_gap`] takes the stream's next number
+//! for them: every session on the stream gets a `Rues-Gap` notice frame,
+//! and a later resume from before it answers a `gap`. Publishing never waits on a client: a session whose
 //! queue would pass [`Limits::max_queue_bytes`] is closed with 4008 and
 //! the others carry on.
 //!
@@ -201,7 +205,7 @@ pub use reply::{HandlerError, Reply, ReplyStream};
 pub use request::{BlockingJob, BodyLimit, Call, Decision, DispatchTicket, Job, NewSession};
 pub use response::{Answer, Response};
 pub use rues_wire::{
-    Epoch, InvalidSessionId, Position, RUES_RESUME, RUES_RESUME_RESULT, RUSK_FEEDER,
+    Epoch, InvalidSessionId, Position, RUES_GAP, RUES_RESUME, RUES_RESUME_RESULT, RUSK_FEEDER,
     RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, ResumeResult, SessionId,
 };
 pub use stream::ReplyBody;

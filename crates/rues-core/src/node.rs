@@ -6,8 +6,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::HeaderValue;
-use rues_target::EventPath;
-use rues_wire::{Epoch, Frame, RUES_EPOCH, RUES_SEQ, ResumeResult};
+use rues_target::{EventPath, Target};
+use rues_wire::{
+    CONTENT_LENGTH, CONTENT_LOCATION, Epoch, Frame, Headers, RUES_EPOCH, RUES_GAP, RUES_SEQ,
+    ResumeResult,
+};
 
 use crate::close::{CloseReason, ClosedCounts, SocketEnd};
 use crate::cluster::Change;
@@ -52,7 +55,7 @@ impl Event {
     }
 }
 
-/// What one publish did.
+/// What one publish (or gap notice) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Published {
     /// Sessions the frame was queued to.
@@ -61,7 +64,8 @@ pub struct Published {
     pub slow_consumers_closed: usize,
     /// The encoded frame's size in bytes.
     pub frame_len: usize,
-    /// The event's number in its stream (its `Rues-Seq`).
+    /// The event's number in its stream (its `Rues-Seq`); for a gap
+    /// notice, the number it took.
     pub seq: u64,
 }
 
@@ -93,6 +97,9 @@ pub struct Stats {
     /// Streams (component, topic) that ever had an event: each holds its
     /// number and its history.
     pub history_streams: usize,
+    /// Gap notices published ([`Node::publish_gap`]); their frames are
+    /// counted in `frames_queued`, not in `events_published`.
+    pub gaps_published: u64,
     /// Frames queued by resumes (also counted in `frames_queued`).
     pub frames_replayed: u64,
     /// Resumes that were `complete`.
@@ -129,11 +136,23 @@ pub enum PublishError {
     Encode(#[from] rues_wire::EncodeError),
 }
 
+/// What a subscription is sure to have queued to its session, as numbers
+/// of its stream (for resume).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Since {
+    /// Every event the subscription matches numbered after this is queued
+    /// (live, or replayed by its resume).
+    pub(crate) events: u64,
+    /// The stream's newest number when the subscription was added: every
+    /// gap notice numbered after this is queued (notices are never
+    /// replayed, so a resume does not move this back).
+    pub(crate) live: u64,
+}
+
 #[derive(Debug)]
 pub(crate) struct Session {
-    /// Each subscription, with the number of its stream after which every
-    /// event it matches is queued to the session (for resume).
-    pub(crate) subscriptions: HashMap<EventPath, u64>,
+    /// Each subscription, with what it is sure to have queued.
+    pub(crate) subscriptions: HashMap<EventPath, Since>,
     /// What the session may hold of streams it no longer subscribes to.
     pub(crate) marks: Marks,
     /// The client address the session counts against, if the adapter knew it.
@@ -458,20 +477,89 @@ impl Node {
         self.history.record(stream, event.path.entity(), &encoded);
         self.stats.events_published += 1;
 
+        Ok(self.fan_out(&encoded, seq, |index, receivers| {
+            index.receivers(&event.path, receivers);
+        }))
+    }
+
+    /// Says that events of a stream were lost before they reached the node
+    /// (a relay lost its upstream for a while, docs/protocol.md §10 and
+    /// §12): takes the stream's next number for them, keeps it in the
+    /// history as a hole, and queues one notice frame to every session with
+    /// any subscription on the stream (wildcard or entity), each once.
+    ///
+    /// `stream` names the stream, (component, topic); an entity in it is
+    /// not looked at. The notice has `Content-Location: /on/<component>/
+    /// <topic>`, `Content-Length: 0`, `Rues-Seq` (the number taken),
+    /// `Rues-Epoch`, `Rues-Gap: <reason>`, and no payload; it is encoded
+    /// once, shared, and counted against each session's queue as any frame
+    /// (4008 past the budget). A later resume from before that number
+    /// answers a `gap` that covers it, one from it or later `complete`.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Encode`] when the notice's headers are over the
+    /// event header limit (a `reason` too long): nothing is numbered or
+    /// sent then.
+    pub fn publish_gap(
+        &mut self,
+        stream: &EventPath,
+        reason: &str,
+    ) -> Result<Published, PublishError> {
+        let location = EventPath::new(
+            Target::new(stream.component().clone(), None),
+            stream.topic().clone(),
+        );
+        let id = self.history.stream(&location);
+        let seq = self.history.last(id) + 1;
+        let mut headers = Headers::new();
+        headers.insert(CONTENT_LOCATION, location.to_string());
+        headers.insert(CONTENT_LENGTH, "0");
+        headers.insert(RUES_SEQ, seq.to_string());
+        headers.insert(RUES_EPOCH, self.epoch_text.clone());
+        headers.insert(RUES_GAP, reason);
+        let encoded = Frame::from_parts(headers, Bytes::new()).encode_with(&self.wire_limits)?;
+        self.history.record_hole(id);
+        self.stats.gaps_published += 1;
+
+        Ok(self.fan_out(&encoded, seq, |index, receivers| {
+            index.stream_sessions(&location, receivers);
+        }))
+    }
+
+    /// Queues `encoded`, the frame numbered `seq`, to the sessions `find`
+    /// lists from the index, and says how it went.
+    fn fan_out(
+        &mut self,
+        encoded: &Bytes,
+        seq: u64,
+        find: impl FnOnce(&Index, &mut Vec<SessionId>),
+    ) -> Published {
+        // The receivers' list is reused from call to call: no allocation
+        // per publish once it has grown.
         let mut receivers = std::mem::take(&mut self.scratch);
         receivers.clear();
-        self.index.receivers(&event.path, &mut receivers);
+        find(&self.index, &mut receivers);
         let mut published = Published {
             frame_len: encoded.len(),
             seq,
             ..Published::default()
         };
+        self.queue_to(encoded, &receivers, &mut published);
+        self.scratch = receivers;
+        published
+    }
+
+    /// Queues `encoded` to each of `receivers` (each listed once), waking
+    /// the writers that wait on an empty outbox; closes with 4008 those
+    /// whose queue cannot take it.
+    fn queue_to(&mut self, encoded: &Bytes, receivers: &[SessionId], published: &mut Published) {
         let max_queue = self.config.limits.max_queue_bytes;
-        for &id in &receivers {
+        for &id in receivers {
             let Some(session) = self.sessions.get(&id) else {
                 continue;
             };
-            match session.outbox.push(&encoded, max_queue) {
+            match session.outbox.push(encoded, max_queue) {
                 Pushed::Queued(waker) => {
                     if let Some(waker) = waker {
                         waker.wake();
@@ -487,8 +575,6 @@ impl Node {
                 Pushed::Closed => {}
             }
         }
-        self.scratch = receivers;
-        Ok(published)
     }
 
     /// Releases a session: drops every trace of it (subscriptions, index

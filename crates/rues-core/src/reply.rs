@@ -8,6 +8,8 @@ use bytes::Bytes;
 use futures_core::Stream;
 use http::StatusCode;
 
+use crate::response::{APPLICATION_JSON, OCTET_STREAM, TEXT_PLAIN};
+
 /// What a handler answers with.
 #[derive(Debug)]
 pub enum Reply {
@@ -64,6 +66,37 @@ impl Reply {
     {
         Self::Stream(ReplyStream::new(Box::pin(items), StreamKind::JsonArray))
     }
+
+    /// A body another node is producing, passed on chunk by chunk as it
+    /// is, already framed: `200` and the `Content-Type` that body was sent
+    /// with (a relay's answer from its upstream). No hex, no JSON array is
+    /// added; chunks are sent as they come, empty ones send nothing. The
+    /// type is one of the three a streamed reply is sent with: a JSON one
+    /// is `application/json`, a `text/...` one `text/plain;
+    /// charset=utf-8`, any other `application/octet-stream`. An `Err`
+    /// item ends the body abnormally, as in [`Reply::binary_stream`].
+    pub fn framed_stream<S>(content_type: &str, chunks: S) -> Self
+    where
+        S: Stream<Item = Result<Bytes, HandlerError>> + Send + 'static,
+    {
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let content_type = if media == APPLICATION_JSON || media.ends_with("+json") {
+            APPLICATION_JSON
+        } else if media.starts_with("text/") {
+            TEXT_PLAIN
+        } else {
+            OCTET_STREAM
+        };
+        Self::Stream(ReplyStream::new(
+            Box::pin(chunks),
+            StreamKind::Framed(content_type),
+        ))
+    }
 }
 
 /// The items of a streamed reply, boxed so handlers of any kind can return
@@ -84,6 +117,8 @@ pub(crate) enum StreamKind {
     Binary,
     /// One JSON array: [`Reply::json_stream`].
     JsonArray,
+    /// Framed already, with this type: [`Reply::framed_stream`].
+    Framed(&'static str),
 }
 
 impl ReplyStream {

@@ -23,7 +23,7 @@ use rues_wire::{
 use crate::access::Operation;
 use crate::cluster::{Arrival, Change, Destination, Forward};
 use crate::cors::{self, OriginVerdict};
-use crate::node::Node;
+use crate::node::{Node, Since};
 use crate::outbox::Outbox;
 use crate::registry::{BlockingHandler, DispatchRequest, RequestBody, Route};
 use crate::reply::{HandlerError, Reply};
@@ -785,12 +785,13 @@ impl Node {
             }
             // 7. replay what the client asks for, then add: nothing can be
             //    published between the two
-            let (result, since) = match resume {
+            let live = self.stream_last(&path);
+            let (result, events) = match resume {
                 Some(from) => {
-                    let (result, since) = self.resume(session, &path, from);
-                    (Some(result), since)
+                    let (result, events) = self.resume(session, &path, from);
+                    (Some(result), events)
                 }
-                None => (None, self.stream_last(&path)),
+                None => (None, live),
             };
             let Some(state) = self.sessions.get_mut(&session) else {
                 return Ok(context.error(
@@ -798,7 +799,9 @@ impl Node {
                     &format!("session {session} is unknown or closed"),
                 ));
             };
-            state.subscriptions.insert(path.clone(), since);
+            state
+                .subscriptions
+                .insert(path.clone(), Since { events, live });
             self.stats.subscriptions += 1;
             if self.index.insert(&path, session) {
                 self.record(|| Change::InterestAdded(path));

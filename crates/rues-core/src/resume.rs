@@ -13,6 +13,11 @@
 //! after the newest number the session may hold, and reports as lost every
 //! event before it that matches and that no subscription of the session
 //! was sure to have delivered.
+//!
+//! A hole (a number [`Node::publish_gap`] took for events the node never
+//! had) matches every subscription of its stream and is never replayed: a
+//! resume across it reports it lost, unless the session was sent its
+//! notice live.
 
 use std::collections::HashMap;
 
@@ -104,32 +109,41 @@ impl Node {
         let seen = from.seq;
         let first = self.history.first(stream);
         // What the session's subscriptions of the stream deliver: each
-        // matching event numbered after its `since`.
+        // matching event numbered after its `events`, and every gap notice
+        // numbered after the oldest `live`.
         let mut wildcard_since = None;
         let mut entity_since: HashMap<&Entity, u64> = HashMap::new();
-        for (held, &since) in &state.subscriptions {
+        let mut live_since: Option<u64> = None;
+        for (held, since) in &state.subscriptions {
             if same_stream(held, path) {
+                live_since = Some(live_since.map_or(since.live, |live| live.min(since.live)));
                 match held.entity() {
-                    None => wildcard_since = Some(since),
+                    None => wildcard_since = Some(since.events),
                     Some(entity) => {
-                        entity_since.insert(entity, since);
+                        entity_since.insert(entity, since.events);
                     }
                 }
             }
         }
-        let delivered = |seq: u64, entry: &Entry| {
-            wildcard_since.is_some_and(|since| since < seq)
-                || entry
-                    .entity
-                    .as_ref()
-                    .and_then(|entity| entity_since.get(entity))
-                    .is_some_and(|&since| since < seq)
+        let delivered = |seq: u64, entry: &Entry| match entry.frame {
+            None => live_since.is_some_and(|live| live < seq),
+            Some(_) => {
+                wildcard_since.is_some_and(|since| since < seq)
+                    || entry
+                        .entity
+                        .as_ref()
+                        .and_then(|entity| entity_since.get(entity))
+                        .is_some_and(|&since| since < seq)
+            }
         };
+        // A hole matches every subscription of its stream.
         let matches = |entry: &Entry| {
-            path.entity()
-                .is_none_or(|entity| entry.entity.as_ref() == Some(entity))
+            entry.frame.is_none()
+                || path
+                    .entity()
+                    .is_none_or(|entity| entry.entity.as_ref() == Some(entity))
         };
-        // The newest number the session may hold: the newest kept event a
+        // The newest number the session may hold: the newest kept entry a
         // subscription delivered, or, when the history no longer reaches
         // back to a subscription's start, all it dropped; and what dropped
         // subscriptions may have left.
@@ -151,7 +165,7 @@ impl Node {
             })
             .unwrap_or(0)
             .max(state.marks.floor(stream, last));
-        // A subscription that delivers all `path` matches from `seen` on.
+        // A subscription that delivers all `path`'s events from `seen` on.
         let covers_all = wildcard_since
             .into_iter()
             .chain(
@@ -159,32 +173,58 @@ impl Node {
                     .and_then(|entity| entity_since.get(entity).copied()),
             )
             .any(|since| since <= seen);
-        // The last number lost; `seen` while nothing is.
-        let mut lost = seen;
+        // What is lost, as one range: every event the node cannot deliver
+        // lies in it (with several holes apart, events between are inside
+        // it though replayed). Only holes leave the start of the range
+        // past `seen` + 1: every other loss is of the oldest numbers.
+        let mut lost = Lost::new(seen);
 
         // 1. Up to `queued` the session may hold frames already: nothing
         //    there can be replayed, and what matches and no subscription
-        //    delivered is lost.
-        if queued > seen && !covers_all {
+        //    delivered is lost; so is each hole whose notice the session
+        //    was not sent.
+        if queued > seen {
             if first > seen + 1 {
-                lost = lost.max((first - 1).min(queued));
+                if !covers_all {
+                    lost.events((first - 1).min(queued));
+                } else if let Some(live) = live_since {
+                    // A subscription delivered every event there, but
+                    // holes the history no longer shows may lie where no
+                    // notice was sure to be sent.
+                    let unsure = (first - 1)
+                        .min(queued)
+                        .min(live)
+                        .min(self.history.last_hole(stream));
+                    lost.events(unsure);
+                }
             }
-            if let Some((seq, _)) = self
+            let mut newest_event = None;
+            for (seq, entry) in self
                 .history
                 .entries(stream)
                 .rev()
                 .skip_while(|(seq, _)| *seq > queued)
                 .take_while(|(seq, _)| *seq > seen)
-                .find(|(seq, entry)| matches(entry) && !delivered(*seq, entry))
             {
-                lost = lost.max(seq);
+                if !matches(entry) || delivered(seq, entry) {
+                    continue;
+                }
+                if entry.frame.is_none() {
+                    lost.hole(seq);
+                } else if !covers_all && newest_event.is_none() {
+                    newest_event = Some(seq);
+                }
+            }
+            if let Some(seq) = newest_event {
+                lost.events(seq);
             }
         }
         // 2. After it, what the history no longer reaches is lost, and the
-        //    rest is replayed, newest first as far as the queue's budget goes.
+        //    rest is replayed, newest first as far as the queue's budget
+        //    goes; holes are lost (their notices are not replayed).
         let after = seen.max(queued);
         if first > after + 1 {
-            lost = lost.max(first - 1);
+            lost.events(first - 1);
         }
         let queued_bytes = state.outbox.queued_bytes();
         let budget = self
@@ -201,16 +241,20 @@ impl Node {
             .take_while(|(seq, _)| *seq > after)
             .filter(|(_, entry)| matches(entry))
         {
-            let len = entry.frame.len();
+            let Some(frame) = &entry.frame else {
+                lost.hole(seq);
+                continue;
+            };
+            let len = frame.len();
             // As for a live frame, an empty queue takes one frame whatever
             // its size.
             let fits = bytes + len <= budget || (replay.is_empty() && queued_bytes == 0);
             if !fits {
-                lost = lost.max(seq);
+                lost.events(seq);
                 break;
             }
             bytes += len;
-            replay.push(entry.frame.clone());
+            replay.push(frame.clone());
         }
         replay.reverse();
         let replayed = replay.len() as u64;
@@ -219,16 +263,57 @@ impl Node {
         }
         self.stats.frames_queued += replayed;
         self.stats.frames_replayed += replayed;
-        let result = if lost > seen {
-            ResumeResult::Gap {
+        let result = match lost.range {
+            Some((first_lost, last_lost)) => ResumeResult::Gap {
                 replayed,
-                first_lost: seen + 1,
-                last_lost: lost,
-            }
-        } else {
-            ResumeResult::Complete { replayed }
+                first_lost,
+                last_lost,
+            },
+            None => ResumeResult::Complete { replayed },
         };
         self.stats.count_resume(result);
-        (result, lost)
+        (result, lost.events_since)
+    }
+}
+
+/// What a resume found lost.
+struct Lost {
+    seen: u64,
+    /// The range to report, if anything is lost.
+    range: Option<(u64, u64)>,
+    /// The number after which every event the subscription matches is
+    /// queued: `seen`, or the last event (not hole) lost.
+    events_since: u64,
+}
+
+impl Lost {
+    fn new(seen: u64) -> Self {
+        Self {
+            seen,
+            range: None,
+            events_since: seen,
+        }
+    }
+
+    fn widen(&mut self, first: u64, last: u64) {
+        self.range = Some(match self.range {
+            Some((a, b)) => (a.min(first), b.max(last)),
+            None => (first, last),
+        });
+    }
+
+    /// Events numbered `seen + 1 ..= last` may be lost.
+    fn events(&mut self, last: u64) {
+        if last > self.seen {
+            self.widen(self.seen + 1, last);
+            self.events_since = self.events_since.max(last);
+        }
+    }
+
+    /// The hole numbered `seq` is lost.
+    fn hole(&mut self, seq: u64) {
+        if seq > self.seen {
+            self.widen(seq, seq);
+        }
     }
 }

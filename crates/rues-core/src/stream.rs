@@ -45,6 +45,8 @@ enum Framing {
     Hex,
     /// `[`, the items separated by `,`, `]`: `application/json`.
     JsonArray,
+    /// The bytes as they are, framed already, with their own type.
+    Framed(&'static str),
 }
 
 impl std::fmt::Debug for ReplyBody {
@@ -64,6 +66,7 @@ impl ReplyBody {
             StreamKind::JsonArray => Framing::JsonArray,
             StreamKind::Binary if binary_reply => Framing::Raw,
             StreamKind::Binary => Framing::Hex,
+            StreamKind::Framed(content_type) => Framing::Framed(content_type),
         };
         Self {
             items: Some(stream.items),
@@ -78,6 +81,7 @@ impl ReplyBody {
             Framing::Raw => OCTET_STREAM,
             Framing::Hex => TEXT_PLAIN,
             Framing::JsonArray => APPLICATION_JSON,
+            Framing::Framed(content_type) => content_type,
         }
     }
 
@@ -87,7 +91,7 @@ impl ReplyBody {
             return None;
         }
         Some(match self.framing {
-            Framing::Raw => item,
+            Framing::Raw | Framing::Framed(_) => item,
             Framing::Hex => Bytes::from(hex::encode(item)),
             Framing::JsonArray => {
                 let mut out = BytesMut::with_capacity(1 + item.len());
@@ -267,6 +271,29 @@ mod tests {
         assert_eq!(error, None);
         assert_eq!(chunks, ["dead", "be", "ef0001"]);
         assert_eq!(chunks.concat(), hex::encode(parts.concat()).as_bytes());
+    }
+
+    #[test]
+    fn framed_stream_passes_chunks_as_they_are_with_its_type() {
+        for (asked, binary_reply, sent) in [
+            ("application/json", false, APPLICATION_JSON),
+            (
+                "application/problem+json; charset=utf-8",
+                true,
+                APPLICATION_JSON,
+            ),
+            ("text/plain; charset=utf-8", true, TEXT_PLAIN),
+            ("application/octet-stream", false, OCTET_STREAM),
+            ("application/wasm", false, OCTET_STREAM),
+        ] {
+            let (stream, _) = items([Ok(&b"[1"[..]), Ok(b""), Ok(b",2]")]);
+            let mut body = reply_body(Reply::framed_stream(asked, stream), binary_reply);
+            assert_eq!(body.content_type(), sent, "{asked}");
+            let (chunks, error) = drain(&mut body);
+            assert_eq!(error, None);
+            // Neither hex nor a second array around the first.
+            assert_eq!(chunks, ["[1", ",2]"], "{asked}");
+        }
     }
 
     #[test]

@@ -32,6 +32,9 @@
 //!   [`Streamed`] body is read chunk by chunk as it arrives; [`read_head`]
 //!   for a response head on a raw socket;
 //! - a WebSocket client holding a session: [`WsClient`];
+//! - [`FakeRusk`]: an upstream that behaves on the wire as rusk does (no
+//!   `Content-Type`/`Content-Length` in frames, lower-cased topics,
+//!   `Rusk-Origin`), for the relay's tests;
 //! - [`within`] and [`PATIENCE`], the bound on every wait.
 //!
 //! # The `cluster` feature
@@ -75,6 +78,8 @@ mod registry;
 mod response;
 
 #[cfg(feature = "server")]
+mod fake_rusk;
+#[cfg(feature = "server")]
 mod http;
 #[cfg(feature = "server")]
 mod server;
@@ -92,6 +97,8 @@ pub use response::{
 
 #[cfg(feature = "cluster")]
 pub use daemon::Unavailable;
+#[cfg(feature = "server")]
+pub use fake_rusk::{FAKE_RUSK_VERSION, FakeRusk};
 #[cfg(feature = "server")]
 pub use http::{Answer, Streamed, http, http_stream, read_head, try_http, try_request_on};
 #[cfg(feature = "cluster")]

@@ -14,6 +14,11 @@
 //!   id, the transport awaits [`Backplane::settled`]: once a client has the
 //!   200 (or its id), the cluster knows where to send its events and
 //!   requests.
+//! - A subscribe the core accepted is answered only once
+//!   [`Backplane::admit`] agrees (by default, once the backplane has
+//!   settled): a backplane that must ask something beyond the node (a
+//!   relay asks its upstream) refuses with the answer to send, and the
+//!   transport takes the subscription back, as a `DELETE` would.
 //! - A request the core leaves to another node ([`Decision::Forward`]) goes
 //!   to [`Backplane::forward`] (with its body, read under the usual limits
 //!   and deadlines); `None` means nobody took it, and the core's fallback
@@ -29,6 +34,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http_body_util::{BodyDataStream, BodyExt};
 use rues_core::http::{HeaderMap, Method};
+use rues_core::rues_target::EventPath;
 use rues_core::{Arrival, Change, Destination, Event, PublishError, Published, Registry};
 
 use crate::state::Shared;
@@ -90,6 +96,22 @@ pub trait Backplane: Send + Sync + 'static {
     /// everything when it is back).
     fn settled(&self) -> BoxFuture<()>;
 
+    /// Whether a subscribe to `path` (canonical, as the core holds it) that
+    /// the core accepted may be answered 200: `Ok` once it may, `Err` with
+    /// the answer to send instead, in which case the transport takes the
+    /// session's subscription back (as a `DELETE` would). Called after
+    /// the change that added the interest was handed to
+    /// [`changes`](Self::changes). The default waits for
+    /// [`settled`](Self::settled) and agrees: a cluster's nodes never veto.
+    fn admit(&self, path: &EventPath) -> BoxFuture<Result<(), rues_core::Response>> {
+        let _ = path;
+        let settled = self.settled();
+        Box::pin(async move {
+            settled.await;
+            Ok(())
+        })
+    }
+
     /// Sends a request to the node (or process) that must answer it, and
     /// gives back what came of it.
     fn forward(&self, to: Destination, request: ForwardedRequest) -> BoxFuture<Forwarded>;
@@ -97,6 +119,13 @@ pub trait Backplane: Send + Sync + 'static {
     /// The backplane's line in `/health`: `Ok(detail)` when it is
     /// connected, `Err(reason)` when not (the node then answers 503).
     fn health(&self) -> Result<String, String>;
+
+    /// The name of [`health`](Self::health)'s line in `/health`:
+    /// `cluster` unless the backplane says otherwise (a relay's is
+    /// `upstream`).
+    fn health_name(&self) -> &'static str {
+        "cluster"
+    }
 
     /// The backplane's own metrics, as OpenMetrics text lines (no `# EOF`).
     fn metrics(&self) -> String;
@@ -122,6 +151,20 @@ impl ClusterPort {
     /// to the backplane.
     pub fn deliver(&self, event: &Event) -> Result<Published, PublishError> {
         self.shared.node().publish(event)
+    }
+
+    /// Tells the local sessions on `stream` (component, topic; an entity
+    /// in it is not looked at) that events of it were lost before they
+    /// reached this node, e.g. while a relay's upstream was away: one
+    /// `Rues-Gap: <reason>` notice frame to each, and a `gap` for a later
+    /// resume across it ([`Node::publish_gap`](rues_core::Node::publish_gap)).
+    /// Not handed to the backplane, as [`deliver`](Self::deliver).
+    pub fn notify_gap(
+        &self,
+        stream: &rues_core::rues_target::EventPath,
+        reason: &str,
+    ) -> Result<Published, PublishError> {
+        self.shared.node().publish_gap(stream, reason)
     }
 
     /// Answers a request another node forwarded here, as this node answers

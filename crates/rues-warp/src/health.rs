@@ -39,7 +39,7 @@ pub(crate) fn answer(shared: &Shared, checks: &[(String, HealthCheck)]) -> Respo
     let mut healthy = true;
     let cluster = shared
         .backplane()
-        .map(|backplane| ("cluster", backplane.health()));
+        .map(|backplane| (backplane.health_name(), backplane.health()));
     for (name, outcome) in std::iter::once(("node", node))
         .chain(cluster)
         .chain(checks.iter().map(|(name, check)| (name.as_str(), check())))

@@ -128,6 +128,42 @@ impl Metrics {
             "Event frames handed to sockets",
             ConstCounter::new(stats.frames_delivered),
         );
+        registry.register(
+            "history_events",
+            "Events kept in the resume history now, over all streams",
+            gauge(stats.history_events),
+        );
+        registry.register(
+            "history_bytes",
+            "Bytes of frames kept in the resume history now (the bound is on these)",
+            gauge(stats.history_bytes),
+        );
+        registry.register(
+            "history_streams",
+            "Streams with a sequence number and a history",
+            gauge(stats.history_streams),
+        );
+        registry.register(
+            "frames_replayed",
+            "Event frames queued by resumes (also in frames_queued)",
+            ConstCounter::new(stats.frames_replayed),
+        );
+        registry.register(
+            "gaps_published",
+            "Gap notices sent (a stream's events were lost before reaching this node)",
+            ConstCounter::new(stats.gaps_published),
+        );
+        let resumes: Family<Labels, Counter> = Family::default();
+        for (result, count) in [
+            ("complete", stats.resumes_complete),
+            ("gap", stats.resumes_gap),
+            ("reset", stats.resumes_reset),
+        ] {
+            resumes
+                .get_or_create(&vec![("result", result.to_owned())])
+                .inc_by(count);
+        }
+        registry.register("resumes", "Subscribes with Rues-Resume, by result", resumes);
         let closed: Family<Labels, Counter> = Family::default();
         for &reason in CloseReason::ALL {
             closed

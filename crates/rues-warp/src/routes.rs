@@ -259,14 +259,12 @@ where
         .node()
         .handle_request_from(arrival, &method, path, &headers);
     let response = match decision {
-        Decision::Respond(response) => {
-            if let Some(backplane) = shared.backplane() {
-                if method == Method::GET && response.status().is_success() {
-                    backplane.settled().await;
-                }
+        Decision::Respond(response) => match shared.backplane() {
+            Some(backplane) if method == Method::GET && response.status().is_success() => {
+                into_warp(admit(shared, &**backplane, arrival, path, &headers, response).await)
             }
-            into_warp(response)
-        }
+            _ => into_warp(response),
+        },
         Decision::ReadBody(ticket) => into_warp(dispatch(shared, ticket, body).await),
         Decision::Forward(forward) => {
             forward_request(shared, forward, path, method.clone(), headers, body).await
@@ -278,6 +276,56 @@ where
         started.elapsed(),
     );
     response
+}
+
+/// A subscribe the core accepted, answered once the backplane admits it;
+/// when it refuses, the session's subscription is taken back (as a
+/// `DELETE` with the same headers would: a subscription the session held
+/// before goes too, since the backplane cannot serve its path) and the
+/// refusal is the answer.
+async fn admit(
+    shared: &Shared,
+    backplane: &dyn crate::Backplane,
+    arrival: Arrival,
+    path: &str,
+    headers: &HeaderMap,
+    accepted: rues_core::Response,
+) -> rues_core::Response {
+    let canonical = {
+        let node = shared.node();
+        let raw = path.split_once('?').map_or(path, |(path, _query)| path);
+        rues_core::rues_target::EventPath::parse_with(raw, &node.config().limits.path)
+            .ok()
+            .and_then(|parsed| node.registry().canonical(parsed).ok())
+    };
+    // The core accepted the path, so it parses; a path that does not is
+    // answered as before, after the backplane settled.
+    let Some(canonical) = canonical else {
+        backplane.settled().await;
+        return accepted;
+    };
+    match backplane.admit(&canonical).await {
+        Ok(()) => accepted,
+        Err(refusal) => {
+            // The DELETE's own answer (200, or 404 when a concurrent
+            // refusal took it back already) is not the client's.
+            let _ = shared
+                .node()
+                .handle_request_from(arrival, &Method::DELETE, path, headers);
+            // The headers every answer of this node carries (Rusk-Version,
+            // CORS, the echoed X-*), as the accepted answer had them, so
+            // that a browser can read the refusal.
+            let mut refusal = refusal;
+            for (name, value) in accepted.headers() {
+                if name.as_str() != rues_core::RUES_RESUME_RESULT
+                    && !refusal.headers().contains_key(name)
+                {
+                    refusal.headers_mut().append(name.clone(), value.clone());
+                }
+            }
+            refusal
+        }
+    }
 }
 
 /// A request another node must answer: its body read (under the same

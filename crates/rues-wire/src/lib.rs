@@ -60,8 +60,8 @@ pub use crate::error::{DecodeError, EncodeError};
 pub use crate::frame::{Frame, LENGTH_PREFIX_LEN, Limits};
 pub use crate::headers::Headers;
 pub use crate::resume::{
-    Epoch, InvalidResume, Position, RUES_EPOCH, RUES_RESUME, RUES_RESUME_RESULT, RUES_SEQ,
-    ResumeResult,
+    Epoch, InvalidResume, Position, RUES_EPOCH, RUES_GAP, RUES_RESUME, RUES_RESUME_RESULT,
+    RUES_SEQ, ResumeResult,
 };
 pub use crate::session::{
     InvalidSessionId, RUSK_FEEDER, RUSK_SESSION_ID, RUSK_VERSION, RUSK_VERSION_STRICT, SessionId,

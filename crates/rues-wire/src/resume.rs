@@ -17,6 +17,12 @@ pub const RUES_SEQ: &str = "Rues-Seq";
 /// The frame header naming the history the `Rues-Seq` numbers belong to.
 pub const RUES_EPOCH: &str = "Rues-Epoch";
 
+/// The frame header of a gap notice: a frame with no payload and no
+/// entity whose `Rues-Seq` stands for events of its stream that the node
+/// could not get (its upstream was lost, for a relay); the value says why.
+/// A resume from before that number answers a `gap` covering it.
+pub const RUES_GAP: &str = "Rues-Gap";
+
 /// The request header of a subscribe `GET` naming the last event the client
 /// saw on the stream, as `<epoch>:<seq>`.
 pub const RUES_RESUME: &str = "rues-resume";
@@ -167,7 +173,10 @@ pub enum ResumeResult {
         replayed: u64,
     },
     /// The events numbered `first_lost..=last_lost` may have matched and
-    /// cannot be delivered; every later matching event was replayed.
+    /// cannot be delivered; every other matching event after the resume
+    /// point was replayed (or was queued already). `first_lost` is the
+    /// number after the resume point unless the only losses are numbers of
+    /// gap notices ([`RUES_GAP`]); then it is the first of those.
     Gap {
         /// Events queued from the history.
         replayed: u64,

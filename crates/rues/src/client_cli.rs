@@ -179,7 +179,8 @@ pub(crate) struct ListenArgs {
     #[arg(long, conflicts_with_all = ["raw", "no_headers"])]
     json: bool,
     /// Exit when the session is lost, instead of reconnecting (a reconnect
-    /// is reported on stderr: events published meanwhile are lost).
+    /// resumes each subscription where it stopped; what the node could not
+    /// replay is reported on stderr).
     #[arg(long)]
     no_reconnect: bool,
     #[command(flatten)]

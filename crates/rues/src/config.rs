@@ -34,6 +34,8 @@ pub(crate) struct NodeConfig {
     pub(crate) access_rules: Vec<String>,
     /// Protocol limits (docs/protocol.md §7).
     pub(crate) limits: LimitsConfig,
+    /// The resume history's bounds (docs/protocol.md §10).
+    pub(crate) history: HistorySection,
     /// Transport deadlines.
     pub(crate) transport: TransportSection,
     /// TLS; plain TCP when absent.
@@ -52,6 +54,7 @@ impl Default for NodeConfig {
             allowed_origins: vec!["*".to_owned()],
             access_rules: Vec::new(),
             limits: LimitsConfig::default(),
+            history: HistorySection::default(),
             transport: TransportSection::default(),
             tls: None,
             chain: rues_demo::ChainConfig::default(),
@@ -91,6 +94,27 @@ impl Default for LimitsConfig {
             max_queue_bytes: core.max_queue_bytes,
             ping_interval_ms: millis(core.ping_interval),
             idle_timeout_ms: millis(core.idle_timeout),
+        }
+    }
+}
+
+/// `[history]`: what the node keeps for `Rues-Resume`; any bound at 0
+/// keeps nothing (frames are still numbered, every replay is a gap).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct HistorySection {
+    pub(crate) events_per_stream: usize,
+    pub(crate) bytes_per_stream: usize,
+    pub(crate) total_bytes: usize,
+}
+
+impl Default for HistorySection {
+    fn default() -> Self {
+        let core = rues_core::HistoryLimits::default();
+        Self {
+            events_per_stream: core.max_events_per_stream,
+            bytes_per_stream: core.max_bytes_per_stream,
+            total_bytes: core.max_total_bytes,
         }
     }
 }
@@ -263,8 +287,15 @@ impl NodeConfig {
         } else {
             OriginPolicy::List(self.allowed_origins.clone())
         };
+        let history = rues_core::HistoryLimits::default()
+            .per_stream(
+                self.history.events_per_stream,
+                self.history.bytes_per_stream,
+            )
+            .total(self.history.total_bytes);
         Ok(rues_core::Config::new(self.version()?)
             .with_limits(limits)
+            .with_history(history)
             .with_access(self.access()?)
             .with_origins(origins))
     }
@@ -412,11 +443,34 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:8080");
         let core = config.core().expect("valid");
         assert_eq!(core.limits, rues_core::Limits::default());
+        assert_eq!(core.history, rues_core::HistoryLimits::default());
         assert!(
             semver::VersionReq::parse("^1.0.0-rc.0")
                 .expect("req")
                 .matches(&core.version)
         );
+    }
+
+    #[test]
+    fn the_history_bounds_reach_the_core() {
+        let overrides = Overrides {
+            set: vec![
+                "history.events_per_stream=10".into(),
+                "history.bytes_per_stream=2048".into(),
+                "history.total_bytes=0".into(),
+            ],
+            ..Overrides::default()
+        };
+        let config = NodeConfig::load(None, &overrides).expect("loads");
+        let history = config.core().expect("valid").history;
+        assert_eq!(history.max_events_per_stream, 10);
+        assert_eq!(history.max_bytes_per_stream, 2048);
+        assert_eq!(history.max_total_bytes, 0);
+        let typo = Overrides {
+            set: vec!["history.events=10".into()],
+            ..Overrides::default()
+        };
+        assert!(NodeConfig::load(None, &typo).is_err());
     }
 
     #[test]

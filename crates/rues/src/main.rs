@@ -13,6 +13,7 @@ mod client_cli;
 mod config;
 mod explorer;
 mod graphql_http;
+mod relay;
 mod serve;
 
 use std::io::{IsTerminal, Write};
@@ -57,6 +58,10 @@ enum Command {
     /// serves sessions and gets events and dispatch answers through the
     /// cluster (docs/cluster.md).
     Edge(ServeArgs),
+    /// Serve RUES in front of an upstream node (rusk, or rues) through one
+    /// upstream session: subscriptions shared upstream, events fanned out,
+    /// dispatches forwarded (docs/relay.md).
+    Relay(RelayArgs),
     /// Build a demo-chain transaction (hex on stdout, or raw bytes to a file).
     Tx(TxArgs),
     /// Subscribe to events on a node and print them (Ctrl-C to stop).
@@ -84,8 +89,9 @@ enum Command {
     },
 }
 
+/// What every role that serves RUES takes: where and how it serves.
 #[derive(Debug, clap::Args)]
-struct ServeArgs {
+struct NodeArgs {
     /// A TOML configuration file (docs/operations.md lists every key).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -104,7 +110,8 @@ struct ServeArgs {
     /// serves RUES, /metrics and /health).
     #[arg(long)]
     no_explorer: bool,
-    /// The node version sent as Rusk-Version [default: 1.6.0].
+    /// The node version sent as Rusk-Version [default: 1.6.0; for `rues
+    /// relay`, the upstream's].
     #[arg(long, value_name = "SEMVER")]
     node_version: Option<String>,
     /// An allowed browser origin (repeatable); `*` allows any [default: *].
@@ -119,17 +126,41 @@ struct ServeArgs {
     /// PEM private key: serve TLS (with --tls-cert).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Milliseconds between blocks of the simulated chain [default: 2000].
-    #[arg(long, value_name = "MS")]
-    block_time_ms: Option<u64>,
     /// Set any configuration key, dotted for tables (repeatable), e.g.
     /// `--set limits.max_sessions=100 --set chain.tx_per_second=5`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// Milliseconds between blocks of the simulated chain [default: 2000].
+    #[arg(long, value_name = "MS")]
+    block_time_ms: Option<u64>,
     /// Join a cluster through this NATS server, e.g. nats://127.0.0.1:4222
     /// (docs/cluster.md). Without it, the node serves alone.
     #[arg(long, value_name = "URL")]
     nats: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RelayArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// The upstream RUES node (rusk, or rues), http:// or https://, e.g.
+    /// https://nodes.dusk.network (docs/relay.md).
+    #[arg(long, value_name = "URL")]
+    upstream: String,
+    /// PEM certificates to trust for an https upstream, besides the usual
+    /// roots (e.g. its self-signed certificate).
+    #[arg(long, value_name = "FILE")]
+    upstream_ca: Option<PathBuf>,
+    /// How long to wait at start for the upstream to answer, in seconds
+    /// (then exit with an error).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    upstream_wait: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -174,6 +205,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve_command(args, cli.log_format, Role::Serve),
         Command::Edge(args) => serve_command(args, cli.log_format, Role::Edge),
+        Command::Relay(args) => relay_command(args, cli.log_format),
         Command::Tx(args) => tx_command(&args),
         Command::Listen(args) => client_command(client_cli::listen(args)),
         Command::Dispatch(args) => client_command(client_cli::dispatch(args)),
@@ -253,6 +285,41 @@ fn serve_command(args: ServeArgs, log_format: LogFormat, role: Role) -> Result<(
         (Role::Edge, Some(url)) => Some(url.clone()),
         (Role::Serve, _) => None,
     };
+    let Some(config) = load_config(args.node, args.block_time_ms)? else {
+        return Ok(());
+    };
+    let runtime = start(log_format)?;
+    match edge_nats {
+        Some(url) => runtime.block_on(serve::edge(config, url)),
+        None => runtime.block_on(serve::serve(config, nats)),
+    }
+}
+
+fn relay_command(args: RelayArgs, log_format: LogFormat) -> Result<()> {
+    let version_given = args.node.node_version.is_some();
+    let Some(config) = load_config(args.node, None)? else {
+        return Ok(());
+    };
+    let upstream_ca = match &args.upstream_ca {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("cannot read --upstream-ca {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let relay = relay::RelayArgs {
+        upstream: args.upstream,
+        upstream_ca,
+        upstream_wait: std::time::Duration::from_secs(args.upstream_wait),
+        version_given,
+    };
+    let runtime = start(log_format)?;
+    runtime.block_on(relay::relay(config, relay))
+}
+
+/// The configuration of a serving role, or `None` when it was printed
+/// (`--print-config`) and there is nothing more to do.
+fn load_config(args: NodeArgs, block_time_ms: Option<u64>) -> Result<Option<config::NodeConfig>> {
     let overrides = config::Overrides {
         listen: args.listen,
         admin_listen: args.admin_listen,
@@ -262,23 +329,24 @@ fn serve_command(args: ServeArgs, log_format: LogFormat, role: Role) -> Result<(
         access_rules: args.access_rules,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
-        block_time_ms: args.block_time_ms,
+        block_time_ms,
         set: args.set,
     };
     let config = config::NodeConfig::load(args.config.as_deref(), &overrides)?;
     if args.print_config {
         print!("{}", config.to_toml()?);
-        return Ok(());
+        return Ok(None);
     }
+    Ok(Some(config))
+}
+
+/// Logging, then the multi-threaded runtime a serving role runs on.
+fn start(log_format: LogFormat) -> Result<tokio::runtime::Runtime> {
     init_logging(log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
-    match edge_nats {
-        Some(url) => runtime.block_on(serve::edge(config, url)),
-        None => runtime.block_on(serve::serve(config, nats)),
-    }
+        .context("cannot start the async runtime")
 }
 
 /// Runs a client command on a single-threaded runtime.

@@ -94,7 +94,7 @@ pub(crate) async fn edge(config: NodeConfig, nats: String) -> Result<()> {
 }
 
 /// The server of either role, bound to its listeners.
-async fn bind(config: &NodeConfig, registry: rues_core::Registry) -> Result<Server> {
+pub(crate) async fn bind(config: &NodeConfig, registry: rues_core::Registry) -> Result<Server> {
     let listen = config.listen_addr()?;
     let mut transport = config.transport(listen);
     transport.admin_listen = config.admin_addr()?;
@@ -116,7 +116,12 @@ async fn join(server: &Server, nats: Option<&str>, name: &str) -> Result<Option<
 /// Adds the routes beside RUES (`/graphql`, the explorer) and prints the
 /// banner: the first line on stdout is the address, for people and for
 /// scripts.
-fn finish(server: Server, config: &NodeConfig, what: &str, cluster: Option<&Cluster>) -> Server {
+pub(crate) fn finish(
+    server: Server,
+    config: &NodeConfig,
+    what: &str,
+    cluster: Option<&Cluster>,
+) -> Server {
     // `/graphql` is the node's API, not the explorer's: it stays with
     // `--no-explorer`. It is on the public listener only (the admin one
     // serves /metrics and /health).
@@ -193,7 +198,7 @@ fn chain_health(
 /// where a signal before the first poll of `rues_warp::shutdown_signal`
 /// would kill the process.
 #[cfg(unix)]
-fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
@@ -206,6 +211,6 @@ fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
 }
 
 #[cfg(not(unix))]
-fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
     Ok(rues_warp::shutdown_signal())
 }

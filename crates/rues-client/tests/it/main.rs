@@ -4,8 +4,10 @@
 mod support;
 
 mod dispatch;
+mod feed;
 mod protocol;
 mod reconnect;
+mod resume;
 mod session;
 mod subscribe;
 mod tls;

@@ -8,6 +8,7 @@ mod bounds;
 mod cluster;
 mod dispatch;
 mod fanout;
+mod gap;
 mod model;
 mod resume;
 mod resume_model;

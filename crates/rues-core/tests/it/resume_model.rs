@@ -1,19 +1,23 @@
 //! Property: clients that lose their socket and reconnect with
 //! `Rues-Resume` (docs/protocol.md, "Resume") against a naive model of the
-//! streams. Random interleavings of publish, subscribe (wildcard and
-//! entity), unsubscribe, drain, socket loss and reconnect, with a random
-//! per-stream history bound:
+//! streams. Random interleavings of publish, gap notice, subscribe
+//! (wildcard and entity, resuming or not), unsubscribe, drain, socket loss and reconnect,
+//! with a random per-stream history bound:
 //!
 //! - every client sees each stream's numbers strictly growing over all its
-//!   sessions (so never an event twice, never out of order);
+//!   sessions, events and gap notices alike (so never a frame twice, never
+//!   out of order), and a notice only where the model has a hole;
 //! - every event a client's subscriptions match, from when it subscribed,
-//!   reaches it or lies in a `gap` the node reported on a resume of a
-//!   subscription matching it: never a silent loss;
-//! - a resume that is the first of its stream in the new session (or comes
-//!   after the stream's wildcard) answers exactly what the model says:
-//!   `complete` with the number of matching events after the client's last
-//!   within the history, or `gap` with exactly the numbers the bound
-//!   dropped; never `reset` (one node, one epoch).
+//!   and every gap notice of a stream it subscribed to, reaches it or lies
+//!   in a `gap` the node reported on a resume of a subscription matching
+//!   it: never a silent loss;
+//! - a resume that is the first of its stream in the new session answers
+//!   exactly what the model says: `complete` with the number of matching
+//!   events after the client's last within the history, or `gap` from the
+//!   first number the bound dropped or the first hole after the client's
+//!   last, whichever comes first, to the last of either; one after the
+//!   stream's wildcard answers the wildcard's range with nothing replayed;
+//!   never `reset` (one node, one epoch).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -46,12 +50,22 @@ const EVENTS: &[&str] = &[
     "/on/transactions:b/included",
 ];
 
+/// The streams a gap notice may be for.
+const STREAMS: &[&str] = &[
+    "/on/blocks/accepted",
+    "/on/blocks/statechange",
+    "/on/transactions/included",
+];
+
 const CLIENTS: usize = 3;
 
 #[derive(Debug, Clone)]
 enum Op {
     Publish(usize),
-    Subscribe(usize, usize),
+    Gap(usize),
+    /// Client, path, and whether a live session's subscribe resumes from
+    /// the client's last number on the stream.
+    Subscribe(usize, usize, bool),
     Unsubscribe(usize, usize),
     Drain(usize),
     Lose(usize),
@@ -61,7 +75,9 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0..EVENTS.len()).prop_map(Op::Publish),
-        3 => (0..CLIENTS, 0..SUBSCRIPTIONS.len()).prop_map(|(c, p)| Op::Subscribe(c, p)),
+        1 => (0..STREAMS.len()).prop_map(Op::Gap),
+        3 => (0..CLIENTS, 0..SUBSCRIPTIONS.len(), any::<bool>())
+            .prop_map(|(c, p, resume)| Op::Subscribe(c, p, resume)),
         1 => (0..CLIENTS, 0..SUBSCRIPTIONS.len()).prop_map(|(c, p)| Op::Unsubscribe(c, p)),
         3 => (0..CLIENTS).prop_map(Op::Drain),
         1 => (0..CLIENTS).prop_map(Op::Lose),
@@ -71,6 +87,29 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// A stream: (component, topic).
 type Stream = (String, String);
+
+/// What the model holds of one number of a stream.
+#[derive(Debug, Clone)]
+enum Slot {
+    /// An event: its entity and payload.
+    Event(Option<String>, u64),
+    /// A gap notice's number.
+    Hole,
+}
+
+impl Slot {
+    /// Whether a subscription to `path` matches it.
+    fn matched_by(&self, path: &EventPath) -> bool {
+        match self {
+            Slot::Event(entity, _) => path
+                .entity()
+                .is_none_or(|e| entity.as_deref() == Some(e.as_str())),
+            Slot::Hole => true,
+        }
+    }
+}
+
+type Published = HashMap<Stream, Vec<Slot>>;
 
 fn stream_of(path: &EventPath) -> Stream {
     (path.component().to_string(), path.topic().to_string())
@@ -87,7 +126,8 @@ struct Client {
     received: BTreeSet<(Stream, u64)>,
     /// Gaps the node reported: subscription, first, last.
     gaps: Vec<(usize, u64, u64)>,
-    /// Wanted events that were published while wanted: (path, stream, number).
+    /// Wanted events, and notices of a wanted path's stream, that were
+    /// published while wanted: (path, stream, number).
     owed: Vec<(usize, Stream, u64)>,
 }
 
@@ -110,9 +150,10 @@ proptest! {
         });
         let subscriptions = paths(SUBSCRIPTIONS);
         let events = paths(EVENTS);
+        let streams = paths(STREAMS);
         let mut clients: Vec<Client> = (0..CLIENTS).map(|_| Client::default()).collect();
-        // The model's streams: every event's (entity, payload), by number - 1.
-        let mut published: HashMap<Stream, Vec<(Option<String>, u64)>> = HashMap::new();
+        // The model's streams: every number's slot, by number - 1.
+        let mut published: Published = HashMap::new();
         let mut next_payload = 0u64;
 
         for op in ops {
@@ -129,7 +170,7 @@ proptest! {
                     let seq = h.node.publish(&event).expect("published").seq;
                     let stream = stream_of(path);
                     let list = published.entry(stream.clone()).or_default();
-                    list.push((path.entity().map(ToString::to_string), payload));
+                    list.push(Slot::Event(path.entity().map(ToString::to_string), payload));
                     prop_assert_eq!(seq, list.len() as u64);
                     for client in &mut clients {
                         for &p in client.wanted.keys() {
@@ -139,14 +180,43 @@ proptest! {
                         }
                     }
                 }
-                Op::Subscribe(c, p) => {
+                Op::Gap(g) => {
+                    let path = &streams[g];
+                    let seq = h.node.publish_gap(path, "upstream lost").expect("published").seq;
+                    let stream = stream_of(path);
+                    let list = published.entry(stream.clone()).or_default();
+                    list.push(Slot::Hole);
+                    prop_assert_eq!(seq, list.len() as u64);
+                    for client in &mut clients {
+                        for &p in client.wanted.keys() {
+                            if stream_of(&subscriptions[p]) == stream {
+                                client.owed.push((p, stream.clone(), seq));
+                            }
+                        }
+                    }
+                }
+                Op::Subscribe(c, p, resumes) => {
                     if clients[c].wanted.contains_key(&p) {
                         continue;
                     }
                     let stream = stream_of(&subscriptions[p]);
                     let last = published.get(&stream).map_or(0, |l| l.len() as u64);
                     clients[c].wanted.insert(p, last);
-                    if let Some(session) = clients[c].session {
+                    let Some(session) = clients[c].session else {
+                        continue;
+                    };
+                    if resumes {
+                        // Only the general rules hold for a resume in a
+                        // session that may hold frames of the stream.
+                        let seen = clients[c].last.get(&stream).copied().unwrap_or(0);
+                        let from = Position::new(h.node.epoch(), seen).to_string();
+                        let got = result(&resume(&mut h, session, SUBSCRIPTIONS[p], &from));
+                        prop_assert_ne!(got, ResumeResult::Reset);
+                        if let ResumeResult::Gap { first_lost, last_lost, .. } = got {
+                            prop_assert!(first_lost > seen && first_lost <= last_lost && last_lost <= last);
+                            clients[c].gaps.push((p, first_lost, last_lost));
+                        }
+                    } else {
                         let status = h.get(session, SUBSCRIPTIONS[p]).status();
                         prop_assert_eq!(status, http::StatusCode::OK);
                     }
@@ -191,12 +261,10 @@ proptest! {
             }
             for (p, stream, seq) in &client.owed {
                 let received = client.received.contains(&(stream.clone(), *seq));
-                let entity = published[stream][usize::try_from(seq - 1).expect("small")].0.as_deref();
+                let slot = &published[stream][usize::try_from(seq - 1).expect("small")];
                 let reported = client.gaps.iter().any(|&(q, first, last)| {
                     let q = &subscriptions[q];
-                    stream_of(q) == *stream
-                        && q.entity().is_none_or(|e| Some(e.as_str()) == entity)
-                        && (first..=last).contains(seq)
+                    stream_of(q) == *stream && slot.matched_by(q) && (first..=last).contains(seq)
                 });
                 prop_assert!(
                     received || reported,
@@ -213,7 +281,7 @@ proptest! {
 fn reconnect(
     h: &mut Harness,
     client: &mut Client,
-    published: &HashMap<Stream, Vec<(Option<String>, u64)>>,
+    published: &Published,
     kept: usize,
 ) -> Result<(), TestCaseError> {
     let subscriptions = paths(SUBSCRIPTIONS);
@@ -224,7 +292,8 @@ fn reconnect(
     // wildcard is fully covered by it.
     let mut order: Vec<usize> = client.wanted.keys().copied().collect();
     order.sort_by_key(|&p| subscriptions[p].entity().is_some());
-    let mut resumed: HashMap<Stream, bool> = HashMap::new();
+    // Per stream, the last resume: whether of the wildcard, and its result.
+    let mut resumed: HashMap<Stream, (bool, ResumeResult)> = HashMap::new();
     for p in order {
         let path = &subscriptions[p];
         let stream = stream_of(path);
@@ -237,36 +306,50 @@ fn reconnect(
             .unwrap_or_default();
         let last = list.len() as u64;
         let first = (last + 1).saturating_sub(kept as u64).max(1);
-        let previous = resumed.insert(stream.clone(), path.entity().is_none());
+        let previous = resumed.insert(stream.clone(), (path.entity().is_none(), got));
         let expected = match previous {
-            // After the wildcard: it replayed everything, and
-            // what it lost this one lost too.
-            Some(true) if first > seen + 1 => Some(ResumeResult::Gap {
+            // After the wildcard: it replayed everything, and what it
+            // lost this one lost too (no notice was sent for a hole).
+            Some((
+                true,
+                ResumeResult::Gap {
+                    first_lost,
+                    last_lost,
+                    ..
+                },
+            )) => Some(ResumeResult::Gap {
                 replayed: 0,
-                first_lost: seen + 1,
-                last_lost: first - 1,
+                first_lost,
+                last_lost,
             }),
-            Some(true) => Some(ResumeResult::Complete { replayed: 0 }),
+            Some((true, _)) => Some(ResumeResult::Complete { replayed: 0 }),
             // After another entity: only the general rules hold.
-            Some(false) => None,
+            Some((false, _)) => None,
             None => {
+                let after = |seq: u64| seq > seen && seq >= first;
                 let replayed = list
                     .iter()
                     .zip(1u64..)
-                    .filter(|(_, seq)| *seq > seen && *seq >= first)
-                    .filter(|((entity, _), _)| {
-                        path.entity()
-                            .is_none_or(|e| entity.as_deref() == Some(e.as_str()))
+                    .filter(|(slot, seq)| {
+                        after(*seq) && matches!(slot, Slot::Event(..)) && slot.matched_by(path)
                     })
                     .count() as u64;
-                Some(if first > seen + 1 {
-                    ResumeResult::Gap {
+                // The numbers the bound dropped, then the holes kept.
+                let mut lost = (first > seen + 1).then(|| (seen + 1, first - 1));
+                for (_, seq) in list
+                    .iter()
+                    .zip(1u64..)
+                    .filter(|(slot, seq)| after(*seq) && matches!(slot, Slot::Hole))
+                {
+                    lost = Some(lost.map_or((seq, seq), |(a, b)| (a.min(seq), b.max(seq))));
+                }
+                Some(match lost {
+                    Some((first_lost, last_lost)) => ResumeResult::Gap {
                         replayed,
-                        first_lost: seen + 1,
-                        last_lost: first - 1,
-                    }
-                } else {
-                    ResumeResult::Complete { replayed }
+                        first_lost,
+                        last_lost,
+                    },
+                    None => ResumeResult::Complete { replayed },
                 })
             }
         };
@@ -286,7 +369,7 @@ fn reconnect(
             ..
         } = got
         {
-            prop_assert!(first_lost == seen + 1 && last_lost <= last);
+            prop_assert!(first_lost > seen && first_lost <= last_lost && last_lost <= last);
             client.gaps.push((p, first_lost, last_lost));
         }
     }
@@ -294,13 +377,14 @@ fn reconnect(
 }
 
 /// Takes what `session` has queued as its client would: each frame's
-/// number must be past the last the client saw on its stream, and its
-/// payload the model's event of that number.
+/// number must be past the last the client saw on its stream, and the
+/// frame the model's event of that number (its payload), or a gap notice
+/// where the model has a hole.
 fn drain(
     h: &Harness,
     session: SessionId,
     client: &mut Client,
-    published: &HashMap<Stream, Vec<(Option<String>, u64)>>,
+    published: &Published,
 ) -> Result<(), TestCaseError> {
     for frame in h.frames(session) {
         let position = frame.position().expect("valid").expect("numbered");
@@ -315,9 +399,18 @@ fn drain(
             stream
         );
         *last = position.seq;
-        let payload: [u8; 8] = frame.payload().as_ref().try_into().expect("8 bytes");
         let index = usize::try_from(position.seq - 1).expect("small");
-        prop_assert_eq!(published[&stream][index].1, u64::from_le_bytes(payload));
+        match &published[&stream][index] {
+            Slot::Event(_, payload) => {
+                prop_assert!(!frame.headers().contains("rues-gap"));
+                let got: [u8; 8] = frame.payload().as_ref().try_into().expect("8 bytes");
+                prop_assert_eq!(*payload, u64::from_le_bytes(got));
+            }
+            Slot::Hole => {
+                prop_assert_eq!(frame.headers().get("rues-gap"), Some("upstream lost"));
+                prop_assert!(path.entity().is_none() && frame.payload().is_empty());
+            }
+        }
         client.received.insert((stream, position.seq));
     }
     Ok(())

@@ -221,3 +221,71 @@ async fn frames_on_every_length_boundary_reach_the_client_whole() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_gap_notice_reaches_every_session_on_the_stream_over_its_socket() {
+    let server = TestServer::start().await;
+    let mut both = server.connect().await;
+    let mut entity = server.connect().await;
+    let mut other = server.connect().await;
+    for path in ["/on/blocks/accepted", "/on/blocks:a/accepted"] {
+        assert_eq!(both.subscribe(&server, path).await.status, StatusCode::OK);
+    }
+    for (client, path) in [
+        (&entity, "/on/blocks:c/accepted"),
+        (&other, "/on/blocks/statechange"),
+    ] {
+        assert_eq!(client.subscribe(&server, path).await.status, StatusCode::OK);
+    }
+    assert_eq!(server.publish("/on/blocks:a/accepted", b"1"), 1);
+    let port = server.endpoint.cluster_port();
+    let stream = EventPath::parse("/on/blocks/accepted").expect("valid path");
+    let published = port.notify_gap(&stream, "upstream lost").expect("sent");
+    assert_eq!((published.receivers, published.seq), (2, 2));
+    assert_eq!(server.publish("/on/blocks:c/accepted", b"3"), 2);
+
+    let first = both.next_event().await;
+    assert_eq!(first.payload().as_ref(), b"1");
+    let epoch = first
+        .position()
+        .expect("valid")
+        .expect("numbered")
+        .epoch
+        .to_string();
+    let expected = [
+        ("Content-Location", "/on/blocks/accepted"),
+        ("Content-Length", "0"),
+        ("Rues-Seq", "2"),
+        ("Rues-Epoch", epoch.as_str()),
+        ("Rues-Gap", "upstream lost"),
+    ];
+    for client in [&mut both, &mut entity] {
+        let notice = client.next_event().await;
+        assert_eq!(notice.headers().iter().collect::<Vec<_>>(), expected);
+        assert!(notice.payload().is_empty());
+        let after = client.next_event().await;
+        assert_eq!(after.position().expect("valid").map(|p| p.seq), Some(3));
+    }
+    both.assert_quiet(Duration::from_millis(100)).await;
+    other.assert_quiet(Duration::from_millis(50)).await;
+
+    // A later session resuming from before the notice is told of it.
+    let late = server.connect().await;
+    let from = format!("{epoch}:1");
+    let answer = server
+        .http(
+            rues_core::http::Method::GET,
+            "/on/blocks/accepted",
+            &[
+                ("rusk-session-id", late.session_text.as_str()),
+                ("rues-resume", from.as_str()),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.header("rues-resume-result"),
+        Some("gap; replayed=1; lost=2-2")
+    );
+}

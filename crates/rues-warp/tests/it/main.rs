@@ -5,6 +5,7 @@ mod support;
 
 mod accept;
 mod admin;
+mod admit;
 mod blocking;
 mod case_rule;
 mod delivery;

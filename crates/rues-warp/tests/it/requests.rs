@@ -306,6 +306,12 @@ async fn metrics_expose_core_and_transport_counters() {
     let metrics = server.http(Method::GET, "/metrics", &[], b"").await;
     assert_eq!(metrics.status, StatusCode::OK);
     let text = String::from_utf8(metrics.body.to_vec()).expect("text");
+    let history_bytes: f64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix("rues_history_bytes "))
+        .and_then(|value| value.parse().ok())
+        .expect("rues_history_bytes");
+    assert!(history_bytes > 2.0, "the one frame kept: {history_bytes}");
     for needle in [
         "rues_sessions_open 1",
         "rues_subscriptions 1",
@@ -314,6 +320,11 @@ async fn metrics_expose_core_and_transport_counters() {
         "rues_requests_total{operation=\"dispatch\",status=\"200\"} 1",
         "rues_request_duration_seconds_count{operation=\"subscribe\"} 1",
         "rues_connections_accepted_total",
+        "rues_history_events 1",
+        "rues_history_streams 1",
+        "rues_resumes_total{result=\"complete\"} 0",
+        "rues_frames_replayed_total 0",
+        "rues_gaps_published_total 0",
     ] {
         assert!(text.contains(needle), "metrics lack {needle:?}:\n{text}");
     }

@@ -21,6 +21,13 @@
   const MAX_BLOCKS = 12;
   /** Payload bytes shown per event or reply (the rest is summarized). */
   const MAX_SHOWN_BYTES = 16 * 1024;
+  /**
+   * Streams whose last position is kept for resuming; past it the oldest
+   * is forgotten (its subscriptions then renew as "events may be lost").
+   */
+  const MAX_STREAMS = 1024;
+  /** The greatest Rues-Seq a node may send: a u64. */
+  const MAX_SEQ = 2n ** 64n - 1n;
 
   const CLOSE_CODES = {
     1000: "normal closure",
@@ -57,6 +64,8 @@
     held: [],
     /** Events received while paused, also those beyond MAX_EVENTS. */
     heldCount: 0,
+    /** Rows (events and notes) held while paused, also those dropped. */
+    heldRows: 0,
     /** The path filter, lower case ("" shows every row). */
     filter: "",
     /** Events per second, oldest first; the last is the current second. */
@@ -65,6 +74,16 @@
     rateSecond: Math.floor(Date.now() / 1000),
     /** Recent blocks: hash -> strip item. */
     blocks: new Map(),
+    /**
+     * The last frame that arrived on each stream (component/topic), as
+     * { epoch, seq } (seq a BigInt: numbers go up to 2^64 - 1), to resume
+     * from after a reconnect (docs/protocol.md §10). Kept across sessions.
+     */
+    positions: new Map(),
+    /** Frames dropped as duplicates (at or before their stream's position). */
+    duplicates: 0,
+    /** Paths being renewed on a new session, not yet answered. */
+    renewing: new Set(),
     /** Reconnecting after the node closed the session (restart, crash). */
     retry: {
       /** The pending reconnect, or null. */
@@ -180,6 +199,15 @@
     return `/on/${path}`;
   }
 
+  /**
+   * The stream (component/topic) of an event path "/on/<component>[:<entity>]/<topic>":
+   * { key, entity } (entity: whether the path names one), or null.
+   */
+  function streamOf(path) {
+    const match = /^\/on\/([^/:]+)(:[^/]*)?\/(.+)$/.exec(path);
+    return match ? { key: `${match[1]}/${match[3]}`, entity: match[2] !== undefined } : null;
+  }
+
   // ---- errors and messages -------------------------------------------
 
   function showError(message) {
@@ -244,6 +272,9 @@
       statusText: response.statusText,
       ok: response.ok,
       contentType: response.headers.get("content-type") || "",
+      // What a Rues-Resume achieved (null without one, or from a node that
+      // does not resume); readable cross-origin since the node exposes it.
+      resumeResult: response.headers.get("rues-resume-result"),
       bytes,
     };
   }
@@ -283,8 +314,13 @@
   }
 
   function connect({ retry = false } = {}) {
-    // A connection the user asks for replaces any pending reconnect.
-    if (!retry) cancelRetry();
+    // A connection the user asks for replaces any pending reconnect, and
+    // starts afresh: nothing will be resumed, so no position is kept.
+    if (!retry) {
+      cancelRetry();
+      state.positions.clear();
+      state.renewing.clear();
+    }
     let node;
     try {
       node = nodeBase($("node-url").value);
@@ -345,18 +381,161 @@
       setConnection("connected", `connected to ${state.node}`);
       return;
     }
-    // A new session has no subscriptions: make the old ones again.
+    // A new session has no subscriptions: make the old ones again,
+    // resuming each from the last frame of its stream.
     setConnection("connected", `reconnected to ${state.node}, subscribing again to ${plural(again.length, "event")}`);
-    resubscribe(again);
+    renew(again);
   }
 
-  async function resubscribe(paths) {
-    for (const path of paths) await changeSubscription(path, true);
-    if (state.sessionId) {
-      const made = paths.filter((path) => state.subscriptions.has(path)).length;
-      setConnection("connected",
-        `reconnected to ${state.node}` + (paths.length ? ` (subscribed again: ${made} of ${paths.length})` : ""));
+  /**
+   * The paths to renew grouped by stream, each group's path without entity
+   * first, with the position to resume each from. A node queues a stream's
+   * frames to a session in growing order only: the widest path must replay
+   * first, or the entity paths' replays would hold back its numbers.
+   */
+  function resumePlan(paths) {
+    const groups = new Map();
+    for (const path of paths) {
+      const stream = streamOf(path);
+      const key = stream ? stream.key : path;
+      if (!groups.has(key)) groups.set(key, []);
+      // Taken now, before any answer: replayed frames move the position.
+      const from = stream ? state.positions.get(stream.key) || null : null;
+      groups.get(key).push({ path, from, entity: stream ? stream.entity : false });
     }
+    for (const group of groups.values()) {
+      group.sort((a, b) => Number(a.entity) - Number(b.entity));
+    }
+    return [...groups.values()];
+  }
+
+  /**
+   * Subscribes again to `paths` on the new session with Rues-Resume
+   * (docs/protocol.md §10): the streams at once, each stream's paths one
+   * after the other; then says per path what the node answered.
+   */
+  async function renew(paths) {
+    const session = state.sessionId;
+    const plan = resumePlan(paths);
+    for (const path of paths) state.renewing.add(path);
+    const outcomes = new Map();
+    await Promise.all(plan.map(async (group) => {
+      for (const { path, from } of group) {
+        if (state.sessionId !== session) return;
+        outcomes.set(path, await renewOne(session, path, from));
+        if (state.sessionId === session) state.renewing.delete(path);
+      }
+    }));
+    // Lost meanwhile: the next session renews them (onClosed kept them).
+    if (state.sessionId !== session) return;
+    const results = paths.map((path) => ({ path, ...outcomes.get(path) }));
+    say("subscribe-message", results.map(renewText).join("\n"),
+      results.every((r) => r.kind === "complete") ? "ok" : "warning");
+    const made = results.filter((r) => r.kind !== "failed").length;
+    setConnection("connected",
+      `reconnected to ${state.node}` +
+      (paths.length ? ` (subscribed again: ${made} of ${paths.length}${resumeSummary(results)})` : ""));
+  }
+
+  /**
+   * One path's renewal: { kind, ... } with kind "complete" (replayed),
+   * "gap" (replayed, first, last), "unknown" (why: events may be lost) or
+   * "failed" (why: not subscribed again).
+   */
+  async function renewOne(session, path, from) {
+    const headers = { "Rusk-Session-Id": session };
+    if (from) headers["Rues-Resume"] = `${from.epoch}:${from.seq}`;
+    let reply;
+    try {
+      reply = await request(state.node, "GET", path, headers);
+    } catch (error) {
+      showError(error.message);
+      return { kind: "failed", why: error.message };
+    }
+    if (!reply.ok) {
+      const why = `${reply.status} ${reason(reply)}`;
+      showError(`Subscribe ${path} again: ${why}`);
+      return { kind: "failed", why };
+    }
+    if (state.sessionId !== session) return { kind: "failed", why: "the session ended" };
+    const outcome = resumeOutcome(from, reply.resumeResult);
+    addSubscription(path);
+    showResume(path, outcome);
+    // Noted when the node says so: its replayed events, queued before its
+    // answer, are in the list already.
+    if (outcome.kind !== "complete") addRow(noteRow(path, outcome.kind, lossText({ path, ...outcome })));
+    return outcome;
+  }
+
+  /** What a renewal's Rues-Resume-Result says (or its absence). */
+  function resumeOutcome(from, value) {
+    if (!from) return { kind: "unknown", why: "nothing had arrived on its stream to resume from" };
+    if (value === null) return { kind: "unknown", why: "the node does not resume (no Rues-Resume-Result)" };
+    const [result, ...rest] = value.split(";").map((part) => part.trim());
+    const params = {};
+    for (const part of rest) {
+      const at = part.indexOf("=");
+      if (at > 0) params[part.slice(0, at).trim()] = part.slice(at + 1).trim();
+    }
+    const count = (text) => (/^[0-9]{1,20}$/.test(text || "") ? BigInt(text) : null);
+    const replayed = count(params.replayed);
+    if (result === "complete" && replayed !== null) return { kind: "complete", replayed };
+    if (result === "gap" && replayed !== null) {
+      const lost = /^([0-9]{1,20})-([0-9]{1,20})$/.exec(params.lost || "");
+      if (lost) return { kind: "gap", replayed, first: BigInt(lost[1]), last: BigInt(lost[2]) };
+    }
+    if (result === "reset") {
+      return { kind: "unknown", why: "the node has another history (restarted, or another node): nothing replayed" };
+    }
+    return { kind: "unknown", why: `the node answered an unreadable Rues-Resume-Result: ${value.slice(0, 120)}` };
+  }
+
+  /** The lost numbers, "5" or "5–9". */
+  function lostRange({ first, last }) {
+    return first === last ? `${first}` : `${first}–${last}`;
+  }
+
+  function lossText(result) {
+    const stream = streamOf(result.path);
+    const name = stream ? stream.key : result.path;
+    if (result.kind === "gap") {
+      return `lost while reconnecting: ${result.first === result.last ? "event" : "events"} ${lostRange(result)} ` +
+        `of ${name} (the node could not replay them); ${plural(Number(result.replayed), "later event")} replayed`;
+    }
+    return `events may have been lost while reconnecting: ${result.why}`;
+  }
+
+  /** One line of the subscribe message per renewed path. */
+  function renewText(result) {
+    switch (result.kind) {
+      case "complete":
+        return `${result.path}: resumed, nothing lost (${plural(Number(result.replayed), "event")} replayed)`;
+      case "gap":
+        return `${result.path}: resumed, events ${lostRange(result)} of its stream lost ` +
+          `(${plural(Number(result.replayed), "event")} replayed)`;
+      case "unknown":
+        return `${result.path}: subscribed again, events may have been lost (${result.why})`;
+      default:
+        return `${result.path}: not subscribed again (${result.why})`;
+    }
+  }
+
+  /** The connection line's account of the renewals. */
+  function resumeSummary(results) {
+    const made = results.filter((r) => r.kind !== "failed");
+    if (made.length === 0) return "";
+    const complete = made.filter((r) => r.kind === "complete");
+    if (complete.length === made.length) {
+      const replayed = complete.reduce((sum, r) => sum + r.replayed, 0n);
+      return `; nothing lost, ${plural(Number(replayed), "event")} replayed`;
+    }
+    const parts = [];
+    if (complete.length) parts.push(`${complete.length} resumed with nothing lost`);
+    const gaps = made.filter((r) => r.kind === "gap");
+    if (gaps.length) parts.push(`events lost on ${gaps.length} (${gaps.map(lostRange).join(", ")})`);
+    const unknown = made.filter((r) => r.kind === "unknown");
+    if (unknown.length) parts.push(`events may have been lost on ${unknown.length}`);
+    return `; ${parts.join(", ")}`;
   }
 
   function onClosed(event, wsUrl) {
@@ -382,10 +561,12 @@
     state.ws = null;
     setSessionId(null);
     if (reconnect) {
-      if (state.subscriptions.size > 0) {
-        state.retry.paths = [...state.subscriptions.keys()];
+      // With those still being renewed when this session ended.
+      const paths = new Set([...state.subscriptions.keys(), ...state.renewing, ...state.retry.paths]);
+      if (paths.size > 0) {
+        state.retry.paths = [...paths];
         say("subscribe-message",
-          `The session ended; ${plural(state.retry.paths.length, "subscription")} will be made again on reconnect.`, "info");
+          `The session ended; ${plural(paths.size, "subscription")} will be resumed on reconnect.`, "info");
       }
       scheduleReconnect(detail);
     } else {
@@ -394,6 +575,7 @@
         say("subscribe-message", "The session ended, and its subscriptions with it.", "info");
       }
     }
+    state.renewing.clear();
     clearSubscriptions();
   }
 
@@ -447,6 +629,23 @@
     $("subscriptions").append(item);
     state.subscriptions.set(path, item);
     renderSubscriptionCount();
+  }
+
+  /** Shows on the subscription's item what its renewal got back. */
+  function showResume(path, outcome) {
+    const item = state.subscriptions.get(path);
+    if (!item) return;
+    const text = {
+      complete: () => `resumed · ${Number(outcome.replayed)} replayed`,
+      gap: () => `lost ${lostRange(outcome)}`,
+      unknown: () => "events may be lost",
+    }[outcome.kind];
+    if (!text) return;
+    item.dataset.resume = outcome.kind;
+    if (outcome.replayed !== undefined) item.dataset.replayed = String(outcome.replayed);
+    const badge = element("span", { className: "resume", "data-resume": outcome.kind }, text());
+    if (outcome.why) badge.title = outcome.why;
+    item.querySelector(".path").after(badge);
   }
 
   function removeSubscription(path) {
@@ -632,14 +831,53 @@
     }
   }
 
+  /**
+   * Records that a frame of `location`'s stream arrived; false when one at
+   * its number or past it already had (a duplicate: dropped). Frames
+   * without numbers (a node without resume) are always new.
+   */
+  function advance(location, headers) {
+    const seqText = header(headers, "rues-seq");
+    const epochText = header(headers, "rues-epoch");
+    if (seqText === undefined && epochText === undefined) return true;
+    const seq = /^[0-9]{1,20}$/.test(seqText || "") ? BigInt(seqText) : null;
+    const epoch = /^[0-9a-f]{16}$/i.test(epochText || "") ? epochText.toLowerCase() : null;
+    if (seq === null || seq > MAX_SEQ || epoch === null) {
+      showError(`An event of ${location || "(no Content-Location)"} has a malformed Rues-Seq or Rues-Epoch ` +
+        `(${JSON.stringify(String(seqText).slice(0, 40))}, ${JSON.stringify(String(epochText).slice(0, 40))}): ` +
+        "it is shown, but its stream cannot be resumed from it.");
+      return true;
+    }
+    const stream = streamOf(location);
+    if (!stream) return true;
+    const last = state.positions.get(stream.key);
+    if (last && last.epoch === epoch && seq <= last.seq) return false;
+    // Another epoch is another numbering (the node restarted): it replaces
+    // the old one. Re-inserted, so the oldest stream is the first key.
+    state.positions.delete(stream.key);
+    state.positions.set(stream.key, { epoch, seq });
+    if (state.positions.size > MAX_STREAMS) state.positions.delete(state.positions.keys().next().value);
+    return true;
+  }
+
   function onFrame(buffer) {
-    state.eventCount += 1;
-    $("event-count").textContent = String(state.eventCount);
-    $("no-events").hidden = true;
-    countRate();
     let item;
     try {
       const frame = decodeFrame(buffer);
+      const location = header(frame.headers, "content-location") || "";
+      if (!advance(location, frame.headers)) {
+        state.duplicates += 1;
+        document.body.dataset.duplicates = String(state.duplicates);
+        return;
+      }
+      const gap = header(frame.headers, "rues-gap");
+      if (gap !== undefined) {
+        // A notice, not an event: the node (a relay that lost its upstream,
+        // say) could not deliver events of this stream.
+        addRow(noteRow(location, "notice",
+          `the node lost events of ${location || "(no Content-Location)"}: ${gap || "no reason given"}`), false);
+        return;
+      }
       trackBlock(frame.headers, frame.payload);
       item = renderEvent(frame);
     } catch (error) {
@@ -653,15 +891,39 @@
         element("pre", { className: "payload", "data-kind": "hex", tabindex: "0" }, hex(new Uint8Array(buffer))));
       item.append(head, body);
     }
+    state.eventCount += 1;
+    $("event-count").textContent = String(state.eventCount);
+    countRate();
+    addRow(item, true);
+  }
+
+  /** Adds a row to the list (an event's, or a note), or holds it while paused. */
+  function addRow(item, isEvent = false) {
+    $("no-events").hidden = true;
     applyFilter(item);
     if (state.paused) {
-      state.heldCount += 1;
+      if (isEvent) state.heldCount += 1;
+      state.heldRows += 1;
       state.held.push(item);
       if (state.held.length > MAX_EVENTS) state.held.shift();
       renderPause();
       return;
     }
     showRow(item);
+  }
+
+  /**
+   * A note in the event list about `path` (kind "gap": the resume lost
+   * events; "unknown": events may have been lost; "notice": the node's
+   * Rues-Gap notice).
+   */
+  function noteRow(path, kind, text) {
+    const item = element("li", { className: "event note", "data-kind": kind, "data-location": path });
+    const line = element("p", { className: "event-note" });
+    line.append(element("time", {}, clock()), element("code", { className: "location" }, path),
+      element("span", { className: "note-text" }, text));
+    item.append(line);
+    return item;
   }
 
   function showRow(item) {
@@ -689,12 +951,13 @@
     button.setAttribute("aria-pressed", String(paused));
     if (!paused) {
       for (const item of state.held) showRow(item);
-      const dropped = state.heldCount - state.held.length;
+      const dropped = state.heldRows - state.held.length;
       say("pause-state", state.heldCount === 0 ? ""
         : `resumed: ${plural(state.heldCount, "event")} received while paused`
           + (dropped > 0 ? ` (${dropped} oldest dropped)` : ""), "info");
       state.held = [];
       state.heldCount = 0;
+      state.heldRows = 0;
     } else {
       renderPause();
     }
@@ -879,6 +1142,7 @@
       // Rows held by a pause are cleared too, not shown on resume.
       state.held = [];
       state.heldCount = 0;
+      state.heldRows = 0;
       if (state.paused) renderPause();
     });
     $("clear-errors").addEventListener("click", () => {

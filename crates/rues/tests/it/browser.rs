@@ -1,7 +1,10 @@
 //! The browser event explorer (`rues serve` at `/`) in a real headless
 //! Chromium, driven over WebDriver (chromedriver) with fantoccini: the page
 //! uses the browser's own WebSocket and `fetch`, as a wallet does, served by
-//! the node itself or from another origin (CORS preflights).
+//! the node itself or from another origin (CORS preflights), and its resume
+//! after a reconnect (docs/protocol.md §10), the connection cut by a proxy
+//! in front of `rues serve` or of an in-process node whose history and
+//! events the test controls.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium
 //! chromium-driver`; `CHROMIUM` and `CHROMEDRIVER` name other binaries). A
@@ -12,13 +15,20 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper::{Method, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
+use rues_core::rues_target::EventPath;
+use rues_core::{Event, HistoryLimits};
+use rues_testkit::TestServer;
 use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream as TokioTcpStream};
+use tokio::task::JoinHandle;
 
 use crate::node::{Node, PATIENCE};
 
@@ -437,6 +447,74 @@ fn end_session(port: u16, session: &str) {
             Ok(0) | Err(_) => break,
             Ok(n) => answer.extend_from_slice(&chunk[..n]),
         }
+    }
+}
+
+/// A TCP relay in front of a node whose connections a test can cut at once
+/// (a reset, no WebSocket close: the page's network going away under it),
+/// and which can refuse new ones for a while (the node unreachable).
+struct CuttingProxy {
+    addr: SocketAddr,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    refusing: Arc<AtomicBool>,
+    accept: JoinHandle<()>,
+}
+
+impl CuttingProxy {
+    async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
+        let addr = listener.local_addr().expect("an address");
+        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let refusing = Arc::new(AtomicBool::new(false));
+        let accept = {
+            let connections = Arc::clone(&connections);
+            let refusing = Arc::clone(&refusing);
+            tokio::spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    // A reset, not a FIN, when the connection is dropped.
+                    let _ = client.set_zero_linger();
+                    if refusing.load(Ordering::SeqCst) {
+                        drop(client);
+                        continue;
+                    }
+                    let task = tokio::spawn(async move {
+                        let Ok(mut node) = TokioTcpStream::connect(target).await else {
+                            return;
+                        };
+                        let _ = node.set_zero_linger();
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut node).await;
+                    });
+                    let mut connections = connections.lock().expect("not poisoned");
+                    connections.retain(|task| !task.is_finished());
+                    connections.push(task);
+                }
+            })
+        };
+        Self {
+            addr,
+            connections,
+            refusing,
+            accept,
+        }
+    }
+
+    /// Cuts every connection open now.
+    fn cut(&self) {
+        for task in self.connections.lock().expect("not poisoned").drain(..) {
+            task.abort();
+        }
+    }
+
+    /// Resets new connections at once while `refusing`.
+    fn refuse(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::SeqCst);
+    }
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
     }
 }
 
@@ -966,6 +1044,34 @@ async fn explorer_reconnects_after_a_node_restart_and_subscribes_again() {
                    events: Number(document.getElementById('event-count').textContent) } : null;",
         )
         .await;
+    // A restarted node numbers under another epoch: its answer is `reset`
+    // (or, for a stream with nothing received yet, there was nothing to
+    // resume from), so the page cannot say nothing was lost.
+    let text = reconnected["text"].as_str().expect("text");
+    assert!(
+        text.contains("events may have been lost on 2"),
+        "{reconnected}"
+    );
+    let noted = browser
+        .wait_js(
+            "a note per path that events may have been lost",
+            "const notes = [...document.querySelectorAll('#events .note[data-kind=\"unknown\"]')]; \
+             return notes.length === 2 ? notes.map(n => n.innerText) : null;",
+        )
+        .await;
+    let blocks_note = noted
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|note| note.contains("/on/blocks/accepted"))
+        .unwrap_or_else(|| panic!("no note for blocks: {noted}"))
+        .to_owned();
+    assert!(
+        blocks_note.contains("events may have been lost")
+            && blocks_note.contains("another history"),
+        "{blocks_note}"
+    );
     let second = reconnected["id"].as_str().expect("an id");
     assert!(
         second.len() == 32 && second != first,
@@ -991,5 +1097,295 @@ async fn explorer_reconnects_after_a_node_restart_and_subscribes_again() {
             ),
         )
         .await;
+    browser.finish().await;
+}
+
+/// The block rows of the list, oldest first: height and `Rues-Seq` of each.
+const BLOCK_ROWS: &str = "return [...document.querySelectorAll('#events .event[data-location^=\"/on/blocks:\"]')] \
+     .reverse().map(row => { \
+       const headers = {}; \
+       for (const dt of row.querySelectorAll('.event-headers dt')) \
+         headers[dt.textContent.toLowerCase()] = dt.nextElementSibling.textContent; \
+       return { height: JSON.parse(row.querySelector('.payload').textContent).header.height, \
+                seq: Number(headers['rues-seq']) }; });";
+
+#[tokio::test]
+async fn explorer_resumes_after_its_websocket_is_cut() {
+    // No reverts: each accepted block is one higher than the last.
+    let node = Node::start(&["--set", "chain.revert_one_in=0"]);
+    let proxy = CuttingProxy::start(node.addr).await;
+    let browser = Browser::start("explorer_resumes").await;
+    // The page and everything it opens go through the proxy.
+    browser.open(&format!("http://{}/", proxy.addr)).await;
+    let first = browser.connect().await;
+    browser
+        .subscribe("blocks/accepted", "/on/blocks/accepted")
+        .await;
+    let before = browser.events("/on/blocks:", 3).await.len();
+
+    // The network goes away under the page (no close from it), and stays
+    // away while the page tries once more: blocks go on meanwhile.
+    proxy.refuse(true);
+    proxy.cut();
+    browser
+        .wait_js(
+            "the page reconnecting, a failed attempt, then another",
+            "return document.getElementById('connection-state').dataset.state === 'reconnecting' \
+               && Number(document.body.dataset.reconnects) >= 2;",
+        )
+        .await;
+    proxy.refuse(false);
+
+    let reconnected = browser
+        .wait_js(
+            "the page reconnected and resumed",
+            &format!(
+                "const s = document.getElementById('connection-state'); \
+                 const id = document.getElementById('session-id').textContent; \
+                 const sub = document.querySelector('#subscriptions .subscription[data-path=\"/on/blocks/accepted\"]'); \
+                 return s.dataset.state === 'connected' && id !== {first:?} && sub && sub.dataset.resume \
+                   ? {{ text: s.textContent, resume: sub.dataset.resume, replayed: Number(sub.dataset.replayed), \
+                       badge: sub.querySelector('.resume').textContent, \
+                       message: document.getElementById('subscribe-message').textContent }} : null;"
+            ),
+        )
+        .await;
+    assert_eq!(reconnected["resume"], "complete", "{reconnected}");
+    let text = reconnected["text"].as_str().expect("text");
+    assert!(
+        text.contains("subscribed again: 1 of 1; nothing lost"),
+        "{reconnected}"
+    );
+    // The outage lasted a failed attempt (1 s or more): blocks were made.
+    let replayed = reconnected["replayed"].as_u64().expect("a count");
+    assert!(replayed >= 1, "{reconnected}");
+    assert!(text.contains(&format!("{replayed} event")), "{reconnected}");
+    let message = reconnected["message"].as_str().expect("text");
+    assert!(
+        message.contains("/on/blocks/accepted: resumed, nothing lost"),
+        "{reconnected}"
+    );
+
+    // Live blocks after the replayed ones.
+    let wanted = before + usize::try_from(replayed).expect("small") + 3;
+    let rows = browser
+        .wait_js(
+            "live blocks after the replay",
+            &format!(
+                "const rows = (() => {{ {BLOCK_ROWS} }})(); return rows.length >= {wanted} ? rows : null;"
+            ),
+        )
+        .await;
+    let rows = rows.as_array().expect("rows");
+    let heights: Vec<u64> = rows
+        .iter()
+        .map(|row| row["height"].as_u64().expect("a height"))
+        .collect();
+    let seqs: Vec<u64> = rows
+        .iter()
+        .map(|row| row["seq"].as_u64().expect("a Rues-Seq"))
+        .collect();
+    // Consecutive across the reconnect: nothing lost, nothing twice.
+    for pair in heights.windows(2) {
+        assert_eq!(pair[1], pair[0] + 1, "heights {heights:?}");
+    }
+    for pair in seqs.windows(2) {
+        assert_eq!(pair[1], pair[0] + 1, "Rues-Seq {seqs:?}");
+    }
+    let notes = browser
+        .wait_js(
+            "the notes",
+            "return document.querySelectorAll('#events .note').length;",
+        )
+        .await;
+    assert_eq!(notes, 0, "no loss noted");
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn explorer_shows_the_lost_numbers_and_gap_notices() {
+    // Two events per stream kept: a longer outage is a gap.
+    let server = TestServer::builder()
+        .config(|config| config.with_history(HistoryLimits::default().per_stream(2, 1024 * 1024)))
+        .start()
+        .await;
+    let proxy = CuttingProxy::start(server.addr).await;
+    // The page comes from a `rues serve`: the proxied node is another origin.
+    let page = Node::start(&[]);
+    let browser = Browser::start("explorer_lost_numbers").await;
+    browser
+        .open(&format!("http://{}/?node=http://{}", page.addr, proxy.addr))
+        .await;
+    let first = browser.connect().await;
+    browser
+        .subscribe("blocks/accepted", "/on/blocks/accepted")
+        .await;
+    server.publish("/on/blocks:01/accepted", r#"{"n":1}"#);
+    browser.events("/on/blocks:01/", 1).await;
+
+    proxy.refuse(true);
+    proxy.cut();
+    browser
+        .wait_js(
+            "the page reconnecting, a failed attempt, then another",
+            "return Number(document.body.dataset.reconnects) >= 2;",
+        )
+        .await;
+    // Events 2 to 6 while the page is away; the node keeps 5 and 6.
+    for n in 2..=6 {
+        server.publish(
+            &format!("/on/blocks:0{n}/accepted"),
+            format!(r#"{{"n":{n}}}"#),
+        );
+    }
+    proxy.refuse(false);
+
+    let reconnected = browser
+        .wait_js(
+            "the page reconnected with a gap",
+            &format!(
+                "const s = document.getElementById('connection-state'); \
+                 const id = document.getElementById('session-id').textContent; \
+                 const sub = document.querySelector('#subscriptions .subscription[data-path=\"/on/blocks/accepted\"]'); \
+                 const note = document.querySelector('#events .note[data-kind=\"gap\"]'); \
+                 return s.dataset.state === 'connected' && id !== {first:?} && sub && sub.dataset.resume && note \
+                   ? {{ text: s.textContent, resume: sub.dataset.resume, replayed: sub.dataset.replayed, \
+                       badge: sub.querySelector('.resume').textContent, note: note.innerText, \
+                       message: document.getElementById('subscribe-message').textContent }} : null;"
+            ),
+        )
+        .await;
+    assert_eq!(reconnected["resume"], "gap", "{reconnected}");
+    assert_eq!(reconnected["replayed"], "2", "{reconnected}");
+    assert_eq!(reconnected["badge"], "lost 2–4", "{reconnected}");
+    let text = reconnected["text"].as_str().expect("text");
+    assert!(text.contains("events lost on 1 (2–4)"), "{reconnected}");
+    let note = reconnected["note"].as_str().expect("text");
+    assert!(
+        note.contains("/on/blocks/accepted") && note.contains("events 2–4 of blocks/accepted"),
+        "{reconnected}"
+    );
+    let message = reconnected["message"].as_str().expect("text");
+    assert!(
+        message.contains("events 2–4 of its stream lost"),
+        "{reconnected}"
+    );
+    // The replayed events, each once, then a live one.
+    server.publish("/on/blocks:07/accepted", r#"{"n":7}"#);
+    let events = browser.events("/on/blocks:07/", 1).await;
+    assert_eq!(events.len(), 1);
+    let shown = browser
+        .wait_js(
+            "the events shown",
+            "return [...document.querySelectorAll('#events .event[data-location^=\"/on/blocks:\"]')] \
+               .reverse().map(row => JSON.parse(row.querySelector('.payload').textContent).n);",
+        )
+        .await;
+    assert_eq!(shown, json!([1, 5, 6, 7]));
+
+    // A node's notice that events of a stream were lost is a note too.
+    let notice = Event::new(
+        EventPath::parse("/on/blocks/accepted").expect("valid"),
+        "application/octet-stream",
+        Bytes::new(),
+    )
+    .with_header("Rues-Gap", "upstream lost");
+    server.publish_event(notice);
+    let noticed = browser
+        .wait_js(
+            "the gap notice",
+            "const note = document.querySelector('#events .note[data-kind=\"notice\"]'); \
+             return note ? note.innerText : null;",
+        )
+        .await;
+    assert!(
+        noticed
+            .as_str()
+            .expect("text")
+            .contains("the node lost events of /on/blocks/accepted: upstream lost"),
+        "{noticed}"
+    );
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn explorer_renews_the_path_without_entity_of_a_stream_first() {
+    let server = TestServer::start().await;
+    let proxy = CuttingProxy::start(server.addr).await;
+    let page = Node::start(&[]);
+    let browser = Browser::start("explorer_renews_widest_first").await;
+    browser
+        .open(&format!("http://{}/?node=http://{}", page.addr, proxy.addr))
+        .await;
+    let first = browser.connect().await;
+    // The entity path subscribed first: renewed in that order, its replay
+    // would hold the stream's numbers past the wildcard's events.
+    browser
+        .subscribe("blocks:01/accepted", "/on/blocks:01/accepted")
+        .await;
+    browser
+        .subscribe("blocks/accepted", "/on/blocks/accepted")
+        .await;
+    server.publish("/on/blocks:01/accepted", r#"{"n":1}"#);
+    browser.events("/on/blocks:01/", 1).await;
+
+    proxy.refuse(true);
+    proxy.cut();
+    browser
+        .wait_js(
+            "the page reconnecting, a failed attempt, then another",
+            "return Number(document.body.dataset.reconnects) >= 2;",
+        )
+        .await;
+    for (n, entity) in [(2, "02"), (3, "01"), (4, "02")] {
+        server.publish(
+            &format!("/on/blocks:{entity}/accepted"),
+            format!(r#"{{"n":{n}}}"#),
+        );
+    }
+    proxy.refuse(false);
+
+    let reconnected = browser
+        .wait_js(
+            "the page reconnected and resumed both paths",
+            &format!(
+                "const s = document.getElementById('connection-state'); \
+                 const id = document.getElementById('session-id').textContent; \
+                 const subs = [...document.querySelectorAll('#subscriptions .subscription')]; \
+                 return s.dataset.state === 'connected' && id !== {first:?} && subs.length === 2 \
+                   && subs.every(sub => sub.dataset.resume) && s.textContent.includes('subscribed again') \
+                   ? {{ text: s.textContent, \
+                       resumes: Object.fromEntries(subs.map(sub => [sub.dataset.path, sub.dataset.resume])) }} : null;"
+            ),
+        )
+        .await;
+    assert_eq!(
+        reconnected["resumes"],
+        json!({"/on/blocks/accepted": "complete", "/on/blocks:01/accepted": "complete"}),
+        "{reconnected}"
+    );
+    assert!(
+        reconnected["text"]
+            .as_str()
+            .expect("text")
+            .contains("subscribed again: 2 of 2; nothing lost, 3 events replayed"),
+        "{reconnected}"
+    );
+    let shown = browser
+        .wait_js(
+            "the events shown",
+            "const rows = [...document.querySelectorAll('#events .event[data-location^=\"/on/blocks:\"]')] \
+               .reverse().map(row => JSON.parse(row.querySelector('.payload').textContent).n); \
+             return rows.length >= 4 ? rows : null;",
+        )
+        .await;
+    assert_eq!(shown, json!([1, 2, 3, 4]), "each event once, in order");
+    let notes = browser
+        .wait_js(
+            "the notes",
+            "return document.querySelectorAll('#events .note').length;",
+        )
+        .await;
+    assert_eq!(notes, 0, "no loss noted");
     browser.finish().await;
 }

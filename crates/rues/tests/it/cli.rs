@@ -473,7 +473,15 @@ fn completions_name_every_subcommand() {
     ];
     for (shell, offer) in offers {
         let script = text(&succeeded(&["completions", shell]).stdout);
-        for command in ["serve", "tx", "listen", "dispatch", "completions", "man"] {
+        for command in [
+            "serve",
+            "relay",
+            "tx",
+            "listen",
+            "dispatch",
+            "completions",
+            "man",
+        ] {
             let needle = offer(command);
             assert!(script.contains(&needle), "{shell}: no {needle:?}");
         }
@@ -515,7 +523,15 @@ fn man_prints_a_roff_page_naming_every_subcommand() {
     let page = text(&succeeded(&["man"]).stdout);
     assert!(page.contains(".TH rues 1"), "{page:.200}");
     assert!(page.contains(".SH SUBCOMMANDS"), "{page}");
-    for command in ["serve", "tx", "listen", "dispatch", "completions", "man"] {
+    for command in [
+        "serve",
+        "relay",
+        "tx",
+        "listen",
+        "dispatch",
+        "completions",
+        "man",
+    ] {
         assert!(
             page.contains(&format!("rues\\-{command}")),
             "no {command}: {page}"
@@ -533,7 +549,7 @@ fn man_prints_each_subcommands_page_that_rues_1_refers_to() {
     let stderr = failed_with(1, &["man", "nope"]);
     assert!(
         stderr.contains(
-            "no subcommand `nope`; pages exist for serve, edge, tx, listen, dispatch, completions, man"
+            "no subcommand `nope`; pages exist for serve, edge, relay, tx, listen, dispatch, completions, man"
         ),
         "{stderr}"
     );

@@ -13,5 +13,6 @@ mod graphql_hostile;
 mod graphql_rusk;
 mod hostile_limits;
 mod logs;
+mod relay;
 mod serve;
 mod tls;

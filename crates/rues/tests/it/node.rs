@@ -63,6 +63,16 @@ impl Node {
         Self::spawn(command)
     }
 
+    /// `rues relay --upstream URL` on a free loopback port, with `extra`
+    /// arguments.
+    pub(crate) fn relay(upstream: &str, extra: &[&str]) -> Self {
+        let mut command = rues();
+        command
+            .args(["relay", "--upstream", upstream, "--listen", "127.0.0.1:0"])
+            .args(extra);
+        Self::spawn(command)
+    }
+
     /// As [`Node::start`], with the open-file limit lowered to `limit` (via
     /// the shell's `ulimit -n`, so the test needs no libc binding).
     pub(crate) fn start_with_fd_limit(limit: u32, extra: &[&str]) -> Self {

@@ -1,0 +1,426 @@
+//! A RUES relay (docs/relay.md, docs/protocol.md §12): a node that serves
+//! RUES to its own clients, exactly as a node does, in front of one
+//! upstream RUES node (rusk, or another rues), through one upstream
+//! session.
+//!
+//! - **Paths.** [`Relay::registry`] keeps the shape of a registry (its
+//!   components, entity rules and canonical forms) and opens every
+//!   component's topics, so that the upstream decides what exists: a
+//!   subscribe the upstream refuses (404, 400, 429, ...) is answered with
+//!   the upstream's status and message.
+//! - **Subscriptions.** The relay joins its endpoint with a
+//!   `rues_warp::Backplane` of its own. The core tells it the first
+//!   downstream subscription to an exact path and the last one gone; per
+//!   stream (component, topic) the relay holds upstream the wildcard path
+//!   when some session wants it, else each entity path wanted, so that
+//!   each upstream event arrives once. A downstream subscribe is answered
+//!   only once the upstream answered its own (`Backplane::admit`); sessions
+//!   that subscribe to the same path meanwhile wait for the same answer.
+//! - **Events.** Each upstream event is delivered to the downstream
+//!   sessions it matches through the relay's core (`ClusterPort::deliver`):
+//!   encoded once, its payload's bytes shared, never copied. A frame
+//!   without `Content-Type` (rusk sends none) gets the type rusk's payloads
+//!   have ([`content_type_for`]).
+//! - **Dispatch.** Every component's fallback handler sends the request
+//!   upstream with its body and its `Content-Type`, `Accept`,
+//!   `Rusk-Version`, `Rusk-Feeder` and `X-*` headers; a streamed reply is
+//!   passed on as its chunks come.
+//! - **Upstream loss.** The upstream session reconnects with backoff and
+//!   jitter and renews every path; the relay then tells the downstream
+//!   sessions of each stream it holds about the gap, answers `/health`
+//!   with 503 while the upstream is down, and counts all of it in its
+//!   metrics.
+
+mod dispatch;
+mod interest;
+mod metrics;
+mod upstream;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rues_core::http::StatusCode;
+use rues_core::rues_target::EventPath;
+use rues_core::{Change, Destination, Event, Registry};
+use rues_warp::{Backplane, BoxFuture, ClusterPort, Endpoint, Forwarded, ForwardedRequest};
+use tokio::sync::{mpsc, watch};
+
+pub use dispatch::content_type_for;
+use interest::Streams;
+use metrics::Counters;
+
+/// How a relay reaches its upstream.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RelayConfig {
+    /// The upstream node: `http://` or `https://` (or `ws://`, `wss://`),
+    /// with any base path and an optional trailing `/on`.
+    pub upstream: String,
+    /// PEM certificates to trust for an `https` upstream, besides the
+    /// usual roots (e.g. the upstream's own self-signed certificate).
+    pub upstream_ca: Option<Vec<u8>>,
+    /// When the upstream session drops: the delay before each new attempt
+    /// (doubling, with jitter).
+    pub reconnect: rues_client::ReconnectPolicy,
+    /// Upstream events waiting to be fanned out; past it the relay lags,
+    /// and tells the downstream sessions about the gap.
+    pub feed_buffer: usize,
+    /// The longest a downstream subscribe waits for the upstream's answer
+    /// to its own (then 504).
+    pub admit_timeout: Duration,
+    /// The longest a dispatch waits for the head of the upstream's answer
+    /// (then 504).
+    pub request_timeout: Duration,
+    /// The largest whole (not streamed) upstream answer the relay reads
+    /// (then 502); a streamed one is passed on chunk by chunk.
+    pub max_whole_answer: usize,
+    /// The relay's counters: shared by the clones of a configuration, so
+    /// that the handlers of [`Relay::registry`] and the relay
+    /// [`Relay::start`] makes count in the same place.
+    counters: Arc<Counters>,
+}
+
+impl RelayConfig {
+    /// Defaults for `upstream`: reconnects from 250 ms doubling up to 5 s,
+    /// forever; 4 096 events buffered; 10 s for a subscribe's answer, 60 s
+    /// for a dispatch's; whole answers up to 64 MiB.
+    pub fn new(upstream: impl Into<String>) -> Self {
+        Self {
+            upstream: upstream.into(),
+            upstream_ca: None,
+            reconnect: rues_client::ReconnectPolicy::default()
+                .initial_delay(Duration::from_millis(250))
+                .max_delay(Duration::from_secs(5))
+                .max_attempts(None),
+            feed_buffer: 4096,
+            admit_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_whole_answer: 64 * 1024 * 1024,
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
+    /// Trusts these PEM certificates for an `https` upstream.
+    pub fn with_upstream_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.upstream_ca = Some(pem.into());
+        self
+    }
+
+    /// Sets the reconnect policy of the upstream session.
+    pub fn with_reconnect(mut self, policy: rues_client::ReconnectPolicy) -> Self {
+        self.reconnect = policy;
+        self
+    }
+
+    /// The upstream client's settings: no `Rusk-Version` of its own (a
+    /// dispatch carries the downstream caller's), reconnecting.
+    fn client(&self) -> rues_client::ClientBuilder {
+        let mut builder = rues_client::Client::builder(self.upstream.clone())
+            .no_rusk_version()
+            .reconnect_policy(self.reconnect.clone())
+            .request_timeout(Some(self.request_timeout));
+        if let Some(pem) = &self.upstream_ca {
+            builder = builder.add_root_certificates_pem(pem.clone());
+        }
+        builder
+    }
+}
+
+/// Why a relay could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// The upstream settings are unusable (URL, certificates).
+    #[error("invalid upstream {url}")]
+    Config {
+        /// The configured upstream.
+        url: String,
+        /// What the client said.
+        source: rues_client::Error,
+    },
+    /// The upstream did not answer within the time allowed.
+    #[error("the upstream {url} did not answer within {waited:?}")]
+    Unreachable {
+        /// The configured upstream.
+        url: String,
+        /// How long the relay tried.
+        waited: Duration,
+        /// The last failure.
+        source: rues_client::Error,
+    },
+    /// The upstream answered without a usable `Rusk-Version`.
+    #[error("the upstream {url} sends no usable Rusk-Version ({found}): give --node-version")]
+    NoVersion {
+        /// The configured upstream.
+        url: String,
+        /// What it sent, if anything.
+        found: String,
+    },
+    /// The endpoint already has a backplane (a cluster, another relay).
+    #[error("the endpoint already has a backplane")]
+    AlreadyJoined,
+}
+
+/// What came of the upstream's answer to a path's subscribe.
+#[derive(Debug, Clone)]
+enum Admission {
+    /// Asked, not answered yet.
+    Pending,
+    /// Held upstream (or covered by the stream's wildcard).
+    Active,
+    /// Refused: the answer every downstream subscribe to it gets.
+    Refused(Arc<Refusal>),
+}
+
+/// An upstream refusal, as the downstream answer carries it.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+impl Refusal {
+    fn response(&self) -> rues_core::Response {
+        let body = serde_json::json!({ "error": self.message }).to_string();
+        let mut response = rues_core::Response::new(body.into());
+        *response.status_mut() = self.status;
+        response.headers_mut().insert(
+            rues_core::http::header::CONTENT_TYPE,
+            rues_core::http::HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}
+
+/// What the relay's tasks share, behind one lock never held across an
+/// `.await`.
+#[derive(Default)]
+struct State {
+    streams: Streams,
+    /// Each path a downstream session wants, and what the upstream said.
+    admissions: HashMap<EventPath, watch::Sender<Admission>>,
+}
+
+pub(crate) struct Inner {
+    config: RelayConfig,
+    client: rues_client::Client,
+    port: ClusterPort,
+    state: Mutex<State>,
+    counters: Arc<Counters>,
+    /// Work for the control task (changes from the core, reconnects).
+    work: mpsc::UnboundedSender<upstream::Work>,
+}
+
+impl Inner {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A relay: the backplane of one [`Endpoint`], holding one upstream
+/// session. Cheap to clone.
+#[derive(Clone)]
+pub struct Relay {
+    inner: Arc<Inner>,
+    tasks: Arc<Vec<tokio::task::AbortHandle>>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("upstream", &self.inner.config.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    /// The registry a relay serves: `shape`'s components, with their
+    /// entity rules and canonical forms, every topic open (the upstream
+    /// decides which exist) and every dispatch forwarded upstream (the
+    /// shape's own handlers are dropped).
+    pub fn registry(shape: &Registry, config: &RelayConfig) -> Result<Registry, RelayError> {
+        let dispatcher = config
+            .client()
+            .dispatcher()
+            .map_err(|source| RelayError::Config {
+                url: config.upstream.clone(),
+                source,
+            })?;
+        let forward =
+            dispatch::Forwarder::new(dispatcher, config.max_whole_answer, config.counters.clone());
+        Ok(shape
+            .without_handlers()
+            .components()
+            .fold(Registry::new(), |registry, spec| {
+                registry.with(spec.clone().open_topics().fallback_handler(forward.clone()))
+            }))
+    }
+
+    /// The upstream's node version, from the `Rusk-Version` of its answer
+    /// to a `POST /on/node/info` (any status will do), asked again with
+    /// backoff until it answers or `wait` has passed.
+    pub async fn upstream_version(
+        config: &RelayConfig,
+        wait: Duration,
+    ) -> Result<rues_core::semver::Version, RelayError> {
+        upstream::version(config, wait).await
+    }
+
+    /// Opens the upstream session (trying for at most `wait`) and joins
+    /// `endpoint` with the relay's backplane: from now on downstream
+    /// subscriptions are held upstream and upstream events fanned out.
+    pub async fn start(
+        endpoint: &Endpoint,
+        config: RelayConfig,
+        wait: Duration,
+    ) -> Result<Relay, RelayError> {
+        let client = upstream::connect(&config, wait).await?;
+        let (control, feed) = client.feed(config.feed_buffer.max(1));
+        let (work, work_rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            counters: config.counters.clone(),
+            config,
+            client,
+            port: endpoint.cluster_port(),
+            state: Mutex::new(State::default()),
+            work,
+        });
+        let tasks = vec![
+            tokio::spawn(upstream::control(inner.clone(), control, work_rx)).abort_handle(),
+            tokio::spawn(upstream::events(inner.clone(), feed)).abort_handle(),
+            tokio::spawn(upstream::watch_session(inner.clone())).abort_handle(),
+        ];
+        let relay = Relay {
+            inner,
+            tasks: Arc::new(tasks),
+        };
+        if !endpoint.join_cluster(Arc::new(relay.clone())) {
+            relay.stop().await;
+            return Err(RelayError::AlreadyJoined);
+        }
+        Ok(relay)
+    }
+
+    /// Whether the upstream session is open now.
+    pub fn is_connected(&self) -> bool {
+        self.inner.client.is_connected()
+    }
+
+    /// Closes the upstream session and stops the relay's tasks. For a
+    /// relay that is shutting down (its downstream sessions are closed by
+    /// the server's own shutdown).
+    pub async fn stop(&self) {
+        for task in self.tasks.iter() {
+            task.abort();
+        }
+        self.inner.client.close().await;
+    }
+}
+
+impl Backplane for Relay {
+    fn changes(&self, changes: Vec<Change>) {
+        let interest: Vec<Change> = {
+            let mut state = self.inner.state();
+            changes
+                .into_iter()
+                .filter(|change| match change {
+                    Change::InterestAdded(path) => {
+                        state
+                            .admissions
+                            .entry(path.clone())
+                            .or_insert_with(|| watch::channel(Admission::Pending).0);
+                        true
+                    }
+                    Change::InterestDropped(path) => {
+                        state.admissions.remove(path);
+                        true
+                    }
+                    // Sessions are the relay's own: nothing upstream.
+                    _ => false,
+                })
+                .collect()
+        };
+        if !interest.is_empty() {
+            // The control task lives as long as the relay: a send fails
+            // only once it was stopped.
+            let _ = self.inner.work.send(upstream::Work::Changes(interest));
+        }
+    }
+
+    fn published(&self, _event: &Event) {
+        // A relay publishes nothing of its own: its events are the
+        // upstream's, delivered through the port, which never comes here.
+    }
+
+    fn settled(&self) -> BoxFuture<()> {
+        // Nothing to settle beyond each path's admission.
+        Box::pin(async {})
+    }
+
+    fn admit(&self, path: &EventPath) -> BoxFuture<Result<(), rues_core::Response>> {
+        let admission = self
+            .inner
+            .state()
+            .admissions
+            .get(path)
+            .map(watch::Sender::subscribe);
+        let timeout = self.inner.config.admit_timeout;
+        Box::pin(async move {
+            // No entry: no session wants the path any more (the one asking
+            // went away meanwhile); nothing to wait for.
+            let Some(mut admission) = admission else {
+                return Ok(());
+            };
+            let answered = admission.wait_for(|a| !matches!(a, Admission::Pending));
+            match tokio::time::timeout(timeout, answered).await {
+                Ok(Ok(answer)) => match &*answer {
+                    Admission::Refused(refusal) => Err(refusal.response()),
+                    _ => Ok(()),
+                },
+                // Dropped while pending: nobody wants it any more.
+                Ok(Err(_)) => Ok(()),
+                Err(_) => Err(Refusal {
+                    status: StatusCode::GATEWAY_TIMEOUT,
+                    message: format!(
+                        "the upstream did not answer this subscribe within {} ms",
+                        timeout.as_millis()
+                    ),
+                }
+                .response()),
+            }
+        })
+    }
+
+    fn forward(&self, _to: Destination, _request: ForwardedRequest) -> BoxFuture<Forwarded> {
+        // Every session is this relay's own and every dispatch has a
+        // handler: a request for another owner names an unknown session
+        // (the core's 424).
+        Box::pin(async { Forwarded::Nobody })
+    }
+
+    fn health(&self) -> Result<String, String> {
+        let url = &self.inner.config.upstream;
+        if self.inner.client.is_connected() {
+            let held = self.inner.state().streams.upstream_count();
+            Ok(format!(
+                "upstream session open at {url}, {held} upstream subscriptions"
+            ))
+        } else {
+            Err(format!(
+                "no upstream session at {url}: reconnecting; events are not relayed meanwhile"
+            ))
+        }
+    }
+
+    fn health_name(&self) -> &'static str {
+        "upstream"
+    }
+
+    fn metrics(&self) -> String {
+        let held = self.inner.state().streams.upstream_count();
+        self.inner
+            .counters
+            .render(self.inner.client.is_connected(), held)
+    }
+}
