@@ -83,7 +83,7 @@ fn line(record: &RelayRun) -> String {
     let count = |n: Option<u64>| n.map_or("?".to_owned(), |n| n.to_string());
     let relay = record.relay_cpu.map_or(String::new(), |cpu| {
         format!(
-            "; relay {:.2} CPU-s/s, {:.2} us/event, {} sessions, {} upstream subscription(s)",
+            "; relay {:.2} CPU-s/s, {:.2} us/event, {} session(s), {} upstream subscription(s)",
             cpu.per_second,
             cpu.us_per_event,
             count(record.relay_sessions),
@@ -92,7 +92,7 @@ fn line(record: &RelayRun) -> String {
     });
     format!(
         "relay run {} {:>6}: events p50/p99 {:.2}/{:.2} ms, {}/{} delivered, {} closed; \
-         upstream {:.2} CPU-s/s, {:.2} us/event, {} sessions{relay}{}",
+         upstream {:.2} CPU-s/s, {:.2} us/event, {} session(s){relay}{}",
         record.run,
         record.route.name(),
         record.events.p50_ms,
