@@ -237,6 +237,45 @@ impl HttpConn {
     }
 }
 
+/// The most a one-off [`fetch`] reads.
+const FETCH_MAX: u64 = 4 << 20;
+
+/// A one-off `GET path` on a connection of its own (`Connection: close`),
+/// bounded to 5 s and 4 MiB: the status and the body as text. For
+/// `/metrics` and `/health`.
+pub(crate) async fn fetch(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+    let fetched = async {
+        let mut stream = TcpStream::connect(addr).await?;
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await?;
+        let mut text = Vec::new();
+        stream.take(FETCH_MAX).read_to_end(&mut text).await?;
+        anyhow::Ok(text)
+    };
+    let text = tokio::time::timeout(Duration::from_secs(5), fetched)
+        .await
+        .with_context(|| format!("GET {path} did not answer in time"))??;
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    let httparse::Status::Complete(head) = response.parse(&text)? else {
+        bail!("GET {path}: an incomplete response head");
+    };
+    let status = response.code.unwrap_or(0);
+    Ok((status, String::from_utf8_lossy(&text[head..]).into_owned()))
+}
+
+/// The value of `series` (exactly as printed, labels included) in a rues
+/// node's `/metrics`.
+pub(crate) async fn metric(addr: SocketAddr, series: &str) -> Result<u64> {
+    let (status, text) = fetch(addr, "/metrics").await?;
+    anyhow::ensure!(status == 200, "/metrics answered {status}");
+    rues_testkit::metric(&text, series).with_context(|| format!("no {series} in /metrics"))
+}
+
 /// What a session saw, shared between its task and the harness.
 #[derive(Default)]
 pub(crate) struct Tally {
@@ -290,9 +329,21 @@ pub(crate) async fn open(
     index: u64,
     http: Option<&HttpPool>,
 ) -> Result<Session> {
+    open_to(endpoint, entity, None, index, http).await
+}
+
+/// [`open`], to `rues_path` instead of the bench topic when given (rues
+/// only).
+async fn open_to(
+    endpoint: Endpoint,
+    entity: Option<u32>,
+    rues_path: Option<&str>,
+    index: u64,
+    http: Option<&HttpPool>,
+) -> Result<Session> {
     tokio::time::timeout(
         OPEN_TIMEOUT,
-        open_inner(endpoint, entity, index, http, None),
+        open_inner(endpoint, entity, rues_path, index, http, None),
     )
     .await
     .map_err(|_| anyhow!("opening a session timed out"))?
@@ -306,7 +357,7 @@ pub(crate) async fn open_stalled(
     index: u64,
     http: Option<&HttpPool>,
 ) -> Result<Session> {
-    let open = open_inner(endpoint, None, index, http, Some(STALLED_RECV_BUFFER));
+    let open = open_inner(endpoint, None, None, index, http, Some(STALLED_RECV_BUFFER));
     tokio::time::timeout(OPEN_TIMEOUT, open)
         .await
         .map_err(|_| anyhow!("opening a session timed out"))?
@@ -318,6 +369,7 @@ const STALLED_RECV_BUFFER: u32 = 4096;
 async fn open_inner(
     endpoint: Endpoint,
     entity: Option<u32>,
+    rues_path: Option<&str>,
     index: u64,
     http: Option<&HttpPool>,
     recv_buffer: Option<u32>,
@@ -346,9 +398,11 @@ async fn open_inner(
             session_id = Some(id.as_str().to_owned());
             let http = http.context("rues sessions need an HTTP pool")?;
             let asked = Instant::now();
-            let status = http
-                .get(&format!("/on/bench:{name}/tick"), id.as_str())
-                .await?;
+            let path = match rues_path {
+                Some(path) => path.to_owned(),
+                None => format!("/on/bench:{name}/tick"),
+            };
+            let status = http.get(&path, id.as_str()).await?;
             if status != 200 {
                 bail!("subscribe answered {status}");
             }
@@ -566,6 +620,27 @@ impl Fleet {
         entity: impl Fn(usize) -> Option<u32>,
         parallel: usize,
     ) -> Result<Fleet> {
+        Self::open_to(endpoint, count, entity, None, parallel).await
+    }
+
+    /// Opens `count` rues sessions, each subscribed to `path`, at most
+    /// `parallel` opening at once.
+    pub(crate) async fn open_path(
+        endpoint: Endpoint,
+        count: usize,
+        path: &str,
+        parallel: usize,
+    ) -> Result<Fleet> {
+        Self::open_to(endpoint, count, |_| None, Some(Arc::from(path)), parallel).await
+    }
+
+    async fn open_to(
+        endpoint: Endpoint,
+        count: usize,
+        entity: impl Fn(usize) -> Option<u32>,
+        rues_path: Option<Arc<str>>,
+        parallel: usize,
+    ) -> Result<Fleet> {
         let http =
             (endpoint.kind == Kind::Rues).then(|| Arc::new(HttpPool::new(endpoint.addr, 32)));
         let gate = Arc::new(Semaphore::new(parallel));
@@ -574,9 +649,17 @@ impl Fleet {
             let http = http.clone();
             let gate = gate.clone();
             let entity = entity(i);
+            let rues_path = rues_path.clone();
             opening.push(tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await?;
-                open(endpoint, entity, i as u64, http.as_deref()).await
+                open_to(
+                    endpoint,
+                    entity,
+                    rues_path.as_deref(),
+                    i as u64,
+                    http.as_deref(),
+                )
+                .await
             }));
         }
         let mut fleet = Fleet {
@@ -662,5 +745,82 @@ impl Fleet {
 impl Drop for Fleet {
     fn drop(&mut self) {
         self.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listener that answers each connection with `response` once it
+    /// has read the request head, then closes it.
+    async fn serve(response: &'static [u8]) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let mut byte = [0u8; 1];
+                    if stream.read_exact(&mut byte).await.is_err() {
+                        break;
+                    }
+                    head.push(byte[0]);
+                }
+                let _ = stream.write_all(response).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_metric_is_read_from_the_body_of_a_200() {
+        let addr = serve(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n\
+              # TYPE rues_sessions_open gauge\nrues_sessions_open 1000\n\
+              rues_relay_upstream_subscriptions 1\n",
+        )
+        .await;
+        assert_eq!(
+            metric(addr, "rues_sessions_open").await.expect("read"),
+            1000
+        );
+        assert_eq!(
+            metric(addr, "rues_relay_upstream_subscriptions")
+                .await
+                .expect("read"),
+            1
+        );
+        let missing = metric(addr, "rues_sessions")
+            .await
+            .expect_err("no such series");
+        assert!(
+            missing.to_string().contains("no rues_sessions in"),
+            "{missing}"
+        );
+        let (status, body) = fetch(addr, "/health").await.expect("fetched");
+        assert_eq!(status, 200);
+        assert!(
+            body.starts_with("# TYPE"),
+            "the head is not in the body: {body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_metric_behind_another_status_or_a_broken_head_is_an_error() {
+        let unavailable =
+            serve(b"HTTP/1.1 503 Service Unavailable\r\n\r\nrues_sessions_open 3\n").await;
+        let error = metric(unavailable, "rues_sessions_open")
+            .await
+            .expect_err("not a 200");
+        assert!(error.to_string().contains("503"), "{error}");
+        assert_eq!(fetch(unavailable, "/health").await.expect("fetched").0, 503);
+        let broken = serve(b"HTTP/1.1 200 OK\r\nrues_sessions_open").await;
+        assert!(
+            fetch(broken, "/metrics").await.is_err(),
+            "an incomplete head"
+        );
     }
 }

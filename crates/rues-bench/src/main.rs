@@ -28,7 +28,10 @@
 //! `graphql` (rues only, asked for by name: hostile GraphQL queries beside
 //! fan-out on the demo node's registry and chain), and `cluster` (rues
 //! only, asked for by name: the same fan-out through three nodes joined by
-//! a nats-server against one node, and forwarded against local `GET`s).
+//! a nats-server against one node, and forwarded against local `GET`s),
+//! and `relay` (rues only, asked for by name: the same fan-out through a
+//! `rues relay` process against directly on its upstream; the harness
+//! builds the `rues` binary for it).
 //! The harness installs
 //! nats-server (apt-get) and the `ws` package (`npm ci`) when they are
 //! missing, and bounds every run in time.
@@ -100,6 +103,11 @@ enum Command {
         /// cluster scenario).
         #[arg(long)]
         nats: Option<String>,
+        /// rues: publish the fan-out events to this event path instead of
+        /// `/on/bench:all/tick`, its component served beside the bench one
+        /// (the relay scenario).
+        #[arg(long)]
+        fanout: Option<String>,
     },
 }
 
@@ -111,8 +119,8 @@ struct LoadArgs {
     #[arg(long)]
     quick: bool,
     /// Comma-separated scenarios: fanout, selective, idle, churn, slow,
-    /// blocking, graphql, cluster (graphql and cluster are not in the
-    /// default set nor in `--quick`: they are asked for by name).
+    /// blocking, graphql, cluster, relay (graphql, cluster and relay are
+    /// not in the default set nor in `--quick`: they are asked for by name).
     #[arg(long, value_delimiter = ',')]
     scenarios: Option<Vec<String>>,
     /// Comma-separated servers: rues, baseline, nats, node-ws, limit.
@@ -217,6 +225,31 @@ struct LoadArgs {
     /// in the cluster scenario's GET comparison.
     #[arg(long)]
     cluster_gets: Option<usize>,
+    /// Sessions in the relay scenario (all on the upstream, or all on the
+    /// relay).
+    #[arg(long)]
+    relay_n: Option<usize>,
+    /// Events per second in the relay scenario (default 100: with 1 000
+    /// sessions, the fan-out's common moderate rate of 100 000 delivered
+    /// messages per second).
+    #[arg(long)]
+    relay_rate: Option<f64>,
+    /// Payload bytes in the relay scenario.
+    #[arg(long)]
+    relay_size: Option<usize>,
+    /// Seconds of publishing per relay measurement.
+    #[arg(long)]
+    relay_secs: Option<f64>,
+    /// The event path the upstream publishes to and the sessions subscribe
+    /// to in the relay scenario; its component must be one the relay knows
+    /// (the relay serves the Dusk API's shape).
+    #[arg(long, default_value = DEFAULT_RELAY_PATH)]
+    relay_path: String,
+    /// The `rues` binary whose `rues relay` the relay scenario runs
+    /// (default: `cargo build --release -p rues` into the harness's own
+    /// target directory, then that).
+    #[arg(long, value_name = "FILE")]
+    rues_bin: Option<PathBuf>,
     /// Stop starting new measurements after this many minutes.
     #[arg(long)]
     deadline_mins: Option<f64>,
@@ -235,7 +268,7 @@ impl LoadArgs {
                 .collect::<Result<_>>()?,
             None => Kind::ALL.to_vec(),
         };
-        const SCENARIOS: [&str; 8] = [
+        const SCENARIOS: [&str; 9] = [
             "fanout",
             "selective",
             "idle",
@@ -244,9 +277,10 @@ impl LoadArgs {
             "blocking",
             "graphql",
             "cluster",
+            "relay",
         ];
-        // The default set: all but graphql and cluster, which are asked
-        // for by name.
+        // The default set: all but graphql, cluster and relay, which are
+        // asked for by name.
         let scenarios = self
             .scenarios
             .clone()
@@ -350,12 +384,39 @@ impl LoadArgs {
                 .cluster_gets
                 .unwrap_or(if quick { 200 } else { 2000 })
                 .clamp(1, 100_000),
+            relay_n: self
+                .relay_n
+                .unwrap_or(if quick { 100 } else { 1000 })
+                .clamp(1, 100_000),
+            relay_rate: self
+                .relay_rate
+                .unwrap_or(if quick { 200.0 } else { 100.0 })
+                .clamp(1.0, 1_000_000.0),
+            relay_size: self
+                .relay_size
+                .unwrap_or(256)
+                .clamp(crate::payload::MIN_SIZE, 512 * 1024),
+            relay_secs: self
+                .relay_secs
+                .unwrap_or(if quick { 1.0 } else { 10.0 })
+                .clamp(0.2, 600.0),
+            relay_path: {
+                let path = rues_core::rues_target::EventPath::parse(&self.relay_path)
+                    .map_err(|e| anyhow::anyhow!("--relay-path `{}`: {e}", self.relay_path))?;
+                path.to_string()
+            },
+            rues_bin: self.rues_bin.clone(),
             parallel_opens: 128,
             deadline: Some(Instant::now() + Duration::from_secs_f64(deadline_mins * 60.0)),
             scratch: self.out.join("scratch"),
         })
     }
 }
+
+/// The relay scenario's event path: a topic of the Dusk API's `blocks`
+/// component, which the relay's registry shape has (and whose entity is
+/// optional, as the bench component's is).
+const DEFAULT_RELAY_PATH: &str = "/on/blocks/accepted";
 
 /// The raised slow-consumer budget of full runs' second rues ladder: 64
 /// times the normative 1 MiB, more than any passing rung queues.
@@ -389,11 +450,18 @@ fn machine() -> String {
 }
 
 async fn load(args: Box<LoadArgs>) -> Result<()> {
-    let plan = args.plan()?;
+    let mut plan = args.plan()?;
     std::fs::create_dir_all(&plan.scratch)
         .with_context(|| format!("cannot create {}", plan.scratch.display()))?;
     let (used, broker) = (plan.servers_used(), plan.needs_broker());
     peers::ensure_installed(&used, broker).await?;
+    if plan.needs_rues_binary() {
+        let building = Instant::now();
+        plan.rues_bin = Some(peers::rues_binary(plan.rues_bin.as_deref()).await?);
+        // A first release build of rues takes minutes: they are not the
+        // measurements' time.
+        plan.deadline = plan.deadline.map(|d| d + building.elapsed());
+    }
     let started = Instant::now();
     eprintln!("rues-bench: {}", machine());
     for (name, version) in peers::versions(&used, broker) {
@@ -423,12 +491,17 @@ async fn load(args: Box<LoadArgs>) -> Result<()> {
     std::fs::write(args.out.join("report.md"), &report)?;
     std::fs::write(
         args.out.join("results.json"),
-        serde_json::to_string_pretty(&if results.cluster.is_empty() {
-            serde_json::json!({ "plan": plan, "results": results })
-        } else {
-            // The cluster scenario's three target figures, from its runs.
-            let targets = report::cluster::targets(&results);
-            serde_json::json!({ "plan": plan, "results": results, "cluster_targets": targets })
+        serde_json::to_string_pretty(&{
+            let mut json = serde_json::json!({ "plan": plan, "results": results });
+            if !results.cluster.is_empty() {
+                // The cluster scenario's three target figures, from its runs.
+                json["cluster_targets"] = serde_json::to_value(report::cluster::targets(&results))?;
+            }
+            if !results.relay.is_empty() {
+                // The relay scenario's comparison figures, from its runs.
+                json["relay_summary"] = serde_json::to_value(report::relay::summary(&results))?;
+            }
+            json
         })?,
     )?;
     let svg = args.out.join("fanout-p99.svg");
@@ -470,8 +543,9 @@ fn main() -> std::process::ExitCode {
                 demo,
                 budget,
                 nats,
+                fanout,
             } => match kind.as_str() {
-                "rues" => server::rues::run(publish_thread, demo, budget, nats).await,
+                "rues" => server::rues::run(publish_thread, demo, budget, nats, fanout).await,
                 "baseline" => server::baseline::run().await,
                 "limit" => server::limit::run().await,
                 "nats-pub" => {

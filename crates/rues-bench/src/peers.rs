@@ -1,7 +1,9 @@
 //! Starting and stopping the five servers as child processes, and installing
 //! the peers (nats-server with apt-get, the `ws` package with `npm ci`) when
-//! they are missing; and the cluster scenario's [`Broker`], a nats-server
-//! the rues nodes join.
+//! they are missing; the cluster scenario's [`Broker`], a nats-server
+//! the rues nodes join; and the relay scenario's [`Relay`], `rues relay`
+//! in front of a rues server, from a `rues` binary built for it
+//! ([`rues_binary`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -148,18 +150,22 @@ fn start_nats(conf: &Path) -> Result<(Child, Child)> {
         .kill_on_drop(true)
         .spawn()
         .context("cannot start nats-server")?;
-    let watchdog = Command::new("sh")
+    let watchdog = watchdog(server.id().context("nats-server exited at once")?)
+        .context("cannot start the nats-server watchdog")?;
+    Ok((server, watchdog))
+}
+
+/// `sh -c 'read _; kill <pid>'` on a pipe from this process, for a child
+/// that does not read our orders: when the pipe closes (however the
+/// harness ends), the watchdog stops the child by its pid.
+fn watchdog(pid: u32) -> Result<Child> {
+    Ok(Command::new("sh")
         .arg("-c")
-        .arg(format!(
-            "read _; kill {} 2>/dev/null",
-            server.id().context("nats-server exited at once")?
-        ))
+        .arg(format!("read _; kill {pid} 2>/dev/null"))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .kill_on_drop(true)
-        .spawn()
-        .context("cannot start the nats-server watchdog")?;
-    Ok((server, watchdog))
+        .spawn()?)
 }
 
 /// Waits until something listens on each of `addrs`, up to the start timeout.
@@ -230,6 +236,191 @@ impl Broker {
         let _ = self.server.kill().await;
     }
 }
+
+/// The `rues` binary for `rues relay`: `explicit` when given, else a
+/// release build of the workspace's `rues` (`cargo build --release --locked
+/// -p rues`, bounded like an install step, a no-op when it is up to date)
+/// into the target directory this harness runs from, so that the relay
+/// measured is the code of this checkout.
+pub(crate) async fn rues_binary(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(path) = explicit {
+        anyhow::ensure!(
+            path.is_file(),
+            "--rues-bin {}: no such file",
+            path.display()
+        );
+        return Ok(path.to_owned());
+    }
+    let me = std::env::current_exe()?;
+    let target = target_dir(&me).with_context(|| {
+        format!(
+            "{} is not in a cargo target directory: give the rues binary with --rues-bin",
+            me.display()
+        )
+    })?;
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    run_bounded(
+        Command::new(cargo)
+            .args(["build", "--release", "--locked", "--quiet", "-p", "rues"])
+            .arg("--target-dir")
+            .arg(&target)
+            .current_dir(&workspace),
+        "cargo build --release -p rues (the relay scenario's `rues relay`)",
+    )
+    .await?;
+    let binary = target.join("release/rues");
+    anyhow::ensure!(binary.is_file(), "the build left no {}", binary.display());
+    Ok(binary)
+}
+
+/// The cargo target directory of a binary it built: `<target>/<profile>/<name>`
+/// (`release` or `debug`), or `<target>/<profile>/deps/<name>` for a test.
+fn target_dir(binary: &Path) -> Option<PathBuf> {
+    let mut dir = binary.parent()?;
+    if dir.file_name()? == "deps" {
+        dir = dir.parent()?;
+    }
+    matches!(dir.file_name()?.to_str()?, "release" | "debug")
+        .then(|| dir.parent().map(Path::to_owned))?
+}
+
+/// How long a relay may take to answer `/health` with 200 (it waits for
+/// its upstream's first answer itself).
+const RELAY_START_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// A `rues relay` process of the relay scenario, in front of an upstream
+/// node, with a watchdog that stops it when the harness ends.
+pub(crate) struct Relay {
+    pub(crate) addr: SocketAddr,
+    child: Child,
+    _watchdog: Child,
+    /// Its stderr (the relay's log), for the error of a start that failed.
+    log: PathBuf,
+}
+
+impl Relay {
+    /// Starts `rues relay --upstream http://<upstream> --listen <free port>
+    /// --config <file>` with `binary`, the limits raised in that file as the
+    /// bench's own rues server raises them (every session comes from
+    /// loopback); waits until its `/health` says 200 (its upstream session
+    /// is up).
+    pub(crate) async fn start(
+        binary: &Path,
+        upstream: SocketAddr,
+        scratch: &Path,
+    ) -> Result<Relay> {
+        let port = free_port()?;
+        let dir = scratch.join(format!("relay-{port}"));
+        std::fs::create_dir_all(&dir)?;
+        let conf = dir.join("relay.toml");
+        std::fs::write(&conf, RELAY_CONFIG)?;
+        let log = dir.join("stderr.log");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let child = Command::new(binary)
+            .arg("relay")
+            .arg("--upstream")
+            .arg(format!("http://{upstream}"))
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--config")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {} relay", binary.display()))?;
+        let pid = child.id().context("the relay exited at once")?;
+        let mut relay = Relay {
+            addr,
+            child,
+            _watchdog: watchdog(pid).context("cannot start the relay's watchdog")?,
+            log,
+        };
+        if let Err(error) = relay.wait_healthy().await {
+            relay.stop().await;
+            return Err(error.context(format!(
+                "the relay's log, {}, ends: {}",
+                relay.log.display(),
+                log_tail(&relay.log)
+            )));
+        }
+        Ok(relay)
+    }
+
+    async fn wait_healthy(&mut self) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + RELAY_START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the relay exited ({status})");
+            }
+            let last = crate::client::fetch(self.addr, "/health").await;
+            if matches!(last, Ok((200, _))) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                let last = match last {
+                    Ok((status, _)) => format!("answered {status}"),
+                    Err(error) => format!("{error:#}"),
+                };
+                bail!("the relay's /health was not 200 within {RELAY_START_TIMEOUT:?} ({last})");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub(crate) fn pid(&self) -> Result<u32> {
+        self.child.id().context("the relay already exited")
+    }
+
+    /// Stops it by its pid: SIGTERM (a graceful stop), then a kill if it
+    /// is not gone within 5 s.
+    pub(crate) async fn stop(&mut self) {
+        if let Some(pid) = self
+            .child
+            .id()
+            .and_then(|p| rustix::process::Pid::from_raw(p as i32))
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// The last lines of a log, for an error message: at most the last 5 lines
+/// of its last 2 KiB, joined by ` / `.
+fn log_tail(path: &Path) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    const TAIL: u64 = 2048;
+    // Only the tail is read, however much the relay logged.
+    let read = || -> std::io::Result<Vec<u8>> {
+        let mut file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        file.seek(SeekFrom::Start(len.saturating_sub(TAIL)))?;
+        let mut bytes = Vec::new();
+        file.take(TAIL).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    let Ok(bytes) = read() else {
+        return "(unreadable)".to_owned();
+    };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return "(empty)".to_owned();
+    }
+    lines[lines.len().saturating_sub(5)..].join(" / ")
+}
+
+/// The relay's configuration: `rues serve`'s `[limits]` section, with
+/// room for the scenario's sessions, all from loopback.
+const RELAY_CONFIG: &str = "[limits]\nmax_sessions = 100000\nmax_sessions_per_client = 0\n";
 
 /// A running server: its processes, its address and its publisher's pipes.
 pub(crate) struct Peer {
@@ -427,4 +618,55 @@ fn child_pipes(child: &mut Child) -> Result<(ChildStdin, ChildStdout)> {
         child.stdin.take().context("no stdin")?,
         child.stdout.take().context("no stdout")?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_directory_is_above_the_profile_directory() {
+        let target = |p: &str| target_dir(Path::new(p));
+        assert_eq!(
+            target("/w/target/release/rues-bench"),
+            Some(PathBuf::from("/w/target"))
+        );
+        assert_eq!(
+            target("/t/debug/deps/rues_bench-0123abcd"),
+            Some(PathBuf::from("/t"))
+        );
+        assert_eq!(target("/usr/local/bin/rues-bench"), None);
+        assert_eq!(target("rues-bench"), None);
+    }
+
+    #[test]
+    fn a_log_tail_is_its_last_five_lines_of_its_last_2_kib() {
+        let dir = std::env::temp_dir().join(format!("rues-bench-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let log = dir.join("stderr.log");
+        let text: String = (0..100).map(|i| format!("line {i}\n\n")).collect();
+        std::fs::write(&log, text).expect("write");
+        assert_eq!(
+            log_tail(&log),
+            "line 95 / line 96 / line 97 / line 98 / line 99"
+        );
+        std::fs::write(&log, "x".repeat(10_000)).expect("write");
+        assert_eq!(log_tail(&log).len(), 2048, "bounded");
+        assert_eq!(log_tail(&dir.join("missing.log")), "(unreadable)");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_relay_that_exits_is_an_error_naming_its_log() {
+        let scratch = std::env::temp_dir().join(format!("rues-bench-test-{}", std::process::id()));
+        let upstream: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+        let started = Relay::start(Path::new("/bin/false"), upstream, &scratch).await;
+        let error = format!("{:#}", started.err().expect("/bin/false is no relay"));
+        assert!(error.contains("the relay exited"), "{error}");
+        assert!(error.contains("stderr.log"), "{error}");
+        assert!(error.contains("ends: (empty)"), "{error}");
+        let missing = rues_binary(Some(Path::new("/nonexistent/rues"))).await;
+        assert!(missing.is_err(), "an explicit binary must exist");
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
 }

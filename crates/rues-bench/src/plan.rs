@@ -86,6 +86,17 @@ pub(crate) struct Plan {
     pub(crate) cluster_secs: f64,
     pub(crate) cluster_nodes: usize,
     pub(crate) cluster_gets: usize,
+    /// Through a relay (rues only): sessions, events per second, payload
+    /// bytes, seconds of publishing per measurement, and the event path
+    /// the upstream publishes to and the sessions subscribe to.
+    pub(crate) relay_n: usize,
+    pub(crate) relay_rate: f64,
+    pub(crate) relay_size: usize,
+    pub(crate) relay_secs: f64,
+    pub(crate) relay_path: String,
+    /// The `rues` binary that runs `rues relay` (`None`: the harness builds
+    /// it next to itself).
+    pub(crate) rues_bin: Option<PathBuf>,
     /// Sessions opening at once when a scenario sets up its subscribers.
     pub(crate) parallel_opens: usize,
     #[serde(skip)]
@@ -126,10 +137,15 @@ impl Plan {
     pub(crate) fn needs_broker(&self) -> bool {
         self.scenarios.iter().any(|s| s == "cluster") && self.servers.contains(&Kind::Rues)
     }
+
+    /// Whether a scenario runs the `rues` binary (the relay's).
+    pub(crate) fn needs_rues_binary(&self) -> bool {
+        self.scenarios.iter().any(|s| s == "relay") && self.servers.contains(&Kind::Rues)
+    }
 }
 
 /// The scenarios that measure rues alone, whatever `--servers` says.
-pub(crate) const RUES_ONLY: [&str; 3] = ["blocking", "graphql", "cluster"];
+pub(crate) const RUES_ONLY: [&str; 4] = ["blocking", "graphql", "cluster", "relay"];
 
 /// `items` rotated left by `run`: the order in which run `run` visits what
 /// it compares (servers, variants), so machine noise hits them alike.
@@ -495,6 +511,83 @@ pub(crate) struct ClusterRun {
     pub(crate) error: Option<String>,
 }
 
+/// The two ways the relay scenario serves its sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Route {
+    /// Every session on the upstream node.
+    Direct,
+    /// Every session on one `rues relay` in front of the upstream node.
+    Relay,
+}
+
+impl Route {
+    pub(crate) const ALL: [Route; 2] = [Route::Direct, Route::Relay];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Route::Direct => "direct",
+            Route::Relay => "relay",
+        }
+    }
+}
+
+/// CPU time of one process over a measurement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub(crate) struct Cpu {
+    /// User plus system seconds.
+    pub(crate) seconds: f64,
+    /// Per second of the measurement's wall time (1.0: one core busy).
+    pub(crate) per_second: f64,
+    /// Per delivered event (one message to one session), in microseconds.
+    pub(crate) us_per_event: f64,
+}
+
+impl Cpu {
+    /// `seconds` of CPU over `wall_secs`, for `delivered` messages.
+    pub(crate) fn of(seconds: f64, wall_secs: f64, delivered: u64) -> Self {
+        Cpu {
+            seconds,
+            per_second: if wall_secs > 0.0 {
+                seconds / wall_secs
+            } else {
+                0.0
+            },
+            us_per_event: seconds / delivered.max(1) as f64 * 1e6,
+        }
+    }
+}
+
+/// One run of one route of the relay scenario, on fresh processes.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RelayRun {
+    pub(crate) route: Route,
+    pub(crate) run: usize,
+    pub(crate) expected: u64,
+    pub(crate) received: u64,
+    pub(crate) sessions_closed: usize,
+    /// How long the upstream took to publish the measurement's events.
+    pub(crate) publish_secs: f64,
+    /// From just before the publish order to the last event received (or
+    /// the grace's end): the wall time the CPU figures are over.
+    pub(crate) window_secs: f64,
+    /// Delivery latency, publish stamp (on the upstream) to receipt.
+    pub(crate) events: Latencies,
+    pub(crate) upstream_cpu: Cpu,
+    /// The relay process's (relay only).
+    pub(crate) relay_cpu: Option<Cpu>,
+    /// `rues_sessions_open` on the upstream's `/metrics` once the sessions
+    /// were subscribed (N direct, 1 through the relay).
+    pub(crate) upstream_sessions: Option<u64>,
+    /// The same on the relay's `/metrics` (relay only).
+    pub(crate) relay_sessions: Option<u64>,
+    /// `rues_relay_upstream_subscriptions` on the relay's `/metrics`
+    /// (relay only; 1: the one path).
+    pub(crate) relay_upstream_subscriptions: Option<u64>,
+    pub(crate) loadavg: f64,
+    pub(crate) error: Option<String>,
+}
+
 /// Everything measured.
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Results {
@@ -506,6 +599,7 @@ pub(crate) struct Results {
     pub(crate) blocking: Vec<BlockingRun>,
     pub(crate) graphql: Vec<GraphqlRun>,
     pub(crate) cluster: Vec<ClusterRun>,
+    pub(crate) relay: Vec<RelayRun>,
 }
 
 impl Results {
@@ -521,6 +615,7 @@ impl Results {
             + self.blocking.iter().filter(|r| r.error.is_some()).count()
             + self.graphql.iter().filter(|r| r.error.is_some()).count()
             + self.cluster.iter().filter(|r| r.error.is_some()).count()
+            + self.relay.iter().filter(|r| r.error.is_some()).count()
     }
 }
 
@@ -551,5 +646,18 @@ mod tests {
         assert_eq!(latencies.max_ms, 100.0);
         let empty = Latencies::of(&Hist::default(), 0);
         assert_eq!((empty.ok, empty.failed, empty.p99_ms), (0, 0, 0.0));
+    }
+
+    #[test]
+    fn cpu_is_shared_out_over_wall_time_and_delivered_events() {
+        let cpu = Cpu::of(1.5, 3.0, 500_000);
+        assert_eq!(cpu.per_second, 0.5);
+        assert!((cpu.us_per_event - 3.0).abs() < 1e-9, "{cpu:?}");
+        let idle = Cpu::of(0.2, 0.0, 0);
+        assert_eq!(idle.per_second, 0.0, "no wall time: no rate");
+        assert!(
+            (idle.us_per_event - 200_000.0).abs() < 1e-6,
+            "none delivered counts as one"
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Measure, header, measure_rows, median};
+use super::{Measure, measure_header, measure_rows, median, per_run_row};
 use crate::plan::{BlockingRun, Latencies, Plan, Results, Variant};
 
 /// The slow-handler table: one column per variant.
@@ -33,9 +33,7 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results) {
     );
     let variants = Variant::ALL;
     let names: Vec<&str> = variants.iter().map(|v| v.name()).collect();
-    let mut first = vec!["measure"];
-    first.extend(&names);
-    header(out, &first, &[], &[]);
+    measure_header(out, &names);
     let runs = |v: Variant| {
         results
             .blocking
@@ -92,16 +90,7 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results) {
     ];
     measure_rows(out, &variants, &rows);
     let count_row = |name: &str, count: &dyn Fn(&BlockingRun) -> String| {
-        let mut cols = vec![name.to_owned()];
-        cols.extend(variants.iter().map(|&v| {
-            let counts: Vec<String> = runs(v).map(count).collect();
-            if counts.is_empty() {
-                "—".to_owned()
-            } else {
-                counts.join(", ")
-            }
-        }));
-        format!("| {} |", cols.join(" | "))
+        per_run_row(name, &variants, ", ", |v| runs(v).map(count).collect())
     };
     let rows = [
         count_row("events delivered / expected, per run", &|r| {

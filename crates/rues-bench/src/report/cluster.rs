@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{Measure, fmt_num, header, measure_rows, median};
+use super::{
+    Measure, fmt_num, header, measure_header, measure_rows, median, per_run_row, quotient,
+};
 use crate::plan::{ClusterRun, Gets, Latencies, Plan, Results, Topology};
 
 /// The targets: cross-node event p99 at most twice one node's, a forwarded
@@ -41,13 +43,6 @@ fn median_of(
     pick: impl Fn(&ClusterRun) -> Option<f64>,
 ) -> Option<f64> {
     median(runs(results, topology).filter_map(pick).collect())
-}
-
-fn quotient(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-        _ => None,
-    }
 }
 
 /// The median of one GET measure over the cluster runs.
@@ -121,9 +116,7 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results) {
     );
     let topologies = Topology::ALL;
     let names: Vec<&str> = topologies.iter().map(|t| t.name()).collect();
-    let mut first = vec!["measure"];
-    first.extend(&names);
-    header(out, &first, &[], &[]);
+    measure_header(out, &names);
     let of = |pick: fn(&ClusterRun) -> Option<f64>| -> Measure<'_, Topology> {
         Box::new(move |t| median_of(results, t, pick))
     };
@@ -175,27 +168,17 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results) {
         ),
     ];
     measure_rows(out, &topologies, &rows);
-    let counts: Vec<String> = topologies
-        .iter()
-        .map(|&t| {
-            let each: Vec<String> = results
-                .cluster
-                .iter()
-                .filter(|r| r.topology == t && r.error.is_none())
+    let row = per_run_row(
+        "events delivered/expected, sessions closed, per run",
+        &topologies,
+        "; ",
+        |t| {
+            runs(results, t)
                 .map(|r| format!("{}/{}, {}", r.received, r.expected, r.sessions_closed))
-                .collect();
-            if each.is_empty() {
-                "—".to_owned()
-            } else {
-                each.join("; ")
-            }
-        })
-        .collect();
-    let _ = writeln!(
-        out,
-        "| events delivered/expected, sessions closed, per run | {} |",
-        counts.join(" | ")
+                .collect()
+        },
     );
+    let _ = writeln!(out, "{row}");
 
     let _ = writeln!(
         out,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Measure, header, measure_rows, median};
+use super::{Measure, header, measure_header, measure_rows, median, per_run_row};
 use crate::plan::{GraphqlRun, Latencies, Phase, Plan, Results};
 use crate::scenarios::GRAPHQL_QUERIES;
 
@@ -29,7 +29,8 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results) {
         names.join(", "),
     );
     let phases = Phase::ALL;
-    header(out, &["measure", "alone", "under attack"], &[], &[]);
+    let phase_names: Vec<&str> = phases.iter().map(|p| p.name()).collect();
+    measure_header(out, &phase_names);
     let runs = |p: Phase| {
         results
             .graphql
@@ -66,16 +67,7 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results) {
     ];
     measure_rows(out, &phases, &rows);
     let count_row = |name: &str, count: &dyn Fn(&GraphqlRun) -> String| {
-        let mut cols = vec![name.to_owned()];
-        cols.extend(phases.iter().map(|&p| {
-            let counts: Vec<String> = runs(p).map(count).collect();
-            if counts.is_empty() {
-                "—".to_owned()
-            } else {
-                counts.join(", ")
-            }
-        }));
-        format!("| {} |", cols.join(" | "))
+        per_run_row(name, &phases, ", ", |p| runs(p).map(count).collect())
     };
     let rows = [
         count_row("events delivered / expected, per run", &|r| {

@@ -1,7 +1,9 @@
 //! The results as Markdown tables (medians over runs, with the ratios
 //! rues/baseline, rues/limit and rues/NATS; for the cluster scenario, one
-//! node against the cluster and the targets), one module per scenario, and the
-//! p99-against-rate plot as SVG (`svg.rs`).
+//! node against the cluster and the targets; for the relay scenario,
+//! through the relay against directly), one module per scenario, the
+//! table helpers they share here, and the p99-against-rate plot as SVG
+//! (`svg.rs`).
 
 mod blocking;
 mod churn;
@@ -9,6 +11,7 @@ pub(crate) mod cluster;
 mod fanout;
 mod graphql;
 mod idle;
+pub(crate) mod relay;
 mod selective;
 mod slow;
 pub(crate) mod svg;
@@ -45,6 +48,41 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
         _ => "—".into(),
     }
+}
+
+/// `a / b` when both are there and `b` is positive.
+fn quotient(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+/// The header of a table with a `measure` column, then one per name.
+fn measure_header(out: &mut String, names: &[&str]) {
+    let mut first = vec!["measure"];
+    first.extend(names);
+    header(out, &first, &[], &[]);
+}
+
+/// A row of per-run figures (counts): its name, then for each column the
+/// figures of that column's runs joined by `separator` ("—" when none).
+fn per_run_row<K: Copy>(
+    name: &str,
+    keys: &[K],
+    separator: &str,
+    figures: impl Fn(K) -> Vec<String>,
+) -> String {
+    let mut cols = vec![name.to_owned()];
+    cols.extend(keys.iter().map(|&k| {
+        let each = figures(k);
+        if each.is_empty() {
+            "—".to_owned()
+        } else {
+            each.join(separator)
+        }
+    }));
+    format!("| {} |", cols.join(" | "))
 }
 
 fn header(out: &mut String, first: &[&str], servers: &[Kind], last: &[&str]) {
@@ -159,6 +197,9 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
     if !results.cluster.is_empty() {
         cluster::section(&mut out, plan, results);
     }
+    if !results.relay.is_empty() {
+        relay::section(&mut out, plan, results);
+    }
 
     let loads: Vec<f64> = results
         .fanout
@@ -174,6 +215,7 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
         .chain(results.blocking.iter().map(|r| r.loadavg))
         .chain(results.graphql.iter().map(|r| r.loadavg))
         .chain(results.cluster.iter().map(|r| r.loadavg))
+        .chain(results.relay.iter().map(|r| r.loadavg))
         .filter(|l| l.is_finite())
         .collect();
     if let Some(mid) = median(loads.clone()) {
@@ -232,6 +274,11 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
                 .as_ref()
                 .map(|e| format!("cluster {} run {}: {e}", r.topology.name(), r.run))
         }))
+        .chain(results.relay.iter().filter_map(|r| {
+            r.error
+                .as_ref()
+                .map(|e| format!("relay {} run {}: {e}", r.route.name(), r.run))
+        }))
         .collect();
     if !errors.is_empty() {
         let _ = writeln!(out, "\n### Errors\n");
@@ -240,4 +287,23 @@ pub(crate) fn markdown(plan: &Plan, results: &Results) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_run_rows_join_each_columns_runs_or_show_a_dash() {
+        let row = per_run_row("runs", &[1, 2, 3], "; ", |k| {
+            (0..k - 1).map(|i| format!("{k}.{i}")).collect()
+        });
+        assert_eq!(row, "| runs | — | 2.0 | 3.0; 3.1 |");
+        let mut out = String::new();
+        measure_header(&mut out, &["a", "b"]);
+        assert_eq!(out, "| measure | a | b |\n|---|---|---|\n");
+        assert_eq!(quotient(Some(3.0), Some(2.0)), Some(1.5));
+        assert_eq!(quotient(Some(3.0), Some(0.0)), None);
+        assert_eq!(quotient(None, Some(2.0)), None);
+    }
 }

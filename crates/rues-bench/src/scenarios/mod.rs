@@ -6,6 +6,8 @@
 //! and hostile GraphQL queries beside fan-out (`graphql`), rues only, its
 //! two phases alternating likewise; and the same fan-out through a cluster
 //! of nodes against one node (`cluster`), rues only, its two topologies
+//! alternating likewise; and the same fan-out through `rues relay` against
+//! directly on its upstream (`relay`), rues only, its two routes
 //! alternating likewise.
 
 mod blocking;
@@ -14,6 +16,7 @@ mod cluster;
 mod fanout;
 mod graphql;
 mod idle;
+mod relay;
 mod selective;
 mod slow;
 
@@ -37,6 +40,7 @@ pub(crate) async fn run_all(plan: &Plan) -> Result<Results> {
             "blocking" => blocking::run(plan, &mut results).await,
             "graphql" => graphql::run(plan, &mut results).await,
             "cluster" => cluster::run(plan, &mut results).await,
+            "relay" => relay::run(plan, &mut results).await,
             other => anyhow::bail!("unknown scenario `{other}`"),
         }
     }

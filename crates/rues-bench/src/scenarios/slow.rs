@@ -16,8 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use anyhow::Result;
 
 use crate::client::{self, HttpPool, Kind};
 use crate::control::Order;
@@ -196,17 +195,5 @@ async fn side(plan: &Plan, kind: Kind, stalled: usize) -> Result<(SlowSide, Vec<
 /// Reads `rues_sessions_closed_total{reason="slow_consumer"}` from a rues
 /// server's `/metrics`.
 async fn slow_consumer_closes(addr: std::net::SocketAddr) -> Result<u64> {
-    const SERIES: &str = "rues_sessions_closed_total{reason=\"slow_consumer\"} ";
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-        .await?;
-    let mut text = String::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut text))
-        .await
-        .context("/metrics did not answer in time")??;
-    text.lines()
-        .find_map(|line| line.strip_prefix(SERIES))
-        .and_then(|value| value.trim().parse().ok())
-        .context("no slow_consumer series in /metrics")
+    crate::client::metric(addr, "rues_sessions_closed_total{reason=\"slow_consumer\"}").await
 }

@@ -24,6 +24,11 @@
 //! then go to NATS too, and it receives the other nodes' events and
 //! answers requests forwarded to it. Only the node the harness orders to
 //! publish publishes; the others deliver what comes through NATS.
+//!
+//! For the relay scenario, `--fanout PATH` publishes the fan-out events to
+//! `PATH` instead of `/on/bench:all/tick`, and serves `PATH`'s component
+//! beside the bench one when it is another: the relay in front of this
+//! node serves the Dusk API's shape, which has no `bench` component.
 
 use std::time::Duration;
 
@@ -82,6 +87,28 @@ fn block(request: &DispatchRequest) -> Result<Reply, HandlerError> {
 /// The benchmark registry: the [`bench_component`] alone.
 pub(crate) fn registry() -> Result<Registry> {
     Ok(Registry::new().with(bench_component()?))
+}
+
+/// The fan-out path: `/on/bench:all/tick`, or `fanout` (of the bench
+/// component, only its `tick` topic: the others are dispatch topics).
+pub(crate) fn fanout_path(fanout: Option<&str>) -> Result<EventPath> {
+    let path = fanout.unwrap_or("/on/bench:all/tick");
+    let parsed = EventPath::parse(path).with_context(|| format!("the fan-out path `{path}`"))?;
+    anyhow::ensure!(
+        parsed.component().as_str() != "bench" || parsed.topic().as_str() == "tick",
+        "the fan-out path `{path}`: the bench component's event topic is `tick`"
+    );
+    Ok(parsed)
+}
+
+/// The component serving `fanout` when it is not the bench component: its
+/// topic alone, entity optional.
+pub(crate) fn fanout_component(fanout: &EventPath) -> Option<ComponentSpec> {
+    (fanout.component().as_str() != "bench").then(|| {
+        ComponentSpec::new(fanout.component().clone())
+            .entity(EntityRule::Optional)
+            .topic(fanout.topic().clone())
+    })
 }
 
 /// Component `bench` (entity optional), topic `tick`, and the dispatch
@@ -152,13 +179,16 @@ fn limits(budget: Option<usize>) -> Limits {
 /// registry and chain run beside the bench component (and the orders are
 /// served on a thread of their own).
 /// `budget` replaces the slow-consumer budget (`max_queue_bytes`); with
-/// `nats`, the node joins the cluster through that NATS server.
+/// `nats`, the node joins the cluster through that NATS server; `fanout`
+/// replaces the fan-out path.
 pub(crate) async fn run(
     publish_thread: bool,
     demo: bool,
     budget: Option<usize>,
     nats: Option<String>,
+    fanout: Option<String>,
 ) -> Result<()> {
+    let fanout = fanout_path(fanout.as_deref())?;
     let publish_thread = publish_thread || demo;
     let config = Config::new(VERSION.parse()?).with_limits(limits(budget));
     let chain = if demo {
@@ -168,10 +198,16 @@ pub(crate) async fn run(
     } else {
         None
     };
-    let registry = match &chain {
+    let mut registry = match &chain {
         Some(chain) => rues_demo::registry(chain.clone()).with(bench_component()?),
         None => registry()?,
     };
+    // A component the registry has already (the demo's `blocks`) is kept.
+    let missing = fanout_component(&fanout)
+        .filter(|spec| !registry.components().any(|c| c.name() == spec.name()));
+    if let Some(component) = missing {
+        registry = registry.with(component);
+    }
     let server = Server::bind(
         config,
         registry,
@@ -209,7 +245,7 @@ pub(crate) async fn run(
     let port = server.local_addr().port();
     let mut outlet = RuesOutlet {
         publisher: server.publisher(),
-        fanout: EventPath::parse("/on/bench:all/tick")?,
+        fanout,
         entities: Vec::new(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -256,6 +292,32 @@ mod tests {
         assert_eq!(limits(None).max_queue_bytes, 1024 * 1024);
         assert_eq!(limits(Some(64 << 20)).max_queue_bytes, 64 << 20);
         assert_eq!(limits(Some(64 << 20)).max_sessions, 100_000);
+    }
+
+    #[test]
+    fn the_fanout_path_is_the_bench_one_unless_given_with_its_component_served() {
+        let default = fanout_path(None).expect("valid");
+        assert_eq!(default.to_string(), "/on/bench:all/tick");
+        assert!(
+            fanout_component(&default).is_none(),
+            "the bench component serves it"
+        );
+        let blocks = fanout_path(Some("/on/blocks/accepted")).expect("valid");
+        let registry = registry()
+            .expect("valid")
+            .with(fanout_component(&blocks).expect("another component"));
+        assert!(
+            registry
+                .components()
+                .any(|c| c.name() == blocks.component()),
+            "served"
+        );
+        assert!(fanout_path(Some("/nowhere")).is_err());
+        assert!(
+            fanout_path(Some("/on/bench:all/block")).is_err(),
+            "a dispatch topic"
+        );
+        assert!(fanout_path(Some("/on/bench:e1/tick")).is_ok());
     }
 
     #[test]
