@@ -155,10 +155,7 @@ pub(crate) async fn control(
                         _ => None,
                     })
                     .collect(),
-                Work::Reconnected => state
-                    .wanted_paths()
-                    .map(stream_of)
-                    .collect::<BTreeSet<_>>(),
+                Work::Reconnected => state.wanted_paths().map(stream_of).collect::<BTreeSet<_>>(),
                 Work::Dropped(path, refusal) => {
                     state.streams.unsubscribed(&path);
                     state.streams.refused(&path);

@@ -8,8 +8,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use rues_demo::{Chain, SharedChain};
 use rues_cluster::{Cluster, ClusterConfig};
+use rues_demo::{Chain, SharedChain};
 use rues_relay::{Relay, RelayConfig};
 
 use crate::config::NodeConfig;

@@ -477,3 +477,97 @@ async fn an_https_upstream_is_trusted_with_upstream_ca() {
     consecutive_blocks(&mut client, 2).await;
     assert!(metric(down, "rues_relay_events_total").await >= 2.0);
 }
+
+/// The next frame of `session` that carries a `Rues-Gap` notice, skipping
+/// events; its reason.
+async fn gap_notice(session: &mut WsClient, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = tokio::time::timeout(left, session.ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no gap notice within {within:?}"))
+            .expect("the session stayed open")
+            .expect("no error");
+        let Message::Binary(bytes) = message else {
+            continue;
+        };
+        let frame = rues_core::rues_wire::Frame::decode(&bytes).expect("a frame");
+        if let Some(reason) = frame.headers().get(rues_core::rues_wire::RUES_GAP) {
+            assert_eq!(
+                frame.content_location(),
+                Some(ACCEPTED),
+                "the stream's notice"
+            );
+            return reason.to_owned();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_relay_feeds_a_whole_cluster_of_edges() {
+    let nats = match rues_testkit::NatsServer::start() {
+        Ok(nats) => nats,
+        Err(unavailable) => {
+            eprintln!("skipped: {unavailable}");
+            return;
+        }
+    };
+    let mut upstream = Node::start(&[]);
+    let up = upstream.addr;
+    let relay = Node::relay(
+        &format!("http://{up}"),
+        &["--no-explorer", "--nats", &nats.url()],
+    );
+    let edges = [
+        Node::in_cluster("edge", &nats.url()),
+        Node::in_cluster("edge", &nats.url()),
+    ];
+
+    // Sessions on both edges and on the relay: one upstream session, one
+    // upstream subscription per path wanted anywhere.
+    let mut on_edges = Vec::new();
+    for edge in &edges {
+        let session = session(edge.addr).await;
+        subscribe(edge.addr, ACCEPTED, &session).await;
+        on_edges.push(session);
+    }
+    let watcher = session(edges[0].addr).await;
+    subscribe(edges[0].addr, TX, &watcher).await;
+    let on_relay = session(relay.addr).await;
+    subscribe(relay.addr, ACCEPTED, &on_relay).await;
+    metric_becomes(up, "rues_subscriptions", 2.0).await;
+    assert_eq!(metric(up, "rues_sessions_open").await, 1.0);
+    for session in &mut on_edges {
+        consecutive_blocks(session, 3).await;
+    }
+
+    // A dispatch on an edge is answered by the upstream, through the relay.
+    const DISPATCHES: &str = "rues_requests_total{operation=\"dispatch\",status=\"200\"}";
+    let before = metric(up, DISPATCHES).await;
+    let answer = http(edges[1].addr, Method::POST, "/on/node/info", &[], b"").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", text(&answer));
+    assert_eq!(metric(up, DISPATCHES).await, before + 1.0);
+
+    // The upstream drops a path once no node wants it.
+    unsubscribe(edges[0].addr, TX, &watcher).await;
+    metric_becomes(up, "rues_subscriptions", 1.0).await;
+
+    // An upstream restart reaches the edges' sessions as a gap notice.
+    let addr = up.to_string();
+    let _ = upstream.child.kill();
+    let _ = upstream.child.wait();
+    let _restarted = Node::serve(&["--listen", &addr, "--block-time-ms", "200"]);
+    for session in &mut on_edges {
+        let reason = gap_notice(session, PATIENCE).await;
+        assert!(reason.contains("upstream"), "{reason}");
+        consecutive_blocks(session, 2).await;
+    }
+    assert!(health_is(relay.addr, StatusCode::OK).await);
+    let health = http(relay.addr, Method::GET, "/health", &[], b"")
+        .await
+        .json();
+    let detail = health["checks"]["upstream"]["detail"].to_string();
+    assert!(detail.contains("cluster"), "{health}");
+    drop(on_relay);
+}
