@@ -251,6 +251,14 @@ impl State {
     fn wanted_paths(&self) -> impl Iterator<Item = &EventPath> {
         self.wanted.keys()
     }
+
+    /// Every path some session of another node wants.
+    fn cluster_paths(&self) -> impl Iterator<Item = &EventPath> {
+        self.wanted
+            .iter()
+            .filter(|(_, wanters)| wanters.cluster)
+            .map(|(path, _)| path)
+    }
 }
 
 pub(crate) struct Inner {
@@ -436,11 +444,38 @@ trait Demand: futures_util::Stream<Item = Change> + Send + Unpin {}
 
 impl<D: futures_util::Stream<Item = Change> + Send + Unpin> Demand for D {}
 
+/// How long after its start a relay in a cluster tells the cluster's
+/// sessions that events before it may be lost: time for the first census
+/// of the cluster's demand to come back.
+const STARTED_NOTICE_AFTER: Duration = Duration::from_secs(1);
+
 /// Holds upstream what the cluster's other nodes want, as long as they do.
+/// Once the first census is in, tells every stream the cluster wants that
+/// events before the relay may be lost: the cluster's sessions may have
+/// been waiting for a relay (none ran yet, or the last one went away),
+/// and nothing else would tell them.
 async fn follow_demand(inner: Arc<Inner>, mut demand: Box<dyn Demand>) {
     use futures_util::StreamExt;
-    while let Some(change) = demand.next().await {
-        inner.interest(Source::Cluster, vec![change]);
+    let started_notice = tokio::time::sleep(STARTED_NOTICE_AFTER);
+    tokio::pin!(started_notice);
+    let mut told = false;
+    loop {
+        tokio::select! {
+            change = demand.next() => match change {
+                Some(change) => inner.interest(Source::Cluster, vec![change]),
+                None => return,
+            },
+            () = &mut started_notice, if !told => {
+                told = true;
+                let streams = upstream::cluster_streams(&inner);
+                for stream in &streams {
+                    inner.to_cluster(&upstream::gap_event(
+                        stream,
+                        "a relay started feeding this cluster: events of this stream before it may be lost",
+                    ));
+                }
+            }
+        }
     }
 }
 

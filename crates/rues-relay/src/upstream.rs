@@ -358,6 +358,24 @@ fn held_streams(inner: &Inner) -> Vec<EventPath> {
     keys.iter().map(wildcard).collect()
 }
 
+/// The streams some session of another node of the cluster wants, as
+/// their wildcard paths.
+pub(crate) fn cluster_streams(inner: &Inner) -> Vec<EventPath> {
+    let keys: BTreeSet<StreamKey> = inner.state().cluster_paths().map(stream_of).collect();
+    keys.iter().map(wildcard).collect()
+}
+
+/// A gap notice as an event, for the cluster: the `Rues-Gap` header and no
+/// payload, which every node delivers as it is.
+pub(crate) fn gap_event(stream: &EventPath, reason: &str) -> Event {
+    Event::new(
+        stream.clone(),
+        "application/octet-stream",
+        bytes::Bytes::new(),
+    )
+    .with_header(rues_core::rues_wire::RUES_GAP, reason)
+}
+
 /// Tells every downstream session subscribed on `stream` that events of
 /// it may be missing; in a cluster, the other nodes' sessions too, by an
 /// event with the notice's header and no payload, which each node
@@ -367,13 +385,7 @@ fn tell_gap(inner: &Inner, stream: &EventPath, reason: &str) {
         Ok(told) => tracing::info!(%stream, sessions = told.receivers, reason, "gap notice sent"),
         Err(error) => tracing::warn!(%stream, %error, "gap notice not sent"),
     }
-    let notice = Event::new(
-        stream.clone(),
-        "application/octet-stream",
-        bytes::Bytes::new(),
-    )
-    .with_header(rues_core::rues_wire::RUES_GAP, reason);
-    inner.to_cluster(&notice);
+    inner.to_cluster(&gap_event(stream, reason));
 }
 
 /// An upstream event as the relay's core publishes it: the same path and

@@ -515,17 +515,12 @@ async fn one_relay_feeds_a_whole_cluster_of_edges() {
     };
     let mut upstream = Node::start(&[]);
     let up = upstream.addr;
-    let relay = Node::relay(
-        &format!("http://{up}"),
-        &["--no-explorer", "--nats", &nats.url()],
-    );
     let edges = [
         Node::in_cluster("edge", &nats.url()),
         Node::in_cluster("edge", &nats.url()),
     ];
-
-    // Sessions on both edges and on the relay: one upstream session, one
-    // upstream subscription per path wanted anywhere.
+    // Sessions on both edges before any relay runs, then on the relay: one
+    // upstream session, one upstream subscription per path wanted anywhere.
     let mut on_edges = Vec::new();
     for edge in &edges {
         let session = session(edge.addr).await;
@@ -534,6 +529,15 @@ async fn one_relay_feeds_a_whole_cluster_of_edges() {
     }
     let watcher = session(edges[0].addr).await;
     subscribe(edges[0].addr, TX, &watcher).await;
+    let relay = Node::relay(
+        &format!("http://{up}"),
+        &["--no-explorer", "--nats", &nats.url()],
+    );
+    // They waited for a relay: the one that starts says so.
+    for session in &mut on_edges {
+        let reason = gap_notice(session, PATIENCE).await;
+        assert!(reason.contains("relay started"), "{reason}");
+    }
     let on_relay = session(relay.addr).await;
     subscribe(relay.addr, ACCEPTED, &on_relay).await;
     metric_becomes(up, "rues_subscriptions", 2.0).await;
