@@ -113,6 +113,16 @@ impl RelayConfig {
         self
     }
 
+    /// A dispatcher to the upstream (no session).
+    fn dispatcher(&self) -> Result<rues_client::Dispatcher, RelayError> {
+        self.client()
+            .dispatcher()
+            .map_err(|source| RelayError::Config {
+                url: self.upstream.clone(),
+                source,
+            })
+    }
+
     /// The upstream client's settings: no `Rusk-Version` of its own (a
     /// dispatch carries the downstream caller's), reconnecting.
     fn client(&self) -> rues_client::ClientBuilder {
@@ -326,13 +336,7 @@ impl Relay {
     /// decides which exist) and every dispatch forwarded upstream (the
     /// shape's own handlers are dropped).
     pub fn registry(shape: &Registry, config: &RelayConfig) -> Result<Registry, RelayError> {
-        let dispatcher = config
-            .client()
-            .dispatcher()
-            .map_err(|source| RelayError::Config {
-                url: config.upstream.clone(),
-                source,
-            })?;
+        let dispatcher = config.dispatcher()?;
         let forward =
             dispatch::Forwarder::new(dispatcher, config.max_whole_answer, config.counters.clone());
         Ok(shape

@@ -34,24 +34,59 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100u64 << attempt.min(4)).min(Duration::from_secs(2))
 }
 
+/// What one try at the upstream came to, for [`with_backoff`].
+enum Try<T> {
+    Done(T),
+    /// Worth another try (the upstream is not there yet).
+    Again(rues_client::Error),
+    /// Another try would fail the same way.
+    Fail(RelayError),
+}
+
+/// Tries `once` until it is done or fails for good, waiting [`backoff`]
+/// between tries, for at most `wait`.
+async fn with_backoff<T, F, Fut>(
+    config: &RelayConfig,
+    wait: Duration,
+    mut once: F,
+) -> Result<T, RelayError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Try<T>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut attempt = 0;
+    loop {
+        let source = match once().await {
+            Try::Done(done) => return Ok(done),
+            Try::Fail(error) => return Err(error),
+            Try::Again(source) => source,
+        };
+        let next = tokio::time::Instant::now() + backoff(attempt);
+        if next >= deadline {
+            return Err(RelayError::Unreachable {
+                url: config.upstream.clone(),
+                waited: wait,
+                source,
+            });
+        }
+        tracing::info!(upstream = %config.upstream, error = %source, "upstream not answering yet");
+        tokio::time::sleep_until(next).await;
+        attempt += 1;
+    }
+}
+
 /// The upstream's `Rusk-Version`, from its answer to `POST /on/node/info`.
 pub(crate) async fn version(
     config: &RelayConfig,
     wait: Duration,
 ) -> Result<rues_core::semver::Version, RelayError> {
-    let dispatcher = config
-        .client()
-        .dispatcher()
-        .map_err(|source| RelayError::Config {
-            url: config.upstream.clone(),
-            source,
-        })?;
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut attempt = 0;
-    loop {
+    let dispatcher = config.dispatcher()?;
+    let timeout = config.request_timeout.min(wait.max(Duration::from_secs(1)));
+    with_backoff(config, wait, || async {
         let answer = dispatcher
             .request("node/info")
-            .timeout(config.request_timeout.min(wait.max(Duration::from_secs(1))))
+            .timeout(timeout)
             .send_streamed()
             .await;
         match answer {
@@ -63,37 +98,27 @@ pub(crate) async fn version(
                     .unwrap_or("")
                     .trim()
                     .to_owned();
-                return found.parse().map_err(|_| RelayError::NoVersion {
-                    url: config.upstream.clone(),
-                    found: if found.is_empty() {
-                        "no Rusk-Version header".to_owned()
-                    } else {
-                        format!("Rusk-Version: {found}")
-                    },
-                });
+                match found.parse() {
+                    Ok(version) => Try::Done(version),
+                    Err(_) => Try::Fail(RelayError::NoVersion {
+                        url: config.upstream.clone(),
+                        found: if found.is_empty() {
+                            "no Rusk-Version header".to_owned()
+                        } else {
+                            format!("Rusk-Version: {found}")
+                        },
+                    }),
+                }
             }
             // A certificate it does not trust will not become trusted.
-            Err(source) if source.certificate_error().is_some() => {
-                return Err(RelayError::Config {
-                    url: config.upstream.clone(),
-                    source,
-                });
-            }
-            Err(source) => {
-                let next = tokio::time::Instant::now() + backoff(attempt);
-                if next >= deadline {
-                    return Err(RelayError::Unreachable {
-                        url: config.upstream.clone(),
-                        waited: wait,
-                        source,
-                    });
-                }
-                tracing::info!(upstream = %config.upstream, error = %source, "upstream not answering yet");
-                tokio::time::sleep_until(next).await;
-                attempt += 1;
-            }
+            Err(source) if source.certificate_error().is_some() => Try::Fail(RelayError::Config {
+                url: config.upstream.clone(),
+                source,
+            }),
+            Err(source) => Try::Again(source),
         }
-    }
+    })
+    .await
 }
 
 /// The upstream session, opened within `wait`.
@@ -101,31 +126,19 @@ pub(crate) async fn connect(
     config: &RelayConfig,
     wait: Duration,
 ) -> Result<rues_client::Client, RelayError> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut attempt = 0;
-    loop {
+    with_backoff(config, wait, || async {
         match config.client().reconnect(true).connect().await {
-            Ok(client) => return Ok(client),
+            Ok(client) => Try::Done(client),
             Err(source) if matches!(source, rues_client::Error::InvalidUrl { .. }) => {
-                return Err(RelayError::Config {
+                Try::Fail(RelayError::Config {
                     url: config.upstream.clone(),
                     source,
-                });
+                })
             }
-            Err(source) => {
-                let next = tokio::time::Instant::now() + backoff(attempt);
-                if next >= deadline {
-                    return Err(RelayError::Unreachable {
-                        url: config.upstream.clone(),
-                        waited: wait,
-                        source,
-                    });
-                }
-                tokio::time::sleep_until(next).await;
-                attempt += 1;
-            }
+            Err(source) => Try::Again(source),
         }
-    }
+    })
+    .await
 }
 
 /// The control task: brings what the upstream holds in line with what the

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use hyper::{Method, StatusCode};
-use rues_testkit::{Answer, NatsServer, Nginx, WsClient, http};
+use rues_testkit::{NatsServer, Nginx, http};
 
 use crate::node::{Node, PATIENCE};
+use crate::sockets::{consecutive_blocks, height, metric, session, text};
 
 const ACCEPTED: &str = "/on/blocks/accepted";
 
@@ -49,57 +50,6 @@ impl Cluster {
     fn addrs(&self) -> Vec<SocketAddr> {
         self.nodes().map(|node| node.addr).collect()
     }
-}
-
-async fn session(addr: SocketAddr) -> WsClient {
-    WsClient::connect(&format!("ws://{addr}/on")).await
-}
-
-fn text(answer: &Answer) -> String {
-    String::from_utf8_lossy(&answer.body).into_owned()
-}
-
-/// The height in a `blocks/accepted` event.
-fn height(frame: &rues_core::rues_wire::Frame) -> u64 {
-    let header: serde_json::Value = serde_json::from_slice(frame.payload()).expect("JSON");
-    header["header"]["height"]
-        .as_u64()
-        .or_else(|| header["height"].as_u64())
-        .unwrap_or_else(|| panic!("no height in {header}"))
-}
-
-/// `count` `blocks/accepted` events in a row: each block once, in order.
-async fn consecutive_blocks(session: &mut WsClient, count: usize) -> Vec<u64> {
-    let mut heights = Vec::new();
-    while heights.len() < count {
-        let frame = session.next_event().await;
-        let location = frame.content_location().unwrap_or("");
-        if location.ends_with("/accepted") && location.starts_with("/on/blocks:") {
-            heights.push(height(&frame));
-        }
-    }
-    for pair in heights.windows(2) {
-        assert_eq!(
-            pair[1],
-            pair[0] + 1,
-            "each block once and in order: {heights:?}"
-        );
-    }
-    heights
-}
-
-/// The sum of a metric's samples in `/metrics` (every label set).
-async fn metric(addr: SocketAddr, name: &str) -> f64 {
-    let answer = http(addr, Method::GET, "/metrics", &[], b"").await;
-    assert_eq!(answer.status, StatusCode::OK);
-    text(&answer)
-        .lines()
-        .filter(|line| {
-            line.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with([' ', '{']))
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! Tests of the `rues` binary, run as a process against real sockets.
 
 mod node;
+mod sockets;
 
 mod blob_tx;
 mod browser;

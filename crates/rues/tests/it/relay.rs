@@ -11,20 +11,13 @@ use rues_testkit::{Answer, FAKE_RUSK_VERSION, FakeRusk, WsClient, http};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::node::{Node, PATIENCE};
+use crate::sockets::{consecutive_blocks, metric, session, text};
 
 const ACCEPTED: &str = "/on/blocks/accepted";
 /// A transaction nobody sends: subscribable, never an event.
 const TX: &str =
     "/on/transactions:00000000000000000000000000000000000000000000000000000000000000aa/executed";
 const TX_ALL: &str = "/on/transactions/executed";
-
-async fn session(addr: SocketAddr) -> WsClient {
-    WsClient::connect(&format!("ws://{addr}/on")).await
-}
-
-fn text(answer: &Answer) -> String {
-    String::from_utf8_lossy(&answer.body).into_owned()
-}
 
 async fn request(addr: SocketAddr, method: Method, path: &str, session: &WsClient) -> Answer {
     let id = [("rusk-session-id", session.session_text.as_str())];
@@ -51,20 +44,6 @@ async fn unsubscribe(addr: SocketAddr, path: &str, session: &WsClient) {
     );
 }
 
-/// The sum of a metric's samples in `/metrics` (every label set).
-async fn metric(addr: SocketAddr, name: &str) -> f64 {
-    let answer = http(addr, Method::GET, "/metrics", &[], b"").await;
-    assert_eq!(answer.status, StatusCode::OK);
-    text(&answer)
-        .lines()
-        .filter(|line| {
-            line.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with([' ', '{']))
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// Waits until `name` at `addr` reads `value` (an unsubscribe upstream is
 /// made after the downstream one is answered).
 async fn metric_becomes(addr: SocketAddr, name: &str, value: f64) {
@@ -80,34 +59,6 @@ async fn metric_becomes(addr: SocketAddr, name: &str, value: f64) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// The height in a `blocks/accepted` event.
-fn height(frame: &rues_core::rues_wire::Frame) -> u64 {
-    let block: serde_json::Value = serde_json::from_slice(frame.payload()).expect("JSON");
-    block["header"]["height"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no height in {block}"))
-}
-
-/// `count` `blocks/accepted` events in a row: each block once, in order.
-async fn consecutive_blocks(session: &mut WsClient, count: usize) -> Vec<u64> {
-    let mut heights = Vec::new();
-    while heights.len() < count {
-        let frame = session.next_event().await;
-        let location = frame.content_location().unwrap_or("");
-        assert!(location.starts_with("/on/blocks:"), "{location}");
-        assert_eq!(frame.content_type(), Some("application/json"));
-        heights.push(height(&frame));
-    }
-    for pair in heights.windows(2) {
-        assert_eq!(
-            pair[1],
-            pair[0] + 1,
-            "each block once, in order: {heights:?}"
-        );
-    }
-    heights
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -394,39 +345,15 @@ async fn an_upstream_restart_is_a_gap_then_events_flow_again() {
     let back = Instant::now();
     for session in &mut sessions {
         // The session stayed open: the notice of the gap, then blocks of
-        // the new upstream, within 5 s of its start.
-        let mut told = None;
-        let frame = loop {
-            let left = Duration::from_secs(5).saturating_sub(back.elapsed());
-            let message = tokio::time::timeout(left, session.ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("no event within 5 s (told: {told:?})"))
-                .expect("the session stayed open")
-                .expect("no error");
-            let Message::Binary(bytes) = message else {
-                continue;
-            };
-            let frame = rues_core::rues_wire::Frame::decode(&bytes).expect("a frame");
-            if let Some(reason) = frame.headers().get(rues_core::rues_wire::RUES_GAP) {
-                assert_eq!(
-                    frame.content_location(),
-                    Some(ACCEPTED),
-                    "the stream's notice"
-                );
-                told = Some(reason.to_owned());
-                continue;
-            }
-            // Blocks queued before the loss may still be on their way.
-            if told.is_some() {
-                break frame;
-            }
-        };
-        assert!(told.is_some_and(|reason| reason.contains("upstream")));
-        assert!(
-            frame
-                .content_location()
-                .is_some_and(|l| l.starts_with("/on/blocks:"))
-        );
+        // the new upstream, within 5 s of its start (blocks queued before
+        // the loss may still come before the notice).
+        let left = Duration::from_secs(5).saturating_sub(back.elapsed());
+        let reason = gap_notice(session, left).await;
+        assert!(reason.contains("upstream"), "{reason}");
+        let left = Duration::from_secs(5).saturating_sub(back.elapsed());
+        tokio::time::timeout(left, consecutive_blocks(session, 1))
+            .await
+            .expect("a block within 5 s of the upstream's start");
     }
     assert!(health_is(down, StatusCode::OK).await);
     assert_eq!(metric(down, "rues_relay_upstream_up").await, 1.0);
