@@ -150,7 +150,7 @@ struct RelayArgs {
     #[command(flatten)]
     node: NodeArgs,
     /// The upstream RUES node (rusk, or rues), http:// or https://, e.g.
-    /// https://nodes.dusk.network (docs/relay.md).
+    /// `https://nodes.dusk.network` (docs/relay.md).
     #[arg(long, value_name = "URL")]
     upstream: String,
     /// PEM certificates to trust for an https upstream, besides the usual
