@@ -154,7 +154,19 @@ fn deliver(inner: &Inner, message: &async_nats::Message) {
         return;
     };
     inner.counters.event_received();
-    if let Err(error) = inner.port.deliver(&event) {
+    // A gap notice published into the cluster (a relay's: its upstream
+    // lost events) is this node's own notice too: a hole in its history
+    // and a notice frame to the stream's sessions, as if made here.
+    let gap = event
+        .extra_headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(rues_core::rues_wire::RUES_GAP))
+        .filter(|_| event.payload.is_empty() && event.path.entity().is_none());
+    let delivered = match gap {
+        Some((_, reason)) => inner.port.notify_gap(&event.path, reason),
+        None => inner.port.deliver(&event),
+    };
+    if let Err(error) = delivered {
         tracing::debug!(%error, "an event from the cluster cannot be framed here");
     }
 }

@@ -379,7 +379,7 @@ pub(crate) fn cluster_streams(inner: &Inner) -> Vec<EventPath> {
 }
 
 /// A gap notice as an event, for the cluster: the `Rues-Gap` header and no
-/// payload, which every node delivers as it is.
+/// payload, which every node of the cluster makes its own notice.
 pub(crate) fn gap_event(stream: &EventPath, reason: &str) -> Event {
     Event::new(
         stream.clone(),
@@ -392,7 +392,7 @@ pub(crate) fn gap_event(stream: &EventPath, reason: &str) -> Event {
 /// Tells every downstream session subscribed on `stream` that events of
 /// it may be missing; in a cluster, the other nodes' sessions too, by an
 /// event with the notice's header and no payload, which each node
-/// delivers as it is (a client reads the `Rues-Gap` header either way).
+/// makes its own notice (rues-cluster's `deliver`).
 fn tell_gap(inner: &Inner, stream: &EventPath, reason: &str) {
     match inner.port.notify_gap(stream, reason) {
         Ok(told) => tracing::info!(%stream, sessions = told.receivers, reason, "gap notice sent"),

@@ -426,6 +426,10 @@ async fn gap_notice(session: &mut WsClient, within: Duration) -> String {
                 Some(ACCEPTED),
                 "the stream's notice"
             );
+            // The node's own notice (no payload, so no type), also on an
+            // edge that got it from the cluster.
+            assert_eq!(frame.content_type(), None, "a notice, not an event");
+            assert!(frame.payload().is_empty());
             return reason.to_owned();
         }
     }
