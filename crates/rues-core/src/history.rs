@@ -14,11 +14,20 @@
 //! lost its upstream, [`Node::publish_gap`](crate::Node::publish_gap)): it
 //! is kept as a *hole*, an entry without frame, so that a resume across it
 //! reports it lost. A hole counts as one entry and no bytes.
+//!
+//! A stream is numbered by the node (under the node's epoch) unless its
+//! events come numbered from elsewhere (a cluster's shared history,
+//! [`Node::publish_at`](crate::Node::publish_at)): then it carries the
+//! epoch of that numbering. A change of numbering, or numbers that jump,
+//! start the stream's run afresh ([`History::renumber`]); older events of
+//! the same numbering can be put back in front of the run
+//! ([`History::prepend`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use bytes::Bytes;
 use rues_target::{Component, Entity, EventPath, Topic};
+use rues_wire::Epoch;
 
 /// How much history a node keeps (docs/protocol.md, "Resume"). A stream
 /// keeps at most `max_events_per_stream` events and
@@ -105,6 +114,9 @@ impl Entry {
 
 #[derive(Debug, Default)]
 struct Stream {
+    /// The numbering the stream's numbers belong to, and its text, when it
+    /// is not the node's own.
+    epoch: Option<(Epoch, String)>,
     /// The number of the stream's newest event; 0 before the first.
     last: u64,
     /// The number of the stream's newest hole, kept or not; 0 for none.
@@ -159,6 +171,59 @@ impl History {
     /// The number of the stream's newest event (0 before the first).
     pub(crate) fn last(&self, stream: StreamId) -> u64 {
         self.streams.get(stream).map_or(0, |s| s.last)
+    }
+
+    /// The numbering of the stream's numbers when it is not the node's
+    /// own, with its `Rues-Epoch` text.
+    pub(crate) fn epoch(&self, stream: StreamId) -> Option<&(Epoch, String)> {
+        self.streams.get(stream).and_then(|s| s.epoch.as_ref())
+    }
+
+    /// Starts the stream's numbering afresh: under `epoch` (`None` for the
+    /// node's own), with `last` as its newest number. Everything kept goes,
+    /// and every number up to `last` counts as a hole not kept: a resume
+    /// from before it cannot be sure that no event there was lost.
+    pub(crate) fn renumber(&mut self, stream: StreamId, epoch: Option<Epoch>, last: u64) {
+        while self.pop_front(stream) {}
+        if let Some(s) = self.streams.get_mut(stream) {
+            s.epoch = epoch.map(|epoch| (epoch, epoch.to_string()));
+            s.last = last;
+            s.last_hole = last;
+        }
+    }
+
+    /// Puts `older` back in front of what the stream keeps: the events (or
+    /// holes, `None` frames) numbered `first`, `first + 1`, ..., the last of
+    /// them right before the oldest kept one (or the newest number, when
+    /// nothing is kept). Within the bounds, oldest dropped first as always.
+    /// `false`, changing nothing, when they do not end there.
+    pub(crate) fn prepend(
+        &mut self,
+        stream: StreamId,
+        first: u64,
+        older: Vec<(Option<Entity>, Option<Bytes>)>,
+    ) -> bool {
+        let front = self.first(stream);
+        let Some(s) = self.streams.get(stream) else {
+            return false;
+        };
+        if older.is_empty() || first == 0 || first + older.len() as u64 != front {
+            return false;
+        }
+        let (last, last_hole) = (s.last, s.last_hole);
+        let mut kept = Vec::with_capacity(s.entries.len());
+        while let Some(entry) = self.streams[stream].entries.front() {
+            kept.push((entry.entity.clone(), entry.frame.clone()));
+            self.pop_front(stream);
+        }
+        self.streams[stream].last = first - 1;
+        for (entity, frame) in older.into_iter().chain(kept) {
+            self.push(stream, entity, frame);
+        }
+        let s = &mut self.streams[stream];
+        debug_assert_eq!(s.last, last, "the run still ends with the newest");
+        s.last_hole = s.last_hole.max(last_hole);
+        true
     }
 
     /// The number of the stream's newest hole, kept or not (0 for none).

@@ -8,14 +8,14 @@ use bytes::Bytes;
 use http::header::HeaderValue;
 use rues_target::{EventPath, Target};
 use rues_wire::{
-    CONTENT_LENGTH, CONTENT_LOCATION, Epoch, Frame, Headers, RUES_EPOCH, RUES_GAP, RUES_SEQ,
-    ResumeResult,
+    CONTENT_LENGTH, CONTENT_LOCATION, Epoch, Frame, Headers, Position, RUES_EPOCH, RUES_GAP,
+    RUES_SEQ, ResumeResult,
 };
 
 use crate::close::{CloseReason, ClosedCounts, SocketEnd};
 use crate::cluster::Change;
 use crate::config::Config;
-use crate::history::History;
+use crate::history::{History, StreamId};
 use crate::id::{IdSource, SessionMap};
 use crate::index::Index;
 use crate::outbox::{Outbox, Pushed};
@@ -457,9 +457,124 @@ impl Node {
     /// session whose subscriptions match, each once, waking the writers that
     /// wait on an empty outbox. Never waits: a session whose queue cannot
     /// take the frame is closed with 4008.
+    ///
+    /// A stream whose events came numbered from elsewhere
+    /// ([`publish_at`](Self::publish_at)) is numbered by the node again
+    /// from here on, under the node's epoch, its numbers going on from the
+    /// newest.
     pub fn publish(&mut self, event: &Event) -> Result<Published, PublishError> {
         let stream = self.history.stream(&event.path);
-        let seq = self.history.last(stream) + 1;
+        let last = self.history.last(stream);
+        if self.history.epoch(stream).is_some() {
+            self.history.renumber(stream, None, last);
+        }
+        self.publish_numbered(stream, event, last + 1)
+    }
+
+    /// Publishes an event numbered elsewhere: at `at`, a position of a
+    /// history shared by several nodes (a cluster's, docs/cluster.md), so
+    /// that every node gives the event the same `Rues-Seq` and `Rues-Epoch`
+    /// and a client may resume at any of them. As [`publish`](Self::publish)
+    /// otherwise.
+    ///
+    /// Numbers arrive in order: one the stream has had already is not
+    /// published again (a duplicate: nothing is queued, `receivers` is 0);
+    /// one past the next, or of another epoch, starts the stream's history
+    /// afresh from it, and a resume from before it cannot be complete.
+    pub fn publish_at(&mut self, event: &Event, at: Position) -> Result<Published, PublishError> {
+        let stream = self.history.stream(&event.path);
+        if !self.number_at(stream, &event.path, at) {
+            return Ok(Published {
+                seq: at.seq,
+                ..Published::default()
+            });
+        }
+        self.publish_numbered(stream, event, at.seq)
+    }
+
+    /// Makes `at` the next number of `stream`, if it is not one the stream
+    /// had: `false` for a duplicate.
+    fn number_at(&mut self, stream: StreamId, path: &EventPath, at: Position) -> bool {
+        let last = self.history.last(stream);
+        if self.stream_epoch(stream) != at.epoch {
+            self.renumber(stream, path, at.epoch, at.seq.saturating_sub(1));
+        } else if at.seq <= last {
+            return false;
+        } else if at.seq > last + 1 {
+            self.history.renumber(stream, Some(at.epoch), at.seq - 1);
+        }
+        true
+    }
+
+    /// Moves `stream` to another numbering whose newest number is `last`.
+    /// Numbers may go back then: what a session's subscriptions say they
+    /// have queued is brought down to `last`, so that a resume under the
+    /// new numbering does not take old numbers for new ones.
+    fn renumber(&mut self, stream: StreamId, path: &EventPath, epoch: Epoch, last: u64) {
+        let old_last = self.history.last(stream);
+        self.history.renumber(stream, Some(epoch), last);
+        if last >= old_last {
+            return;
+        }
+        let mut receivers = std::mem::take(&mut self.scratch);
+        receivers.clear();
+        self.index.stream_sessions(path, &mut receivers);
+        for id in &receivers {
+            let Some(session) = self.sessions.get_mut(id) else {
+                continue;
+            };
+            for (held, since) in &mut session.subscriptions {
+                if held.component() == path.component() && held.topic() == path.topic() {
+                    since.events = since.events.min(last);
+                    since.live = since.live.min(last);
+                }
+            }
+        }
+        self.scratch = receivers;
+    }
+
+    /// The epoch `stream`'s numbers belong to.
+    pub(crate) fn stream_epoch(&self, stream: StreamId) -> Epoch {
+        self.history
+            .epoch(stream)
+            .map_or(self.epoch, |(epoch, _)| *epoch)
+    }
+
+    /// The newest position of the stream of `path` (component, topic; an
+    /// entity in it is not looked at): its epoch and newest number. `None`
+    /// before its first event here.
+    pub fn stream_position(&self, path: &EventPath) -> Option<Position> {
+        let stream = self.history.find(path)?;
+        Some(Position::new(
+            self.stream_epoch(stream),
+            self.history.last(stream),
+        ))
+    }
+
+    /// Encodes `event` as the frame numbered `seq` of `stream`, keeps it
+    /// and queues it to the sessions it matches.
+    fn publish_numbered(
+        &mut self,
+        stream: StreamId,
+        event: &Event,
+        seq: u64,
+    ) -> Result<Published, PublishError> {
+        let encoded = self.encode_numbered(stream, event, seq)?;
+        self.history.record(stream, event.path.entity(), &encoded);
+        self.stats.events_published += 1;
+
+        Ok(self.fan_out(&encoded, seq, |index, receivers| {
+            index.receivers(&event.path, receivers);
+        }))
+    }
+
+    /// The frame of `event` numbered `seq` in `stream`'s numbering.
+    fn encode_numbered(
+        &self,
+        stream: StreamId,
+        event: &Event,
+        seq: u64,
+    ) -> Result<Bytes, PublishError> {
         let mut frame = Frame::new(
             event.path.to_string(),
             event.content_type.clone(),
@@ -472,14 +587,70 @@ impl Node {
         // cannot stand in for the node's.
         let frame = frame
             .with_header(RUES_SEQ, seq.to_string())
-            .with_header(RUES_EPOCH, self.epoch_text.clone());
-        let encoded = frame.encode_with(&self.wire_limits)?;
-        self.history.record(stream, event.path.entity(), &encoded);
-        self.stats.events_published += 1;
+            .with_header(RUES_EPOCH, self.epoch_text(stream).to_owned());
+        Ok(frame.encode_with(&self.wire_limits)?)
+    }
 
-        Ok(self.fan_out(&encoded, seq, |index, receivers| {
-            index.receivers(&event.path, receivers);
-        }))
+    /// The `Rues-Epoch` of `stream`'s frames.
+    fn epoch_text(&self, stream: StreamId) -> &str {
+        self.history
+            .epoch(stream)
+            .map_or(&self.epoch_text, |(_, text)| text)
+    }
+
+    /// Puts back in the history of the stream of `path` (component,
+    /// topic) events of a shared numbering (`epoch`) that the node did not
+    /// have: `events[i]` is number `first + i`, `None` for a gap notice's
+    /// number (a hole). For a cluster node about to resume a session from
+    /// an older position than its own history reaches (docs/cluster.md).
+    ///
+    /// Those older than what the stream keeps go in front of it, if they
+    /// reach it without a hole; those newer than its newest are published
+    /// as [`publish_at`](Self::publish_at) would (live sessions get them),
+    /// so that numbers stay in order for everyone; the others it has.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Encode`] when an event cannot be framed; what came
+    /// before it is in.
+    pub fn backfill(
+        &mut self,
+        path: &EventPath,
+        epoch: Epoch,
+        first: u64,
+        events: &[Option<Event>],
+    ) -> Result<(), PublishError> {
+        if first == 0 {
+            return Ok(());
+        }
+        let stream = self.history.stream(path);
+        if self.stream_epoch(stream) != epoch {
+            self.renumber(stream, path, epoch, first - 1);
+        }
+        let front = self.history.first(stream);
+        let last = self.history.last(stream);
+        let mut older = Vec::new();
+        for (at, event) in (first..).zip(events) {
+            if at < front {
+                older.push(match event {
+                    Some(event) => (
+                        event.path.entity().cloned(),
+                        Some(self.encode_numbered(stream, event, at)?),
+                    ),
+                    None => (None, None),
+                });
+            } else if at > last {
+                let position = Position::new(epoch, at);
+                match event {
+                    Some(event) => self.publish_at(event, position)?,
+                    None => self.publish_gap_at(path, LOST_BEFORE_THIS_NODE, position)?,
+                };
+            }
+        }
+        // Older events that do not reach the kept ones are left out: a
+        // resume that needs them is a gap.
+        self.history.prepend(stream, first, older);
+        Ok(())
     }
 
     /// Says that events of a stream were lost before they reached the node
@@ -506,24 +677,58 @@ impl Node {
         stream: &EventPath,
         reason: &str,
     ) -> Result<Published, PublishError> {
-        let location = EventPath::new(
-            Target::new(stream.component().clone(), None),
-            stream.topic().clone(),
-        );
+        let location = stream_location(stream);
         let id = self.history.stream(&location);
-        let seq = self.history.last(id) + 1;
+        let last = self.history.last(id);
+        if self.history.epoch(id).is_some() {
+            self.history.renumber(id, None, last);
+        }
+        self.publish_gap_numbered(id, &location, reason, last + 1)
+    }
+
+    /// [`publish_gap`](Self::publish_gap) for a notice numbered elsewhere,
+    /// at `at` of a shared history, with the rules of
+    /// [`publish_at`](Self::publish_at).
+    ///
+    /// # Errors
+    ///
+    /// As [`publish_gap`](Self::publish_gap).
+    pub fn publish_gap_at(
+        &mut self,
+        stream: &EventPath,
+        reason: &str,
+        at: Position,
+    ) -> Result<Published, PublishError> {
+        let location = stream_location(stream);
+        let id = self.history.stream(&location);
+        if !self.number_at(id, &location, at) {
+            return Ok(Published {
+                seq: at.seq,
+                ..Published::default()
+            });
+        }
+        self.publish_gap_numbered(id, &location, reason, at.seq)
+    }
+
+    fn publish_gap_numbered(
+        &mut self,
+        id: StreamId,
+        location: &EventPath,
+        reason: &str,
+        seq: u64,
+    ) -> Result<Published, PublishError> {
         let mut headers = Headers::new();
         headers.insert(CONTENT_LOCATION, location.to_string());
         headers.insert(CONTENT_LENGTH, "0");
         headers.insert(RUES_SEQ, seq.to_string());
-        headers.insert(RUES_EPOCH, self.epoch_text.clone());
+        headers.insert(RUES_EPOCH, self.epoch_text(id).to_owned());
         headers.insert(RUES_GAP, reason);
         let encoded = Frame::from_parts(headers, Bytes::new()).encode_with(&self.wire_limits)?;
         self.history.record_hole(id);
         self.stats.gaps_published += 1;
 
         Ok(self.fan_out(&encoded, seq, |index, receivers| {
-            index.stream_sessions(&location, receivers);
+            index.stream_sessions(location, receivers);
         }))
     }
 
@@ -605,6 +810,18 @@ impl Node {
         self.stats.closed.count(reason);
         self.record(|| Change::SessionClosed(id));
     }
+}
+
+/// The reason of a gap notice put back by [`Node::backfill`] for a number
+/// that stands for lost events.
+const LOST_BEFORE_THIS_NODE: &str = "events lost before they reached the cluster";
+
+/// The path that names a stream: its component and topic, no entity.
+fn stream_location(path: &EventPath) -> EventPath {
+    EventPath::new(
+        Target::new(path.component().clone(), None),
+        path.topic().clone(),
+    )
 }
 
 /// An epoch when the id source fails at creation (the OS CSPRNG is

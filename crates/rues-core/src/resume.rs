@@ -101,7 +101,7 @@ impl Node {
             self.stats.count_resume(result);
             return (result, last);
         };
-        if from.epoch != self.epoch || from.seq > last {
+        if from.epoch != self.stream_epoch(stream) || from.seq > last {
             // Another history's numbers, or more than this one ever had.
             self.stats.count_resume(ResumeResult::Reset);
             return (ResumeResult::Reset, last);

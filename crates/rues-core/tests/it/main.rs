@@ -13,6 +13,7 @@ mod model;
 mod resume;
 mod resume_model;
 mod routing;
+mod shared_history;
 mod sessions;
 mod subscribe;
 mod version;
