@@ -21,8 +21,8 @@ use std::sync::Arc;
 use async_nats::HeaderMap;
 use futures_util::StreamExt;
 use rues_core::rues_target::{Component, EventPath, Target, Topic};
-use rues_core::{Arrival, Change, Event, SessionId};
-use tokio::sync::{mpsc, watch};
+use rues_core::{Arrival, Change, Event, Position, SessionId};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::Inner;
@@ -32,76 +32,123 @@ use crate::subject;
 /// sent as, a NATS header of the event.
 const OWN_HEADERS: [&str; 3] = ["content-type", "content-length", "content-location"];
 
+/// Work for the control task.
+pub(crate) enum Control {
+    /// A batch of the core's changes, numbered.
+    Changes(u64, Vec<Change>),
+    /// Receive the stream of this path, as a local subscription would, and
+    /// say when it is received: a resume is about to read its history.
+    Pin(EventPath, oneshot::Sender<()>),
+    /// The pinned resume was answered.
+    Unpin(EventPath),
+}
+
+/// The streams this node receives: how many reasons hold each (local
+/// subscriptions' paths, pins), and the task that delivers its events.
+type Received = HashMap<(Component, Topic), (usize, JoinHandle<()>)>;
+
 /// Applies the core's changes as they come (see the module docs).
 pub(crate) async fn control(
     inner: Arc<Inner>,
-    mut changes: mpsc::UnboundedReceiver<(u64, Vec<Change>)>,
+    mut work: mpsc::UnboundedReceiver<Control>,
     confirmed: watch::Sender<u64>,
 ) {
-    let mut streams: HashMap<(Component, Topic), (usize, JoinHandle<()>)> = HashMap::new();
+    let mut streams: Received = HashMap::new();
     let mut sessions: HashMap<SessionId, JoinHandle<()>> = HashMap::new();
-    while let Some((mut last, mut batch)) = changes.recv().await {
-        while let Ok((number, more)) = changes.try_recv() {
-            last = number;
-            batch.extend(more);
-        }
-        for change in batch {
-            // Watchers of the cluster's demand (a relay) learn of each path.
-            if let Some((headers, payload)) = crate::demand::record(&inner, &change) {
-                let publish =
-                    inner
-                        .client
-                        .publish_with_headers(crate::demand::WANT, headers, payload);
-                if let Err(error) = publish.await {
-                    tracing::debug!(%error, "a change of demand could not be sent");
+    while let Some(first) = work.recv().await {
+        let mut last = None;
+        let mut pinned = Vec::new();
+        let mut next = Some(first);
+        while let Some(item) = next.take() {
+            match item {
+                Control::Changes(number, batch) => {
+                    last = Some(number);
+                    for change in batch {
+                        apply(&inner, &mut streams, &mut sessions, change).await;
+                    }
                 }
+                Control::Pin(path, done) => {
+                    add_stream(&inner, &mut streams, &path).await;
+                    pinned.push(done);
+                }
+                Control::Unpin(path) => drop_stream(&inner, &mut streams, &path),
             }
-            match change {
-                Change::SessionOpened(id) => {
-                    if let Some(task) = owner(&inner, id).await {
-                        inner.counters.sessions(1);
-                        if let Some(old) = sessions.insert(id, task) {
-                            old.abort();
-                            inner.counters.sessions(-1);
-                        }
-                    }
-                }
-                Change::SessionClosed(id) => {
-                    if let Some(task) = sessions.remove(&id) {
-                        // Dropping the subscriber unsubscribes.
-                        task.abort();
-                        inner.counters.sessions(-1);
-                    }
-                }
-                Change::InterestAdded(path) => {
-                    let key = (path.component().clone(), path.topic().clone());
-                    if let Some((count, _)) = streams.get_mut(&key) {
-                        *count += 1;
-                    } else if let Some(task) = stream(&inner, &path).await {
-                        inner.counters.streams(1);
-                        streams.insert(key, (1, task));
-                    }
-                }
-                Change::InterestDropped(path) => {
-                    let key = (path.component().clone(), path.topic().clone());
-                    if let Some((count, _)) = streams.get_mut(&key) {
-                        *count -= 1;
-                        if *count == 0 {
-                            if let Some((_, task)) = streams.remove(&key) {
-                                task.abort();
-                                inner.counters.streams(-1);
-                            }
-                        }
-                    }
-                }
-            }
+            next = work.try_recv().ok();
         }
         if inner.is_up() {
             // Bounded: a flush waits for the broker, which may be going.
             let flush = inner.client.flush();
             let _ = tokio::time::timeout(inner.config.settle_timeout, flush).await;
         }
-        confirmed.send_replace(last);
+        for done in pinned {
+            let _ = done.send(());
+        }
+        if let Some(last) = last {
+            confirmed.send_replace(last);
+        }
+    }
+}
+
+/// Applies one of the core's changes.
+async fn apply(
+    inner: &Arc<Inner>,
+    streams: &mut Received,
+    sessions: &mut HashMap<SessionId, JoinHandle<()>>,
+    change: Change,
+) {
+    // Watchers of the cluster's demand (a relay) learn of each path.
+    if let Some((headers, payload)) = crate::demand::record(inner, &change) {
+        let publish = inner
+            .client
+            .publish_with_headers(crate::demand::WANT, headers, payload);
+        if let Err(error) = publish.await {
+            tracing::debug!(%error, "a change of demand could not be sent");
+        }
+    }
+    match change {
+        Change::SessionOpened(id) => {
+            if let Some(task) = owner(inner, id).await {
+                inner.counters.sessions(1);
+                if let Some(old) = sessions.insert(id, task) {
+                    old.abort();
+                    inner.counters.sessions(-1);
+                }
+            }
+        }
+        Change::SessionClosed(id) => {
+            if let Some(task) = sessions.remove(&id) {
+                // Dropping the subscriber unsubscribes.
+                task.abort();
+                inner.counters.sessions(-1);
+            }
+        }
+        Change::InterestAdded(path) => add_stream(inner, streams, &path).await,
+        Change::InterestDropped(path) => drop_stream(inner, streams, &path),
+    }
+}
+
+/// One more reason to receive the stream of `path`: the first starts it.
+async fn add_stream(inner: &Arc<Inner>, streams: &mut Received, path: &EventPath) {
+    let key = (path.component().clone(), path.topic().clone());
+    if let Some((count, _)) = streams.get_mut(&key) {
+        *count += 1;
+    } else if let Some(task) = stream(inner, path).await {
+        inner.counters.streams(1);
+        streams.insert(key, (1, task));
+    }
+}
+
+/// One reason fewer: the last stops receiving the stream.
+fn drop_stream(inner: &Inner, streams: &mut Received, path: &EventPath) {
+    let key = (path.component().clone(), path.topic().clone());
+    if let Some((count, _)) = streams.get_mut(&key) {
+        *count -= 1;
+        if *count == 0 {
+            if let Some((_, task)) = streams.remove(&key) {
+                task.abort();
+                inner.counters.streams(-1);
+            }
+        }
     }
 }
 
@@ -121,8 +168,14 @@ async fn owner(inner: &Arc<Inner>, id: SessionId) -> Option<JoinHandle<()>> {
     }
 }
 
-/// Subscribes the stream of `path` and delivers its events here.
+/// Receives the stream of `path` and delivers its events here: from the
+/// shared history when the cluster has one, else by a plain subscription.
 async fn stream(inner: &Arc<Inner>, path: &EventPath) -> Option<JoinHandle<()>> {
+    if inner.shares_history() {
+        if let Some(task) = crate::history::consume(inner, path).await {
+            return Some(task);
+        }
+    }
     let whole_stream = EventPath::new(
         Target::new(path.component().clone(), None),
         path.topic().clone(),
@@ -136,7 +189,7 @@ async fn stream(inner: &Arc<Inner>, path: &EventPath) -> Option<JoinHandle<()>> 
             let inner = inner.clone();
             Some(tokio::spawn(async move {
                 while let Some(message) = subscriber.next().await {
-                    deliver(&inner, &message);
+                    deliver(&inner, &message, None);
                 }
             }))
         }
@@ -147,25 +200,57 @@ async fn stream(inner: &Arc<Inner>, path: &EventPath) -> Option<JoinHandle<()>> 
     }
 }
 
-/// An event from the cluster, delivered to the local sessions it matches.
-fn deliver(inner: &Inner, message: &async_nats::Message) {
+/// What a message on an event subject is.
+enum Message {
+    Event(Event),
+    /// A gap notice published into the cluster (a relay's: its upstream
+    /// lost events): the stream, and the reason.
+    Gap(EventPath, String),
+    /// Not a RUES event (its subject is not in its one spelling).
+    Invalid,
+}
+
+fn classify(message: &async_nats::Message) -> Message {
     let Some(event) = decode_event(message) else {
-        inner.counters.event_invalid();
-        return;
+        return Message::Invalid;
     };
-    inner.counters.event_received();
-    // A gap notice published into the cluster (a relay's: its upstream
-    // lost events) is this node's own notice too: a hole in its history
-    // and a notice frame to the stream's sessions, as if made here.
     let gap = event
         .extra_headers
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(rues_core::rues_wire::RUES_GAP))
-        .filter(|_| event.payload.is_empty() && event.path.entity().is_none());
-    let delivered = match gap {
-        Some((_, reason)) => inner.port.notify_gap(&event.path, reason),
-        None => inner.port.deliver(&event),
+        .filter(|_| event.payload.is_empty() && event.path.entity().is_none())
+        .map(|(_, reason)| reason.clone());
+    match gap {
+        Some(reason) => Message::Gap(event.path, reason),
+        None => Message::Event(event),
+    }
+}
+
+/// The event of a message read back from the shared history; `None` for
+/// a number that stands for no event (a gap notice, or not a RUES event).
+pub(crate) fn decode(message: &async_nats::Message) -> Option<Event> {
+    match classify(message) {
+        Message::Event(event) => Some(event),
+        Message::Gap(..) | Message::Invalid => None,
+    }
+}
+
+/// An event from the cluster, delivered to the local sessions it matches,
+/// at its number in the shared history when it has one.
+pub(crate) fn deliver(inner: &Inner, message: &async_nats::Message, at: Option<Position>) {
+    // A gap notice is this node's own notice too: a hole in its history
+    // and a notice frame to the stream's sessions, as if made here.
+    let delivered = match (classify(message), at) {
+        (Message::Invalid, _) => {
+            inner.counters.event_invalid();
+            return;
+        }
+        (Message::Gap(stream, reason), None) => inner.port.notify_gap(&stream, &reason),
+        (Message::Gap(stream, reason), Some(at)) => inner.port.notify_gap_at(&stream, &reason, at),
+        (Message::Event(event), None) => inner.port.deliver(&event),
+        (Message::Event(event), Some(at)) => inner.port.deliver_at(&event, at),
     };
+    inner.counters.event_received();
     if let Err(error) = delivered {
         tracing::debug!(%error, "an event from the cluster cannot be framed here");
     }
@@ -221,9 +306,25 @@ pub(crate) fn event_headers(event: &Event) -> HeaderMap {
     headers
 }
 
-/// Sends the node's events to the cluster, in publish order.
+/// Delivers an event published here to the local sessions, numbered here.
+fn deliver_here(inner: &Inner, event: &Event) {
+    if let Err(error) = inner.port.deliver(event) {
+        tracing::debug!(%error, "an event cannot be framed here");
+    }
+}
+
+/// Sends the node's events to the cluster, in publish order. With a
+/// shared history, an event the backplane took goes out once its stream
+/// exists (it comes back numbered); if the stream cannot be had, it is
+/// numbered and delivered here, as without one.
 pub(crate) async fn publish(inner: Arc<Inner>, mut events: mpsc::Receiver<Event>) {
     while let Some(event) = events.recv().await {
+        if inner.config.shared_history.is_some() && !inner.known_stream(&event.path) {
+            if let Err(error) = inner.shared_stream(&event.path).await {
+                tracing::warn!(location = %event.path, %error, "no shared history for the event: numbered here");
+                deliver_here(&inner, &event);
+            }
+        }
         let subject = subject::event_subject(&event.path);
         let headers = event_headers(&event);
         // The server closes a connection that sends a message over its
@@ -246,6 +347,11 @@ pub(crate) async fn publish(inner: Arc<Inner>, mut events: mpsc::Receiver<Event>
                 max,
                 "an event over NATS's max_payload stays on this node"
             );
+            if inner.shares_history() {
+                // Taken from local delivery to be numbered: delivered here
+                // now, numbered by this node.
+                deliver_here(&inner, &event);
+            }
             continue;
         }
         match inner

@@ -31,6 +31,7 @@
 
 pub mod demand;
 mod forward;
+pub mod history;
 mod interest;
 mod metrics;
 pub mod subject;
@@ -40,10 +41,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rues_core::{Change, Destination, Event};
-use rues_warp::{Backplane, BoxFuture, ClusterPort, Endpoint, Forwarded, ForwardedRequest};
+use rues_core::rues_target::EventPath;
+use rues_core::{Change, Destination, Event, Position};
+use rues_warp::{
+    Backplane, BoxFuture, ClusterPort, Endpoint, Forwarded, ForwardedRequest, ResumeGuard,
+};
 use tokio::sync::{mpsc, watch};
 
+pub use history::SharedHistory;
+use interest::Control;
 use metrics::Counters;
 
 /// How a node joins the cluster.
@@ -82,13 +88,17 @@ pub struct ClusterConfig {
     /// takes a census; a node that missed [`demand::CENSUS_MISSES`] in a
     /// row is forgotten.
     pub census_interval: Duration,
+    /// The resume history shared by the nodes through JetStream, with its
+    /// bounds ([`history`]); `None`: each node numbers its streams itself,
+    /// and a resume at another node is a `reset`.
+    pub shared_history: Option<SharedHistory>,
 }
 
 impl ClusterConfig {
     /// Defaults for `url`: 2 s to settle, 60 s for an answer's head, 30 s
     /// between chunks, 256 KiB chunks, 16 384 queued events, 1 024 requests
     /// answered at once, whole answers of at most 64 MiB, a demand census
-    /// every 5 s.
+    /// every 5 s, a shared history of 1 000 events or 8 MiB per stream.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -101,7 +111,14 @@ impl ClusterConfig {
             max_answering: 1024,
             max_whole_answer: 64 * 1024 * 1024,
             census_interval: demand::CENSUS_INTERVAL,
+            shared_history: Some(SharedHistory::default()),
         }
+    }
+
+    /// Sets the shared resume history (`None` for none).
+    pub fn with_shared_history(mut self, shared: Option<SharedHistory>) -> Self {
+        self.shared_history = shared;
+        self
     }
 
     /// Names the node's NATS connection.
@@ -167,8 +184,12 @@ pub(crate) struct Inner {
     pub(crate) config: ClusterConfig,
     pub(crate) port: ClusterPort,
     pub(crate) counters: Counters,
-    /// Changes for the control task, numbered.
-    changes: mpsc::UnboundedSender<(u64, Vec<Change>)>,
+    /// Work for the control task: the core's changes, numbered, and pins.
+    changes: mpsc::UnboundedSender<Control>,
+    /// JetStream, for the shared history.
+    pub(crate) jetstream: async_nats::jetstream::Context,
+    /// What is known of the shared streams.
+    pub(crate) streams: std::sync::Mutex<history::Streams>,
     /// The number of the last change batch handed over.
     requested: AtomicU64,
     /// The number of the last change batch in effect at the broker.
@@ -258,6 +279,8 @@ impl Cluster {
             .unwrap_or_default()
             .to_owned();
         let inner = Arc::new(Inner {
+            jetstream: async_nats::jetstream::new(client.clone()),
+            streams: std::sync::Mutex::default(),
             node_id,
             wanted: std::sync::Mutex::default(),
             client,
@@ -319,6 +342,18 @@ impl Inner {
     }
 }
 
+/// Keeps a stream received for a resume until the subscribe is answered.
+struct ResumePin {
+    inner: Arc<Inner>,
+    path: EventPath,
+}
+
+impl Drop for ResumePin {
+    fn drop(&mut self) {
+        let _ = self.inner.changes.send(Control::Unpin(self.path.clone()));
+    }
+}
+
 /// Reconnect backoff: 50 ms doubling up to 2 s, with up to 25 % jitter, so
 /// nodes that lost the broker together do not return in lockstep.
 fn reconnect_delay(attempts: usize) -> Duration {
@@ -335,14 +370,52 @@ impl Backplane for Cluster {
         let number = inner.requested.fetch_add(1, Ordering::AcqRel) + 1;
         // The control task lives as long as the cluster: a send fails only
         // while the runtime shuts down.
-        let _ = inner.changes.send((number, changes));
+        let _ = inner.changes.send(Control::Changes(number, changes));
     }
 
     fn published(&self, event: &Event) {
+        // With a shared history, an event not taken (NATS down, or the
+        // queue full) is this node's alone: sent later, it would come back
+        // to its sessions a second time, numbered.
+        if self.inner.shares_history() {
+            self.inner.counters.event_dropped();
+            return;
+        }
         match self.inner.events.try_send(event.clone()) {
             Ok(()) => {}
             Err(_) => self.inner.counters.event_dropped(),
         }
+    }
+
+    fn take(&self, event: &Event) -> bool {
+        self.inner.shares_history()
+            && self.inner.is_up()
+            && self.inner.events.try_send(event.clone()).is_ok()
+    }
+
+    fn prepare_resume(&self, path: &EventPath, from: Position) -> BoxFuture<ResumeGuard> {
+        let inner = self.inner.clone();
+        let path = path.clone();
+        Box::pin(async move {
+            if !inner.shares_history() || !inner.is_up() {
+                return ResumeGuard::none();
+            }
+            let (done, received) = tokio::sync::oneshot::channel();
+            if inner
+                .changes
+                .send(Control::Pin(path.clone(), done))
+                .is_err()
+            {
+                return ResumeGuard::none();
+            }
+            let pin = ResumePin {
+                inner: inner.clone(),
+                path: path.clone(),
+            };
+            let _ = tokio::time::timeout(inner.config.settle_timeout, received).await;
+            history::backfill(&inner, &path, from).await;
+            ResumeGuard::holding(pin)
+        })
     }
 
     fn settled(&self) -> BoxFuture<()> {

@@ -465,3 +465,119 @@ async fn a_watcher_learns_the_paths_every_node_wants_and_forgets_dead_nodes() {
     );
     drop(doomed_session);
 }
+
+/// The position (`Rues-Seq`, `Rues-Epoch`) of an event frame.
+fn position(frame: &rues_core::rues_wire::Frame) -> rues_core::Position {
+    frame.position().expect("valid").expect("numbered")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_resumes_at_another_node_from_the_shared_history() {
+    let Some(nats) = nats() else { return };
+    let publisher = node(&nats, registry()).await;
+    let left = node(&nats, registry().without_handlers()).await;
+    let other = node(&nats, registry().without_handlers()).await;
+    let mut watcher = left.connect().await;
+    let path = "/on/blocks/accepted";
+    assert_eq!(watcher.subscribe(&left, path).await.status, StatusCode::OK);
+    let mut own = publisher.connect().await;
+    assert_eq!(own.subscribe(&publisher, path).await.status, StatusCode::OK);
+    for i in 1..=50u32 {
+        publisher.publish(&format!("/on/blocks:e{}/accepted", i % 3), i.to_string());
+    }
+    let mut seen = Vec::new();
+    for i in 1..=50u32 {
+        let frame = watcher.next_event().await;
+        assert_eq!(frame.payload(), &Bytes::from(i.to_string()), "event {i}");
+        let mine = own.next_event().await;
+        assert_eq!(
+            position(&mine),
+            position(&frame),
+            "the publisher's own session gets the cluster's numbers"
+        );
+        seen.push(position(&frame));
+    }
+    let epoch = seen[0].epoch;
+    assert!(
+        seen.iter()
+            .zip(1..)
+            .all(|(at, seq)| at.seq == seq && at.epoch == epoch),
+        "numbered 1.. under one epoch: {seen:?}"
+    );
+    // The client saw 20 at `left` and comes back at `other`, which had no
+    // session on the stream: replayed from the shared history.
+    let mut back = other.connect().await;
+    let from = seen[19].to_string();
+    let answer = other
+        .http(
+            Method::GET,
+            path,
+            &[
+                ("rusk-session-id", back.session_text.as_str()),
+                ("rues-resume", from.as_str()),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.header("rues-resume-result"),
+        Some("complete; replayed=30")
+    );
+    for i in 51..=55u32 {
+        publisher.publish("/on/blocks:e0/accepted", i.to_string());
+    }
+    for i in 21..=55u32 {
+        let frame = back.next_event().await;
+        assert_eq!(frame.payload(), &Bytes::from(i.to_string()), "event {i}");
+        assert_eq!(position(&frame).seq, u64::from(i));
+    }
+    back.assert_quiet(Duration::from_millis(200)).await;
+    for _ in 51..=55u32 {
+        watcher.next_event().await;
+    }
+    watcher.assert_quiet(Duration::from_millis(100)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_from_before_what_the_cluster_keeps_is_a_gap_with_the_lost_range() {
+    let Some(nats) = nats() else { return };
+    let small = rues_cluster::SharedHistory::default().per_stream(10, 1 << 20);
+    let publisher = TestServer::builder().registry(registry()).start().await;
+    Cluster::join(
+        &publisher.endpoint,
+        ClusterConfig::new(nats.url()).with_shared_history(Some(small)),
+    )
+    .await
+    .expect("joined");
+    let edge = node(&nats, registry().without_handlers()).await;
+    let mut first = edge.connect().await;
+    let path = "/on/blocks/accepted";
+    assert_eq!(first.subscribe(&edge, path).await.status, StatusCode::OK);
+    publisher.publish("/on/blocks/accepted", "1");
+    let start = position(&first.next_event().await);
+    for i in 2..=30u32 {
+        publisher.publish("/on/blocks/accepted", i.to_string());
+    }
+    for _ in 2..=30u32 {
+        first.next_event().await;
+    }
+    // A new node-side session at another node (the publisher) resumes
+    // from 1: the shared stream keeps 21..30 only.
+    let back = publisher.connect().await;
+    let answer = publisher
+        .http(
+            Method::GET,
+            path,
+            &[
+                ("rusk-session-id", back.session_text.as_str()),
+                ("rues-resume", start.to_string().as_str()),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(
+        answer.header("rues-resume-result"),
+        Some("gap; replayed=10; lost=2-20")
+    );
+}

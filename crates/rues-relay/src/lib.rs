@@ -312,6 +312,15 @@ impl Inner {
             beside.published(event);
         }
     }
+
+    /// Whether the cluster takes `event` to number it in its shared
+    /// history (then it reaches this node's sessions when it comes back
+    /// numbered, as on every node, and is not delivered here now).
+    fn taken_by_cluster(&self, event: &Event) -> bool {
+        self.beside
+            .as_ref()
+            .is_some_and(|beside| beside.take(event))
+    }
 }
 
 /// A relay: the backplane of one [`Endpoint`], holding one upstream
@@ -508,6 +517,21 @@ impl Backplane for Relay {
             }
         }
         self.inner.interest(Source::Local, changes);
+    }
+
+    fn take(&self, event: &Event) -> bool {
+        self.inner.taken_by_cluster(event)
+    }
+
+    fn prepare_resume(
+        &self,
+        path: &EventPath,
+        from: rues_core::Position,
+    ) -> BoxFuture<rues_warp::ResumeGuard> {
+        match &self.inner.beside {
+            Some(beside) => beside.prepare_resume(path, from),
+            None => Box::pin(async { rues_warp::ResumeGuard::none() }),
+        }
     }
 
     fn published(&self, event: &Event) {

@@ -268,6 +268,10 @@ pub(crate) async fn events(inner: Arc<Inner>, mut feed: rues_client::Feed) {
                     Err(_) => event.path().clone(),
                 };
                 let event = relayed(path, &event);
+                if inner.taken_by_cluster(&event) {
+                    inner.counters.event();
+                    continue;
+                }
                 match inner.port.deliver(&event) {
                     Ok(_) => {
                         inner.counters.event();
@@ -394,11 +398,17 @@ pub(crate) fn gap_event(stream: &EventPath, reason: &str) -> Event {
 /// event with the notice's header and no payload, which each node
 /// makes its own notice (rues-cluster's `deliver`).
 fn tell_gap(inner: &Inner, stream: &EventPath, reason: &str) {
+    let notice = gap_event(stream, reason);
+    if inner.taken_by_cluster(&notice) {
+        // Numbered by the cluster's shared history, and made a notice by
+        // each node (this one included) when it comes back.
+        return;
+    }
     match inner.port.notify_gap(stream, reason) {
         Ok(told) => tracing::info!(%stream, sessions = told.receivers, reason, "gap notice sent"),
         Err(error) => tracing::warn!(%stream, %error, "gap notice not sent"),
     }
-    inner.to_cluster(&gap_event(stream, reason));
+    inner.to_cluster(&notice);
 }
 
 /// An upstream event as the relay's core publishes it: the same path and

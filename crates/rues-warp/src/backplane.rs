@@ -9,7 +9,14 @@
 //!   call made it.
 //! - Every event published here goes to [`Backplane::published`] right
 //!   after its local delivery, under the same lock: the backplane sees
-//!   events in the order local sessions got them.
+//!   events in the order local sessions got them. A backplane that keeps a
+//!   history shared by every node ([`Backplane::take`]) takes the event
+//!   before that instead: it reaches local sessions when it comes back
+//!   numbered, through [`ClusterPort::deliver_at`], as on every node.
+//! - A subscribe with `Rues-Resume` first awaits
+//!   [`Backplane::prepare_resume`], which may bring the node's history of
+//!   the stream up to date from the shared one
+//!   ([`ClusterPort::backfill`]), so that a client resumes at any node.
 //! - Before a subscribe is answered and before a new session is told its
 //!   id, the transport awaits [`Backplane::settled`]: once a client has the
 //!   200 (or its id), the cluster knows where to send its events and
@@ -35,7 +42,9 @@ use futures_util::{Stream, StreamExt};
 use http_body_util::{BodyDataStream, BodyExt};
 use rues_core::http::{HeaderMap, Method};
 use rues_core::rues_target::EventPath;
-use rues_core::{Arrival, Change, Destination, Event, PublishError, Published, Registry};
+use rues_core::{
+    Arrival, Change, Destination, Epoch, Event, Position, PublishError, Published, Registry,
+};
 
 use crate::state::Shared;
 
@@ -91,6 +100,28 @@ pub trait Backplane: Send + Sync + 'static {
     /// An event published on this node, after its local delivery.
     fn published(&self, event: &Event);
 
+    /// Whether the backplane takes `event`, published on this node, to
+    /// number it in a history shared by every node: then the node does not
+    /// deliver it now, nor call [`published`](Self::published); it comes
+    /// back through [`ClusterPort::deliver_at`] with its number, here as
+    /// on every node. Called under the node's lock, in publish order; must
+    /// not block. The default takes nothing.
+    fn take(&self, event: &Event) -> bool {
+        let _ = event;
+        false
+    }
+
+    /// Called before a subscribe to `path` (canonical) that resumes from
+    /// `from` goes to the core: a backplane with a shared history brings
+    /// the node's history of the stream up to date
+    /// ([`ClusterPort::backfill`]) and keeps receiving the stream until the
+    /// returned guard is dropped, after the subscribe is answered, so that
+    /// nothing published meanwhile is missed. The default does nothing.
+    fn prepare_resume(&self, path: &EventPath, from: Position) -> BoxFuture<ResumeGuard> {
+        let _ = (path, from);
+        Box::pin(async { ResumeGuard::none() })
+    }
+
     /// Resolves once every change handed over so far is in effect across
     /// the cluster; at once when the backplane is down (it re-declares
     /// everything when it is back).
@@ -131,6 +162,30 @@ pub trait Backplane: Send + Sync + 'static {
     fn metrics(&self) -> String;
 }
 
+/// What a backplane holds for a resuming subscribe while the core takes it
+/// ([`Backplane::prepare_resume`]); dropped once the subscribe is answered.
+pub struct ResumeGuard(Option<Box<dyn Send>>);
+
+impl ResumeGuard {
+    /// A guard that holds nothing.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// A guard that holds `held` until the subscribe is answered.
+    pub fn holding(held: impl Send + 'static) -> Self {
+        Self(Some(Box::new(held)))
+    }
+}
+
+impl std::fmt::Debug for ResumeGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResumeGuard")
+            .field("holds", &self.0.is_some())
+            .finish()
+    }
+}
+
 /// What a backplane may do with the node: deliver events that came from
 /// the cluster, answer requests forwarded to it, and read what it must
 /// declare. From [`Endpoint::cluster_port`](crate::Endpoint::cluster_port).
@@ -151,6 +206,43 @@ impl ClusterPort {
     /// to the backplane.
     pub fn deliver(&self, event: &Event) -> Result<Published, PublishError> {
         self.shared.node().publish(event)
+    }
+
+    /// Delivers an event numbered in a history shared by the cluster's
+    /// nodes, at `at` ([`Node::publish_at`](rues_core::Node::publish_at)):
+    /// one already had is not delivered again.
+    pub fn deliver_at(&self, event: &Event, at: Position) -> Result<Published, PublishError> {
+        self.shared.node().publish_at(event, at)
+    }
+
+    /// [`notify_gap`](Self::notify_gap) for a notice numbered in the shared
+    /// history, at `at`.
+    pub fn notify_gap_at(
+        &self,
+        stream: &EventPath,
+        reason: &str,
+        at: Position,
+    ) -> Result<Published, PublishError> {
+        self.shared.node().publish_gap_at(stream, reason, at)
+    }
+
+    /// Puts events of the shared history (`epoch`) that this node did not
+    /// have into its history of the stream of `path`: `events[i]` is number
+    /// `first + i`, `None` for a gap notice
+    /// ([`Node::backfill`](rues_core::Node::backfill)).
+    pub fn backfill(
+        &self,
+        path: &EventPath,
+        epoch: Epoch,
+        first: u64,
+        events: &[Option<Event>],
+    ) -> Result<(), PublishError> {
+        self.shared.node().backfill(path, epoch, first, events)
+    }
+
+    /// The newest position this node has of the stream of `path`.
+    pub fn stream_position(&self, path: &EventPath) -> Option<Position> {
+        self.shared.node().stream_position(path)
     }
 
     /// Tells the local sessions on `stream` (component, topic; an entity

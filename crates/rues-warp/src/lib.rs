@@ -111,7 +111,7 @@ use warp::filters::BoxedFilter;
 
 pub use backplane::{
     Backplane, BodyChunks, BoxError, BoxFuture, ClusterPort, Forwarded, ForwardedBody,
-    ForwardedRequest,
+    ForwardedRequest, ResumeGuard,
 };
 pub use endpoint::{Endpoint, EndpointConfig, EndpointService};
 pub use health::HealthCheck;

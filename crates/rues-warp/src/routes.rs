@@ -255,6 +255,15 @@ where
     E: std::fmt::Display,
 {
     let started = Instant::now();
+    // A resume in a cluster may need the shared history first; held until
+    // the subscribe is answered.
+    let _resuming = match shared.backplane() {
+        Some(backplane) if method == Method::GET => match resume_point(shared, path, &headers) {
+            Some((canonical, from)) => Some(backplane.prepare_resume(&canonical, from).await),
+            None => None,
+        },
+        _ => None,
+    };
     let decision = shared
         .node()
         .handle_request_from(arrival, &method, path, &headers);
@@ -278,6 +287,33 @@ where
     response
 }
 
+/// The canonical event path of a request path (query left out), as the
+/// core holds it; `None` for a path it would refuse.
+fn canonical_path(shared: &Shared, path: &str) -> Option<rues_core::rues_target::EventPath> {
+    let node = shared.node();
+    let raw = path.split_once('?').map_or(path, |(path, _query)| path);
+    rues_core::rues_target::EventPath::parse_with(raw, &node.config().limits.path)
+        .ok()
+        .and_then(|parsed| node.registry().canonical(parsed).ok())
+}
+
+/// Where a subscribe asks to resume from: its path and its well-formed
+/// `Rues-Resume` (a malformed one is the core's 400, and needs nothing).
+fn resume_point(
+    shared: &Shared,
+    path: &str,
+    headers: &HeaderMap,
+) -> Option<(rues_core::rues_target::EventPath, rues_core::Position)> {
+    let from = headers
+        .get(rues_core::RUES_RESUME)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some((canonical_path(shared, path)?, from))
+}
+
 /// A subscribe the core accepted, answered once the backplane admits it;
 /// when it refuses, the session's subscription is taken back (as a
 /// `DELETE` with the same headers would: a subscription the session held
@@ -291,13 +327,7 @@ async fn admit(
     headers: &HeaderMap,
     accepted: rues_core::Response,
 ) -> rues_core::Response {
-    let canonical = {
-        let node = shared.node();
-        let raw = path.split_once('?').map_or(path, |(path, _query)| path);
-        rues_core::rues_target::EventPath::parse_with(raw, &node.config().limits.path)
-            .ok()
-            .and_then(|parsed| node.registry().canonical(parsed).ok())
-    };
+    let canonical = canonical_path(shared, path);
     // The core accepted the path, so it parses; a path that does not is
     // answered as before, after the backplane settled.
     let Some(canonical) = canonical else {

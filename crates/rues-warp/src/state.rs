@@ -339,11 +339,17 @@ impl Publisher {
     ///
     /// In a cluster, the event also goes to the backplane (after the local
     /// sessions, under the same lock, so in publish order), which sends it
-    /// to the nodes that want it.
+    /// to the nodes that want it. A cluster with a shared history takes it
+    /// instead, to number it: then it reaches local sessions when it comes
+    /// back numbered, and the answer here is `Published::default()`.
     pub fn publish(&self, event: &Event) -> Result<Published, PublishError> {
         let mut node = self.shared.node();
+        let backplane = self.shared.backplane();
+        if backplane.is_some_and(|backplane| backplane.take(event)) {
+            return Ok(Published::default());
+        }
         let published = node.publish(event)?;
-        if let Some(backplane) = self.shared.backplane() {
+        if let Some(backplane) = backplane {
             backplane.published(event);
         }
         Ok(published)

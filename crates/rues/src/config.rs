@@ -269,6 +269,23 @@ impl NodeConfig {
     }
 
     /// The core's configuration.
+    /// How the node joins the cluster at `url` as `name`: its `[history]`
+    /// per-stream bounds are the shared history's (docs/cluster.md); any
+    /// at 0 shares none.
+    pub(crate) fn cluster(&self, url: &str, name: &str) -> rues_cluster::ClusterConfig {
+        let history = &self.history;
+        let shared = (history.events_per_stream > 0
+            && history.bytes_per_stream > 0
+            && history.total_bytes > 0)
+            .then(|| {
+                rues_cluster::SharedHistory::default()
+                    .per_stream(history.events_per_stream, history.bytes_per_stream)
+            });
+        rues_cluster::ClusterConfig::new(url)
+            .with_name(name)
+            .with_shared_history(shared)
+    }
+
     pub(crate) fn core(&self) -> Result<rues_core::Config> {
         let mut limits = rues_core::Limits::default();
         limits.max_sessions = self.limits.max_sessions;

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use rues_cluster::{Cluster, ClusterConfig};
+use rues_cluster::Cluster;
 use rues_demo::{Chain, SharedChain};
 use rues_relay::{Relay, RelayConfig};
 
@@ -54,7 +54,7 @@ pub(crate) async fn relay(mut config: NodeConfig, args: RelayArgs) -> Result<()>
         Some(url) => {
             // Connected and serving the relay's registry (every dispatch)
             // to the cluster; the relay's backplane wraps it.
-            let cluster_config = ClusterConfig::new(url.clone()).with_name("rues-relay");
+            let cluster_config = config.cluster(url, "rues-relay");
             let cluster = Cluster::connect(server.endpoint(), cluster_config)
                 .await
                 .context("cannot join the cluster")?;

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use rues_cluster::{Cluster, ClusterConfig};
+use rues_cluster::Cluster;
 use rues_core::ComponentSpec;
 use rues_demo::{Chain, SharedChain};
 use rues_warp::Server;
@@ -35,7 +35,7 @@ pub(crate) async fn serve(config: NodeConfig, nats: Option<String>) -> Result<()
     let server = bind(&config, registry)
         .await?
         .with_health_check("chain", chain_health(chain.clone(), block_time));
-    let cluster = join(&server, nats.as_deref(), "rues-serve").await?;
+    let cluster = join(&server, &config, nats.as_deref(), "rues-serve").await?;
     let what = format!("demo chain, a block every {block_time} ms");
     // Caught before the banner: whoever reads it may stop the node at once.
     let stop = stop_signal()?;
@@ -77,7 +77,7 @@ pub(crate) async fn edge(config: NodeConfig, nats: String) -> Result<()> {
         .context("invalid [chain] configuration")?;
     let registry = rues_demo::registry(SharedChain::new(shape)).without_handlers();
     let server = bind(&config, registry).await?;
-    let cluster = join(&server, Some(&nats), "rues-edge").await?;
+    let cluster = join(&server, &config, Some(&nats), "rues-edge").await?;
     let stop = stop_signal()?;
     let server = finish(
         server,
@@ -102,11 +102,16 @@ pub(crate) async fn bind(config: &NodeConfig, registry: rues_core::Registry) -> 
 }
 
 /// Joins the cluster at `nats`, if one is given.
-async fn join(server: &Server, nats: Option<&str>, name: &str) -> Result<Option<Cluster>> {
+async fn join(
+    server: &Server,
+    config: &NodeConfig,
+    nats: Option<&str>,
+    name: &str,
+) -> Result<Option<Cluster>> {
     let Some(url) = nats else {
         return Ok(None);
     };
-    let config = ClusterConfig::new(url).with_name(name);
+    let config = config.cluster(url, name);
     let cluster = Cluster::join(server.endpoint(), config)
         .await
         .context("cannot join the cluster")?;

@@ -13,7 +13,7 @@ mod model;
 mod resume;
 mod resume_model;
 mod routing;
-mod shared_history;
 mod sessions;
+mod shared_history;
 mod subscribe;
 mod version;

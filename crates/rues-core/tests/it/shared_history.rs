@@ -70,8 +70,16 @@ fn a_number_had_already_is_not_queued_again_and_a_jump_is_a_gap_for_a_resume() {
     h.get(s, "/on/blocks/accepted");
     assert_eq!(publish_at(&mut h, "/on/blocks/accepted", 1, 1), 1);
     assert_eq!(publish_at(&mut h, "/on/blocks/accepted", 2, 2), 1);
-    assert_eq!(publish_at(&mut h, "/on/blocks/accepted", 2, 2), 0, "a duplicate");
-    assert_eq!(publish_at(&mut h, "/on/blocks/accepted", 1, 1), 0, "an old one");
+    assert_eq!(
+        publish_at(&mut h, "/on/blocks/accepted", 2, 2),
+        0,
+        "a duplicate"
+    );
+    assert_eq!(
+        publish_at(&mut h, "/on/blocks/accepted", 1, 1),
+        0,
+        "an old one"
+    );
     assert_eq!(publish_at(&mut h, "/on/blocks/accepted", 5, 5), 1, "a jump");
     assert_eq!(received(&h, s), [(1, 1), (2, 2), (5, 5)]);
 
@@ -102,7 +110,9 @@ fn backfill_puts_older_events_in_front_and_publishes_newer_ones_live() {
         .map(|seq| Some(event("/on/blocks/accepted", seq)))
         .collect();
     let path = EventPath::parse("/on/blocks/accepted").expect("valid path");
-    h.node.backfill(&path, SHARED, 3, &events).expect("backfilled");
+    h.node
+        .backfill(&path, SHARED, 3, &events)
+        .expect("backfilled");
     assert_eq!(
         received(&h, live),
         [(6, 6), (7, 7), (8, 8), (9, 9), (10, 10)],
@@ -144,7 +154,9 @@ fn backfill_that_does_not_reach_the_kept_events_leaves_a_gap() {
     let events: Vec<Option<Event>> = (3..=5)
         .map(|seq| Some(event("/on/blocks/accepted", seq)))
         .collect();
-    h.node.backfill(&path, SHARED, 3, &events).expect("backfilled");
+    h.node
+        .backfill(&path, SHARED, 3, &events)
+        .expect("backfilled");
     let back = h.open();
     let response = resume(&mut h, back, "/on/blocks/accepted", &shared(2));
     assert_eq!(
@@ -195,7 +207,9 @@ fn a_local_publish_after_shared_numbers_goes_on_under_the_nodes_epoch() {
     publish_at(&mut h, "/on/blocks/accepted", 7, 7);
     assert_eq!(publish(&mut h, "/on/blocks/accepted", 8), 8);
     assert_eq!(received(&h, s), [(7, 7), (8, 8)]);
-    let own = h.node.stream_position(&EventPath::parse("/on/blocks/accepted").expect("valid"));
+    let own = h
+        .node
+        .stream_position(&EventPath::parse("/on/blocks/accepted").expect("valid"));
     assert_eq!(own, Some(Position::new(h.node.epoch(), 8)));
     // Back to the shared numbering, lower numbers: the session that held 8
     // of the node's numbering gets 3 of the shared one, and a resume from
@@ -207,5 +221,7 @@ fn a_local_publish_after_shared_numbers_goes_on_under_the_nodes_epoch() {
 }
 
 fn with_small_history() -> Harness {
-    Harness::with_config(|config| config.with_history(HistoryLimits::default().per_stream(4, 1 << 20)))
+    Harness::with_config(|config| {
+        config.with_history(HistoryLimits::default().per_stream(4, 1 << 20))
+    })
 }

@@ -1,0 +1,302 @@
+//! The resume history the cluster's nodes share (docs/cluster.md, "Resume
+//! at any node"): the numbers of NATS JetStream, the broker's own
+//! persistence, so that nothing here has to agree on anything.
+//!
+//! Each RUES stream (component, topic) is one JetStream stream, created by
+//! whichever node needs it first, with the same configuration on every
+//! node: subjects `rues.ev.<component>.*.<topic>` (every entity's events
+//! and none), the bounds of the nodes' own history (1 000 messages, 8 MiB
+//! by default), the oldest discarded first, kept in the server's memory.
+//! JetStream numbers what it stores; that number is the event's `Rues-Seq`
+//! on every node, and the stream's creation time (nanoseconds since the
+//! Unix epoch) its `Rues-Epoch`: a stream deleted or lost with its server
+//! is created again, with a new epoch, and a resume across is a `reset`.
+//!
+//! - **Publishing.** A node's own events are not delivered locally at
+//!   once ([`Backplane::take`](rues_warp::Backplane::take)): they are
+//!   published to NATS, once their stream exists, and come back numbered.
+//! - **Receiving.** While a local session wants some of a stream, the node
+//!   reads it through an ordered consumer (ephemeral, new messages only, in
+//!   order, recreated by the client after an outage from where it
+//!   stopped) and delivers each message at its number
+//!   ([`ClusterPort::deliver_at`](rues_warp::ClusterPort::deliver_at)).
+//! - **Resuming.** Before a subscribe with `Rues-Resume` goes to the core,
+//!   the node makes sure it receives the stream (so nothing published from
+//!   then on is missed), then reads from JetStream what its own history
+//!   lacks after the client's position and puts it in
+//!   ([`ClusterPort::backfill`](rues_warp::ClusterPort::backfill)). The
+//!   core then replays as on one node.
+//!
+//! Without JetStream on the server (creating a stream fails), a node
+//! numbers each stream itself, as before: events still flow, and a resume
+//! at another node is a `reset`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use futures_util::StreamExt;
+use rues_core::rues_target::{Component, EventPath, Target, Topic};
+use rues_core::{Epoch, Event, Position};
+
+use crate::Inner;
+use crate::subject;
+
+/// The bounds of each shared stream, and how long a backfill may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SharedHistory {
+    /// Messages kept per stream (JetStream's `max_msgs`).
+    pub max_events: usize,
+    /// Bytes kept per stream (JetStream's `max_bytes`).
+    pub max_bytes: usize,
+    /// The longest a resume waits for the history it reads back.
+    pub backfill_timeout: Duration,
+}
+
+impl Default for SharedHistory {
+    /// The nodes' own defaults: 1 000 events or 8 MiB per stream; 2 s.
+    fn default() -> Self {
+        Self {
+            max_events: 1000,
+            max_bytes: 8 * 1024 * 1024,
+            backfill_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl SharedHistory {
+    /// These bounds per stream.
+    pub fn per_stream(mut self, events: usize, bytes: usize) -> Self {
+        self.max_events = events;
+        self.max_bytes = bytes;
+        self
+    }
+}
+
+/// A stream: its component and topic.
+pub(crate) type StreamKey = (Component, Topic);
+
+pub(crate) fn key(path: &EventPath) -> StreamKey {
+    (path.component().clone(), path.topic().clone())
+}
+
+/// The path that names a stream (no entity).
+fn location(path: &EventPath) -> EventPath {
+    EventPath::new(
+        Target::new(path.component().clone(), None),
+        path.topic().clone(),
+    )
+}
+
+/// The JetStream stream of a RUES stream: `RUES_<n>_<component>_<topic>`,
+/// the names as subject tokens and `n` the length of the component's, so
+/// that no two RUES streams share a name.
+pub fn stream_name(path: &EventPath) -> String {
+    let component = subject::token(path.component().as_str());
+    let topic = subject::token(path.topic().as_str());
+    format!("RUES_{}_{component}_{topic}", component.len())
+}
+
+/// What a node knows of the shared streams.
+#[derive(Default)]
+pub(crate) struct Streams {
+    /// The epoch of each stream known to exist.
+    epochs: HashMap<StreamKey, Epoch>,
+    /// The server refused to create a stream (no JetStream): this node
+    /// numbers streams itself.
+    pub(crate) unavailable: bool,
+}
+
+impl Inner {
+    fn streams(&self) -> std::sync::MutexGuard<'_, Streams> {
+        self.streams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether this node numbers its events through JetStream (configured
+    /// so, and the server has not refused).
+    pub(crate) fn shares_history(&self) -> bool {
+        self.config.shared_history.is_some() && !self.streams().unavailable
+    }
+
+    /// The shared stream of `path`, created if it does not exist yet, and
+    /// its epoch.
+    pub(crate) async fn shared_stream(
+        &self,
+        path: &EventPath,
+    ) -> Result<(jetstream::stream::Stream, Epoch), String> {
+        let bounds = self.config.shared_history.unwrap_or_default();
+        let config = jetstream::stream::Config {
+            name: stream_name(path),
+            subjects: vec![subject::interest_subject(&location(path))],
+            max_messages: i64::try_from(bounds.max_events).unwrap_or(i64::MAX),
+            max_bytes: i64::try_from(bounds.max_bytes).unwrap_or(i64::MAX),
+            discard: jetstream::stream::DiscardPolicy::Old,
+            storage: jetstream::stream::StorageType::Memory,
+            num_replicas: 1,
+            ..Default::default()
+        };
+        let mut stream = match self.jetstream.get_or_create_stream(config).await {
+            Ok(stream) => stream,
+            Err(error) => {
+                if matches!(
+                    error.kind(),
+                    jetstream::context::CreateStreamErrorKind::JetStreamUnavailable
+                ) {
+                    self.streams().unavailable = true;
+                }
+                return Err(error.to_string());
+            }
+        };
+        let created = stream
+            .info()
+            .await
+            .map_err(|error| error.to_string())?
+            .created;
+        let epoch = Epoch::new(u64::try_from(created.unix_timestamp_nanos()).unwrap_or(0));
+        self.streams().epochs.insert(key(path), epoch);
+        Ok((stream, epoch))
+    }
+
+    /// Whether the stream of `path` is known to exist (its events may be
+    /// published straight away).
+    pub(crate) fn known_stream(&self, path: &EventPath) -> bool {
+        self.streams().epochs.contains_key(&key(path))
+    }
+}
+
+/// Reads the stream of `path` from now on and delivers each message here
+/// at its number; `None` when JetStream cannot give it (the caller falls
+/// back to a plain subscription).
+pub(crate) async fn consume(
+    inner: &Arc<Inner>,
+    path: &EventPath,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let (stream, epoch) = match inner.shared_stream(path).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(%path, %error, "no shared history for the stream: numbered here");
+            return None;
+        }
+    };
+    let messages = ordered(&stream, DeliverPolicy::New).await;
+    let mut messages = match messages {
+        Ok(messages) => messages,
+        Err(error) => {
+            tracing::warn!(%path, %error, "cannot read the stream's shared history");
+            return None;
+        }
+    };
+    let inner = inner.clone();
+    Some(tokio::spawn(async move {
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(message) => {
+                    let Ok(info) = message.info() else { continue };
+                    let at = Position::new(epoch, info.stream_sequence);
+                    crate::interest::deliver(&inner, &message.message, Some(at));
+                }
+                // The ordered consumer recreates itself after these
+                // (an outage, a missed heartbeat); nothing to do but wait.
+                Err(error) => tracing::debug!(%error, "shared history consumer"),
+            }
+        }
+    }))
+}
+
+/// An ordered consumer of `stream`, from `deliver`.
+async fn ordered(
+    stream: &jetstream::stream::Stream,
+    deliver: DeliverPolicy,
+) -> Result<pull::Ordered, String> {
+    let consumer = stream
+        .create_consumer(pull::OrderedConfig {
+            deliver_policy: deliver,
+            ..Default::default()
+        })
+        .await
+        .map_err(|error| error.to_string())?;
+    consumer.messages().await.map_err(|error| error.to_string())
+}
+
+/// Puts into the node's history of the stream of `path` what the shared
+/// one has after `from` (the client's position) and the node lacks. The
+/// node must be receiving the stream already (see the module docs).
+pub(crate) async fn backfill(inner: &Arc<Inner>, path: &EventPath, from: Position) {
+    let bounds = inner.config.shared_history.unwrap_or_default();
+    let read = async {
+        let (mut stream, epoch) = inner.shared_stream(path).await?;
+        if epoch != from.epoch {
+            // Another history: the core answers `reset`.
+            return Ok(());
+        }
+        let last = stream
+            .info()
+            .await
+            .map_err(|error| error.to_string())?
+            .state
+            .last_sequence;
+        // From the older of the client's position and what this node has.
+        let had = inner
+            .port
+            .stream_position(path)
+            .filter(|position| position.epoch == epoch)
+            .map_or(from.seq, |position| position.seq.min(from.seq));
+        let max = u64::try_from(bounds.max_events).unwrap_or(u64::MAX);
+        let start = (had + 1).max(last.saturating_sub(max) + 1);
+        if start > last {
+            // Nothing after it: the position is known, and current.
+            return inner
+                .port
+                .backfill(path, epoch, last + 1, &[])
+                .map_err(|error| error.to_string());
+        }
+        let mut messages = ordered(
+            &stream,
+            DeliverPolicy::ByStartSequence {
+                start_sequence: start,
+            },
+        )
+        .await?;
+        let mut first = 0;
+        let mut events: Vec<Option<Event>> = Vec::new();
+        let mut bytes = 0;
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(|error| error.to_string())?;
+            let Ok(info) = message.info() else { continue };
+            let seq = info.stream_sequence;
+            if first == 0 || seq != first + events.len() as u64 {
+                // The first, or after numbers JetStream no longer has:
+                // only an unbroken run can go in.
+                first = seq;
+                events.clear();
+                bytes = 0;
+            }
+            bytes += message.payload.len();
+            if bytes > bounds.max_bytes {
+                first = seq;
+                events.clear();
+                bytes = message.payload.len();
+            }
+            events.push(crate::interest::decode(&message.message));
+            if seq >= last {
+                break;
+            }
+        }
+        inner
+            .port
+            .backfill(path, epoch, first, &events)
+            .map_err(|error| error.to_string())
+    };
+    match tokio::time::timeout(bounds.backfill_timeout, read).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%path, %error, "the shared history could not be read back");
+        }
+        Err(_) => tracing::warn!(%path, "the shared history was not read back in time"),
+    }
+}
