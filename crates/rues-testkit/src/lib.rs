@@ -35,14 +35,18 @@
 //! - [`FakeRusk`]: an upstream that behaves on the wire as rusk does (no
 //!   `Content-Type`/`Content-Length` in frames, lower-cased topics,
 //!   `Rusk-Origin`), for the relay's tests;
+//! - [`CuttingProxy`]: a TCP relay in front of one node or several (round
+//!   robin, WebSocket upgrades in a turn of their own) that cuts every open
+//!   connection with a reset, for tests of reconnect and resume;
 //! - [`within`] and [`PATIENCE`], the bound on every wait.
 //!
 //! # The `cluster` feature
 //!
 //! Real processes on loopback, started and stopped by their pid (never by
 //! name), for the tests of cluster mode; plain std, no runtime:
-//! - [`NatsServer`]: `nats-server` on a free port, with `stop`, `kill`
-//!   and `restart` on the same port;
+//! - [`NatsServer`]: `nats-server` on a free port, with JetStream on (its
+//!   store in a temp dir, small limits), with `stop`, `kill` and `restart`
+//!   on the same port;
 //! - [`Nginx`]: nginx as a plain round-robin load balancer (no sticky
 //!   sessions, WebSocket upgrades, no buffering, no retry on another
 //!   upstream) in front of given addresses.
@@ -82,6 +86,8 @@ mod fake_rusk;
 #[cfg(feature = "server")]
 mod http;
 #[cfg(feature = "server")]
+mod proxy;
+#[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
 mod ws;
@@ -105,6 +111,8 @@ pub use http::{Answer, Streamed, http, http_stream, read_head, try_http, try_req
 pub use nats::NatsServer;
 #[cfg(feature = "cluster")]
 pub use nginx::Nginx;
+#[cfg(feature = "server")]
+pub use proxy::CuttingProxy;
 #[cfg(feature = "server")]
 pub use server::{PATIENCE, SLOW, TestServer, TestServerBuilder, with_slow, within};
 #[cfg(feature = "server")]

@@ -16,8 +16,21 @@ const DIRS: &[&str] = &["/usr/sbin", "/usr/bin"];
 /// take the free port it picked before the server binds it.
 const ATTEMPTS: usize = 3;
 
-/// A `nats-server` child process on `127.0.0.1`, with no configuration
-/// file and no JetStream; killed on drop.
+/// The memory JetStream may use for streams kept in memory.
+const JETSTREAM_MAX_MEMORY: &str = "64MB";
+
+/// The disk JetStream may use for streams kept in files (in the fixture's
+/// temp dir).
+const JETSTREAM_MAX_FILE: &str = "256MB";
+
+/// A `nats-server` child process on `127.0.0.1`, with JetStream on (its
+/// store in the fixture's temp dir, kept across [`restart`](Self::restart));
+/// killed on drop.
+///
+/// JetStream's limits are small, for a test machine shared by several
+/// test runs: 64 MB of memory storage and 256 MB of file storage
+/// (nats-server 2.9 has no flag for them, so they are in a configuration
+/// file beside the log).
 ///
 /// Only the child this fixture started is ever signalled, by its pid.
 /// [`stop`](Self::stop) and [`kill`](Self::kill) take the server away as a
@@ -41,8 +54,9 @@ pub struct NatsServer {
 }
 
 impl NatsServer {
-    /// Starts `nats-server -a 127.0.0.1 -p PORT` on a free port and waits
-    /// (at most 10 s) until it sends its `INFO` line to a new connection.
+    /// Starts `nats-server -c nats.conf -a 127.0.0.1 -p PORT` (the
+    /// configuration turns JetStream on) on a free port and waits (at most
+    /// 10 s) until it sends its `INFO` line to a new connection.
     ///
     /// # Errors
     ///
@@ -139,9 +153,24 @@ impl NatsServer {
         )
     }
 
+    /// Writes the configuration file: JetStream, stored under the temp dir.
+    fn write_config(&self) -> Result<PathBuf, String> {
+        let store = self.dir.path().join("js");
+        // A JSON string is a quoted string nats-server's parser reads as is.
+        let store = serde_json::Value::String(store.to_string_lossy().into_owned());
+        let config = format!(
+            "jetstream {{\n  store_dir: {store}\n  max_memory_store: {JETSTREAM_MAX_MEMORY}\n  max_file_store: {JETSTREAM_MAX_FILE}\n}}\n"
+        );
+        let path = self.dir.path().join("nats.conf");
+        std::fs::write(&path, config)
+            .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+        Ok(path)
+    }
+
     /// Starts the child on `self.port` and waits until it sends `INFO`;
     /// on failure, the child is gone.
     fn spawn(&mut self) -> Result<(), String> {
+        let config = self.write_config()?;
         let log = self.dir.path().join("nats-server.log");
         let stderr = File::options()
             .create(true)
@@ -155,6 +184,8 @@ impl NatsServer {
         // fails to bind.
         let name = self.name();
         let mut child = Command::new(&self.program)
+            .arg("-c")
+            .arg(&config)
             .args(["-a", "127.0.0.1", "-p", &port, "--server_name", &name])
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
@@ -202,6 +233,47 @@ fn greeting_of(addr: SocketAddr) -> Option<String> {
     line.starts_with("INFO {").then_some(line)
 }
 
+/// The answer of the server on `addr` to a JetStream API request on
+/// `subject` with an empty body (e.g. `$JS.API.INFO`), over a raw
+/// connection: the JSON body of the reply, or `None` when nothing answers
+/// within 2 s (a server without JetStream has no responder there).
+#[cfg(test)]
+fn jetstream_request(addr: SocketAddr, subject: &str) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let request = format!(
+        "CONNECT {{\"verbose\":false,\"pedantic\":false}}\r\nSUB _INBOX.js 1\r\nPUB {subject} _INBOX.js 0\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    // At most a few lines: INFO (greeting), perhaps PING, then the MSG.
+    for _ in 0..8 {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line.starts_with("PING") {
+            reader.get_mut().write_all(b"PONG\r\n").ok()?;
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("MSG _INBOX.js 1 ") else {
+            continue;
+        };
+        // `MSG <subject> <sid> [reply-to] <#bytes>`: the size is last.
+        let size: usize = rest.split_whitespace().last()?.parse().ok()?;
+        if size > 1 << 20 {
+            return None;
+        }
+        let mut body = vec![0; size];
+        reader.read_exact(&mut body).ok()?;
+        return serde_json::from_slice(&body).ok();
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +294,26 @@ mod tests {
         assert_eq!(nats.url(), format!("nats://127.0.0.1:{}", nats.port()));
         assert!(nats.is_running());
         assert!(sends_info(nats.addr()));
+    }
+
+    #[test]
+    fn jetstream_answers_its_api() {
+        let Some(mut nats) = start() else { return };
+        let info = jetstream_request(nats.addr(), "$JS.API.INFO")
+            .expect("an answer on $JS.API.INFO: JetStream is on");
+        assert_eq!(
+            info["type"], "io.nats.jetstream.api.v1.account_info_response",
+            "{info}"
+        );
+        assert!(info.get("error").is_none(), "{info}");
+        // Still on after a restart, with its store where it was.
+        nats.restart();
+        let info = jetstream_request(nats.addr(), "$JS.API.INFO").expect("JetStream after restart");
+        assert!(info.get("error").is_none(), "{info}");
+        assert!(
+            nats.dir.path().join("js").is_dir(),
+            "the store is in the temp dir"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! A real `rues_warp` server on a loopback port with the fixture registry
-//! and bounded waits (from rues-testkit), stream helpers, and a fake node for
-//! protocol violations.
+//! A real `rues_warp` server on a loopback port with the fixture registry,
+//! bounded waits and a proxy that cuts connections (from rues-testkit),
+//! stream helpers, and a fake node for protocol violations.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,7 +14,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-pub(crate) use rues_testkit::{TestServer, registry, registry_without_blocks, within};
+pub(crate) use rues_testkit::{
+    CuttingProxy, TestServer, registry, registry_without_blocks, within,
+};
 
 /// The next item of a stream that must not end.
 pub(crate) async fn next<S: Stream + Unpin>(stream: &mut S) -> S::Item {
@@ -167,61 +169,4 @@ async fn answer(mut stream: TcpStream, status: u16) {
         )
         .await;
     let _ = stream.shutdown().await;
-}
-
-/// A TCP relay in front of a node whose connections a test can cut at
-/// once, with a reset and no WebSocket close: what a client sees when its
-/// network goes away mid-stream.
-pub(crate) struct CuttingProxy {
-    pub(crate) addr: SocketAddr,
-    connections: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
-    accept: JoinHandle<()>,
-}
-
-impl CuttingProxy {
-    pub(crate) async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
-        let addr = listener.local_addr().expect("address");
-        let connections: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let accept = {
-            let connections = connections.clone();
-            tokio::spawn(async move {
-                while let Ok((mut client, _)) = listener.accept().await {
-                    let task = tokio::spawn(async move {
-                        let Ok(mut node) = TcpStream::connect(target).await else {
-                            return;
-                        };
-                        // A reset, not a FIN, when the task is aborted.
-                        let _ = client.set_zero_linger();
-                        let _ = node.set_zero_linger();
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut node).await;
-                    });
-                    connections.lock().expect("unpoisoned").push(task);
-                }
-            })
-        };
-        Self {
-            addr,
-            connections,
-            accept,
-        }
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Cuts every connection open now.
-    pub(crate) fn cut(&self) {
-        for task in self.connections.lock().expect("unpoisoned").drain(..) {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for CuttingProxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        self.cut();
-    }
 }

@@ -20,15 +20,15 @@ use crate::sockets::{consecutive_blocks, height, metric, session, text};
 const ACCEPTED: &str = "/on/blocks/accepted";
 
 /// One NATS server, `rues serve` and two edges in its cluster.
-struct Cluster {
-    nats: NatsServer,
-    serve: Node,
-    edges: Vec<Node>,
+pub(crate) struct Cluster {
+    pub(crate) nats: NatsServer,
+    pub(crate) serve: Node,
+    pub(crate) edges: Vec<Node>,
 }
 
 impl Cluster {
     /// `None` (with the reason printed) where nats-server is not installed.
-    fn start() -> Option<Self> {
+    pub(crate) fn start() -> Option<Self> {
         let nats = match NatsServer::start() {
             Ok(nats) => nats,
             Err(unavailable) => {
@@ -43,11 +43,12 @@ impl Cluster {
         Some(Self { nats, serve, edges })
     }
 
-    fn nodes(&self) -> impl Iterator<Item = &Node> {
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = &Node> {
         std::iter::once(&self.serve).chain(&self.edges)
     }
 
-    fn addrs(&self) -> Vec<SocketAddr> {
+    /// The nodes' addresses: the serve node's first.
+    pub(crate) fn addrs(&self) -> Vec<SocketAddr> {
         self.nodes().map(|node| node.addr).collect()
     }
 }

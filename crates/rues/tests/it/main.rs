@@ -7,6 +7,7 @@ mod blob_tx;
 mod browser;
 mod cli;
 mod cluster;
+mod cluster_resume;
 mod contrib;
 mod doc_examples;
 mod exhaustion;
