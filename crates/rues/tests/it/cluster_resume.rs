@@ -5,7 +5,9 @@
 //!
 //! The events are published into the cluster by the test, over NATS, on a
 //! contract event stream no node publishes to, with a counter as payload;
-//! so the test knows every event there is. A [`CuttingProxy`] in front of
+//! so the test knows every event there is. One test resumes the serve
+//! node's own blocks instead, made (and numbered) on another node than the
+//! one that replays them. A [`CuttingProxy`] in front of
 //! the three nodes gives each new WebSocket to the next node, and cuts
 //! every open connection with a reset.
 //!
@@ -110,6 +112,21 @@ async fn holder(cluster: &Cluster) -> usize {
         .expect("one node holds it")
 }
 
+/// The node's resumes with `result` (complete, gap, reset) and the frames
+/// it replayed, from its `/metrics`.
+async fn resumes(node: &crate::node::Node, result: &str) -> (f64, f64) {
+    let name = format!("rues_resumes_total{{result=\"{result}\"}}");
+    (
+        metric(node.admin, &name).await,
+        metric(node.admin, "rues_frames_replayed_total").await,
+    )
+}
+
+/// The node at `index` in [`Cluster::addrs`] order.
+fn node(cluster: &Cluster, index: usize) -> &crate::node::Node {
+    cluster.nodes().nth(index).expect("a node of the cluster")
+}
+
 /// What a subscription gave: the counters of its events, and its gaps.
 #[derive(Debug, Default)]
 struct Received {
@@ -210,6 +227,10 @@ async fn a_client_cut_mid_stream_resumes_on_another_node_without_loss_or_duplica
     let after = holder(&cluster).await;
     assert_ne!(after, before, "the session is still on node {before}");
     assert_eq!(Some(&after), upgrades.last(), "the last WebSocket's node");
+    // It resumed there, replaying what came while the client was away.
+    let (complete, replayed) = resumes(node(&cluster, after), "complete").await;
+    assert_eq!(complete, 1.0, "one complete resume on node {after}");
+    assert!(replayed > 0.0, "node {after} replayed nothing");
 
     // Every event exactly once, in order, and nothing reported lost.
     let expected: Vec<u64> = (0..EVENTS).collect();
@@ -303,4 +324,73 @@ async fn a_resume_from_a_position_the_cluster_no_longer_keeps_is_a_gap() {
     );
     let after = holder(&cluster).await;
     assert_ne!(after, before, "resumed on the same node {before}");
+    let (gap, replayed) = resumes(node(&cluster, after), "gap").await;
+    assert_eq!(gap, 1.0, "one resume with a gap on node {after}");
+    assert_eq!(replayed, kept as f64, "node {after} replayed what is kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_serve_nodes_own_blocks_resume_at_an_edge_without_loss() {
+    // Blocks every 200 ms, and a reconnect that waits longer than that:
+    // blocks are made while the client is away, so the edge must replay
+    // events the serve node made and numbered, not only relay new ones.
+    const BEFORE: usize = 3;
+    const AFTER: usize = 8;
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let proxy = CuttingProxy::round_robin(cluster.addrs()).await;
+    let client = Client::builder(proxy.url())
+        .reconnect_policy(
+            ReconnectPolicy::default()
+                .initial_delay(Duration::from_millis(700))
+                .max_delay(Duration::from_millis(700)),
+        )
+        .connect()
+        .await
+        .expect("connected through the proxy");
+    let mut blocks = client
+        .subscribe("blocks/accepted")
+        .await
+        .expect("subscribed");
+    // The first WebSocket is on the serve node (first in turn).
+    assert_eq!(holder(&cluster).await, 0, "the first session's node");
+    let height = |event: &Event| {
+        let block: serde_json::Value = event.json().expect("a JSON block");
+        block["header"]["height"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no height in {block}"))
+    };
+    let mut heights = Vec::new();
+    let mut gaps = Vec::new();
+    let mut take = async |count: usize, heights: &mut Vec<u64>| {
+        let target = heights.len() + count;
+        while heights.len() < target {
+            match tokio::time::timeout(PATIENCE, blocks.next()).await {
+                Ok(Some(Ok(event))) => heights.push(height(&event)),
+                Ok(Some(Err(gap))) => gaps.push(format!("after {:?}: {gap}", heights.last())),
+                Ok(None) | Err(_) => panic!("blocks stopped after {heights:?}"),
+            }
+        }
+    };
+    take(BEFORE, &mut heights).await;
+    proxy.cut();
+    take(AFTER, &mut heights).await;
+
+    assert_eq!(
+        holder(&cluster).await,
+        1,
+        "the session moved to the first edge"
+    );
+    assert!(
+        gaps.is_empty(),
+        "gaps across the cut: {gaps:?} ({heights:?})"
+    );
+    for pair in heights.windows(2) {
+        assert_eq!(
+            pair[1],
+            pair[0] + 1,
+            "each block once, in order: {heights:?}"
+        );
+    }
 }
