@@ -107,9 +107,10 @@ pub(crate) struct Streams {
     /// known on: a server that restarted may have lost it (memory
     /// storage), so a new connection asks again.
     known: HashMap<StreamKey, u64>,
-    /// The server refused to create a stream (no JetStream): this node
-    /// numbers streams itself.
-    pub(crate) unavailable: bool,
+    /// The connection on which the server said it has no JetStream: this
+    /// node numbers streams itself until a new connection (to a server
+    /// that may have it).
+    unavailable: Option<u64>,
 }
 
 impl Inner {
@@ -122,7 +123,8 @@ impl Inner {
     /// Whether this node numbers its events through JetStream (configured
     /// so, and the server has not refused).
     pub(crate) fn shares_history(&self) -> bool {
-        self.config.shared_history.is_some() && !self.streams().unavailable
+        self.config.shared_history.is_some()
+            && self.streams().unavailable != Some(self.counters.connections())
     }
 
     /// The shared stream of `path`, created if it does not exist yet, and
@@ -149,7 +151,12 @@ impl Inner {
                     error.kind(),
                     jetstream::context::CreateStreamErrorKind::JetStreamUnavailable
                 ) {
-                    self.streams().unavailable = true;
+                    let connection = self.counters.connections();
+                    if self.streams().unavailable.replace(connection) != Some(connection) {
+                        tracing::warn!(
+                            "NATS has no JetStream: each node numbers its streams itself, and a resume at another node is a reset"
+                        );
+                    }
                 }
                 return Err(error.to_string());
             }
@@ -188,7 +195,7 @@ pub(crate) async fn consume(
     let (stream, mut epoch) = match inner.shared_stream(path).await {
         Ok(found) => found,
         Err(error) => {
-            tracing::warn!(%path, %error, "no shared history for the stream: numbered here");
+            tracing::debug!(%path, %error, "no shared history for the stream: numbered here");
             return None;
         }
     };

@@ -197,7 +197,7 @@ pub(crate) struct Inner {
     /// The number of the last change batch in effect at the broker.
     confirmed: watch::Receiver<u64>,
     /// Events for the publisher task.
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<interest::Outgoing>,
     /// Forwarded requests being answered here, bounded.
     pub(crate) answering: Arc<tokio::sync::Semaphore>,
     /// This node's name in demand messages: unique per connection.
@@ -390,7 +390,11 @@ impl Backplane for Cluster {
             self.inner.counters.event_dropped();
             return;
         }
-        match self.inner.events.try_send(event.clone()) {
+        let outgoing = interest::Outgoing {
+            event: event.clone(),
+            taken: false,
+        };
+        match self.inner.events.try_send(outgoing) {
             Ok(()) => {}
             Err(_) => self.inner.counters.event_dropped(),
         }
@@ -399,7 +403,14 @@ impl Backplane for Cluster {
     fn take(&self, event: &Event) -> bool {
         self.inner.shares_history()
             && self.inner.is_up()
-            && self.inner.events.try_send(event.clone()).is_ok()
+            && self
+                .inner
+                .events
+                .try_send(interest::Outgoing {
+                    event: event.clone(),
+                    taken: true,
+                })
+                .is_ok()
     }
 
     fn prepare_resume(&self, path: &EventPath, from: Position) -> BoxFuture<ResumeGuard> {
