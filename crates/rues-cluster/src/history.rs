@@ -103,11 +103,14 @@ pub fn stream_name(path: &EventPath) -> String {
 /// What a node knows of the shared streams.
 #[derive(Default)]
 pub(crate) struct Streams {
-    /// The epoch of each stream known to exist.
-    epochs: HashMap<StreamKey, Epoch>,
-    /// The server refused to create a stream (no JetStream): this node
-    /// numbers streams itself.
-    pub(crate) unavailable: bool,
+    /// Each stream known to exist, with the connection to NATS it was
+    /// known on: a server that restarted may have lost it (memory
+    /// storage), so a new connection asks again.
+    known: HashMap<StreamKey, u64>,
+    /// The connection on which the server said it has no JetStream: this
+    /// node numbers streams itself until a new connection (to a server
+    /// that may have it).
+    unavailable: Option<u64>,
 }
 
 impl Inner {
@@ -120,7 +123,8 @@ impl Inner {
     /// Whether this node numbers its events through JetStream (configured
     /// so, and the server has not refused).
     pub(crate) fn shares_history(&self) -> bool {
-        self.config.shared_history.is_some() && !self.streams().unavailable
+        self.config.shared_history.is_some()
+            && self.streams().unavailable != Some(self.counters.connections())
     }
 
     /// The shared stream of `path`, created if it does not exist yet, and
@@ -147,7 +151,12 @@ impl Inner {
                     error.kind(),
                     jetstream::context::CreateStreamErrorKind::JetStreamUnavailable
                 ) {
-                    self.streams().unavailable = true;
+                    let connection = self.counters.connections();
+                    if self.streams().unavailable.replace(connection) != Some(connection) {
+                        tracing::warn!(
+                            "NATS has no JetStream: each node numbers its streams itself, and a resume at another node is a reset"
+                        );
+                    }
                 }
                 return Err(error.to_string());
             }
@@ -158,33 +167,39 @@ impl Inner {
             .map_err(|error| error.to_string())?
             .created;
         let epoch = Epoch::new(u64::try_from(created.unix_timestamp_nanos()).unwrap_or(0));
-        self.streams().epochs.insert(key(path), epoch);
+        let connection = self.counters.connections();
+        self.streams().known.insert(key(path), connection);
         Ok((stream, epoch))
     }
 
     /// Whether the stream of `path` is known to exist (its events may be
     /// published straight away).
     pub(crate) fn known_stream(&self, path: &EventPath) -> bool {
-        self.streams().epochs.contains_key(&key(path))
+        let connection = self.counters.connections();
+        self.streams().known.get(&key(path)) == Some(&connection)
     }
 }
 
 /// Reads the stream of `path` from now on and delivers each message here
 /// at its number; `None` when JetStream cannot give it (the caller falls
 /// back to a plain subscription).
+///
+/// The ordered consumer mends itself after an outage; when it cannot (the
+/// server restarted and lost the stream, kept in memory), the task starts
+/// a new one: from where it stopped if the stream is the same, from the
+/// start of the new stream otherwise (a new epoch).
 pub(crate) async fn consume(
     inner: &Arc<Inner>,
     path: &EventPath,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let (stream, epoch) = match inner.shared_stream(path).await {
+    let (stream, mut epoch) = match inner.shared_stream(path).await {
         Ok(found) => found,
         Err(error) => {
-            tracing::warn!(%path, %error, "no shared history for the stream: numbered here");
+            tracing::debug!(%path, %error, "no shared history for the stream: numbered here");
             return None;
         }
     };
-    let messages = ordered(&stream, DeliverPolicy::New).await;
-    let mut messages = match messages {
+    let mut messages = match ordered(&stream, DeliverPolicy::New).await {
         Ok(messages) => messages,
         Err(error) => {
             tracing::warn!(%path, %error, "cannot read the stream's shared history");
@@ -192,21 +207,67 @@ pub(crate) async fn consume(
         }
     };
     let inner = inner.clone();
+    let path = path.clone();
     Some(tokio::spawn(async move {
-        while let Some(message) = messages.next().await {
-            match message {
-                Ok(message) => {
-                    let Ok(info) = message.info() else { continue };
-                    let at = Position::new(epoch, info.stream_sequence);
-                    crate::interest::deliver(&inner, &message.message, Some(at));
+        let mut last = 0;
+        let mut reconnected = inner.reconnected.clone();
+        reconnected.mark_unchanged();
+        loop {
+            let mut failures = 0;
+            loop {
+                let message = tokio::select! {
+                    message = messages.next() => message,
+                    // A new connection: the server may have lost the
+                    // stream and the consumer with it.
+                    _ = reconnected.changed() => break,
+                };
+                let Some(message) = message else { break };
+                match message {
+                    Ok(message) => {
+                        failures = 0;
+                        let Ok(info) = message.info() else { continue };
+                        last = info.stream_sequence;
+                        let at = Position::new(epoch, last);
+                        crate::interest::deliver(&inner, &message.message, Some(at));
+                    }
+                    Err(error) => {
+                        // The consumer recreates itself after most
+                        // (a missed heartbeat, a reconnect); a few in a
+                        // row mean it cannot.
+                        tracing::debug!(%path, %error, "shared history consumer");
+                        failures += 1;
+                        if failures >= RECREATE_AFTER {
+                            break;
+                        }
+                    }
                 }
-                // The ordered consumer recreates itself after these
-                // (an outage, a missed heartbeat); nothing to do but wait.
-                Err(error) => tracing::debug!(%error, "shared history consumer"),
             }
+            messages = loop {
+                tokio::time::sleep(RETRY).await;
+                let Ok((stream, now)) = inner.shared_stream(&path).await else {
+                    continue;
+                };
+                let from = if now == epoch {
+                    DeliverPolicy::ByStartSequence {
+                        start_sequence: last + 1,
+                    }
+                } else {
+                    DeliverPolicy::All
+                };
+                if let Ok(messages) = ordered(&stream, from).await {
+                    epoch = now;
+                    break messages;
+                }
+            };
         }
     }))
 }
+
+/// Errors in a row after which a consumer is made anew.
+const RECREATE_AFTER: usize = 3;
+
+/// The wait before making a consumer anew.
+const RETRY: Duration = Duration::from_millis(250);
 
 /// An ordered consumer of `stream`, from `deliver`.
 async fn ordered(

@@ -306,6 +306,14 @@ pub(crate) fn event_headers(event: &Event) -> HeaderMap {
     headers
 }
 
+/// An event published here, for the cluster.
+pub(crate) struct Outgoing {
+    pub(crate) event: Event,
+    /// Taken by the backplane before local delivery, to be numbered by
+    /// the shared history ([`Backplane::take`](rues_warp::Backplane::take)).
+    pub(crate) taken: bool,
+}
+
 /// Delivers an event published here to the local sessions, numbered here.
 fn deliver_here(inner: &Inner, event: &Event) {
     if let Err(error) = inner.port.deliver(event) {
@@ -317,11 +325,11 @@ fn deliver_here(inner: &Inner, event: &Event) {
 /// shared history, an event the backplane took goes out once its stream
 /// exists (it comes back numbered); if the stream cannot be had, it is
 /// numbered and delivered here, as without one.
-pub(crate) async fn publish(inner: Arc<Inner>, mut events: mpsc::Receiver<Event>) {
-    while let Some(event) = events.recv().await {
-        if inner.config.shared_history.is_some() && !inner.known_stream(&event.path) {
+pub(crate) async fn publish(inner: Arc<Inner>, mut events: mpsc::Receiver<Outgoing>) {
+    while let Some(Outgoing { event, taken }) = events.recv().await {
+        if taken && !inner.known_stream(&event.path) {
             if let Err(error) = inner.shared_stream(&event.path).await {
-                tracing::warn!(location = %event.path, %error, "no shared history for the event: numbered here");
+                tracing::debug!(location = %event.path, %error, "no shared history for the event: numbered here");
                 deliver_here(&inner, &event);
             }
         }
@@ -347,7 +355,7 @@ pub(crate) async fn publish(inner: Arc<Inner>, mut events: mpsc::Receiver<Event>
                 max,
                 "an event over NATS's max_payload stays on this node"
             );
-            if inner.shares_history() {
+            if taken {
                 // Taken from local delivery to be numbered: delivered here
                 // now, numbered by this node.
                 deliver_here(&inner, &event);

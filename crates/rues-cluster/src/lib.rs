@@ -188,6 +188,8 @@ pub(crate) struct Inner {
     changes: mpsc::UnboundedSender<Control>,
     /// JetStream, for the shared history.
     pub(crate) jetstream: async_nats::jetstream::Context,
+    /// The number of the newest connection to NATS, changed on each.
+    pub(crate) reconnected: watch::Receiver<u64>,
     /// What is known of the shared streams.
     pub(crate) streams: std::sync::Mutex<history::Streams>,
     /// The number of the last change batch handed over.
@@ -195,7 +197,7 @@ pub(crate) struct Inner {
     /// The number of the last change batch in effect at the broker.
     confirmed: watch::Receiver<u64>,
     /// Events for the publisher task.
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<interest::Outgoing>,
     /// Forwarded requests being answered here, bounded.
     pub(crate) answering: Arc<tokio::sync::Semaphore>,
     /// This node's name in demand messages: unique per connection.
@@ -226,6 +228,10 @@ impl Cluster {
     /// this one.
     pub async fn connect(endpoint: &Endpoint, config: ClusterConfig) -> Result<Self, JoinError> {
         let connections = Arc::new(AtomicU64::new(0));
+        // Told of each new connection: what the server kept in memory may
+        // be gone (the shared history's consumers are made anew).
+        let (reconnected_tx, reconnected) = watch::channel(0u64);
+        let reconnected_tx = Arc::new(reconnected_tx);
         let options = {
             let connections = connections.clone();
             async_nats::ConnectOptions::new()
@@ -238,10 +244,12 @@ impl Cluster {
                 .reconnect_delay_callback(reconnect_delay)
                 .event_callback(move |event| {
                     let connections = connections.clone();
+                    let reconnected = reconnected_tx.clone();
                     async move {
                         match event {
                             async_nats::Event::Connected => {
-                                connections.fetch_add(1, Ordering::Relaxed);
+                                let number = connections.fetch_add(1, Ordering::Relaxed) + 1;
+                                reconnected.send_replace(number);
                                 tracing::info!("cluster backplane connected");
                             }
                             async_nats::Event::Disconnected => tracing::warn!(
@@ -280,6 +288,7 @@ impl Cluster {
             .to_owned();
         let inner = Arc::new(Inner {
             jetstream: async_nats::jetstream::new(client.clone()),
+            reconnected,
             streams: std::sync::Mutex::default(),
             node_id,
             wanted: std::sync::Mutex::default(),
@@ -381,7 +390,11 @@ impl Backplane for Cluster {
             self.inner.counters.event_dropped();
             return;
         }
-        match self.inner.events.try_send(event.clone()) {
+        let outgoing = interest::Outgoing {
+            event: event.clone(),
+            taken: false,
+        };
+        match self.inner.events.try_send(outgoing) {
             Ok(()) => {}
             Err(_) => self.inner.counters.event_dropped(),
         }
@@ -390,7 +403,14 @@ impl Backplane for Cluster {
     fn take(&self, event: &Event) -> bool {
         self.inner.shares_history()
             && self.inner.is_up()
-            && self.inner.events.try_send(event.clone()).is_ok()
+            && self
+                .inner
+                .events
+                .try_send(interest::Outgoing {
+                    event: event.clone(),
+                    taken: true,
+                })
+                .is_ok()
     }
 
     fn prepare_resume(&self, path: &EventPath, from: Position) -> BoxFuture<ResumeGuard> {

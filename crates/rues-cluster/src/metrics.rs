@@ -38,6 +38,11 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Connections made to NATS so far (the first, then one per reconnect).
+    pub(crate) fn connections(&self) -> u64 {
+        self.connections.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(crate) fn new(connections: Arc<AtomicU64>) -> Self {
         Self {
             connections,

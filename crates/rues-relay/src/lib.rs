@@ -482,10 +482,16 @@ async fn follow_demand(inner: Arc<Inner>, mut demand: Box<dyn Demand>) {
                 told = true;
                 let streams = upstream::cluster_streams(&inner);
                 for stream in &streams {
-                    inner.to_cluster(&upstream::gap_event(
+                    let notice = upstream::gap_event(
                         stream,
                         "a relay started feeding this cluster: events of this stream before it may be lost",
-                    ));
+                    );
+                    // For the other nodes: numbered by the cluster's shared
+                    // history when it has one (then this node's sessions
+                    // get it too, as on every node), else sent as is.
+                    if !inner.taken_by_cluster(&notice) {
+                        inner.to_cluster(&notice);
+                    }
                 }
             }
         }
