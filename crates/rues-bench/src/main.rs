@@ -103,6 +103,10 @@ enum Command {
         /// cluster scenario).
         #[arg(long)]
         nats: Option<String>,
+        /// rues, with `--nats`: number each stream on this node instead of
+        /// through the cluster's shared JetStream history.
+        #[arg(long)]
+        node_history: bool,
         /// rues: publish the fan-out events to this event path instead of
         /// `/on/bench:all/tick`, its component served beside the bench one
         /// (the relay scenario).
@@ -225,6 +229,11 @@ struct LoadArgs {
     /// in the cluster scenario's GET comparison.
     #[arg(long)]
     cluster_gets: Option<usize>,
+    /// The cluster's resume history: `shared` (through JetStream, the
+    /// default, as `rues serve --nats` runs) or `node` (each node numbers
+    /// its streams itself).
+    #[arg(long, value_parser = ["shared", "node"])]
+    cluster_history: Option<String>,
     /// Sessions in the relay scenario (all on the upstream, or all on the
     /// relay).
     #[arg(long)]
@@ -380,6 +389,7 @@ impl LoadArgs {
                 .unwrap_or(if quick { 1.0 } else { 10.0 })
                 .clamp(0.2, 600.0),
             cluster_nodes: self.cluster_nodes.unwrap_or(3).clamp(2, 8),
+            cluster_shared_history: self.cluster_history.as_deref() != Some("node"),
             cluster_gets: self
                 .cluster_gets
                 .unwrap_or(if quick { 200 } else { 2000 })
@@ -543,9 +553,13 @@ fn main() -> std::process::ExitCode {
                 demo,
                 budget,
                 nats,
+                node_history,
                 fanout,
             } => match kind.as_str() {
-                "rues" => server::rues::run(publish_thread, demo, budget, nats, fanout).await,
+                "rues" => {
+                    let cluster = nats.map(|url| (url, !node_history));
+                    server::rues::run(publish_thread, demo, budget, cluster, fanout).await
+                }
                 "baseline" => server::baseline::run().await,
                 "limit" => server::limit::run().await,
                 "nats-pub" => {

@@ -197,6 +197,9 @@ impl Broker {
         let dir = scratch.join(format!("broker-{port}"));
         std::fs::create_dir_all(&dir)?;
         let conf = dir.join("nats.conf");
+        // JetStream on, as docs/cluster.md runs it (the shared resume
+        // history); its store in the scratch directory.
+        let store = dir.join("js").display().to_string();
         // The nodes' events and forwarded answers fit in 1 MiB (the
         // scenario's payloads are at most 512 KiB, answers go in 256 KiB
         // chunks).
@@ -205,7 +208,8 @@ impl Broker {
             format!(
                 "listen: \"127.0.0.1:{port}\"\n\
                  max_payload: 1048576\n\
-                 write_deadline: \"10s\"\n"
+                 write_deadline: \"10s\"\n\
+                 jetstream {{ store_dir: {store:?}, max_memory_store: 256MB }}\n"
             ),
         )?;
         let (server, watchdog) = start_nats(&conf)?;

@@ -86,6 +86,8 @@ pub(crate) struct Plan {
     pub(crate) cluster_secs: f64,
     pub(crate) cluster_nodes: usize,
     pub(crate) cluster_gets: usize,
+    /// Whether the cluster's nodes share the resume history (JetStream).
+    pub(crate) cluster_shared_history: bool,
     /// Through a relay (rues only): sessions, events per second, payload
     /// bytes, seconds of publishing per measurement, and the event path
     /// the upstream publishes to and the sessions subscribe to.

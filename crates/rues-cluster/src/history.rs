@@ -293,7 +293,7 @@ pub(crate) async fn backfill(inner: &Arc<Inner>, path: &EventPath, from: Positio
         let (mut stream, epoch) = inner.shared_stream(path).await?;
         if epoch != from.epoch {
             // Another history: the core answers `reset`.
-            return Ok(());
+            return Ok(0);
         }
         let last = stream
             .info()
@@ -314,6 +314,7 @@ pub(crate) async fn backfill(inner: &Arc<Inner>, path: &EventPath, from: Positio
             return inner
                 .port
                 .backfill(path, epoch, last + 1, &[])
+                .map(|()| 0)
                 .map_err(|error| error.to_string());
         }
         let mut messages = ordered(
@@ -351,13 +352,18 @@ pub(crate) async fn backfill(inner: &Arc<Inner>, path: &EventPath, from: Positio
         inner
             .port
             .backfill(path, epoch, first, &events)
+            .map(|()| events.len())
             .map_err(|error| error.to_string())
     };
     match tokio::time::timeout(bounds.backfill_timeout, read).await {
-        Ok(Ok(())) => {}
+        Ok(Ok(events)) => inner.counters.backfill(Some(events)),
         Ok(Err(error)) => {
+            inner.counters.backfill(None);
             tracing::warn!(%path, %error, "the shared history could not be read back");
         }
-        Err(_) => tracing::warn!(%path, "the shared history was not read back in time"),
+        Err(_) => {
+            inner.counters.backfill(None);
+            tracing::warn!(%path, "the shared history was not read back in time");
+        }
     }
 }

@@ -464,7 +464,15 @@ impl Backplane for Cluster {
 
     fn health(&self) -> Result<String, String> {
         if self.inner.is_up() {
-            Ok(format!("connected to NATS at {}", self.inner.config.url))
+            let history = if self.inner.shares_history() {
+                "resume history shared through JetStream"
+            } else {
+                "resume history per node"
+            };
+            Ok(format!(
+                "connected to NATS at {}; {history}",
+                self.inner.config.url
+            ))
         } else {
             Err(format!(
                 "not connected to NATS at {}: serving local sessions with local events only",
@@ -474,6 +482,8 @@ impl Backplane for Cluster {
     }
 
     fn metrics(&self) -> String {
-        self.inner.counters.render(self.inner.is_up())
+        self.inner
+            .counters
+            .render(self.inner.is_up(), self.inner.shares_history())
     }
 }

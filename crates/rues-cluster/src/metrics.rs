@@ -35,6 +35,10 @@ pub(crate) struct Counters {
     /// NATS subscriptions held now: event streams, sessions.
     streams: AtomicI64,
     sessions: AtomicI64,
+    /// Resumes that read the shared history back: [read, failed].
+    backfills: [AtomicU64; 2],
+    /// Events (and gap numbers) read back from the shared history.
+    backfilled: AtomicU64,
 }
 
 impl Counters {
@@ -54,6 +58,8 @@ impl Counters {
             answered: Default::default(),
             streams: AtomicI64::new(0),
             sessions: AtomicI64::new(0),
+            backfills: Default::default(),
+            backfilled: AtomicU64::new(0),
         }
     }
 
@@ -89,7 +95,16 @@ impl Counters {
         self.sessions.fetch_add(delta, Ordering::Relaxed);
     }
 
-    pub(crate) fn render(&self, up: bool) -> String {
+    /// A resume read `events` back from the shared history, or failed to.
+    pub(crate) fn backfill(&self, events: Option<usize>) {
+        let read = events.is_some();
+        self.backfills[usize::from(!read)].fetch_add(1, Ordering::Relaxed);
+        let events = u64::try_from(events.unwrap_or(0)).unwrap_or(u64::MAX);
+        self.backfilled.fetch_add(events, Ordering::Relaxed);
+    }
+
+    /// `up`: connected to NATS; `shared`: numbering through JetStream.
+    pub(crate) fn render(&self, up: bool, shared: bool) -> String {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
@@ -189,6 +204,33 @@ impl Counters {
                     self.sessions.load(Ordering::Relaxed).to_string(),
                 ),
             ],
+        );
+        metric(
+            "rues_cluster_history_shared",
+            "gauge",
+            "Whether the node numbers events through JetStream, the resume history every node shares.",
+            &[(String::new(), u8::from(shared).to_string())],
+        );
+        metric(
+            "rues_cluster_backfills",
+            "counter",
+            "Resumes that read the shared history back before replaying, by outcome.",
+            &[
+                (
+                    "_total{outcome=\"read\"}".into(),
+                    get(&self.backfills[0]).to_string(),
+                ),
+                (
+                    "_total{outcome=\"failed\"}".into(),
+                    get(&self.backfills[1]).to_string(),
+                ),
+            ],
+        );
+        metric(
+            "rues_cluster_backfilled_events",
+            "counter",
+            "Events read back from the shared history for resumes.",
+            &[("_total".into(), get(&self.backfilled).to_string())],
         );
         out
     }

@@ -533,6 +533,12 @@ async fn a_session_resumes_at_another_node_from_the_shared_history() {
     for i in 51..=55u32 {
         publisher.publish("/on/blocks:e0/accepted", i.to_string());
     }
+    assert_eq!(metric(&other, "rues_cluster_history_shared"), 1.0);
+    assert_eq!(
+        metric(&other, "rues_cluster_backfills_total{outcome=\"read\"}"),
+        1.0
+    );
+    assert_eq!(metric(&other, "rues_cluster_backfilled_events_total"), 30.0);
     for i in 21..=55u32 {
         let frame = back.next_event().await;
         assert_eq!(frame.payload(), &Bytes::from(i.to_string()), "event {i}");

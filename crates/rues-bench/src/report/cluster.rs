@@ -108,11 +108,20 @@ pub(super) fn section(out: &mut String, plan: &Plan, results: &Results) {
          {} sessions subscribed to the fan-out get {} events/s of {} B for {} s (after 0.5 s \
          unrecorded), served by **one node** alone, and by a **cluster** of {} nodes joined \
          through one nats-server, the sessions spread evenly over them, each connected to its \
-         node directly; node 0 publishes. Latency: publish stamp to receipt. CPU: the node \
+         node directly; node 0 publishes; the cluster's resume history is {}. Latency: publish stamp to receipt. CPU: the node \
          processes' user+system time over the measurement, summed, per delivered event (one \
          message to one session); nats-server's apart. Medians over runs; the counts are each \
          run's.\n",
-        plan.cluster_n, plan.cluster_rate, plan.cluster_size, plan.cluster_secs, plan.cluster_nodes,
+        plan.cluster_n,
+        plan.cluster_rate,
+        plan.cluster_size,
+        plan.cluster_secs,
+        plan.cluster_nodes,
+        if plan.cluster_shared_history {
+            "shared through JetStream"
+        } else {
+            "per node"
+        },
     );
     let topologies = Topology::ALL;
     let names: Vec<&str> = topologies.iter().map(|t| t.name()).collect();

@@ -198,7 +198,8 @@ async fn start(plan: &Plan, record: &ClusterRun, processes: &mut Processes) -> R
         }
     };
     let options: Vec<&str> = match &url {
-        Some(url) => vec!["--nats", url],
+        Some(url) if plan.cluster_shared_history => vec!["--nats", url],
+        Some(url) => vec!["--nats", url, "--node-history"],
         None => Vec::new(),
     };
     for node in 0..record.nodes {

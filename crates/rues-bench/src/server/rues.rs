@@ -179,13 +179,14 @@ fn limits(budget: Option<usize>) -> Limits {
 /// registry and chain run beside the bench component (and the orders are
 /// served on a thread of their own).
 /// `budget` replaces the slow-consumer budget (`max_queue_bytes`); with
-/// `nats`, the node joins the cluster through that NATS server; `fanout`
+/// `cluster` (a NATS URL, and whether the resume history is shared through
+/// JetStream), the node joins the cluster through that NATS server; `fanout`
 /// replaces the fan-out path.
 pub(crate) async fn run(
     publish_thread: bool,
     demo: bool,
     budget: Option<usize>,
-    nats: Option<String>,
+    cluster: Option<(String, bool)>,
     fanout: Option<String>,
 ) -> Result<()> {
     let fanout = fanout_path(fanout.as_deref())?;
@@ -215,10 +216,12 @@ pub(crate) async fn run(
     )
     .await?;
     // Kept for the life of the server (the endpoint holds it too).
-    let _cluster = match nats {
-        Some(url) => {
+    let _cluster = match cluster {
+        Some((url, shared)) => {
+            let history = shared.then(rues_cluster::SharedHistory::default);
             let config = ClusterConfig::new(url.as_str())
-                .with_name(format!("rues-bench-{}", std::process::id()));
+                .with_name(format!("rues-bench-{}", std::process::id()))
+                .with_shared_history(history);
             let cluster = Cluster::join(server.endpoint(), config)
                 .await
                 .with_context(|| format!("cannot join the cluster at {url}"))?;
