@@ -15,5 +15,6 @@ mod resume_model;
 mod routing;
 mod sessions;
 mod shared_history;
+mod shared_model;
 mod subscribe;
 mod version;

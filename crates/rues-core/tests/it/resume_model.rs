@@ -30,7 +30,7 @@ use crate::harness::Harness;
 use crate::resume::{result, resume};
 
 /// Subscriptions: wildcard and per entity, three streams.
-const SUBSCRIPTIONS: &[&str] = &[
+pub(crate) const SUBSCRIPTIONS: &[&str] = &[
     "/on/blocks/accepted",
     "/on/blocks:a/accepted",
     "/on/blocks:b/accepted",
@@ -39,7 +39,7 @@ const SUBSCRIPTIONS: &[&str] = &[
     "/on/transactions:a/included",
 ];
 
-const EVENTS: &[&str] = &[
+pub(crate) const EVENTS: &[&str] = &[
     "/on/blocks:a/accepted",
     "/on/blocks:b/accepted",
     "/on/blocks:c/accepted",
@@ -51,13 +51,13 @@ const EVENTS: &[&str] = &[
 ];
 
 /// The streams a gap notice may be for.
-const STREAMS: &[&str] = &[
+pub(crate) const STREAMS: &[&str] = &[
     "/on/blocks/accepted",
     "/on/blocks/statechange",
     "/on/transactions/included",
 ];
 
-const CLIENTS: usize = 3;
+pub(crate) const CLIENTS: usize = 3;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -86,11 +86,11 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// A stream: (component, topic).
-type Stream = (String, String);
+pub(crate) type Stream = (String, String);
 
 /// What the model holds of one number of a stream.
 #[derive(Debug, Clone)]
-enum Slot {
+pub(crate) enum Slot {
     /// An event: its entity and payload.
     Event(Option<String>, u64),
     /// A gap notice's number.
@@ -99,7 +99,7 @@ enum Slot {
 
 impl Slot {
     /// Whether a subscription to `path` matches it.
-    fn matched_by(&self, path: &EventPath) -> bool {
+    pub(crate) fn matched_by(&self, path: &EventPath) -> bool {
         match self {
             Slot::Event(entity, _) => path
                 .entity()
@@ -109,29 +109,29 @@ impl Slot {
     }
 }
 
-type Published = HashMap<Stream, Vec<Slot>>;
+pub(crate) type Published = HashMap<Stream, Vec<Slot>>;
 
-fn stream_of(path: &EventPath) -> Stream {
+pub(crate) fn stream_of(path: &EventPath) -> Stream {
     (path.component().to_string(), path.topic().to_string())
 }
 
 #[derive(Default)]
-struct Client {
-    session: Option<SessionId>,
+pub(crate) struct Client {
+    pub(crate) session: Option<SessionId>,
     /// Wanted paths, each with the stream's last number when it was added.
-    wanted: BTreeMap<usize, u64>,
+    pub(crate) wanted: BTreeMap<usize, u64>,
     /// The last number seen per stream: what it resumes from.
-    last: HashMap<Stream, u64>,
+    pub(crate) last: HashMap<Stream, u64>,
     /// Every (stream, number) received, over all sessions.
-    received: BTreeSet<(Stream, u64)>,
+    pub(crate) received: BTreeSet<(Stream, u64)>,
     /// Gaps the node reported: subscription, first, last.
-    gaps: Vec<(usize, u64, u64)>,
+    pub(crate) gaps: Vec<(usize, u64, u64)>,
     /// Wanted events, and notices of a wanted path's stream, that were
     /// published while wanted: (path, stream, number).
-    owed: Vec<(usize, Stream, u64)>,
+    pub(crate) owed: Vec<(usize, Stream, u64)>,
 }
 
-fn paths(list: &[&str]) -> Vec<EventPath> {
+pub(crate) fn paths(list: &[&str]) -> Vec<EventPath> {
     list.iter()
         .map(|p| EventPath::parse(p).expect("valid path"))
         .collect()
@@ -380,7 +380,7 @@ fn reconnect(
 /// number must be past the last the client saw on its stream, and the
 /// frame the model's event of that number (its payload), or a gap notice
 /// where the model has a hole.
-fn drain(
+pub(crate) fn drain(
     h: &Harness,
     session: SessionId,
     client: &mut Client,
@@ -407,7 +407,7 @@ fn drain(
                 prop_assert_eq!(*payload, u64::from_le_bytes(got));
             }
             Slot::Hole => {
-                prop_assert_eq!(frame.headers().get("rues-gap"), Some("upstream lost"));
+                prop_assert!(frame.headers().contains("rues-gap"));
                 prop_assert!(path.entity().is_none() && frame.payload().is_empty());
             }
         }
