@@ -297,13 +297,23 @@ fn canonical_path(shared: &Shared, path: &str) -> Option<rues_core::rues_target:
         .and_then(|parsed| node.registry().canonical(parsed).ok())
 }
 
-/// Where a subscribe asks to resume from: its path and its well-formed
-/// `Rues-Resume` (a malformed one is the core's 400, and needs nothing).
+/// Where a subscribe of a session of this node asks to resume from: its
+/// path and its well-formed `Rues-Resume` (a malformed one is the core's
+/// 400, and needs nothing; another node's session resumes there).
 fn resume_point(
     shared: &Shared,
     path: &str,
     headers: &HeaderMap,
 ) -> Option<(rues_core::rues_target::EventPath, rues_core::Position)> {
+    let session = headers
+        .get(rues_core::RUSK_SESSION_ID)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
+    if !shared.node().is_open(session) {
+        return None;
+    }
     let from = headers
         .get(rues_core::RUES_RESUME)?
         .to_str()
