@@ -259,20 +259,35 @@ proptest! {
             if let Some(session) = client.session {
                 drain(&h, session, client, &published)?;
             }
-            for (p, stream, seq) in &client.owed {
-                let received = client.received.contains(&(stream.clone(), *seq));
-                let slot = &published[stream][usize::try_from(seq - 1).expect("small")];
-                let reported = client.gaps.iter().any(|&(q, first, last)| {
-                    let q = &subscriptions[q];
-                    stream_of(q) == *stream && slot.matched_by(q) && (first..=last).contains(seq)
-                });
-                prop_assert!(
-                    received || reported,
-                    "client {} never got {} #{} and no gap says so", c, SUBSCRIPTIONS[*p], seq
-                );
-            }
+            nothing_lost_silently(c, client, &published)?;
         }
     }
+}
+
+/// Every event `client` (number `c`) was owed reached it or lies in a gap
+/// a resume of a subscription matching it reported.
+pub(crate) fn nothing_lost_silently(
+    c: usize,
+    client: &Client,
+    published: &Published,
+) -> Result<(), TestCaseError> {
+    let subscriptions = paths(SUBSCRIPTIONS);
+    for (p, stream, seq) in &client.owed {
+        let received = client.received.contains(&(stream.clone(), *seq));
+        let slot = &published[stream][usize::try_from(seq - 1).expect("small")];
+        let reported = client.gaps.iter().any(|&(q, first, last)| {
+            let q = &subscriptions[q];
+            stream_of(q) == *stream && slot.matched_by(q) && (first..=last).contains(seq)
+        });
+        prop_assert!(
+            received || reported,
+            "client {} never got {} #{} and no gap says so",
+            c,
+            SUBSCRIPTIONS[*p],
+            seq
+        );
+    }
+    Ok(())
 }
 
 /// Opens a new session for `client` and resumes each subscription it wants

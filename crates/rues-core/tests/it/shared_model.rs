@@ -26,8 +26,8 @@ use rues_target::EventPath;
 use crate::harness::Harness;
 use crate::resume::{result, resume};
 use crate::resume_model::{
-    CLIENTS, Client, EVENTS, Published, STREAMS, SUBSCRIPTIONS, Slot, Stream, drain, paths,
-    stream_of,
+    CLIENTS, Client, EVENTS, Published, STREAMS, SUBSCRIPTIONS, Slot, Stream, drain,
+    nothing_lost_silently, paths, stream_of,
 };
 
 /// The shared numbering's epoch.
@@ -253,19 +253,7 @@ proptest! {
             if let Some(session) = remote.client.session {
                 drain(&cluster.nodes[remote.node], session, &mut remote.client, &cluster.published)?;
             }
-            let client = &remote.client;
-            for (p, stream, seq) in &client.owed {
-                let received = client.received.contains(&(stream.clone(), *seq));
-                let slot = &cluster.published[stream][usize::try_from(seq - 1).expect("small")];
-                let reported = client.gaps.iter().any(|&(q, first, last)| {
-                    let q = &subscriptions[q];
-                    stream_of(q) == *stream && slot.matched_by(q) && (first..=last).contains(seq)
-                });
-                prop_assert!(
-                    received || reported,
-                    "client {} never got {} #{} and no gap says so", c, SUBSCRIPTIONS[*p], seq
-                );
-            }
+            nothing_lost_silently(c, &remote.client, &cluster.published)?;
         }
     }
 }
