@@ -76,6 +76,10 @@ impl SharedHistory {
     }
 }
 
+/// Resumes that may read the shared history back at once on one node;
+/// past it, a resume is answered from the node's own history.
+pub const MAX_BACKFILLS: usize = 64;
+
 /// A stream: its component and topic.
 pub(crate) type StreamKey = (Component, Topic);
 

@@ -192,6 +192,8 @@ pub(crate) struct Inner {
     pub(crate) reconnected: watch::Receiver<u64>,
     /// What is known of the shared streams.
     pub(crate) streams: std::sync::Mutex<history::Streams>,
+    /// Resumes reading the shared history back at once, bounded.
+    backfills: Arc<tokio::sync::Semaphore>,
     /// The number of the last change batch handed over.
     requested: AtomicU64,
     /// The number of the last change batch in effect at the broker.
@@ -290,6 +292,7 @@ impl Cluster {
             jetstream: async_nats::jetstream::new(client.clone()),
             reconnected,
             streams: std::sync::Mutex::default(),
+            backfills: Arc::new(tokio::sync::Semaphore::new(history::MAX_BACKFILLS)),
             node_id,
             wanted: std::sync::Mutex::default(),
             client,
@@ -420,6 +423,12 @@ impl Backplane for Cluster {
             if !inner.shares_history() || !inner.is_up() {
                 return ResumeGuard::none();
             }
+            // Bounded: past it, the resume is answered from what this
+            // node has (a `gap` or `reset` where that is not enough).
+            let Ok(_reading) = inner.backfills.clone().try_acquire_owned() else {
+                inner.counters.backfill(None);
+                return ResumeGuard::none();
+            };
             let (done, received) = tokio::sync::oneshot::channel();
             if inner
                 .changes
