@@ -8,47 +8,30 @@
 //! Also: publishing one event to N wildcard subscribers, the cost that does
 //! grow, linearly, with the receivers.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Instant;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use http::{HeaderMap, HeaderValue, Method};
-use rues_core::{
-    ComponentSpec, Config, Decision, EntityRule, Event, Limits, Node, Outbox, Registry, SeededIds,
-};
-use rues_target::{Component, EventPath, Topic};
+use http::Method;
+use rues_core::{Event, Node, Outbox};
+use rues_target::EventPath;
 
-fn node(max_sessions: usize) -> Node {
-    let registry = Registry::new().with(
-        ComponentSpec::new(Component::new("blocks").expect("valid"))
-            .entity(EntityRule::Optional)
-            .topic(Topic::new("accepted").expect("valid")),
-    );
-    let mut limits = Limits::default();
-    limits.max_sessions = max_sessions + 1;
-    // One subscription per session here, more than the node-wide default.
-    limits.max_total_subscriptions = max_sessions + 1;
-    let config = Config::new("1.6.0".parse().expect("valid")).with_limits(limits);
-    Node::new(config, registry, SeededIds::new(7))
+/// A node for `sessions` sessions subscribed to `blocks/accepted` paths.
+fn node(sessions: usize) -> Node {
+    common::node("blocks", "accepted", sessions, |config| config)
 }
 
 /// Opens a session subscribed to `path`; returns its outbox.
 fn subscribe(node: &mut Node, now: Instant, path: &str) -> Outbox {
-    let session = node
-        .handle_upgrade(now, "/on", &HeaderMap::new(), None)
-        .expect("opened");
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "rusk-session-id",
-        HeaderValue::from_str(&session.id.to_string()).expect("hex"),
-    );
-    match node.handle_request(&Method::GET, path, &headers) {
-        Decision::Respond(response) => assert!(response.status().is_success()),
-        Decision::ReadBody(_) | Decision::Forward(_) => {
-            unreachable!("a single node reads no body for GET")
-        }
-    }
+    let (headers, session) = common::open(node, now);
+    assert!(common::succeeded(node.handle_request(
+        &Method::GET,
+        path,
+        &headers
+    )));
     session.outbox
 }
 

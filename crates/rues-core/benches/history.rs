@@ -9,51 +9,38 @@
 //!   start of a full history of 1 000 events: the replay queued into its
 //!   outbox, then taken by its writer.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Instant;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use http::{HeaderMap, HeaderValue, Method};
-use rues_core::{
-    ComponentSpec, Config, Decision, EntityRule, Event, HistoryLimits, Limits, NewSession, Node,
-    Position, Registry, SeededIds,
-};
-use rues_target::{Component, EventPath, Topic};
+use http::{HeaderValue, Method};
+use rues_core::{Event, HistoryLimits, NewSession, Node, Position};
+use rues_target::EventPath;
 
 fn node(history: HistoryLimits, sessions: usize) -> Node {
-    let registry = Registry::new().with(
-        ComponentSpec::new(Component::new("blocks").expect("valid"))
-            .entity(EntityRule::Optional)
-            .topic(Topic::new("accepted").expect("valid")),
-    );
-    let mut limits = Limits::default();
-    limits.max_sessions = sessions + 1;
-    limits.max_total_subscriptions = sessions + 1;
-    // A replay of 1 000 frames of ~400 bytes fits the queue: the bench
-    // measures the replay, not the budget cut.
-    limits.max_queue_bytes = 4 * 1024 * 1024;
-    let config = Config::new("1.6.0".parse().expect("valid"))
-        .with_limits(limits)
-        .with_history(history);
-    Node::new(config, registry, SeededIds::new(7))
+    common::node("blocks", "accepted", sessions, |mut config| {
+        // A replay of 1 000 frames of ~400 bytes fits the queue: the bench
+        // measures the replay, not the budget cut.
+        config.limits.max_queue_bytes = 4 * 1024 * 1024;
+        config.with_history(history)
+    })
 }
 
-fn get(node: &mut Node, session: &NewSession, path: &str, resume: Option<&str>) {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "rusk-session-id",
-        HeaderValue::from_str(&session.id.to_string()).expect("hex"),
-    );
+/// A new session, subscribed to `path` (resuming from `resume`).
+fn subscribed(node: &mut Node, now: Instant, path: &str, resume: Option<&str>) -> NewSession {
+    let (mut headers, session) = common::open(node, now);
     if let Some(resume) = resume {
         headers.insert("rues-resume", HeaderValue::from_str(resume).expect("text"));
     }
-    match node.handle_request(&Method::GET, path, &headers) {
-        Decision::Respond(response) => assert!(response.status().is_success()),
-        Decision::ReadBody(_) | Decision::Forward(_) => {
-            unreachable!("a single node reads no body for GET")
-        }
-    }
+    assert!(common::succeeded(node.handle_request(
+        &Method::GET,
+        path,
+        &headers
+    )));
+    session
 }
 
 fn event() -> Event {
@@ -75,13 +62,7 @@ fn publish_history(c: &mut Criterion) {
             let now = Instant::now();
             let mut node = node(history, receivers);
             let sessions: Vec<_> = (0..receivers)
-                .map(|_| {
-                    let session = node
-                        .handle_upgrade(now, "/on", &HeaderMap::new(), None)
-                        .expect("opened");
-                    get(&mut node, &session, "/on/blocks/accepted", None);
-                    session.outbox
-                })
+                .map(|_| subscribed(&mut node, now, "/on/blocks/accepted", None).outbox)
                 .collect();
             // Fill the history first: the steady state evicts one per event.
             for _ in 0..1_000 {
@@ -119,10 +100,7 @@ fn replay_1000(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1_000));
     group.bench_function("fresh_session", |b| {
         b.iter(|| {
-            let session = node
-                .handle_upgrade(now, "/on", &HeaderMap::new(), None)
-                .expect("opened");
-            get(&mut node, &session, "/on/blocks/accepted", Some(&from));
+            let session = subscribed(&mut node, now, "/on/blocks/accepted", Some(&from));
             black_box(session.outbox.try_next(usize::MAX, &mut frames));
             assert_eq!(frames.len(), 1_000);
             frames.clear();

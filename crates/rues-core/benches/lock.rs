@@ -22,17 +22,17 @@
 //! elements/s is the node's aggregate rate. See docs/benchmarks.md, "The
 //! node lock's ceiling".
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::{Arc, Barrier, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use http::{HeaderMap, HeaderValue, Method};
-use rues_core::{
-    ComponentSpec, Config, Decision, EntityRule, Event, Limits, Node, Outbox, Registry, SeededIds,
-};
-use rues_target::{Component, EventPath, Topic};
+use http::{HeaderMap, Method};
+use rues_core::{Event, Node, Outbox};
+use rues_target::EventPath;
 
 /// The thread counts contending for the lock.
 const THREADS: [usize; 3] = [1, 2, 4];
@@ -46,30 +46,18 @@ fn lock(node: &Mutex<Node>) -> MutexGuard<'_, Node> {
     node.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A node for [`OTHERS`] sessions and the contending ones, any number
+/// from one client.
 fn node() -> Node {
-    let registry = Registry::new().with(
-        ComponentSpec::new(Component::new("bench").expect("valid"))
-            .entity(EntityRule::Optional)
-            .topic(Topic::new("tick").expect("valid")),
-    );
-    let mut limits = Limits::default();
-    limits.max_sessions = OTHERS + 64;
-    limits.max_total_subscriptions = OTHERS + 64;
-    limits.max_sessions_per_client = 0;
-    let config = Config::new("1.6.0".parse().expect("valid")).with_limits(limits);
-    Node::new(config, registry, SeededIds::new(7))
+    common::node("bench", "tick", OTHERS + 64, |mut config| {
+        config.limits.max_sessions_per_client = 0;
+        config
+    })
 }
 
 /// Opens a session; returns the headers that name it and its outbox.
 fn open(node: &mut Node, now: Instant) -> (HeaderMap, Outbox) {
-    let session = node
-        .handle_upgrade(now, "/on", &HeaderMap::new(), None)
-        .expect("opened");
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "rusk-session-id",
-        HeaderValue::from_str(&session.id.to_string()).expect("hex"),
-    );
+    let (headers, session) = common::open(node, now);
     (headers, session.outbox)
 }
 
@@ -77,12 +65,8 @@ fn open(node: &mut Node, now: Instant) -> (HeaderMap, Outbox) {
 /// (in debug builds, as `cargo test --benches` runs it) that it succeeded.
 fn request(node: &Mutex<Node>, method: &Method, path: &str, headers: &HeaderMap) {
     let decision = lock(node).handle_request(method, path, headers);
-    match decision {
-        Decision::Respond(response) => debug_assert!(response.status().is_success()),
-        Decision::ReadBody(_) | Decision::Forward(_) => {
-            unreachable!("a single node reads no body for GET and DELETE")
-        }
-    }
+    let succeeded = common::succeeded(decision);
+    debug_assert!(succeeded);
 }
 
 /// A node with [`OTHERS`] subscriptions of other sessions, and a session
@@ -93,12 +77,11 @@ fn shared_node(threads: usize) -> (Arc<Mutex<Node>>, Vec<(HeaderMap, Outbox)>) {
     for i in 0..OTHERS {
         let (headers, _outbox) = open(&mut node, now);
         let path = format!("/on/bench:other-{i}/tick");
-        match node.handle_request(&Method::GET, &path, &headers) {
-            Decision::Respond(response) => assert!(response.status().is_success()),
-            Decision::ReadBody(_) | Decision::Forward(_) => {
-                unreachable!("a single node reads no body for GET")
-            }
-        }
+        assert!(common::succeeded(node.handle_request(
+            &Method::GET,
+            &path,
+            &headers
+        )));
     }
     let sessions = (0..threads).map(|_| open(&mut node, now)).collect();
     (Arc::new(Mutex::new(node)), sessions)

@@ -49,19 +49,14 @@ pub(crate) fn ws_config() -> WebSocketConfig {
 
 struct BaselineOutlet {
     hub: Arc<Mutex<Hub>>,
-    keys: Vec<String>,
+    keys: super::EntityNames,
 }
 
 impl Outlet for BaselineOutlet {
     fn publish(&mut self, entity: Option<u32>, payload: Bytes) {
-        let index = entity.map_or(0, |e| e as usize + 1);
-        while self.keys.len() <= index {
-            let n = self.keys.len();
-            self.keys
-                .push(super::entity_name(n.checked_sub(1).map(|e| e as u32)));
-        }
+        let key = self.keys.of(entity);
         let hub = lock(&self.hub);
-        if let Some(subscribers) = hub.topics.get(&self.keys[index]) {
+        if let Some(subscribers) = hub.topics.get(key) {
             for (_, tx) in subscribers {
                 let _ = tx.send(payload.clone());
             }
@@ -89,7 +84,7 @@ pub(crate) async fn run() -> Result<()> {
     };
     let mut outlet = BaselineOutlet {
         hub,
-        keys: Vec::new(),
+        keys: super::EntityNames::default(),
     };
     let result = control::serve_orders(port, &mut outlet).await;
     accepting.abort();

@@ -119,19 +119,14 @@ fn lock(hub: &Mutex<Hub>) -> std::sync::MutexGuard<'_, Hub> {
 
 struct LimitOutlet {
     hub: Arc<Mutex<Hub>>,
-    keys: Vec<String>,
+    keys: super::EntityNames,
 }
 
 impl Outlet for LimitOutlet {
     fn publish(&mut self, entity: Option<u32>, payload: Bytes) {
-        let index = entity.map_or(0, |e| e as usize + 1);
-        while self.keys.len() <= index {
-            let n = self.keys.len();
-            self.keys
-                .push(super::entity_name(n.checked_sub(1).map(|e| e as u32)));
-        }
+        let key = self.keys.of(entity);
         let hub = lock(&self.hub);
-        let Some(receivers) = hub.topics.get(&self.keys[index]) else {
+        let Some(receivers) = hub.topics.get(key) else {
             return;
         };
         // Framed once per event: every receiver's queue gets these bytes.
@@ -156,7 +151,7 @@ pub(crate) async fn run() -> Result<()> {
     let accepting = tokio::spawn(accept(listener, hub.clone()));
     let mut outlet = LimitOutlet {
         hub,
-        keys: Vec::new(),
+        keys: super::EntityNames::default(),
     };
     let result = control::serve_orders(port, &mut outlet).await;
     accepting.abort();
@@ -741,7 +736,7 @@ mod tests {
         tokio::spawn(accept(listener, hub.clone()));
         let outlet = LimitOutlet {
             hub,
-            keys: Vec::new(),
+            keys: crate::server::EntityNames::default(),
         };
         (addr, outlet)
     }
