@@ -15,6 +15,7 @@
 //! adapters that have no tasks at all.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -48,7 +49,16 @@ pub enum Transmit {
 /// [`Node::handle_upgrade`]: crate::Node::handle_upgrade
 #[derive(Debug, Clone, Default)]
 pub struct Outbox {
-    queue: Arc<Mutex<Queue>>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Whether `queue.closed` is set, readable without the lock: a
+    /// session's task asks on every wake-up, while the publisher may be
+    /// pushing under the lock.
+    closed: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -88,7 +98,8 @@ impl Outbox {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // Every critical section leaves the queue consistent before anything
         // that could panic, so a poisoned lock holds valid data.
-        self.queue
+        self.shared
+            .queue
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -137,6 +148,10 @@ impl Outbox {
 
     /// Why the session was closed, once it is.
     pub fn close_reason(&self) -> Option<CloseReason> {
+        // Set once, after the reason: false means not closed yet.
+        if !self.shared.closed.load(Ordering::Acquire) {
+            return None;
+        }
         self.lock().closed
     }
 
@@ -195,6 +210,7 @@ impl Outbox {
     pub(crate) fn close(&self, reason: CloseReason) -> u64 {
         let mut queue = self.lock();
         queue.closed.get_or_insert(reason);
+        self.shared.closed.store(true, Ordering::Release);
         queue.frames = VecDeque::new();
         queue.bytes = 0;
         queue.ping_due = false;
