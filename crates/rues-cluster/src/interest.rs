@@ -3,8 +3,9 @@
 //! One control task applies the core's changes in order: a session opened
 //! here subscribes its session subject (the node answers for it), a
 //! stream (component, topic) that a local subscription first wants is
-//! subscribed as `rues.ev.<component>.*.<topic>`, and both are dropped
-//! with the last reason to hold them. A stream is one subscription
+//! read from its JetStream stream ([`crate::history`]), or without
+//! JetStream subscribed as `rues.ev.<component>.*.<topic>`, and both are
+//! dropped with the last reason to hold them (a resume's pin is one too). A stream is one subscription
 //! whatever entities are wanted, so its events come through one channel in
 //! the order the broker sent them (publish order per stream), and the
 //! core's index picks the sessions. After each batch the control task

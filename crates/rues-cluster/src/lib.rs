@@ -6,12 +6,15 @@
 //! operator, carries three kinds of traffic (the subjects are in
 //! [`subject`]):
 //! - **Events.** Each node publishes what it publishes locally on the
-//!   event's subject, after delivering it to its own sessions, and
-//!   subscribes to a stream (component, topic) only while a local session
-//!   wants some of it. The node's core then delivers each received event to
-//!   the sessions it matches (entity rule applied), encoded once, as a
-//!   local publish. The client is made with `no_echo`, so a node never
-//!   receives its own events back.
+//!   event's subject, and reads a stream (component, topic) only while a
+//!   local session wants some of it. JetStream numbers every event (one
+//!   JetStream stream per RUES stream, [`history`]), so each event has the
+//!   same `Rues-Seq` on every node and a client resumes at any node; a
+//!   node's own events reach its sessions the same way. The node's core
+//!   delivers each received event to the sessions it matches (entity rule
+//!   applied), encoded once, as a local publish. Without JetStream, a node
+//!   delivers its own events first and numbers streams itself; the client
+//!   is made with `no_echo`, so it never receives its own events back.
 //! - **Requests for a session owned elsewhere.** The owner answers on the
 //!   session's subject; nobody subscribed is NATS's "no responders", at
 //!   once, and the caller gets the core's 424.
