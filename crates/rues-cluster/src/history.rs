@@ -148,7 +148,7 @@ impl Inner {
             num_replicas: 1,
             ..Default::default()
         };
-        let mut stream = match self.jetstream.get_or_create_stream(config).await {
+        let stream = match self.jetstream.get_or_create_stream(config).await {
             Ok(stream) => stream,
             Err(error) => {
                 if matches!(
@@ -165,11 +165,8 @@ impl Inner {
                 return Err(error.to_string());
             }
         };
-        let created = stream
-            .info()
-            .await
-            .map_err(|error| error.to_string())?
-            .created;
+        // The answer that found or made the stream carries its creation.
+        let created = stream.cached_info().created;
         let epoch = Epoch::new(u64::try_from(created.unix_timestamp_nanos()).unwrap_or(0));
         let connection = self.counters.connections();
         self.streams().known.insert(key(path), connection);
@@ -196,17 +193,23 @@ pub(crate) async fn consume(
     inner: &Arc<Inner>,
     path: &EventPath,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let (stream, mut epoch) = match inner.shared_stream(path).await {
-        Ok(found) => found,
-        Err(error) => {
+    // Bounded: the control task waits for it, and every later change of
+    // the node (a new session's subject) waits behind it.
+    let setup = async {
+        let (stream, epoch) = inner.shared_stream(path).await?;
+        let messages = ordered(&stream, DeliverPolicy::New).await?;
+        Ok::<_, String>((messages, epoch))
+    };
+    let (mut messages, mut epoch) = match tokio::time::timeout(inner.config.settle_timeout, setup)
+        .await
+    {
+        Ok(Ok(ready)) => ready,
+        Ok(Err(error)) => {
             tracing::debug!(%path, %error, "no shared history for the stream: numbered here");
             return None;
         }
-    };
-    let mut messages = match ordered(&stream, DeliverPolicy::New).await {
-        Ok(messages) => messages,
-        Err(error) => {
-            tracing::warn!(%path, %error, "cannot read the stream's shared history");
+        Err(_) => {
+            tracing::warn!(%path, "JetStream did not answer in time: the stream is numbered here");
             return None;
         }
     };

@@ -1,8 +1,9 @@
 //! What the node declares to NATS, and the events that cross it.
 //!
-//! One control task applies the core's changes in order: a session opened
-//! here subscribes its session subject (the node answers for it), a
-//! stream (component, topic) that a local subscription first wants is
+//! Two tasks apply the core's changes in order: one subscribes the subject
+//! of each session opened here (the node answers for it) and drops it with
+//! the session; the control task handles interest: a stream (component,
+//! topic) that a local subscription first wants is
 //! read from its JetStream stream ([`crate::history`]), or without
 //! JetStream subscribed as `rues.ev.<component>.*.<topic>`, and both are
 //! dropped with the last reason to hold them (a resume's pin is one too). A stream is one subscription
@@ -48,14 +49,14 @@ pub(crate) enum Control {
 /// subscriptions' paths, pins), and the task that delivers its events.
 type Received = HashMap<(Component, Topic), (usize, JoinHandle<()>)>;
 
-/// Applies the core's changes as they come (see the module docs).
+/// Applies the core's interest changes as they come (see the module docs),
+/// and the pins of resumes; says which batch is in effect in `confirmed`.
 pub(crate) async fn control(
     inner: Arc<Inner>,
     mut work: mpsc::UnboundedReceiver<Control>,
     confirmed: watch::Sender<u64>,
 ) {
     let mut streams: Received = HashMap::new();
-    let mut sessions: HashMap<SessionId, JoinHandle<()>> = HashMap::new();
     while let Some(first) = work.recv().await {
         let mut last = None;
         let mut pinned = Vec::new();
@@ -65,7 +66,7 @@ pub(crate) async fn control(
                 Control::Changes(number, batch) => {
                     last = Some(number);
                     for change in batch {
-                        apply(&inner, &mut streams, &mut sessions, change).await;
+                        apply_interest(&inner, &mut streams, change).await;
                     }
                 }
                 Control::Pin(path, done) => {
@@ -76,11 +77,7 @@ pub(crate) async fn control(
             }
             next = work.try_recv().ok();
         }
-        if inner.is_up() {
-            // Bounded: a flush waits for the broker, which may be going.
-            let flush = inner.client.flush();
-            let _ = tokio::time::timeout(inner.config.settle_timeout, flush).await;
-        }
+        flush(&inner).await;
         for done in pinned {
             let _ = done.send(());
         }
@@ -90,13 +87,56 @@ pub(crate) async fn control(
     }
 }
 
-/// Applies one of the core's changes.
-async fn apply(
-    inner: &Arc<Inner>,
-    streams: &mut Received,
-    sessions: &mut HashMap<SessionId, JoinHandle<()>>,
-    change: Change,
+/// Applies the core's session changes as they come: a session opened here
+/// subscribes its subject, apart from the streams (whose JetStream setup
+/// may take a while), so that a new session's id waits for nothing else.
+pub(crate) async fn owners(
+    inner: Arc<Inner>,
+    mut work: mpsc::UnboundedReceiver<(u64, Vec<Change>)>,
+    confirmed: watch::Sender<u64>,
 ) {
+    let mut sessions: HashMap<SessionId, JoinHandle<()>> = HashMap::new();
+    while let Some((mut last, mut batch)) = work.recv().await {
+        while let Ok((number, more)) = work.try_recv() {
+            last = number;
+            batch.extend(more);
+        }
+        for change in batch {
+            match change {
+                Change::SessionOpened(id) => {
+                    if let Some(task) = owner(&inner, id).await {
+                        inner.counters.sessions(1);
+                        if let Some(old) = sessions.insert(id, task) {
+                            old.abort();
+                            inner.counters.sessions(-1);
+                        }
+                    }
+                }
+                Change::SessionClosed(id) => {
+                    if let Some(task) = sessions.remove(&id) {
+                        // Dropping the subscriber unsubscribes.
+                        task.abort();
+                        inner.counters.sessions(-1);
+                    }
+                }
+                Change::InterestAdded(_) | Change::InterestDropped(_) => {}
+            }
+        }
+        flush(&inner).await;
+        confirmed.send_replace(last);
+    }
+}
+
+/// Waits until the broker has what was sent (bounded: it may be going).
+async fn flush(inner: &Inner) {
+    if inner.is_up() {
+        let flush = inner.client.flush();
+        let _ = tokio::time::timeout(inner.config.settle_timeout, flush).await;
+    }
+}
+
+/// Applies one of the core's interest changes.
+async fn apply_interest(inner: &Arc<Inner>, streams: &mut Received, change: Change) {
     // Watchers of the cluster's demand (a relay) learn of each path.
     if let Some((headers, payload)) = crate::demand::record(inner, &change) {
         let publish = inner
@@ -107,24 +147,9 @@ async fn apply(
         }
     }
     match change {
-        Change::SessionOpened(id) => {
-            if let Some(task) = owner(inner, id).await {
-                inner.counters.sessions(1);
-                if let Some(old) = sessions.insert(id, task) {
-                    old.abort();
-                    inner.counters.sessions(-1);
-                }
-            }
-        }
-        Change::SessionClosed(id) => {
-            if let Some(task) = sessions.remove(&id) {
-                // Dropping the subscriber unsubscribes.
-                task.abort();
-                inner.counters.sessions(-1);
-            }
-        }
         Change::InterestAdded(path) => add_stream(inner, streams, &path).await,
         Change::InterestDropped(path) => drop_stream(inner, streams, &path),
+        Change::SessionOpened(_) | Change::SessionClosed(_) => {}
     }
 }
 
@@ -329,9 +354,18 @@ fn deliver_here(inner: &Inner, event: &Event) {
 pub(crate) async fn publish(inner: Arc<Inner>, mut events: mpsc::Receiver<Outgoing>) {
     while let Some(Outgoing { event, taken }) = events.recv().await {
         if taken && !inner.known_stream(&event.path) {
-            if let Err(error) = inner.shared_stream(&event.path).await {
-                tracing::debug!(location = %event.path, %error, "no shared history for the event: numbered here");
+            let ensure = inner.shared_stream(&event.path);
+            let ensured = tokio::time::timeout(inner.config.settle_timeout, ensure).await;
+            if !matches!(ensured, Ok(Ok(_))) {
+                tracing::debug!(location = %event.path, "no shared history for the event: numbered here");
                 deliver_here(&inner, &event);
+                if inner.shares_history() {
+                    // JetStream is there but did not answer: sent now, the
+                    // event could come back here a second time, numbered.
+                    inner.counters.event_dropped();
+                    continue;
+                }
+                // No JetStream: the other nodes read plain subscriptions.
             }
         }
         let subject = subject::event_subject(&event.path);

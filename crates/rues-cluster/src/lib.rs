@@ -187,8 +187,13 @@ pub(crate) struct Inner {
     pub(crate) config: ClusterConfig,
     pub(crate) port: ClusterPort,
     pub(crate) counters: Counters,
-    /// Work for the control task: the core's changes, numbered, and pins.
+    /// Work for the control task: the core's interest changes, numbered,
+    /// and pins.
     changes: mpsc::UnboundedSender<Control>,
+    /// The core's session changes, numbered as the interest changes are.
+    owners: mpsc::UnboundedSender<(u64, Vec<Change>)>,
+    /// The number of the last batch of session changes in effect.
+    owners_confirmed: watch::Receiver<u64>,
     /// JetStream, for the shared history.
     pub(crate) jetstream: async_nats::jetstream::Context,
     /// The number of the newest connection to NATS, changed on each.
@@ -282,6 +287,8 @@ impl Cluster {
         let _ = tokio::time::timeout(config.settle_timeout, connected).await;
         let (changes, changes_rx) = mpsc::unbounded_channel();
         let (confirmed_tx, confirmed) = watch::channel(0);
+        let (owners, owners_rx) = mpsc::unbounded_channel();
+        let (owners_confirmed_tx, owners_confirmed) = watch::channel(0);
         let (events, events_rx) = mpsc::channel(config.event_queue.max(1));
         // A NATS unique id (the inbox's last token) names the node in
         // demand messages.
@@ -305,10 +312,17 @@ impl Cluster {
             counters: Counters::new(connections),
             changes,
             requested: AtomicU64::new(0),
+            owners,
+            owners_confirmed,
             confirmed,
             events,
         });
         tokio::spawn(interest::control(inner.clone(), changes_rx, confirmed_tx));
+        tokio::spawn(interest::owners(
+            inner.clone(),
+            owners_rx,
+            owners_confirmed_tx,
+        ));
         tokio::spawn(interest::publish(inner.clone(), events_rx));
         tokio::spawn(demand::answer_censuses(inner.clone()));
         forward::serve_registry(&inner).await;
@@ -352,6 +366,30 @@ impl Cluster {
 }
 
 impl Inner {
+    /// Waits (at most `settle_timeout`, not at all while NATS is down)
+    /// until each of `confirmed` has every change batch handed over so far
+    /// in effect.
+    async fn settle(&self, confirmed: &[watch::Receiver<u64>]) {
+        if !self.is_up() {
+            return;
+        }
+        let target = self.requested.load(Ordering::Acquire);
+        let all = async {
+            for confirmed in confirmed {
+                let mut confirmed = confirmed.clone();
+                let _ = confirmed.wait_for(|&done| done >= target).await;
+            }
+        };
+        if tokio::time::timeout(self.config.settle_timeout, all)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the cluster did not confirm the node's interest in time; answering anyway"
+            );
+        }
+    }
+
     pub(crate) fn is_up(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
     }
@@ -385,7 +423,12 @@ impl Backplane for Cluster {
         let number = inner.requested.fetch_add(1, Ordering::AcqRel) + 1;
         // The control task lives as long as the cluster: a send fails only
         // while the runtime shuts down.
-        let _ = inner.changes.send(Control::Changes(number, changes));
+        let (sessions, interest): (Vec<Change>, Vec<Change>) =
+            changes.into_iter().partition(|change| {
+                matches!(change, Change::SessionOpened(_) | Change::SessionClosed(_))
+            });
+        let _ = inner.owners.send((number, sessions));
+        let _ = inner.changes.send(Control::Changes(number, interest));
     }
 
     fn published(&self, event: &Event) {
@@ -453,20 +496,17 @@ impl Backplane for Cluster {
     fn settled(&self) -> BoxFuture<()> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            if !inner.is_up() {
-                return;
-            }
-            let target = inner.requested.load(Ordering::Acquire);
-            let mut confirmed = inner.confirmed.clone();
-            let wait = confirmed.wait_for(|&done| done >= target);
-            if tokio::time::timeout(inner.config.settle_timeout, wait)
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    "the cluster did not confirm the node's interest in time; answering anyway"
-                );
-            }
+            let sessions = inner.owners_confirmed.clone();
+            let interest = inner.confirmed.clone();
+            inner.settle(&[sessions, interest]).await;
+        })
+    }
+
+    fn sessions_settled(&self) -> BoxFuture<()> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let sessions = inner.owners_confirmed.clone();
+            inner.settle(&[sessions]).await;
         })
     }
 

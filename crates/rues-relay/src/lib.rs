@@ -555,6 +555,13 @@ impl Backplane for Relay {
         }
     }
 
+    fn sessions_settled(&self) -> BoxFuture<()> {
+        match &self.inner.beside {
+            Some(beside) => beside.sessions_settled(),
+            None => Box::pin(async {}),
+        }
+    }
+
     fn admit(&self, path: &EventPath) -> BoxFuture<Result<(), rues_core::Response>> {
         let admission = self
             .inner

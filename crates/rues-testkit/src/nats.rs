@@ -195,7 +195,12 @@ impl NatsServer {
             .map_err(|err| format!("cannot run {}: {err}", self.program.display()))?;
         let addr = self.addr();
         let greeting = format!("\"server_name\":\"{name}\"");
-        let ours = || greeting_of(addr).is_some_and(|line| line.contains(&greeting));
+        // Ready once JetStream answers too: it starts after the listener,
+        // and a node that asks it too early waits for its timeout.
+        let ours = || {
+            greeting_of(addr).is_some_and(|line| line.contains(&greeting))
+                && jetstream_request(addr, "$JS.API.INFO").is_some()
+        };
         match daemon::wait_until_ready(&mut child, &log, ours) {
             Ok(()) => {
                 self.child = Some(child);
@@ -237,7 +242,6 @@ fn greeting_of(addr: SocketAddr) -> Option<String> {
 /// `subject` with an empty body (e.g. `$JS.API.INFO`), over a raw
 /// connection: the JSON body of the reply, or `None` when nothing answers
 /// within 2 s (a server without JetStream has no responder there).
-#[cfg(test)]
 fn jetstream_request(addr: SocketAddr, subject: &str) -> Option<serde_json::Value> {
     use std::io::{Read, Write};
 

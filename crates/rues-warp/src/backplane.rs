@@ -17,10 +17,10 @@
 //!   [`Backplane::prepare_resume`], which may bring the node's history of
 //!   the stream up to date from the shared one
 //!   ([`ClusterPort::backfill`]), so that a client resumes at any node.
-//! - Before a subscribe is answered and before a new session is told its
-//!   id, the transport awaits [`Backplane::settled`]: once a client has the
-//!   200 (or its id), the cluster knows where to send its events and
-//!   requests.
+//! - Before a subscribe is answered the transport awaits
+//!   [`Backplane::settled`], and before a new session is told its id
+//!   [`Backplane::sessions_settled`]: once a client has the 200 (or its
+//!   id), the cluster knows where to send its events (or its requests).
 //! - A subscribe the core accepted is answered only once
 //!   [`Backplane::admit`] agrees (by default, once the backplane has
 //!   settled): a backplane that must ask something beyond the node (a
@@ -126,6 +126,14 @@ pub trait Backplane: Send + Sync + 'static {
     /// the cluster; at once when the backplane is down (it re-declares
     /// everything when it is back).
     fn settled(&self) -> BoxFuture<()>;
+
+    /// [`settled`](Self::settled) for the sessions only: resolves once the
+    /// cluster can find every session opened here so far, whatever their
+    /// subscriptions still wait for. A new session's id is sent after it.
+    /// The default is `settled`.
+    fn sessions_settled(&self) -> BoxFuture<()> {
+        self.settled()
+    }
 
     /// Whether a subscribe to `path` (canonical, as the core holds it) that
     /// the core accepted may be answered 200: `Ok` once it may, `Err` with

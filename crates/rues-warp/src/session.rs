@@ -125,7 +125,7 @@ pub(crate) async fn run<S: Io>(guard: SessionGuard, mut io: S) {
     // In a cluster, the id is sent once every node can find the session's
     // owner: a request naming it may land anywhere right after.
     if let Some(backplane) = guard.shared.backplane() {
-        backplane.settled().await;
+        backplane.sessions_settled().await;
     }
     let mut wire = Wire::new(guard.max_inbound);
     wire.writer.push(Opcode::Text, Bytes::from(id.to_string()));
