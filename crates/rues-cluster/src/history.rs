@@ -38,7 +38,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures_util::StreamExt;
-use rues_core::rues_target::{Component, EventPath, Target, Topic};
+use rues_core::rues_target::{Component, EventPath, Topic};
 use rues_core::{Epoch, Event, Position};
 
 use crate::Inner;
@@ -77,22 +77,15 @@ impl SharedHistory {
 }
 
 /// Resumes that may read the shared history back at once on one node;
-/// past it, a resume is answered from the node's own history.
-pub const MAX_BACKFILLS: usize = 64;
+/// past it, a resume is answered from the node's own history. Each holds
+/// at most one stream's bound (8 MiB by default) while it reads.
+pub const MAX_BACKFILLS: usize = 8;
 
 /// A stream: its component and topic.
 pub(crate) type StreamKey = (Component, Topic);
 
 pub(crate) fn key(path: &EventPath) -> StreamKey {
     (path.component().clone(), path.topic().clone())
-}
-
-/// The path that names a stream (no entity).
-fn location(path: &EventPath) -> EventPath {
-    EventPath::new(
-        Target::new(path.component().clone(), None),
-        path.topic().clone(),
-    )
 }
 
 /// The JetStream stream of a RUES stream: `RUES_<n>_<component>_<topic>`,
@@ -140,7 +133,7 @@ impl Inner {
         let bounds = self.config.shared_history.unwrap_or_default();
         let config = jetstream::stream::Config {
             name: stream_name(path),
-            subjects: vec![subject::interest_subject(&location(path))],
+            subjects: vec![subject::interest_subject(&path.without_entity())],
             max_messages: i64::try_from(bounds.max_events).unwrap_or(i64::MAX),
             max_bytes: i64::try_from(bounds.max_bytes).unwrap_or(i64::MAX),
             discard: jetstream::stream::DiscardPolicy::Old,
@@ -296,6 +289,12 @@ async fn ordered(
 /// node must be receiving the stream already (see the module docs).
 pub(crate) async fn backfill(inner: &Arc<Inner>, path: &EventPath, from: Position) {
     let bounds = inner.config.shared_history.unwrap_or_default();
+    if inner.port.keeps_since(path, from) {
+        // The node received the stream all along: its history replays it
+        // all, and JetStream is not asked (a resume that is repeated costs
+        // the broker nothing).
+        return;
+    }
     let read = async {
         let (mut stream, epoch) = inner.shared_stream(path).await?;
         if epoch != from.epoch {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use async_nats::HeaderMap;
 use futures_util::StreamExt;
-use rues_core::rues_target::{Component, EventPath, Target, Topic};
+use rues_core::rues_target::{Component, EventPath, Topic};
 use rues_core::{Arrival, Change, Event, Position, SessionId};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -202,10 +202,7 @@ async fn stream(inner: &Arc<Inner>, path: &EventPath) -> Option<JoinHandle<()>> 
             return Some(task);
         }
     }
-    let whole_stream = EventPath::new(
-        Target::new(path.component().clone(), None),
-        path.topic().clone(),
-    );
+    let whole_stream = path.without_entity();
     match inner
         .client
         .subscribe(subject::interest_subject(&whole_stream))

@@ -545,6 +545,29 @@ async fn a_session_resumes_at_another_node_from_the_shared_history() {
         assert_eq!(position(&frame).seq, u64::from(i));
     }
     back.assert_quiet(Duration::from_millis(200)).await;
+    // Again at `other`, which now receives the stream: its own history
+    // replays it, and JetStream is not asked.
+    let again = other.connect().await;
+    let answer = other
+        .http(
+            Method::GET,
+            path,
+            &[
+                ("rusk-session-id", again.session_text.as_str()),
+                ("rues-resume", from.as_str()),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(
+        answer.header("rues-resume-result"),
+        Some("complete; replayed=35")
+    );
+    assert_eq!(
+        metric(&other, "rues_cluster_backfills_total{outcome=\"read\"}"),
+        1.0,
+        "no second read-back"
+    );
     for _ in 51..=55u32 {
         watcher.next_event().await;
     }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::HeaderValue;
-use rues_target::{EventPath, Target};
+use rues_target::EventPath;
 use rues_wire::{
     CONTENT_LENGTH, CONTENT_LOCATION, Epoch, Frame, Headers, Position, RUES_EPOCH, RUES_GAP,
     RUES_SEQ, ResumeResult,
@@ -551,6 +551,17 @@ impl Node {
         ))
     }
 
+    /// Whether this node's history of the stream of `path` holds every
+    /// number after `from`: the same epoch, kept from `from.seq + 1` to the
+    /// newest. Then a resume from `from` needs nothing from elsewhere.
+    pub fn keeps_since(&self, path: &EventPath, from: Position) -> bool {
+        self.history.find(path).is_some_and(|stream| {
+            self.stream_epoch(stream) == from.epoch
+                && self.history.first(stream) <= from.seq + 1
+                && from.seq <= self.history.last(stream)
+        })
+    }
+
     /// Encodes `event` as the frame numbered `seq` of `stream`, keeps it
     /// and queues it to the sessions it matches.
     fn publish_numbered(
@@ -677,7 +688,7 @@ impl Node {
         stream: &EventPath,
         reason: &str,
     ) -> Result<Published, PublishError> {
-        let location = stream_location(stream);
+        let location = stream.without_entity();
         let id = self.history.stream(&location);
         let last = self.history.last(id);
         if self.history.epoch(id).is_some() {
@@ -699,7 +710,7 @@ impl Node {
         reason: &str,
         at: Position,
     ) -> Result<Published, PublishError> {
-        let location = stream_location(stream);
+        let location = stream.without_entity();
         let id = self.history.stream(&location);
         if !self.number_at(id, &location, at) {
             return Ok(Published {
@@ -815,14 +826,6 @@ impl Node {
 /// The reason of a gap notice put back by [`Node::backfill`] for a number
 /// that stands for lost events.
 const LOST_BEFORE_THIS_NODE: &str = "events lost before they reached the cluster";
-
-/// The path that names a stream: its component and topic, no entity.
-fn stream_location(path: &EventPath) -> EventPath {
-    EventPath::new(
-        Target::new(path.component().clone(), None),
-        path.topic().clone(),
-    )
-}
 
 /// An epoch when the id source fails at creation (the OS CSPRNG is
 /// unavailable): std's per-process random hash keys, which differ between

@@ -100,6 +100,15 @@ impl EventPath {
         &self.topic
     }
 
+    /// The same component and topic with no entity: the path that names
+    /// the whole stream, every entity's events and none.
+    pub fn without_entity(&self) -> EventPath {
+        EventPath {
+            target: self.target.without_entity(),
+            topic: self.topic.clone(),
+        }
+    }
+
     /// The target and the topic, by value.
     pub fn into_parts(self) -> (Target, Topic) {
         (self.target, self.topic)

@@ -248,6 +248,12 @@ impl ClusterPort {
         self.shared.node().backfill(path, epoch, first, events)
     }
 
+    /// Whether this node's history of the stream of `path` holds every
+    /// number after `from` ([`Node::keeps_since`](rues_core::Node::keeps_since)).
+    pub fn keeps_since(&self, path: &EventPath, from: Position) -> bool {
+        self.shared.node().keeps_since(path, from)
+    }
+
     /// The newest position this node has of the stream of `path`.
     pub fn stream_position(&self, path: &EventPath) -> Option<Position> {
         self.shared.node().stream_position(path)

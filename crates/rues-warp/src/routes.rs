@@ -305,6 +305,14 @@ fn resume_point(
     path: &str,
     headers: &HeaderMap,
 ) -> Option<(rues_core::rues_target::EventPath, rues_core::Position)> {
+    // Most subscribes do not resume: nothing more is looked at for them.
+    let from = headers
+        .get(rues_core::RUES_RESUME)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     let session = headers
         .get(rues_core::RUSK_SESSION_ID)?
         .to_str()
@@ -314,13 +322,6 @@ fn resume_point(
     if !shared.node().is_open(session) {
         return None;
     }
-    let from = headers
-        .get(rues_core::RUES_RESUME)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
     Some((canonical_path(shared, path)?, from))
 }
 

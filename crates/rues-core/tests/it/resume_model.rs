@@ -211,11 +211,7 @@ proptest! {
                         let seen = clients[c].last.get(&stream).copied().unwrap_or(0);
                         let from = Position::new(h.node.epoch(), seen).to_string();
                         let got = result(&resume(&mut h, session, SUBSCRIPTIONS[p], &from));
-                        prop_assert_ne!(got, ResumeResult::Reset);
-                        if let ResumeResult::Gap { first_lost, last_lost, .. } = got {
-                            prop_assert!(first_lost > seen && first_lost <= last_lost && last_lost <= last);
-                            clients[c].gaps.push((p, first_lost, last_lost));
-                        }
+                        answered(&mut clients[c], p, seen, last, got)?;
                     } else {
                         let status = h.get(session, SUBSCRIPTIONS[p]).status();
                         prop_assert_eq!(status, http::StatusCode::OK);
@@ -368,7 +364,6 @@ fn reconnect(
                 })
             }
         };
-        prop_assert_ne!(got, ResumeResult::Reset);
         if let Some(expected) = expected {
             prop_assert_eq!(
                 got,
@@ -378,15 +373,30 @@ fn reconnect(
                 seen
             );
         }
-        if let ResumeResult::Gap {
-            first_lost,
-            last_lost,
-            ..
-        } = got
-        {
-            prop_assert!(first_lost > seen && first_lost <= last_lost && last_lost <= last);
-            client.gaps.push((p, first_lost, last_lost));
-        }
+        answered(client, p, seen, last, got)?;
+    }
+    Ok(())
+}
+
+/// The general rules of a resume's answer, and its gap recorded for the
+/// client: never `reset` (one epoch); a gap lies after what the client saw
+/// and within the stream's `last` numbers.
+pub(crate) fn answered(
+    client: &mut Client,
+    p: usize,
+    seen: u64,
+    last: u64,
+    got: ResumeResult,
+) -> Result<(), TestCaseError> {
+    prop_assert_ne!(got, ResumeResult::Reset);
+    if let ResumeResult::Gap {
+        first_lost,
+        last_lost,
+        ..
+    } = got
+    {
+        prop_assert!(first_lost > seen && first_lost <= last_lost && last_lost <= last);
+        client.gaps.push((p, first_lost, last_lost));
     }
     Ok(())
 }

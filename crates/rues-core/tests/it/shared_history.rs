@@ -132,6 +132,32 @@ fn backfill_puts_older_events_in_front_and_publishes_newer_ones_live() {
 }
 
 #[test]
+fn a_node_knows_whether_its_history_replays_everything_after_a_position() {
+    let mut h = with_small_history();
+    let path = EventPath::parse("/on/blocks/accepted").expect("valid path");
+    assert!(
+        !h.node.keeps_since(&path, Position::new(SHARED, 0)),
+        "no stream"
+    );
+    for seq in 3..=8 {
+        publish_at(&mut h, "/on/blocks/accepted", seq, seq);
+    }
+    // Four kept (5..=8): anything from 4 on is replayed here.
+    assert!(h.node.keeps_since(&path, Position::new(SHARED, 4)));
+    assert!(h.node.keeps_since(&path, Position::new(SHARED, 8)));
+    assert!(
+        !h.node.keeps_since(&path, Position::new(SHARED, 3)),
+        "5 is the oldest kept"
+    );
+    assert!(
+        !h.node.keeps_since(&path, Position::new(SHARED, 9)),
+        "past the newest"
+    );
+    let other = Position::new(h.node.epoch(), 6);
+    assert!(!h.node.keeps_since(&path, other), "another epoch");
+}
+
+#[test]
 fn backfill_of_a_stream_new_here_makes_its_position_known() {
     let mut h = Harness::new();
     let path = EventPath::parse("/on/blocks/accepted").expect("valid path");

@@ -20,13 +20,13 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use rues_core::{Epoch, Event, HistoryLimits, Position, ResumeResult, SessionId, SocketEnd};
+use rues_core::{Epoch, Event, HistoryLimits, Position, SessionId, SocketEnd};
 use rues_target::EventPath;
 
 use crate::harness::Harness;
 use crate::resume::{result, resume};
 use crate::resume_model::{
-    CLIENTS, Client, EVENTS, Published, STREAMS, SUBSCRIPTIONS, Slot, Stream, drain,
+    CLIENTS, Client, EVENTS, Published, STREAMS, SUBSCRIPTIONS, Slot, Stream, answered, drain,
     nothing_lost_silently, paths, stream_of,
 };
 
@@ -208,7 +208,7 @@ proptest! {
                         cluster.backfill(node, &subscriptions[p], seen);
                         let from = Position::new(SHARED, seen).to_string();
                         let got = result(&resume(&mut cluster.nodes[node], session, SUBSCRIPTIONS[p], &from));
-                        check(&mut remote.client, p, seen, last, got)?;
+                        answered(&mut remote.client, p, seen, last, got)?;
                     } else {
                         let status = cluster.nodes[node].get(session, SUBSCRIPTIONS[p]).status();
                         prop_assert_eq!(status, http::StatusCode::OK);
@@ -276,28 +276,6 @@ fn owe(
     }
 }
 
-/// The general rules of a resume's answer: never `reset` (one shared
-/// epoch); a gap lies after what the client saw and within the stream.
-fn check(
-    client: &mut Client,
-    p: usize,
-    seen: u64,
-    last: u64,
-    got: ResumeResult,
-) -> Result<(), TestCaseError> {
-    prop_assert_ne!(got, ResumeResult::Reset);
-    if let ResumeResult::Gap {
-        first_lost,
-        last_lost,
-        ..
-    } = got
-    {
-        prop_assert!(first_lost > seen && first_lost <= last_lost && last_lost <= last);
-        client.gaps.push((p, first_lost, last_lost));
-    }
-    Ok(())
-}
-
 /// A new session for the client at `node`, every wanted path resumed
 /// there (wildcards first), each after the backplane's backfill.
 fn reconnect(cluster: &mut Cluster, remote: &mut Remote, node: usize) -> Result<(), TestCaseError> {
@@ -320,7 +298,7 @@ fn reconnect(cluster: &mut Cluster, remote: &mut Remote, node: usize) -> Result<
             SUBSCRIPTIONS[p],
             &from,
         ));
-        check(&mut remote.client, p, seen, last, got)?;
+        answered(&mut remote.client, p, seen, last, got)?;
     }
     Ok(())
 }
